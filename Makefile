@@ -1,0 +1,83 @@
+# The hm suite: one non-recursive Makefile.
+#   make            build every tool into bin/
+#   make check      build, then run every test with prove (TAP)
+#   make demo       the main job on synthetic data (pipelines/demo.mk)
+#   make install PREFIX=/usr/local
+# Toggles: SANITIZE=1 (address + undefined), WERROR=1, OPENMP=0.
+
+PREFIX ?= /usr/local
+CC ?= cc
+OPT ?= -O2
+CFLAGS ?= $(OPT) -g
+WARN := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifeq ($(SANITIZE),1)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+ifneq ($(OPENMP),0)
+OMP := -fopenmp
+endif
+CPPFLAGS += -D_GNU_SOURCE -Icommon -MMD -MP
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) $(OMP)
+LDLIBS += -lturbojpeg -lz -lopenblas -lcsv -lpthread -lm
+ALL_LDFLAGS = $(LDFLAGS) $(SAN) $(OMP)
+
+LIB_SRC := $(sort $(wildcard common/*.c))
+LIB_OBJ := $(LIB_SRC:.c=.o)
+TOOL_SRC := $(sort $(wildcard tools/hm-*.c))
+TOOLS := $(patsubst tools/%.c,bin/%,$(TOOL_SRC))
+UNIT_SRC := $(sort $(wildcard tests/unit/t-*.c))
+UNIT_BIN := $(UNIT_SRC:.c=.t)
+MAN_PAGES := $(sort $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7))
+
+.PHONY: all check check-unit check-cli lint-man install clean demo
+.DELETE_ON_ERROR:
+
+all: $(TOOLS)
+
+libhm.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+tests/unit/%.o: ALL_CFLAGS += -Itests/unit
+%.o: %.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+bin/%: tools/%.o libhm.a
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $< libhm.a $(LDLIBS)
+
+tests/unit/%.t: tests/unit/%.o libhm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< libhm.a $(LDLIBS)
+
+# prove runs each file as an executable (--exec ''): C unit tests are binaries,
+# CLI tests are shell scripts, reference tests are python3 scripts.
+PROVE := prove --exec '' --ext .t --ext .sh --ext .py
+check: all $(UNIT_BIN) lint-man
+	$(PROVE) -r tests/
+
+check-unit: $(UNIT_BIN)
+	$(PROVE) tests/unit/
+
+check-cli: all
+	$(PROVE) tests/cli/
+
+# mandoc exits non-zero on warnings with -W warning.
+lint-man:
+	@for m in $(MAN_PAGES); do mandoc -T lint -W warning $$m || exit 1; done
+	@echo "man pages: $(words $(MAN_PAGES)) linted"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
+	for m in $(MAN_PAGES); do \
+		s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s; done
+
+clean:
+	rm -rf bin libhm.a common/*.o common/*.d tools/*.o tools/*.d \
+		tests/unit/*.o tests/unit/*.d tests/unit/*.t tests/tmp
+
+-include $(wildcard common/*.d tools/*.d tests/unit/*.d)
+-include $(wildcard pipelines/*.mk)

@@ -1,0 +1,271 @@
+#include "img.h"
+#include "err.h"
+#include "outfile.h"
+#include "rec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <turbojpeg.h>
+
+#define MAX_FILE (64u << 20)
+
+struct jpeg {
+	tjhandle dec, enc;
+};
+
+struct jpeg *jpeg_new(void)
+{
+	struct jpeg *j = calloc(1, sizeof *j);
+	if (!j) {
+		hm_error("out of memory");
+		return NULL;
+	}
+	j->dec = tjInitDecompress();
+	j->enc = tjInitCompress();
+	if (!j->dec || !j->enc) {
+		hm_error("cannot initialise TurboJPEG: %s", tjGetErrorStr2(NULL));
+		jpeg_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+void jpeg_free(struct jpeg *j)
+{
+	if (!j)
+		return;
+	if (j->dec)
+		tjDestroy(j->dec);
+	if (j->enc)
+		tjDestroy(j->enc);
+	free(j);
+}
+
+int image_alloc(struct image *im, int width, int height, int channels)
+{
+	im->width = width;
+	im->height = height;
+	im->channels = channels;
+	im->data = calloc((size_t)width * height * channels + 1, 1);
+	if (!im->data)
+		return hm_error("out of memory for a %dx%d image", width, height);
+	return 0;
+}
+
+void image_free(struct image *im)
+{
+	free(im->data);
+	memset(im, 0, sizeof *im);
+}
+
+static int decode_jpeg(struct jpeg *j, const unsigned char *buf, size_t n,
+		       int channels, struct image *out, const char *name)
+{
+	int w, h, sub, space;
+	if (tjDecompressHeader3(j->dec, buf, (unsigned long)n, &w, &h, &sub, &space))
+		return hm_error_file(name, "bad JPEG: %s", tjGetErrorStr2(j->dec));
+	if (w < 1 || h < 1 || w > REC_MAX_SIDE || h > REC_MAX_SIDE)
+		return hm_error_file(name, "JPEG size %dx%d out of range", w, h);
+	if (space == TJCS_CMYK || space == TJCS_YCCK)
+		return hm_error_file(name, "CMYK JPEG not supported");
+	if (!channels)
+		channels = space == TJCS_GRAY ? 1 : 3;
+	if (image_alloc(out, w, h, channels))
+		return -1;
+	int pf = channels == 1 ? TJPF_GRAY : TJPF_RGB;
+	if (tjDecompress2(j->dec, buf, (unsigned long)n, out->data, w, 0, h, pf,
+			  TJFLAG_ACCURATEDCT) &&
+	    tjGetErrorCode(j->dec) == TJERR_FATAL) {
+		image_free(out);
+		return hm_error_file(name, "bad JPEG: %s", tjGetErrorStr2(j->dec));
+	}
+	return 0;
+}
+
+/* PNM header: magic, width, height, maxval, with '#' comments. */
+static int pnm_number(const unsigned char *buf, size_t n, size_t *pos, long *v)
+{
+	for (;;) {
+		while (*pos < n && strchr(" \t\r\n", buf[*pos]))
+			(*pos)++;
+		if (*pos < n && buf[*pos] == '#') {
+			while (*pos < n && buf[*pos] != '\n')
+				(*pos)++;
+			continue;
+		}
+		break;
+	}
+	if (*pos >= n || buf[*pos] < '0' || buf[*pos] > '9')
+		return -1;
+	*v = 0;
+	while (*pos < n && buf[*pos] >= '0' && buf[*pos] <= '9') {
+		*v = *v * 10 + (buf[*pos] - '0');
+		if (*v > 1000000)
+			return -1;
+		(*pos)++;
+	}
+	return 0;
+}
+
+static void convert(const unsigned char *src, int from, unsigned char *dst,
+		    int to, size_t npix)
+{
+	for (size_t i = 0; i < npix; i++) {
+		const unsigned char *s = src + i * from;
+		unsigned char *d = dst + i * to;
+		if (from == to)
+			memcpy(d, s, to);
+		else if (to == 3)
+			d[0] = d[1] = d[2] = s[0];
+		else	/* ITU-R BT.601 luma, as libjpeg */
+			d[0] = (unsigned char)((19595 * s[0] + 38470 * s[1] +
+						7471 * s[2] + 32768) >> 16);
+	}
+}
+
+static int decode_pnm(const unsigned char *buf, size_t n, int channels,
+		      struct image *out, const char *name)
+{
+	int file_ch = buf[1] == '5' ? 1 : 3;
+	size_t pos = 2;
+	long w, h, maxval;
+	if (pnm_number(buf, n, &pos, &w) || pnm_number(buf, n, &pos, &h) ||
+	    pnm_number(buf, n, &pos, &maxval) || pos >= n)
+		return hm_error_file(name, "bad PNM header");
+	pos++;	/* the single whitespace byte after maxval */
+	if (w < 1 || h < 1 || w > REC_MAX_SIDE || h > REC_MAX_SIDE)
+		return hm_error_file(name, "PNM size %ldx%ld out of range", w, h);
+	if (maxval != 255)
+		return hm_error_file(name, "PNM maxval %ld not supported (only 255)", maxval);
+	size_t need = (size_t)w * h * file_ch;
+	if (n - pos < need)
+		return hm_error_file(name, "truncated PNM data (%zu of %zu bytes)",
+				     n - pos, need);
+	if (!channels)
+		channels = file_ch;
+	if (image_alloc(out, (int)w, (int)h, channels))
+		return -1;
+	convert(buf + pos, file_ch, out->data, channels, (size_t)w * h);
+	return 0;
+}
+
+int image_decode(struct jpeg *j, const unsigned char *buf, size_t n,
+		 int channels, struct image *out, const char *name)
+{
+	memset(out, 0, sizeof *out);
+	if (channels != 0 && channels != 1 && channels != 3)
+		return hm_error_file(name, "bad channel count %d", channels);
+	if (n >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff)
+		return decode_jpeg(j, buf, n, channels, out, name);
+	if (n >= 2 && buf[0] == 'P' && (buf[1] == '5' || buf[1] == '6'))
+		return decode_pnm(buf, n, channels, out, name);
+	if (n == 0)
+		return hm_error_file(name, "empty image file");
+	return hm_error_file(name, "not a JPEG or PNM (P5/P6) image");
+}
+
+int file_read_all(const char *path, unsigned char **buf, size_t *n)
+{
+	*buf = NULL;
+	*n = 0;
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return hm_error_file(path, "cannot open: %s", strerror(errno));
+	size_t cap = 1 << 16, len = 0;
+	unsigned char *p = malloc(cap);
+	while (p) {
+		if (len == cap) {
+			if (cap >= MAX_FILE) {
+				free(p);
+				fclose(fp);
+				return hm_error_file(path, "file larger than %u bytes", MAX_FILE);
+			}
+			unsigned char *q = realloc(p, cap * 2);
+			if (!q)
+				break;
+			p = q;
+			cap *= 2;
+		}
+		size_t got = fread(p + len, 1, cap - len, fp);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	int bad = !p || ferror(fp);
+	int e = errno;
+	fclose(fp);
+	if (bad) {
+		free(p);
+		return p ? hm_error_file(path, "read error: %s", strerror(e))
+			 : hm_error("out of memory");
+	}
+	*buf = p;
+	*n = len;
+	return 0;
+}
+
+int image_load(struct jpeg *j, const char *path, int channels, struct image *out)
+{
+	unsigned char *buf;
+	size_t n;
+	if (file_read_all(path, &buf, &n))
+		return -1;
+	int rc = image_decode(j, buf, n, channels, out, path);
+	free(buf);
+	return rc;
+}
+
+int image_encode_jpeg(struct jpeg *j, const struct image *im, int quality,
+		      unsigned char **out, size_t *n)
+{
+	unsigned char *tj = NULL;
+	unsigned long len = 0;
+	int pf = im->channels == 1 ? TJPF_GRAY : TJPF_RGB;
+	int sub = im->channels == 1 ? TJSAMP_GRAY : TJSAMP_420;
+	if (quality < 1 || quality > 100)
+		return hm_error("JPEG quality %d out of range 1..100", quality);
+	if (tjCompress2(j->enc, im->data, im->width, 0, im->height, pf, &tj, &len,
+			sub, quality, TJFLAG_ACCURATEDCT)) {
+		tjFree(tj);
+		return hm_error("JPEG encoding failed: %s", tjGetErrorStr2(j->enc));
+	}
+	*out = malloc(len);
+	if (!*out) {
+		tjFree(tj);
+		return hm_error("out of memory");
+	}
+	memcpy(*out, tj, len);
+	*n = len;
+	tjFree(tj);
+	return 0;
+}
+
+int image_save_jpeg(struct jpeg *j, const struct image *im, int quality,
+		    const char *path)
+{
+	unsigned char *buf;
+	size_t n;
+	if (image_encode_jpeg(j, im, quality, &buf, &n))
+		return hm_error_prefix("'%s'", path);
+	int rc = outfile_write_all(path, buf, n);
+	free(buf);
+	return rc;
+}
+
+int image_save_pnm(const struct image *im, const char *path)
+{
+	char head[64];
+	int hn = snprintf(head, sizeof head, "P%c\n%d %d\n255\n",
+			  im->channels == 1 ? '5' : '6', im->width, im->height);
+	size_t n = (size_t)im->width * im->height * im->channels;
+	unsigned char *buf = malloc(hn + n);
+	if (!buf)
+		return hm_error("out of memory");
+	memcpy(buf, head, hn);
+	memcpy(buf + hn, im->data, n);
+	int rc = outfile_write_all(path, buf, hn + n);
+	free(buf);
+	return rc;
+}

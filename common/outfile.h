@@ -1,0 +1,40 @@
+/*
+ * outfile: outputs that are either complete or absent.
+ *
+ * outfile_open() writes to "PATH.tmp.PID" beside PATH; outfile_commit()
+ * flushes, fsyncs, closes and renames it over PATH, so a reader never sees a
+ * half-written file.  outfile_abort() removes the temp file.  A path of "-"
+ * (or NULL) means stdout: commit then only flushes and checks for errors.
+ *
+ * Open temp files are remembered, so die() (see err.h) and a fatal signal
+ * remove them: a killed or failing tool leaves nothing partial behind.
+ * The struct is owned by the caller; strings inside are freed by commit/abort.
+ */
+#ifndef HM_OUTFILE_H
+#define HM_OUTFILE_H
+
+#include <stdio.h>
+
+struct outfile {
+	FILE *fp;
+	char *path;	/* final name, NULL for stdout */
+	char *tmp;	/* temp name, NULL for stdout */
+	int slot;	/* index in the cleanup registry, -1 if none */
+};
+
+/* Opens for writing (binary).  Returns 0, or -1 with the error recorded. */
+int outfile_open(struct outfile *o, const char *path);
+/* Completes the file.  Returns 0, or -1 (write error, disk full, ...). */
+int outfile_commit(struct outfile *o);
+/* Discards the temp file (no-op for stdout). */
+void outfile_abort(struct outfile *o);
+/* Writes a whole file atomically from memory. */
+int outfile_write_all(const char *path, const void *buf, size_t n);
+/* Creates directory DIR and its parents (mkdir -p).  Returns 0 or -1. */
+int make_dirs(const char *dir);
+/* Creates the parent directories of file PATH.  Returns 0 or -1. */
+int make_parent_dirs(const char *path);
+/* Installs SIGINT/SIGTERM/SIGHUP/SIGPIPE-safe cleanup of temp files. */
+void outfile_cleanup_on_signals(void);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * pairs: verification pair lists (hm-verify's input; hm-synth reads them to
+ * create the images they name).
+ *
+ * Formats (detected from content, or named):
+ *   lfw      LFW pairs.txt: header "10<TAB>300" (folds, pairs per half), then
+ *            per fold N matched lines "name n1 n2" and N mismatched lines
+ *            "name1 n1 name2 n2".  Fold = position / (2N).
+ *   ytf      YouTube Faces splits.txt: "split, pair, Name/vid, Name/vid, same",
+ *            with or without the header line, CRLF tolerated, last newline
+ *            optional.  Fold = split - 1.
+ *   arcface  arcface-pytorch lfw_test_pair.txt: "path_a path_b same", no folds.
+ *   csv      "a,b,same[,fold]" with an optional header line.
+ *
+ * Keys are what the record streams use: the image path relative to the data
+ * root without its extension ("Abel_Pacheco/Abel_Pacheco_0001"); for ytf, the
+ * video ("Aaron_Eckhart/0"), which names every record under "Aaron_Eckhart/0/".
+ * LFW numbers are zero-padded to four digits as in the LFW tree.
+ * A list without folds (arcface, csv without a fold column) has fold -1 on
+ * every pair and n_folds 0.
+ *
+ * The list owns its strings; free with pair_list_free().
+ */
+#ifndef HM_PAIRS_H
+#define HM_PAIRS_H
+
+enum pairs_format { PAIRS_AUTO, PAIRS_LFW, PAIRS_YTF, PAIRS_ARCFACE, PAIRS_CSV };
+
+struct pair {
+	char *a, *b;	/* keys */
+	int same;	/* 1 same identity, 0 different */
+	int fold;	/* 0-based, -1 when the list has no folds */
+	long line;	/* line number in the file, for messages */
+};
+
+struct pair_list {
+	long n;
+	struct pair *p;
+	enum pairs_format format;	/* the format read (never PAIRS_AUTO) */
+	int n_folds;
+};
+
+/* Parses PATH ("-" = stdin).  Returns 0, or -1 with "'file': line N: ..." recorded. */
+int pairs_load(struct pair_list *list, const char *path, enum pairs_format format);
+void pair_list_free(struct pair_list *list);
+/* "lfw", "ytf", "arcface", "csv", "auto" <-> enum; parse returns -1 if unknown. */
+int pairs_format_parse(const char *name);
+const char *pairs_format_name(enum pairs_format format);
+
+#endif
