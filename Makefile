@@ -30,6 +30,8 @@ TOOL_SRC := $(sort $(wildcard tools/hm-*.c))
 TOOLS := $(patsubst tools/%.c,bin/%,$(TOOL_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/t-*.c))
 UNIT_BIN := $(UNIT_SRC:.c=.t)
+# Test-only programs that reference tests (tests/ref/*.py) drive.
+REF_DRIVERS := $(patsubst %.c,%,$(sort $(wildcard tests/ref/*-driver.c)))
 MAN_PAGES := $(sort $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7))
 
 .PHONY: all check check-unit check-cli lint-man install clean demo
@@ -40,7 +42,7 @@ all: $(TOOLS)
 libhm.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-tests/unit/%.o: ALL_CFLAGS += -Itests/unit
+tests/unit/%.o tests/ref/%.o: ALL_CFLAGS += -Itests/unit
 %.o: %.c
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -51,10 +53,13 @@ bin/%: tools/%.o libhm.a
 tests/unit/%.t: tests/unit/%.o libhm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< libhm.a $(LDLIBS)
 
+tests/ref/%-driver: tests/ref/%-driver.o libhm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< libhm.a $(LDLIBS)
+
 # prove runs each file as an executable (--exec ''): C unit tests are binaries,
 # CLI tests are shell scripts, reference tests are python3 scripts.
 PROVE := prove --exec '' --ext .t --ext .sh --ext .py
-check: all $(UNIT_BIN) lint-man
+check: all $(UNIT_BIN) $(REF_DRIVERS) lint-man
 	$(PROVE) -r tests/
 
 check-unit: $(UNIT_BIN)
@@ -77,7 +82,8 @@ install: all
 
 clean:
 	rm -rf bin libhm.a common/*.o common/*.d tools/*.o tools/*.d \
-		tests/unit/*.o tests/unit/*.d tests/unit/*.t tests/tmp
+		tests/unit/*.o tests/unit/*.d tests/unit/*.t \
+		tests/ref/*.o tests/ref/*.d $(REF_DRIVERS) tests/tmp
 
--include $(wildcard common/*.d tools/*.d tests/unit/*.d)
+-include $(wildcard common/*.d tools/*.d tests/unit/*.d tests/ref/*.d)
 -include $(wildcard pipelines/*.mk)
