@@ -63,10 +63,12 @@ void image_free(struct image *im)
 static int decode_jpeg(struct jpeg *j, const unsigned char *buf, size_t n,
 		       int channels, struct image *out, const char *name)
 {
-	int w, h, sub, space;
+	int w = 0, h = 0, sub = 0, space = 0;
 	if (tjDecompressHeader3(j->dec, buf, (unsigned long)n, &w, &h, &sub, &space))
 		return hm_error_file(name, "bad JPEG: %s", tjGetErrorStr2(j->dec));
-	if (w < 1 || h < 1 || w > REC_MAX_SIDE || h > REC_MAX_SIDE)
+	if (w < 1 || h < 1)
+		return hm_error_file(name, "bad JPEG: incomplete header");
+	if (w > REC_MAX_SIDE || h > REC_MAX_SIDE)
 		return hm_error_file(name, "JPEG size %dx%d out of range", w, h);
 	if (space == TJCS_CMYK || space == TJCS_YCCK)
 		return hm_error_file(name, "CMYK JPEG not supported");
