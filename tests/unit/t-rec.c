@@ -134,6 +134,7 @@ static void test_index(void)
 	is_int(rec_index_load(&back, hmi), 0, "index loaded");
 	ok(back.n == 4 && back.offset[3] == ix.offset[3] && back.label[2] == 7 &&
 	   back.stream_size == ix.stream_size, "index round trip");
+	rec_index_free(&back);
 
 	struct rec_reader r;
 	struct record rec = { 0 };
