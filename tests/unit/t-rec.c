@@ -139,7 +139,7 @@ static void test_index(void)
 	struct rec_reader r;
 	struct record rec = { 0 };
 	rec_reader_init(&r, fp, hmr);
-	is_int(rec_read_at(&r, back.offset[3], &rec), 0, "random access read");
+	is_int(rec_read_at(&r, ix.offset[3], &rec), 0, "random access read");
 	is_str(rec.key, "b/b_0001", "random access key");
 	fclose(fp);
 
