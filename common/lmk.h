@@ -5,17 +5,30 @@
  * eye, nose tip, image-left mouth corner, image-right mouth corner; x to the
  * right, y down, in pixels of the original image.
  *
- * Formats (auto-detected from the first data line, or named):
- *   plain  "path x1 y1 x2 y2 ... x5 y5"   tab or space separated
- *          (../shared/data/lfw_landmark.txt; hm-synth writes this)
+ * Formats (auto-detected from the first non-blank line, or named):
+ *   plain  "path x1 y1 x2 y2 ... x5 y5"   (../shared/data/lfw_landmark.txt;
+ *          hm-synth writes this with lmk_write_plain)
  *   casia  "path classid x1 y1 ... x5 y5" (sphereface_pytorch casia_landmark.txt)
- *   lst    insightface .lst: "aligned<TAB>path<TAB>label<TAB>..." with the
- *          ten landmark values as five x then five y
- *   csv    a header line, then path,[label,]x1,y1,...,x5,y5 (columns by name)
- * The byte-level description for users is in hm-align(1).
+ *   lst    insightface .lst, as face_preprocess.parse_lst_line() reads it:
+ *          "aligned<TAB>path<TAB>label<TAB>bx1<TAB>by1<TAB>bx2<TAB>by2<TAB>
+ *          x1..x5<TAB>y1..y5" (17 fields: the flag 0/1 and the box are
+ *          checked, then ignored; the ten values are five x then five y)
+ *   csv    a header line, then rows; columns by name, any order, case
+ *          ignored: path (or image, file, filename), x1 y1 ... x5 y5, and
+ *          optionally label (or class, classid, class_id); others ignored
+ * Text formats split on tabs when a line holds one (a path may then contain
+ * spaces), else on runs of spaces; CRLF, blank lines, a UTF-8 BOM and a
+ * missing final newline are fine.  Detection: a line with commas and no tab
+ * that splits into at least as many fields on commas as on blanks is a CSV
+ * header; else 17 fields starting 0/1 = lst, 11 = plain, 12 = casia.
+ * Class ids are integers 0..2^31-1; coordinates finite numbers, |v| <= 1e6.
+ * Paths must be relative, without '..' or control characters (keys and
+ * hm-align --out-dir files are made from them).  A file with no entries is
+ * an error.  The byte-level description for users is in hm-align(1).
  *
  * lmk_load() owns nothing of the caller's; the list it fills is freed with
- * lmk_list_free().  Errors name the file and line: "'lm.txt': line 7: ...".
+ * lmk_list_free() (on failure it is left empty).  Errors name the file and
+ * line: "'lm.txt': line 7: expected 10 landmark numbers, got 7".
  */
 #ifndef HM_LMK_H
 #define HM_LMK_H
