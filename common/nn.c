@@ -1,0 +1,804 @@
+/*
+ * nn.c: layers, forward and backward.  See nn.h for the contracts.
+ *
+ * Threads: the OpenMP loops below each write disjoint outputs (one channel,
+ * one plane, one im2col row per iteration) and never contain an sgemm call;
+ * OpenBLAS runs its own threads inside each sgemm.  The `if` clause keeps
+ * small loops serial, where waking threads costs more than the work.
+ */
+#include "nn.h"
+#include "rng.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define PRAGMA(x) _Pragma(#x)
+#ifdef _OPENMP
+#define PARALLEL_FOR(work) PRAGMA(omp parallel for if ((work) >= PAR_MIN) schedule(static))
+#else
+#define PARALLEL_FOR(work)
+#endif
+/* Elements of work below which a loop stays on one thread. */
+#define PAR_MIN 32768L
+
+int nn_out_size(int size, int k, int stride, int pad)
+{
+	return (size + 2 * pad - k) / stride + 1;
+}
+
+/* Sums in double with eight independent accumulators: a fixed order that
+ * depends only on n (not on threads), and no single long dependency chain. */
+static double sum_f(const float *x, size_t n)
+{
+	double a[8] = { 0 };
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int l = 0; l < 8; l++)
+			a[l] += x[i + l];
+	for (; i < n; i++)
+		a[i & 7] += x[i];
+	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* sum (x - mu)^2, as sum_f. */
+static double sum_sq_dev(const float *x, float mu, size_t n)
+{
+	double a[8] = { 0 };
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int l = 0; l < 8; l++) {
+			double t = (double)x[i + l] - mu;
+			a[l] += t * t;
+		}
+	for (; i < n; i++) {
+		double t = (double)x[i] - mu;
+		a[i & 7] += t * t;
+	}
+	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* sum (x - mu) dy, as sum_f. */
+static double sum_dev_dot(const float *x, float mu, const float *dy, size_t n)
+{
+	double a[8] = { 0 };
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int l = 0; l < 8; l++)
+			a[l] += ((double)x[i + l] - mu) * dy[i + l];
+	for (; i < n; i++)
+		a[i & 7] += ((double)x[i] - mu) * dy[i];
+	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* ------------------------------------------------------------------ */
+/* Convolution */
+
+int conv2d_out_h(const struct conv2d_dims *d)
+{
+	return nn_out_size(d->h, d->k, d->stride, d->pad);
+}
+
+int conv2d_out_w(const struct conv2d_dims *d)
+{
+	return nn_out_size(d->w, d->k, d->stride, d->pad);
+}
+
+static int conv2d_pointwise(const struct conv2d_dims *d)
+{
+	return d->k == 1 && d->stride == 1 && d->pad == 0;
+}
+
+size_t conv2d_workspace(const struct conv2d_dims *d)
+{
+	if (conv2d_pointwise(d))
+		return 0;
+	return (size_t)d->c * d->k * d->k * conv2d_out_h(d) * conv2d_out_w(d);
+}
+
+/* The output columns [*x0, *x1) whose input column ox*stride - pad + j
+ * lies inside [0, w); the rest of a row reads padding. */
+static void valid_cols(int *x0, int *x1, int j, int w, int ow, int stride, int pad)
+{
+	int lo = pad - j, hi = w - 1 + pad - j;
+	*x0 = lo <= 0 ? 0 : (lo + stride - 1) / stride;
+	*x1 = hi < 0 ? 0 : hi / stride + 1;
+	if (*x1 > ow)
+		*x1 = ow;
+	if (*x0 > *x1)
+		*x0 = *x1;
+}
+
+/*
+ * col [c*k*k, oh*ow] from one image x [c, h, w]: row (ci*k + i)*k + j,
+ * column oy*ow + ox holds x[ci][oy*stride - pad + i][ox*stride - pad + j],
+ * zero in the padding.  After Caffe's im2col_cpu (also darknet
+ * src/im2col.c), with the valid span of each row computed once instead of
+ * a bounds test per element.
+ */
+static void im2col(float *col, const float *x, const struct conv2d_dims *d, int oh, int ow)
+{
+	const int k = d->k, s = d->stride, p = d->pad, h = d->h, w = d->w;
+	const long rows = (long)d->c * k * k;
+
+	PARALLEL_FOR(rows * oh * ow)
+	for (long r = 0; r < rows; r++) {
+		const int ci = (int)(r / (k * k)), i = (int)(r / k % k), j = (int)(r % k);
+		const float *plane = x + (size_t)ci * h * w;
+		float *dst = col + (size_t)r * oh * ow;
+		int x0, x1;
+		valid_cols(&x0, &x1, j, w, ow, s, p);
+		for (int oy = 0; oy < oh; oy++, dst += ow) {
+			const int iy = oy * s - p + i;
+			if (iy < 0 || iy >= h || x0 == x1) {
+				memset(dst, 0, (size_t)ow * sizeof *dst);
+				continue;
+			}
+			const float *src = plane + (size_t)iy * w + (x0 * s - p + j);
+			memset(dst, 0, (size_t)x0 * sizeof *dst);
+			if (s == 1) {
+				memcpy(dst + x0, src, (size_t)(x1 - x0) * sizeof *dst);
+			} else {
+				for (int ox = x0; ox < x1; ox++)
+					dst[ox] = src[(size_t)(ox - x0) * s];
+			}
+			memset(dst + x1, 0, (size_t)(ow - x1) * sizeof *dst);
+		}
+	}
+}
+
+/* The adjoint of im2col: x[ci][iy][ix] += every col entry that im2col
+ * copied from there.  One channel per iteration, so threads write disjoint
+ * planes, and each plane sums in the same (i, j, oy, ox) order. */
+static void col2im_add(float *x, const float *col, const struct conv2d_dims *d, int oh, int ow)
+{
+	const int k = d->k, s = d->stride, p = d->pad, h = d->h, w = d->w;
+
+	PARALLEL_FOR((long)d->c * k * k * oh * ow)
+	for (long ci = 0; ci < d->c; ci++) {
+		float *plane = x + (size_t)ci * h * w;
+		for (int i = 0; i < k; i++)
+			for (int j = 0; j < k; j++) {
+				const float *src = col + ((size_t)(ci * k + i) * k + j) * oh * ow;
+				int x0, x1;
+				valid_cols(&x0, &x1, j, w, ow, s, p);
+				for (int oy = 0; oy < oh; oy++, src += ow) {
+					const int iy = oy * s - p + i;
+					if (iy < 0 || iy >= h)
+						continue;
+					float *dst = plane + (size_t)iy * w + (x0 * s - p + j);
+					for (int ox = x0; ox < x1; ox++)
+						dst[(size_t)(ox - x0) * s] += src[ox];
+				}
+			}
+	}
+}
+
+void conv2d_forward(float *out, float *work, const float *inp, const float *weight,
+		    const float *bias, const struct conv2d_dims *d)
+{
+	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
+	const int ohw = oh * ow, ckk = d->c * d->k * d->k;
+	const size_t in_sz = (size_t)d->c * d->h * d->w, out_sz = (size_t)d->oc * ohw;
+
+	for (int n = 0; n < d->n; n++) {
+		const float *x = inp + n * in_sz;
+		float *y = out + n * out_sz;
+		const float *col = x;
+		if (!conv2d_pointwise(d)) {
+			im2col(work, x, d, oh, ow);
+			col = work;
+		}
+		/* y [oc, ohw] = weight [oc, ckk] . col [ckk, ohw] */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->oc, ohw, ckk, 1.0f,
+			    weight, ckk, col, ohw, 0.0f, y, ohw);
+		if (bias) {
+			PARALLEL_FOR((long)out_sz)
+			for (long o = 0; o < d->oc; o++)
+				for (int t = 0; t < ohw; t++)
+					y[o * ohw + t] += bias[o];
+		}
+	}
+}
+
+void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
+		     const float *dout, const float *inp, const float *weight,
+		     const struct conv2d_dims *d)
+{
+	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
+	const int ohw = oh * ow, ckk = d->c * d->k * d->k;
+	const size_t in_sz = (size_t)d->c * d->h * d->w, out_sz = (size_t)d->oc * ohw;
+	const int pw = conv2d_pointwise(d);
+
+	if (dbias) {
+		/* out[n][o][.] = bias[o] + ...: dbias[o] += sum over n and pixels. */
+		PARALLEL_FOR((long)d->n * out_sz)
+		for (long o = 0; o < d->oc; o++) {
+			double s = 0;
+			for (int n = 0; n < d->n; n++)
+				s += sum_f(dout + n * out_sz + (size_t)o * ohw, (size_t)ohw);
+			dbias[o] += (float)s;
+		}
+	}
+	for (int n = 0; n < d->n; n++) {
+		const float *x = inp + n * in_sz, *dy = dout + n * out_sz;
+		if (dweight) {
+			/* y = weight . col  =>  dweight [oc, ckk] += dy [oc, ohw] . col^T */
+			const float *col = x;
+			if (!pw) {
+				im2col(work, x, d, oh, ow);
+				col = work;
+			}
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->oc, ckk, ohw, 1.0f,
+				    dy, ohw, col, ohw, 1.0f, dweight, ckk);
+		}
+		if (dinp) {
+			/* y = weight . col  =>  dcol [ckk, ohw] = weight^T . dy, then
+			 * col2im; for 1x1 stride 1, col is the input itself. */
+			float *dx = dinp + n * in_sz;
+			if (pw) {
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, d->oc,
+					    1.0f, weight, ckk, dy, ohw, 1.0f, dx, ohw);
+			} else {
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, d->oc,
+					    1.0f, weight, ckk, dy, ohw, 0.0f, work, ohw);
+				col2im_add(dx, work, d, oh, ow);
+			}
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Batch normalisation */
+
+void batchnorm_forward(float *out, float *mean, float *invstd, float *running_mean,
+		       float *running_var, const float *inp, const float *gamma,
+		       const float *beta, int N, int C, int HW, float eps, float momentum)
+{
+	const size_t M = (size_t)N * HW, cs = (size_t)C * HW;
+
+	PARALLEL_FOR((long)(M * C))
+	for (long c = 0; c < C; c++) {
+		const float *x = inp + (size_t)c * HW;
+		float *y = out + (size_t)c * HW;
+		double s = 0, v = 0;
+		for (int n = 0; n < N; n++)
+			s += sum_f(x + n * cs, (size_t)HW);
+		const float mu = (float)(s / (double)M);
+		/* Two passes: the variance from deviations, not E[x^2] - E[x]^2. */
+		for (int n = 0; n < N; n++)
+			v += sum_sq_dev(x + n * cs, mu, (size_t)HW);
+		v /= (double)M;
+		const float is = (float)(1.0 / sqrt(v + eps));
+		const float scale = (gamma ? gamma[c] : 1.0f) * is;
+		const float shift = beta ? beta[c] : 0.0f;
+		mean[c] = mu;
+		invstd[c] = is;
+		for (int n = 0; n < N; n++)
+			for (int t = 0; t < HW; t++)
+				y[n * cs + t] = (x[n * cs + t] - mu) * scale + shift;
+		if (running_mean && running_var) {
+			double unbiased = M > 1 ? v * (double)M / (double)(M - 1) : v;
+			running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mu;
+			running_var[c] = (float)((1.0 - momentum) * running_var[c] +
+						 momentum * unbiased);
+		}
+	}
+}
+
+void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
+			    const float *beta, const float *running_mean,
+			    const float *running_var, int N, int C, int HW, float eps)
+{
+	const size_t cs = (size_t)C * HW;
+
+	PARALLEL_FOR((long)N * (long)cs)
+	for (long c = 0; c < C; c++) {
+		const float mu = running_mean[c];
+		const float scale = (gamma ? gamma[c] : 1.0f) /
+				    (float)sqrt((double)running_var[c] + eps);
+		const float shift = beta ? beta[c] : 0.0f;
+		const float *x = inp + (size_t)c * HW;
+		float *y = out + (size_t)c * HW;
+		for (int n = 0; n < N; n++)
+			for (int t = 0; t < HW; t++)
+				y[n * cs + t] = (x[n * cs + t] - mu) * scale + shift;
+	}
+}
+
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+			const float *inp, const float *gamma, const float *mean,
+			const float *invstd, int N, int C, int HW)
+{
+	const size_t M = (size_t)N * HW, cs = (size_t)C * HW;
+
+	PARALLEL_FOR((long)(M * C))
+	for (long c = 0; c < C; c++) {
+		const float *x = inp + (size_t)c * HW, *dy = dout + (size_t)c * HW;
+		const float mu = mean[c], is = invstd[c];
+		double sdy = 0, sdyx = 0;	/* sum dy, sum dy (x - mu) */
+		for (int n = 0; n < N; n++) {
+			sdy += sum_f(dy + n * cs, (size_t)HW);
+			sdyx += sum_dev_dot(x + n * cs, mu, dy + n * cs, (size_t)HW);
+		}
+		if (dgamma)
+			dgamma[c] += (float)(sdyx * is);
+		if (dbeta)
+			dbeta[c] += (float)sdy;
+		if (!dinp)
+			continue;
+		/* xhat mean(dy xhat) = (x - mu) * sdyx is^2 / M */
+		const float mdy = (float)(sdy / (double)M);
+		const float kx = (float)(sdyx * is * is / (double)M);
+		const float scale = (gamma ? gamma[c] : 1.0f) * is;
+		float *dx = dinp + (size_t)c * HW;
+		for (int n = 0; n < N; n++)
+			for (int t = 0; t < HW; t++) {
+				size_t e = n * cs + t;
+				dx[e] += scale * (dy[e] - mdy - (x[e] - mu) * kx);
+			}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* PReLU, ReLU */
+
+void prelu_forward(float *out, const float *inp, const float *alpha, int N, int C, int HW)
+{
+	PARALLEL_FOR((long)N * C * HW)
+	for (long pl = 0; pl < (long)N * C; pl++) {
+		const float a = alpha[pl % C];
+		const float *x = inp + (size_t)pl * HW;
+		float *y = out + (size_t)pl * HW;
+		for (int t = 0; t < HW; t++)
+			y[t] = x[t] > 0 ? x[t] : a * x[t];
+	}
+}
+
+void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *inp,
+		    const float *alpha, int N, int C, int HW)
+{
+	const size_t cs = (size_t)C * HW;
+
+	PARALLEL_FOR((long)N * (long)cs)
+	for (long c = 0; c < C; c++) {
+		const float a = alpha[c];
+		double s = 0;
+		for (int n = 0; n < N; n++) {
+			const float *x = inp + n * cs + (size_t)c * HW;
+			const float *dy = dout + n * cs + (size_t)c * HW;
+			float *dx = dinp ? dinp + n * cs + (size_t)c * HW : NULL;
+			for (int t = 0; t < HW; t++) {
+				if (x[t] > 0) {
+					if (dx)
+						dx[t] += dy[t];
+				} else {
+					if (dx)
+						dx[t] += a * dy[t];
+					s += (double)dy[t] * x[t];
+				}
+			}
+		}
+		if (dalpha)
+			dalpha[c] += (float)s;
+	}
+}
+
+void relu_forward(float *out, const float *inp, size_t n)
+{
+	PARALLEL_FOR((long)n)
+	for (long i = 0; i < (long)n; i++)
+		out[i] = inp[i] > 0 ? inp[i] : 0.0f;
+}
+
+void relu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+	PARALLEL_FOR((long)n)
+	for (long i = 0; i < (long)n; i++)
+		if (inp[i] > 0)
+			dinp[i] += dout[i];
+}
+
+/* ------------------------------------------------------------------ */
+/* Max-pool */
+
+void maxpool_forward(float *out, int32_t *argmax, const float *inp, int N, int C,
+		     int H, int W, int k, int stride, int pad)
+{
+	const int oh = nn_out_size(H, k, stride, pad), ow = nn_out_size(W, k, stride, pad);
+
+	PARALLEL_FOR((long)N * C * oh * ow * k * k)
+	for (long pl = 0; pl < (long)N * C; pl++) {
+		const float *x = inp + (size_t)pl * H * W;
+		float *y = out + (size_t)pl * oh * ow;
+		int32_t *am = argmax + (size_t)pl * oh * ow;
+		for (int oy = 0; oy < oh; oy++) {
+			int y0 = oy * stride - pad, y1 = y0 + k;
+			y0 = y0 < 0 ? 0 : y0;
+			y1 = y1 > H ? H : y1;
+			for (int ox = 0; ox < ow; ox++) {
+				int x0 = ox * stride - pad, x1 = x0 + k;
+				x0 = x0 < 0 ? 0 : x0;
+				x1 = x1 > W ? W : x1;
+				/* PyTorch's rule: first maximum wins, NaN wins. */
+				float best = -INFINITY;
+				int32_t bi = y0 * W + x0;
+				for (int iy = y0; iy < y1; iy++)
+					for (int ix = x0; ix < x1; ix++) {
+						float v = x[iy * W + ix];
+						if (v > best || isnan(v)) {
+							best = v;
+							bi = iy * W + ix;
+						}
+					}
+				y[oy * ow + ox] = best;
+				am[oy * ow + ox] = bi;
+			}
+		}
+	}
+}
+
+void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, int N,
+		      int C, int H, int W, int k, int stride, int pad)
+{
+	const int oh = nn_out_size(H, k, stride, pad), ow = nn_out_size(W, k, stride, pad);
+	const size_t ohw = (size_t)oh * ow;
+
+	PARALLEL_FOR((long)N * C * (long)ohw)
+	for (long pl = 0; pl < (long)N * C; pl++) {
+		float *dx = dinp + (size_t)pl * H * W;
+		const float *dy = dout + (size_t)pl * ohw;
+		const int32_t *am = argmax + (size_t)pl * ohw;
+		for (size_t o = 0; o < ohw; o++)
+			dx[am[o]] += dy[o];
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Dropout */
+
+void dropout_forward(float *out, uint8_t *mask, struct rng *r, const float *inp, float p,
+		     size_t n)
+{
+	/* PyTorch multiplies by the float 1/(1-p); so do we. */
+	const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+	for (size_t i = 0; i < n; i++) {
+		mask[i] = rng_uniform(r) >= p;
+		out[i] = mask[i] ? inp[i] * scale : 0.0f;
+	}
+}
+
+void dropout_backward(float *dinp, const float *dout, const uint8_t *mask, float p, size_t n)
+{
+	const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+	for (size_t i = 0; i < n; i++)
+		if (mask[i])
+			dinp[i] += dout[i] * scale;
+}
+
+/* ------------------------------------------------------------------ */
+/* Linear */
+
+void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
+		    int N, int IC, int OC)
+{
+	/* out [N, OC] = inp [N, IC] . weight^T [IC, OC] */
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, weight,
+		    IC, 0.0f, out, OC);
+	if (bias)
+		for (int n = 0; n < N; n++)
+			for (int o = 0; o < OC; o++)
+				out[(size_t)n * OC + o] += bias[o];
+}
+
+void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+		     const float *inp, const float *weight, int N, int IC, int OC)
+{
+	if (dinp) /* dinp [N, IC] += dout [N, OC] . weight [OC, IC] */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC,
+			    weight, IC, 1.0f, dinp, IC);
+	if (dweight) /* dweight [OC, IC] += dout^T [OC, N] . inp [N, IC] */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC,
+			    inp, IC, 1.0f, dweight, IC);
+	if (dbias)
+		for (int o = 0; o < OC; o++) {
+			double s = 0;
+			for (int n = 0; n < N; n++)
+				s += dout[(size_t)n * OC + o];
+			dbias[o] += (float)s;
+		}
+}
+
+/* ------------------------------------------------------------------ */
+/* Residual add */
+
+void residual_forward(float *out, const float *a, const float *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = a[i] + b[i];
+}
+
+void residual_backward(float *da, float *db, const float *dout, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (da)
+			da[i] += dout[i];
+		if (db)
+			db[i] += dout[i];
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Reference twins: direct definitions, double accumulators, no tricks. */
+
+void conv2d_forward_ref(float *out, const float *inp, const float *weight,
+			const float *bias, const struct conv2d_dims *d)
+{
+	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d), k = d->k;
+	for (int n = 0; n < d->n; n++)
+		for (int o = 0; o < d->oc; o++)
+			for (int oy = 0; oy < oh; oy++)
+				for (int ox = 0; ox < ow; ox++) {
+					double s = bias ? bias[o] : 0.0;
+					for (int ci = 0; ci < d->c; ci++)
+						for (int i = 0; i < k; i++)
+							for (int j = 0; j < k; j++) {
+								int iy = oy * d->stride - d->pad + i;
+								int ix = ox * d->stride - d->pad + j;
+								if (iy < 0 || iy >= d->h || ix < 0 ||
+								    ix >= d->w)
+									continue;
+								s += (double)weight[((o * d->c + ci) * k + i) * k + j] *
+								     inp[((size_t)(n * d->c + ci) * d->h + iy) * d->w + ix];
+							}
+					out[((size_t)(n * d->oc + o) * oh + oy) * ow + ox] = (float)s;
+				}
+}
+
+void conv2d_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+			 const float *inp, const float *weight,
+			 const struct conv2d_dims *d)
+{
+	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d), k = d->k;
+#define DOUT(n_, o_, y_, x_) dout[((size_t)((n_) * d->oc + (o_)) * oh + (y_)) * ow + (x_)]
+#define INP(n_, c_, y_, x_) inp[((size_t)((n_) * d->c + (c_)) * d->h + (y_)) * d->w + (x_)]
+	if (dbias)
+		for (int o = 0; o < d->oc; o++) {
+			double s = 0;
+			for (int n = 0; n < d->n; n++)
+				for (int oy = 0; oy < oh; oy++)
+					for (int ox = 0; ox < ow; ox++)
+						s += DOUT(n, o, oy, ox);
+			dbias[o] += (float)s;
+		}
+	if (dweight)
+		for (int o = 0; o < d->oc; o++)
+			for (int ci = 0; ci < d->c; ci++)
+				for (int i = 0; i < k; i++)
+					for (int j = 0; j < k; j++) {
+						double s = 0;
+						for (int n = 0; n < d->n; n++)
+							for (int oy = 0; oy < oh; oy++)
+								for (int ox = 0; ox < ow; ox++) {
+									int iy = oy * d->stride - d->pad + i;
+									int ix = ox * d->stride - d->pad + j;
+									if (iy >= 0 && iy < d->h && ix >= 0 &&
+									    ix < d->w)
+										s += (double)DOUT(n, o, oy, ox) *
+										     INP(n, ci, iy, ix);
+								}
+						dweight[((o * d->c + ci) * k + i) * k + j] += (float)s;
+					}
+	/* Gather form: input pixel (iy, ix) feeds output (oy, ox) through tap
+	 * (i, j) when oy*stride - pad + i == iy (and the same for x). */
+	if (dinp)
+		for (int n = 0; n < d->n; n++)
+			for (int ci = 0; ci < d->c; ci++)
+				for (int iy = 0; iy < d->h; iy++)
+					for (int ix = 0; ix < d->w; ix++) {
+						double s = 0;
+						for (int o = 0; o < d->oc; o++)
+							for (int i = 0; i < k; i++)
+								for (int j = 0; j < k; j++) {
+									int ty = iy + d->pad - i, tx = ix + d->pad - j;
+									if (ty < 0 || tx < 0 || ty % d->stride ||
+									    tx % d->stride)
+										continue;
+									int oy = ty / d->stride, ox = tx / d->stride;
+									if (oy >= oh || ox >= ow)
+										continue;
+									s += (double)weight[((o * d->c + ci) * k + i) * k + j] *
+									     DOUT(n, o, oy, ox);
+								}
+						dinp[((size_t)(n * d->c + ci) * d->h + iy) * d->w + ix] += (float)s;
+					}
+#undef DOUT
+#undef INP
+}
+
+void batchnorm_forward_ref(float *out, float *mean, float *invstd, float *running_mean,
+			   float *running_var, const float *inp, const float *gamma,
+			   const float *beta, int N, int C, int HW, float eps,
+			   float momentum)
+{
+	const double M = (double)N * HW;
+	for (int c = 0; c < C; c++) {
+		double s = 0, v = 0;
+		for (int n = 0; n < N; n++)
+			for (int t = 0; t < HW; t++)
+				s += inp[((size_t)n * C + c) * HW + t];
+		double mu = s / M;
+		for (int n = 0; n < N; n++)
+			for (int t = 0; t < HW; t++) {
+				double dd = inp[((size_t)n * C + c) * HW + t] - mu;
+				v += dd * dd;
+			}
+		v /= M;
+		double is = 1.0 / sqrt(v + eps);
+		for (int n = 0; n < N; n++)
+			for (int t = 0; t < HW; t++) {
+				size_t e = ((size_t)n * C + c) * HW + t;
+				out[e] = (float)((inp[e] - mu) * is * (gamma ? gamma[c] : 1.0) +
+						 (beta ? beta[c] : 0.0));
+			}
+		mean[c] = (float)mu;
+		invstd[c] = (float)is;
+		if (running_mean && running_var) {
+			running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
+			running_var[c] = (float)((1.0 - momentum) * running_var[c] +
+						 momentum * (M > 1 ? v * M / (M - 1) : v));
+		}
+	}
+}
+
+void batchnorm_backward_ref(float *dinp, float *dgamma, float *dbeta, const float *dout,
+			    const float *inp, const float *gamma, const float *mean,
+			    const float *invstd, int N, int C, int HW)
+{
+	const double M = (double)N * HW;
+	for (int c = 0; c < C; c++) {
+		const double mu = mean[c], is = invstd[c], g = gamma ? gamma[c] : 1.0;
+		double dvar = 0, dmu = 0, sdev = 0, dg = 0, db = 0;
+		for (int n = 0; n < N; n++)
+			for (int t = 0; t < HW; t++) {
+				size_t e = ((size_t)n * C + c) * HW + t;
+				double xmu = inp[e] - mu, dxhat = dout[e] * g;
+				dvar += dxhat * xmu;
+				dmu += -dxhat * is;
+				sdev += -2.0 * xmu;
+				dg += dout[e] * xmu * is;
+				db += dout[e];
+			}
+		/* var = mean((x-mu)^2); xhat = (x-mu) (var+eps)^-1/2 */
+		dvar *= -0.5 * is * is * is;
+		dmu += dvar * sdev / M;
+		if (dinp)
+			for (int n = 0; n < N; n++)
+				for (int t = 0; t < HW; t++) {
+					size_t e = ((size_t)n * C + c) * HW + t;
+					double xmu = inp[e] - mu;
+					dinp[e] += (float)(dout[e] * g * is + dvar * 2.0 * xmu / M +
+							   dmu / M);
+				}
+		if (dgamma)
+			dgamma[c] += (float)dg;
+		if (dbeta)
+			dbeta[c] += (float)db;
+	}
+}
+
+void prelu_forward_ref(float *out, const float *inp, const float *alpha, int N, int C,
+		       int HW)
+{
+	for (size_t e = 0; e < (size_t)N * C * HW; e++) {
+		int c = (int)(e / HW % C);
+		out[e] = inp[e] > 0 ? inp[e] : (float)((double)alpha[c] * inp[e]);
+	}
+}
+
+void prelu_backward_ref(float *dinp, float *dalpha, const float *dout, const float *inp,
+			const float *alpha, int N, int C, int HW)
+{
+	for (int c = 0; c < C; c++) {
+		double s = 0;
+		for (int n = 0; n < N; n++)
+			for (int t = 0; t < HW; t++) {
+				size_t e = ((size_t)n * C + c) * HW + t;
+				if (dinp)
+					dinp[e] += inp[e] > 0 ? dout[e] : alpha[c] * dout[e];
+				if (!(inp[e] > 0))
+					s += (double)dout[e] * inp[e];
+			}
+		if (dalpha)
+			dalpha[c] += (float)s;
+	}
+}
+
+/* The index of the window's maximum, testing every tap against the bounds. */
+static int32_t window_argmax(const float *x, int H, int W, int oy, int ox, int k,
+			     int stride, int pad)
+{
+	int32_t bi = -1;
+	float best = -INFINITY;
+	for (int i = 0; i < k; i++)
+		for (int j = 0; j < k; j++) {
+			int iy = oy * stride - pad + i, ix = ox * stride - pad + j;
+			if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+				continue;
+			float v = x[iy * W + ix];
+			if (bi < 0)	/* PyTorch starts from the first tap and -inf */
+				bi = iy * W + ix;
+			if (v > best || isnan(v)) {
+				best = v;
+				bi = iy * W + ix;
+			}
+		}
+	return bi;
+}
+
+void maxpool_forward_ref(float *out, int32_t *argmax, const float *inp, int N, int C,
+			 int H, int W, int k, int stride, int pad)
+{
+	const int oh = nn_out_size(H, k, stride, pad), ow = nn_out_size(W, k, stride, pad);
+	for (size_t pl = 0; pl < (size_t)N * C; pl++)
+		for (int oy = 0; oy < oh; oy++)
+			for (int ox = 0; ox < ow; ox++) {
+				const float *x = inp + pl * H * W;
+				int32_t bi = window_argmax(x, H, W, oy, ox, k, stride, pad);
+				out[(pl * oh + oy) * ow + ox] = x[bi];
+				argmax[(pl * oh + oy) * ow + ox] = bi;
+			}
+}
+
+void maxpool_backward_ref(float *dinp, const float *dout, const float *inp, int N, int C,
+			  int H, int W, int k, int stride, int pad)
+{
+	const int oh = nn_out_size(H, k, stride, pad), ow = nn_out_size(W, k, stride, pad);
+	for (size_t pl = 0; pl < (size_t)N * C; pl++)
+		for (int oy = 0; oy < oh; oy++)
+			for (int ox = 0; ox < ow; ox++) {
+				int32_t bi = window_argmax(inp + pl * H * W, H, W, oy, ox, k, stride,
+							   pad);
+				dinp[pl * H * W + bi] += dout[(pl * oh + oy) * ow + ox];
+			}
+}
+
+void linear_forward_ref(float *out, const float *inp, const float *weight,
+			const float *bias, int N, int IC, int OC)
+{
+	for (int n = 0; n < N; n++)
+		for (int o = 0; o < OC; o++) {
+			double s = bias ? bias[o] : 0.0;
+			for (int i = 0; i < IC; i++)
+				s += (double)inp[(size_t)n * IC + i] * weight[(size_t)o * IC + i];
+			out[(size_t)n * OC + o] = (float)s;
+		}
+}
+
+void linear_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+			 const float *inp, const float *weight, int N, int IC, int OC)
+{
+	if (dinp)
+		for (int n = 0; n < N; n++)
+			for (int i = 0; i < IC; i++) {
+				double s = 0;
+				for (int o = 0; o < OC; o++)
+					s += (double)dout[(size_t)n * OC + o] * weight[(size_t)o * IC + i];
+				dinp[(size_t)n * IC + i] += (float)s;
+			}
+	if (dweight)
+		for (int o = 0; o < OC; o++)
+			for (int i = 0; i < IC; i++) {
+				double s = 0;
+				for (int n = 0; n < N; n++)
+					s += (double)dout[(size_t)n * OC + o] * inp[(size_t)n * IC + i];
+				dweight[(size_t)o * IC + i] += (float)s;
+			}
+	if (dbias)
+		for (int o = 0; o < OC; o++) {
+			double s = 0;
+			for (int n = 0; n < N; n++)
+				s += dout[(size_t)n * OC + o];
+			dbias[o] += (float)s;
+		}
+}

@@ -1,0 +1,246 @@
+/*
+ * nn: the layers of the suite's CNNs, forward and backward, as plain
+ * functions over caller-owned float32 buffers (after llm.c's
+ * layernorm_forward/layernorm_backward).
+ *
+ * What it is: convolution (im2col + sgemm), batch normalisation (2d and
+ * 1d), PReLU, ReLU, max-pool, dropout, linear, residual add, and the
+ * flatten convention.  What it is not: no tensors, no allocation, no
+ * graph; models (common/model), losses (common/loss) and the optimiser
+ * compose these functions.
+ *
+ * Conventions
+ *   - float32, NCHW, batch-major; every buffer is contiguous.  The first
+ *     comment line of each function states the shapes.
+ *   - Argument order: outputs first, then saved buffers (for backward),
+ *     then state updated in place (running statistics, the RNG), then const
+ *     inputs, parameters, and the dimensions last.  Backward: gradient
+ *     outputs first, then workspace, then dout and what forward saw.
+ *   - Ownership: the caller allocates and frees everything, including
+ *     workspaces (conv2d_workspace() says how many floats).  Nothing here
+ *     allocates, fails or reports errors; shapes are the caller's contract
+ *     (the model code checks them once when it builds a network).
+ *   - Backward ACCUMULATES (+=) into every gradient buffer (dinp, dweight,
+ *     ...): the caller zeroes gradients once per step, so a tensor used
+ *     twice (a residual branch) simply receives both contributions.  A
+ *     gradient pointer may be NULL when that gradient is not wanted (e.g.
+ *     dinp of the first layer): the work for it is skipped.
+ *   - Buffers do not alias unless a function says so.
+ *   - Flatten is a no-op view: a contiguous [N, C, H, W] buffer already is
+ *     the [N, C*H*W] matrix that torch.flatten(x, 1) gives, so linear_*()
+ *     takes the conv output pointer directly and dinp of the linear layer
+ *     is the conv layer's dout.  There is no flatten function.
+ *
+ * Threads (STYLE 10): OpenBLAS owns the cores inside each cblas_sgemm
+ * call (its thread count is set by blas_set_threads(), common/blas.h).  The
+ * loops here (im2col, col2im, batch norm, PReLU, ReLU, max-pool) use
+ * OpenMP "parallel for" over disjoint outputs, only between sgemm calls,
+ * never around one.  Without OpenMP (make OPENMP=0) the same code runs
+ * serially.  Reductions run in a fixed order that does not depend on the
+ * thread count (batch-norm sums: one channel per thread, n then hw, in
+ * double), so outputs are the same bytes for any number of OpenMP threads.
+ * (OpenBLAS's sgemm results may depend on its thread count.)
+ *
+ * Reference twins: each layer with a fast path (sgemm, OpenMP, clipped
+ * loops) has a naive *_ref twin that computes the same thing with plain
+ * loops in double precision; they exist for tests only.  ReLU, dropout and
+ * residual add are single plain loops with no fast path: they are their
+ * own reference, and the finite-difference and PyTorch tests check them
+ * directly.
+ */
+#ifndef HM_NN_H
+#define HM_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rng;
+
+/* Output size of a convolution or pooling window along one axis:
+ * floor((size + 2 pad - k) / stride) + 1 (PyTorch, ceil_mode=False). */
+int nn_out_size(int size, int k, int stride, int pad);
+
+/* ---------------------------------------------------------------------
+ * Convolution 2d, square kernel, symmetric zero padding, no dilation or
+ * groups.  Input [n, c, h, w], weight [oc, c, k, k] (PyTorch's layout),
+ * optional bias [oc], output [n, oc, oh, ow] with oh = nn_out_size(h, k,
+ * stride, pad).  One sgemm per image on an im2col matrix [c*k*k, oh*ow]
+ * (Caffe/darknet im2col); a 1x1 stride-1 pad-0 convolution uses the input
+ * as that matrix and needs no workspace.
+ */
+struct conv2d_dims {
+	int n, c, h, w;		/* input */
+	int oc, k, stride, pad;	/* output channels, kernel, stride >= 1, pad >= 0 */
+};
+
+int conv2d_out_h(const struct conv2d_dims *d);
+int conv2d_out_w(const struct conv2d_dims *d);
+/* Floats of workspace that conv2d_forward() and conv2d_backward() need:
+ * c*k*k*oh*ow, or 0 for a 1x1 stride-1 pad-0 convolution. */
+size_t conv2d_workspace(const struct conv2d_dims *d);
+
+/* out [n, oc, oh, ow]; work [conv2d_workspace(d)]; inp [n, c, h, w];
+ * weight [oc, c, k, k]; bias [oc] or NULL.
+ * Computes out = conv(inp, weight) + bias; work is scratch. */
+void conv2d_forward(float *out, float *work, const float *inp, const float *weight,
+		    const float *bias, const struct conv2d_dims *d);
+
+/* dinp [n, c, h, w] or NULL; dweight [oc, c, k, k] or NULL; dbias [oc] or
+ * NULL; work [conv2d_workspace(d)]; dout [n, oc, oh, ow]; inp, weight as in
+ * forward.  Accumulates the gradients of
+ *   out[n][o][y][x] = bias[o] + sum_{ci,i,j} weight[o][ci][i][j] *
+ *                     inp[n][ci][y*stride - pad + i][x*stride - pad + j]
+ * dweight via sgemm with the im2col matrix; dinp via sgemm into the
+ * workspace, then col2im. */
+void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
+		     const float *dout, const float *inp, const float *weight,
+		     const struct conv2d_dims *d);
+
+/* ---------------------------------------------------------------------
+ * Batch normalisation over [N, C, HW]: per channel c, statistics over N*HW
+ * values.  BatchNorm2d is HW = H*W; BatchNorm1d over [N, C] is HW = 1.
+ * gamma/beta may be NULL (affine=False: gamma 1, beta 0).  PyTorch's
+ * defaults are eps = 1e-5, momentum = 0.1 (insightface uses eps 2e-5 in
+ * places, hence the parameter).  Training mode needs N*HW >= 2.
+ */
+
+/* out [N, C, HW]; mean, invstd [C] (saved for backward); running_mean,
+ * running_var [C] or both NULL; inp [N, C, HW]; gamma, beta [C] or NULL.
+ * Training mode: normalises with the batch mean and biased variance,
+ *   out = (inp - mean) * invstd * gamma + beta,  invstd = 1/sqrt(var + eps),
+ * saves mean and invstd, and updates the running statistics as PyTorch
+ * does: running = (1 - momentum) running + momentum batch, with the
+ * unbiased variance var * M/(M-1), M = N*HW. */
+void batchnorm_forward(float *out, float *mean, float *invstd, float *running_mean,
+		       float *running_var, const float *inp, const float *gamma,
+		       const float *beta, int N, int C, int HW, float eps, float momentum);
+
+/* out [N, C, HW]; inp [N, C, HW]; gamma, beta [C] or NULL; running_mean,
+ * running_var [C].  Eval mode: out = (inp - running_mean) /
+ * sqrt(running_var + eps) * gamma + beta.  No backward (frozen). */
+void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
+			    const float *beta, const float *running_mean,
+			    const float *running_var, int N, int C, int HW, float eps);
+
+/* dinp [N, C, HW] or NULL; dgamma, dbeta [C] or NULL; dout, inp [N, C, HW];
+ * gamma [C] or NULL; mean, invstd [C] as saved by batchnorm_forward().
+ * Accumulates the training-mode gradients of
+ *   out = (inp - mean) * invstd * gamma + beta
+ * through mean and invstd too: with xhat = (inp - mean) invstd,
+ *   dinp += gamma invstd (dout - mean(dout) - xhat mean(dout xhat)),
+ *   dgamma += sum(dout xhat), dbeta += sum(dout). */
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+			const float *inp, const float *gamma, const float *mean,
+			const float *invstd, int N, int C, int HW);
+
+/* ---------------------------------------------------------------------
+ * PReLU with one slope per channel: out = inp > 0 ? inp : alpha[c] inp.
+ */
+
+/* out, inp [N, C, HW]; alpha [C]. */
+void prelu_forward(float *out, const float *inp, const float *alpha, int N, int C, int HW);
+/* dinp [N, C, HW] or NULL; dalpha [C] or NULL; dout, inp [N, C, HW]; alpha [C].
+ * Differentiates out = inp > 0 ? inp : alpha[c] * inp:
+ *   dinp += inp > 0 ? dout : alpha[c] dout;  dalpha[c] += sum_{inp <= 0} dout inp. */
+void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *inp,
+		    const float *alpha, int N, int C, int HW);
+
+/* ---------------------------------------------------------------------
+ * ReLU: out = max(inp, 0).  out may equal inp (in place).
+ */
+
+/* out, inp [n]. */
+void relu_forward(float *out, const float *inp, size_t n);
+/* dinp, dout, inp [n].  Differentiates out = inp > 0 ? inp : 0:
+ * dinp += inp > 0 ? dout : 0.  inp may be forward's output instead of its
+ * input (same sign test), so an in-place ReLU can still be differentiated. */
+void relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+
+/* ---------------------------------------------------------------------
+ * Max-pool, k x k window, stride, implicit -infinity padding (0 <= pad <=
+ * k/2, as PyTorch requires, so every window holds a real value).  Output
+ * [N, C, oh, ow], oh = nn_out_size(H, k, stride, pad).  Ties and NaN as
+ * PyTorch: the first maximum in row-major window order wins; NaN wins.
+ */
+
+/* out, argmax [N, C, oh, ow]; inp [N, C, H, W].  argmax saves, for each
+ * output, the index h*W + w of its maximum within the input plane. */
+void maxpool_forward(float *out, int32_t *argmax, const float *inp, int N, int C,
+		     int H, int W, int k, int stride, int pad);
+/* dinp [N, C, H, W]; dout, argmax [N, C, oh, ow].  Differentiates
+ * out[n][c][y][x] = inp[n][c][argmax[n][c][y][x]]: dinp[argmax] += dout. */
+void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, int N,
+		      int C, int H, int W, int k, int stride, int pad);
+
+/* ---------------------------------------------------------------------
+ * Dropout (training mode; in eval mode the layer is the identity and is
+ * skipped).  Each element is kept with probability 1 - p and scaled by
+ * 1/(1 - p) (inverted dropout, as PyTorch); p >= 1 drops everything.  The
+ * mask comes from R, consumed in index order (one rng_uniform() per
+ * element), so the same RNG state gives the same mask on any machine and
+ * for any thread count.  The masks differ from PyTorch's (another RNG).
+ */
+
+/* out, mask, inp [n]; r advances by n draws.  mask[i] = 1 kept, 0 dropped. */
+void dropout_forward(float *out, uint8_t *mask, struct rng *r, const float *inp, float p,
+		     size_t n);
+/* dinp, dout, mask [n].  Differentiates out = mask ? inp / (1 - p) : 0. */
+void dropout_backward(float *dinp, const float *dout, const uint8_t *mask, float p, size_t n);
+
+/* ---------------------------------------------------------------------
+ * Linear (PyTorch's nn.Linear): out = inp weight^T + bias, by one sgemm.
+ */
+
+/* out [N, OC]; inp [N, IC]; weight [OC, IC]; bias [OC] or NULL. */
+void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
+		    int N, int IC, int OC);
+/* dinp [N, IC] or NULL; dweight [OC, IC] or NULL; dbias [OC] or NULL;
+ * dout [N, OC]; inp [N, IC]; weight [OC, IC].  Differentiates
+ * out[n][o] = bias[o] + sum_i inp[n][i] weight[o][i]:
+ *   dinp += dout weight,  dweight += dout^T inp,  dbias += sum_n dout. */
+void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+		     const float *inp, const float *weight, int N, int IC, int OC);
+
+/* ---------------------------------------------------------------------
+ * Residual add: out = a + b (out may equal a or b).
+ */
+
+/* out, a, b [n]. */
+void residual_forward(float *out, const float *a, const float *b, size_t n);
+/* da, db, dout [n] (da or db may be NULL).  Differentiates out = a + b:
+ * da += dout, db += dout. */
+void residual_backward(float *da, float *db, const float *dout, size_t n);
+
+/* ---------------------------------------------------------------------
+ * Reference twins: the same contracts as above, naive loops in double,
+ * for tests only (slow).  conv2d_*_ref need no workspace.
+ */
+void conv2d_forward_ref(float *out, const float *inp, const float *weight,
+			const float *bias, const struct conv2d_dims *d);
+void conv2d_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+			 const float *inp, const float *weight,
+			 const struct conv2d_dims *d);
+void batchnorm_forward_ref(float *out, float *mean, float *invstd, float *running_mean,
+			   float *running_var, const float *inp, const float *gamma,
+			   const float *beta, int N, int C, int HW, float eps,
+			   float momentum);
+/* The textbook chain rule through var and mean (Ioffe & Szegedy 2015,
+ * algorithm in section 3), not the fused form batchnorm_backward() uses. */
+void batchnorm_backward_ref(float *dinp, float *dgamma, float *dbeta, const float *dout,
+			    const float *inp, const float *gamma, const float *mean,
+			    const float *invstd, int N, int C, int HW);
+void prelu_forward_ref(float *out, const float *inp, const float *alpha, int N, int C,
+		       int HW);
+void prelu_backward_ref(float *dinp, float *dalpha, const float *dout, const float *inp,
+			const float *alpha, int N, int C, int HW);
+void maxpool_forward_ref(float *out, int32_t *argmax, const float *inp, int N, int C,
+			 int H, int W, int k, int stride, int pad);
+/* Finds each window's maximum again in inp instead of trusting an argmax. */
+void maxpool_backward_ref(float *dinp, const float *dout, const float *inp, int N, int C,
+			  int H, int W, int k, int stride, int pad);
+void linear_forward_ref(float *out, const float *inp, const float *weight,
+			const float *bias, int N, int IC, int OC);
+void linear_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+			 const float *inp, const float *weight, int N, int IC, int OC);
+
+#endif

@@ -1,0 +1,672 @@
+/*
+ * Layers: every fast kernel against its naive double-precision twin (odd
+ * sizes, stride 2, padding, 1x1, batch > 1, gradients pre-filled so that
+ * accumulation is checked too), central finite differences for every
+ * layer's input and parameter gradients, the state that layers keep
+ * (batch-norm running statistics, eval mode, dropout masks), and outputs
+ * that do not depend on the OpenMP thread count.
+ */
+#include "tap.h"
+#include "nn.h"
+#include "rng.h"
+#include "err.h"
+
+#include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static struct rng R;
+
+static float *rnd(size_t n, float lo, float hi)
+{
+	float *p = xmalloc((n ? n : 1) * sizeof *p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)rng_range(&R, lo, hi);
+	return p;
+}
+
+static float *copyf(const float *a, size_t n)
+{
+	float *p = xmalloc((n ? n : 1) * sizeof *p);
+	memcpy(p, a, n * sizeof *p);
+	return p;
+}
+
+/* max |got - want| / max |want|: a norm-wise relative error. */
+static double rel_err(const float *got, const float *want, size_t n)
+{
+	double e = 0, m = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)got[i] - want[i]);
+		if (d > e || isnan(d))
+			e = isnan(d) ? INFINITY : d;
+		if (fabs(want[i]) > m)
+			m = fabs(want[i]);
+	}
+	return m > 0 ? e / m : e;
+}
+
+#define is_close(got, want, n, tol, ...)                                     \
+	do {                                                                 \
+		double e_ = rel_err((got), (want), (n));                     \
+		if (!ok(e_ <= (tol), __VA_ARGS__))                           \
+			diag("  relative error %.3g > %g", e_, (double)(tol)); \
+	} while (0)
+
+/* ------------------------------------------------------------------ */
+/* Finite differences: L = sum(out * G) in double; dL/dp by central
+ * differences, p +- eps in float (the step actually taken is used). */
+
+struct fd {
+	void (*forward)(struct fd *f, float *out);
+	size_t n_out;
+	const float *G;
+	float *out;
+	void *ctx;
+};
+
+static double fd_loss(struct fd *f)
+{
+	double s = 0;
+	f->forward(f, f->out);
+	for (size_t i = 0; i < f->n_out; i++)
+		s += (double)f->out[i] * f->G[i];
+	return s;
+}
+
+/* Norm-wise relative error between the analytic gradient and central
+ * differences over every element of param. */
+static double fd_err(struct fd *f, float *param, size_t n, const float *analytic, float eps)
+{
+	double e = 0, m = 1e-3;
+	for (size_t i = 0; i < n; i++) {
+		float save = param[i], up = save + eps, dn = save - eps;
+		param[i] = up;
+		double lp = fd_loss(f);
+		param[i] = dn;
+		double lm = fd_loss(f);
+		param[i] = save;
+		double num = (lp - lm) / ((double)up - dn);
+		if (fabs(num - analytic[i]) > e)
+			e = fabs(num - analytic[i]);
+		if (fabs(analytic[i]) > m)
+			m = fabs(analytic[i]);
+	}
+	return e / m;
+}
+
+#define fd_ok(f, param, n, analytic, eps, tol, ...)                          \
+	do {                                                                 \
+		double e_ = fd_err((f), (param), (n), (analytic), (eps));     \
+		if (!ok(e_ <= (tol), __VA_ARGS__))                           \
+			diag("  finite-difference error %.3g > %g", e_, (double)(tol)); \
+	} while (0)
+
+/* ------------------------------------------------------------------ */
+/* Convolution */
+
+static size_t conv_in(const struct conv2d_dims *d)
+{
+	return (size_t)d->n * d->c * d->h * d->w;
+}
+
+static size_t conv_out(const struct conv2d_dims *d)
+{
+	return (size_t)d->n * d->oc * conv2d_out_h(d) * conv2d_out_w(d);
+}
+
+static size_t conv_wt(const struct conv2d_dims *d)
+{
+	return (size_t)d->oc * d->c * d->k * d->k;
+}
+
+static void test_conv_vs_ref(const struct conv2d_dims *d, int with_bias)
+{
+	size_t ni = conv_in(d), no = conv_out(d), nw = conv_wt(d);
+	size_t nwork = conv2d_workspace(d);
+	float *x = rnd(ni, -1, 1), *w = rnd(nw, -1, 1), *b = with_bias ? rnd(d->oc, -1, 1) : NULL;
+	float *dy = rnd(no, -1, 1), *y = rnd(no, -9, 9), *yr = rnd(no, -9, 9);
+	float *work = rnd(nwork, -9, 9);	/* garbage: must not leak into results */
+	/* Gradients pre-filled with the same values: backward must add. */
+	float *dx = rnd(ni, -1, 1), *dw = rnd(nw, -1, 1), *db = rnd(d->oc, -1, 1);
+	float *dxr = copyf(dx, ni), *dwr = copyf(dw, nw), *dbr = copyf(db, d->oc);
+	char what[160];
+
+	snprintf(what, sizeof what, "n%d c%d %dx%d oc%d k%d s%d p%d%s", d->n, d->c, d->h, d->w,
+		 d->oc, d->k, d->stride, d->pad, with_bias ? " bias" : "");
+	if (nwork == 0)
+		ok(d->k == 1 && d->stride == 1 && d->pad == 0, "conv %s: no workspace only for 1x1 s1 p0", what);
+	conv2d_forward(y, work, x, w, b, d);
+	conv2d_forward_ref(yr, x, w, b, d);
+	is_close(y, yr, no, 1e-5, "conv forward %s matches the reference", what);
+	conv2d_backward(dx, dw, with_bias ? db : NULL, work, dy, x, w, d);
+	conv2d_backward_ref(dxr, dwr, with_bias ? dbr : NULL, dy, x, w, d);
+	is_close(dx, dxr, ni, 1e-5, "conv dinp %s matches the reference (accumulated)", what);
+	is_close(dw, dwr, nw, 1e-5, "conv dweight %s matches the reference (accumulated)", what);
+	if (with_bias)
+		is_close(db, dbr, d->oc, 1e-5, "conv dbias %s matches the reference", what);
+
+	/* NULL gradients skip their work and leave the others right. */
+	{
+		float *dw2 = rnd(nw, 0, 0), *dw3 = rnd(nw, 0, 0), *dx2 = rnd(ni, 0, 0);
+		conv2d_backward(NULL, dw2, NULL, work, dy, x, w, d);
+		conv2d_backward(dx2, dw3, NULL, work, dy, x, w, d);
+		ok(!memcmp(dw2, dw3, nw * sizeof *dw2), "conv %s: dweight the same with dinp NULL", what);
+		free(dw2), free(dw3), free(dx2);
+	}
+	free(x), free(w), free(b), free(dy), free(y), free(yr), free(work);
+	free(dx), free(dw), free(db), free(dxr), free(dwr), free(dbr);
+}
+
+struct conv_ctx {
+	const struct conv2d_dims *d;
+	float *x, *w, *b, *work;
+};
+
+static void conv_fd_forward(struct fd *f, float *out)
+{
+	struct conv_ctx *c = f->ctx;
+	conv2d_forward(out, c->work, c->x, c->w, c->b, c->d);
+}
+
+static void test_conv_fd(const struct conv2d_dims *d)
+{
+	size_t ni = conv_in(d), no = conv_out(d), nw = conv_wt(d);
+	struct conv_ctx c = { d, rnd(ni, -1, 1), rnd(nw, -1, 1), rnd(d->oc, -1, 1),
+			      rnd(conv2d_workspace(d), 0, 0) };
+	float *G = rnd(no, -1, 1), *out = rnd(no, 0, 0);
+	float *dx = rnd(ni, 0, 0), *dw = rnd(nw, 0, 0), *db = rnd(d->oc, 0, 0);
+	struct fd f = { conv_fd_forward, no, G, out, &c };
+
+	conv2d_backward(dx, dw, db, c.work, G, c.x, c.w, d);
+	/* Linear in each argument: central differences are exact up to rounding. */
+	fd_ok(&f, c.x, ni, dx, 0.25f, 1e-5, "conv k%d s%d p%d: dinp = finite differences", d->k, d->stride, d->pad);
+	fd_ok(&f, c.w, nw, dw, 0.25f, 1e-5, "conv k%d s%d p%d: dweight = finite differences", d->k, d->stride, d->pad);
+	fd_ok(&f, c.b, d->oc, db, 0.25f, 1e-5, "conv k%d s%d p%d: dbias = finite differences", d->k, d->stride, d->pad);
+	free(c.x), free(c.w), free(c.b), free(c.work), free(G), free(out), free(dx), free(dw), free(db);
+}
+
+static void test_conv(void)
+{
+	static const struct conv2d_dims shapes[] = {
+		{ 2, 3, 7, 5, 4, 3, 1, 1 },	/* 3x3 same padding, odd sizes */
+		{ 2, 3, 9, 8, 5, 3, 2, 1 },	/* stride 2 pad 1 (IR's downsampling conv) */
+		{ 3, 4, 6, 5, 6, 1, 1, 0 },	/* 1x1: no im2col */
+		{ 2, 5, 7, 7, 3, 1, 2, 0 },	/* 1x1 stride 2 (IR shortcut) */
+		{ 1, 2, 5, 6, 3, 3, 1, 0 },	/* no padding */
+		{ 2, 3, 11, 9, 4, 5, 3, 2 },	/* 5x5 stride 3 */
+		{ 1, 2, 4, 4, 2, 3, 2, 2 },	/* pad 2 > k/2: rows and columns of padding only */
+		{ 2, 32, 15, 15, 8, 3, 1, 1 },	/* big enough for the OpenMP loops */
+	};
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		test_conv_vs_ref(&shapes[i], i % 2 == 0);
+	test_conv_vs_ref(&shapes[2], 1);
+
+	{
+		struct conv2d_dims a = { 2, 3, 5, 4, 2, 3, 2, 1 }, b = { 2, 3, 4, 3, 2, 1, 1, 0 };
+		test_conv_fd(&a);
+		test_conv_fd(&b);
+	}
+	/* PyTorch's output size: floor((h + 2p - k)/s) + 1. */
+	ok(nn_out_size(112, 3, 1, 1) == 112 && nn_out_size(112, 3, 2, 1) == 56 &&
+	   nn_out_size(7, 3, 2, 1) == 4 && nn_out_size(56, 1, 2, 0) == 28 &&
+	   nn_out_size(5, 2, 2, 0) == 2, "nn_out_size follows PyTorch");
+}
+
+/* ------------------------------------------------------------------ */
+/* Batch norm */
+
+static void test_bn_vs_ref(int N, int C, int HW, int affine)
+{
+	size_t n = (size_t)N * C * HW;
+	float *x = rnd(n, -2, 3), *g = affine ? rnd(C, 0.5, 1.5) : NULL, *b = affine ? rnd(C, -1, 1) : NULL;
+	float *y = rnd(n, 0, 0), *yr = rnd(n, 0, 0), *mu = rnd(C, 0, 0), *mur = rnd(C, 0, 0);
+	float *is = rnd(C, 0, 0), *isr = rnd(C, 0, 0);
+	float *rm = rnd(C, -1, 1), *rv = rnd(C, 0.5, 2), *rmr = copyf(rm, C), *rvr = copyf(rv, C);
+	float *dy = rnd(n, -1, 1), *dx = rnd(n, -1, 1), *dxr = copyf(dx, n);
+	float *dg = rnd(C, -1, 1), *dgr = copyf(dg, C), *db = rnd(C, -1, 1), *dbr = copyf(db, C);
+
+	batchnorm_forward(y, mu, is, rm, rv, x, g, b, N, C, HW, 1e-5f, 0.1f);
+	batchnorm_forward_ref(yr, mur, isr, rmr, rvr, x, g, b, N, C, HW, 1e-5f, 0.1f);
+	is_close(y, yr, n, 1e-5, "batchnorm N%d C%d HW%d%s: forward matches the reference", N, C, HW, affine ? "" : " (no affine)");
+	is_close(mu, mur, C, 1e-6, "batchnorm N%d C%d HW%d: saved mean", N, C, HW);
+	is_close(is, isr, C, 1e-6, "batchnorm N%d C%d HW%d: saved invstd", N, C, HW);
+	is_close(rm, rmr, C, 1e-6, "batchnorm N%d C%d HW%d: running mean", N, C, HW);
+	is_close(rv, rvr, C, 1e-6, "batchnorm N%d C%d HW%d: running var", N, C, HW);
+	batchnorm_backward(dx, affine ? dg : NULL, affine ? db : NULL, dy, x, g, mu, is, N, C, HW);
+	batchnorm_backward_ref(dxr, affine ? dgr : NULL, affine ? dbr : NULL, dy, x, g, mu, is, N, C, HW);
+	is_close(dx, dxr, n, 1e-5, "batchnorm N%d C%d HW%d: dinp matches the textbook chain rule", N, C, HW);
+	if (affine) {
+		is_close(dg, dgr, C, 1e-5, "batchnorm N%d C%d HW%d: dgamma", N, C, HW);
+		is_close(db, dbr, C, 1e-5, "batchnorm N%d C%d HW%d: dbeta", N, C, HW);
+	}
+	free(x), free(g), free(b), free(y), free(yr), free(mu), free(mur), free(is), free(isr);
+	free(rm), free(rv), free(rmr), free(rvr), free(dy), free(dx), free(dxr);
+	free(dg), free(dgr), free(db), free(dbr);
+}
+
+struct bn_ctx {
+	int N, C, HW;
+	float *x, *g, *b, *mu, *is;
+};
+
+static void bn_fd_forward(struct fd *f, float *out)
+{
+	struct bn_ctx *c = f->ctx;
+	batchnorm_forward(out, c->mu, c->is, NULL, NULL, c->x, c->g, c->b, c->N, c->C, c->HW,
+			  1e-5f, 0.1f);
+}
+
+static void test_bn_fd(int N, int C, int HW)
+{
+	size_t n = (size_t)N * C * HW;
+	struct bn_ctx c = { N, C, HW, rnd(n, -2, 2), rnd(C, 0.5, 1.5), rnd(C, -1, 1),
+			    rnd(C, 0, 0), rnd(C, 0, 0) };
+	float *G = rnd(n, -1, 1), *out = rnd(n, 0, 0);
+	float *dx = rnd(n, 0, 0), *dg = rnd(C, 0, 0), *db = rnd(C, 0, 0);
+	struct fd f = { bn_fd_forward, n, G, out, &c };
+
+	bn_fd_forward(&f, out);
+	batchnorm_backward(dx, dg, db, G, c.x, c.g, c.mu, c.is, N, C, HW);
+	fd_ok(&f, c.x, n, dx, 1e-2f, 2e-4, "batchnorm N%d C%d HW%d: dinp = finite differences", N, C, HW);
+	fd_ok(&f, c.g, C, dg, 1e-2f, 2e-4, "batchnorm N%d C%d HW%d: dgamma = finite differences", N, C, HW);
+	fd_ok(&f, c.b, C, db, 1e-2f, 2e-4, "batchnorm N%d C%d HW%d: dbeta = finite differences", N, C, HW);
+	free(c.x), free(c.g), free(c.b), free(c.mu), free(c.is), free(G), free(out), free(dx), free(dg), free(db);
+}
+
+/* Running statistics against their definition, over two steps; eval mode. */
+static void test_bn_state(void)
+{
+	enum { N = 3, C = 2, HW = 5, M = N * HW };
+	float x[N * C * HW], y[N * C * HW], ye[N * C * HW], mu[C], is[C];
+	float rm[C] = { 0, 0 }, rv[C] = { 1, 1 }, g[C] = { 1.5f, 0.5f }, b[C] = { 0.25f, -1 };
+	double wm[C] = { 0, 0 }, wv[C] = { 1, 1 };
+	int good = 1;
+
+	for (int step = 0; step < 2; step++) {
+		for (int i = 0; i < N * C * HW; i++)
+			x[i] = (float)rng_range(&R, -1, 3) + step;
+		batchnorm_forward(y, mu, is, rm, rv, x, g, b, N, C, HW, 2e-5f, 0.1f);
+		for (int c = 0; c < C; c++) {
+			double s = 0, v = 0;
+			for (int n = 0; n < N; n++)
+				for (int t = 0; t < HW; t++)
+					s += x[(n * C + c) * HW + t];
+			s /= M;
+			for (int n = 0; n < N; n++)
+				for (int t = 0; t < HW; t++)
+					v += pow(x[(n * C + c) * HW + t] - s, 2);
+			wm[c] = 0.9 * wm[c] + 0.1 * s;
+			wv[c] = 0.9 * wv[c] + 0.1 * v / (M - 1);	/* unbiased */
+			if (fabs(rm[c] - wm[c]) > 1e-6 || fabs(rv[c] - wv[c]) > 1e-6)
+				good = 0;
+			if (fabs(is[c] - 1 / sqrt(v / M + 2e-5)) > 1e-5)	/* biased */
+				good = 0;
+		}
+	}
+	ok(good, "batchnorm: running mean/unbiased var with momentum 0.1, saved invstd biased (2 steps, eps 2e-5)");
+
+	batchnorm_forward_eval(ye, x, g, b, rm, rv, N, C, HW, 2e-5f);
+	good = 1;
+	for (int n = 0; n < N; n++)
+		for (int c = 0; c < C; c++)
+			for (int t = 0; t < HW; t++) {
+				int e = (n * C + c) * HW + t;
+				double want = (x[e] - wm[c]) / sqrt(wv[c] + 2e-5) * g[c] + b[c];
+				if (fabs(ye[e] - want) > 1e-5 * (1 + fabs(want)))
+					good = 0;
+			}
+	ok(good, "batchnorm eval: normalises with the running statistics");
+	ok(fabs(ye[0] - y[0]) > 1e-3, "batchnorm eval differs from training mode");
+
+	/* Without running statistics: training output identical, nothing else touched. */
+	{
+		float y2[N * C * HW], mu2[C], is2[C];
+		batchnorm_forward(y2, mu2, is2, NULL, NULL, x, g, b, N, C, HW, 2e-5f, 0.1f);
+		ok(!memcmp(y, y2, sizeof y), "batchnorm: running stats NULL gives the same output");
+	}
+}
+
+static void test_bn(void)
+{
+	test_bn_vs_ref(2, 3, 7 * 5, 1);
+	test_bn_vs_ref(5, 4, 1, 1);	/* BatchNorm1d */
+	test_bn_vs_ref(3, 3, 9, 0);
+	test_bn_vs_ref(4, 8, 32 * 32, 1);	/* OpenMP-sized */
+	test_bn_fd(2, 3, 6);
+	test_bn_fd(6, 4, 1);	/* 1d */
+	test_bn_state();
+}
+
+/* ------------------------------------------------------------------ */
+/* Elementwise layers: PReLU, ReLU, residual, dropout */
+
+/* Values away from 0 so that a finite-difference step never crosses a kink. */
+static float *rnd_away(size_t n)
+{
+	float *p = rnd(n, 0.1f, 1);
+	for (size_t i = 0; i < n; i++)
+		if (rng_u32(&R) & 1)
+			p[i] = -p[i];
+	return p;
+}
+
+struct ew_ctx {
+	int N, C, HW;
+	float *x, *a, *b;
+	uint64_t seed;
+	float p;
+};
+
+static void prelu_fd_forward(struct fd *f, float *out)
+{
+	struct ew_ctx *c = f->ctx;
+	prelu_forward(out, c->x, c->a, c->N, c->C, c->HW);
+}
+
+static void relu_fd_forward(struct fd *f, float *out)
+{
+	struct ew_ctx *c = f->ctx;
+	relu_forward(out, c->x, f->n_out);
+}
+
+static void residual_fd_forward(struct fd *f, float *out)
+{
+	struct ew_ctx *c = f->ctx;
+	residual_forward(out, c->x, c->b, f->n_out);
+}
+
+static void dropout_fd_forward(struct fd *f, float *out)
+{
+	struct ew_ctx *c = f->ctx;
+	struct rng r;
+	uint8_t *mask = xmalloc(f->n_out);
+	rng_seed(&r, c->seed);	/* the same mask every time */
+	dropout_forward(out, mask, &r, c->x, c->p, f->n_out);
+	free(mask);
+}
+
+static void test_prelu(void)
+{
+	const int shapes[][3] = { { 2, 3, 11 }, { 7, 5, 1 }, { 4, 16, 32 * 32 } };
+	for (int s = 0; s < 3; s++) {
+		int N = shapes[s][0], C = shapes[s][1], HW = shapes[s][2];
+		size_t n = (size_t)N * C * HW;
+		float *x = rnd(n, -1, 1), *a = rnd(C, -0.5, 0.5), *dy = rnd(n, -1, 1);
+		float *y = rnd(n, 0, 0), *yr = rnd(n, 0, 0);
+		float *dx = rnd(n, -1, 1), *dxr = copyf(dx, n), *da = rnd(C, -1, 1), *dar = copyf(da, C);
+		x[0] = 0;	/* x = 0 goes with the slope, as PyTorch */
+		prelu_forward(y, x, a, N, C, HW);
+		prelu_forward_ref(yr, x, a, N, C, HW);
+		ok(!memcmp(y, yr, n * sizeof *y), "prelu N%d C%d HW%d: forward = reference", N, C, HW);
+		prelu_backward(dx, da, dy, x, a, N, C, HW);
+		prelu_backward_ref(dxr, dar, dy, x, a, N, C, HW);
+		is_close(dx, dxr, n, 1e-6, "prelu N%d C%d HW%d: dinp = reference (accumulated)", N, C, HW);
+		is_close(da, dar, C, 1e-5, "prelu N%d C%d HW%d: dalpha = reference (accumulated)", N, C, HW);
+		free(x), free(a), free(dy), free(y), free(yr), free(dx), free(dxr), free(da), free(dar);
+	}
+	{
+		enum { N = 3, C = 4, HW = 5, n = N * C * HW };
+		struct ew_ctx c = { N, C, HW, rnd_away(n), rnd(C, -0.5, 0.5), NULL, 0, 0 };
+		float *G = rnd(n, -1, 1), *out = rnd(n, 0, 0), *dx = rnd(n, 0, 0), *da = rnd(C, 0, 0);
+		struct fd f = { prelu_fd_forward, n, G, out, &c };
+		prelu_backward(dx, da, G, c.x, c.a, N, C, HW);
+		fd_ok(&f, c.x, n, dx, 1e-2f, 1e-5, "prelu: dinp = finite differences");
+		fd_ok(&f, c.a, C, da, 1e-2f, 1e-5, "prelu: dalpha = finite differences");
+		free(c.x), free(c.a), free(G), free(out), free(dx), free(da);
+	}
+}
+
+static void test_relu_residual(void)
+{
+	enum { n = 300 };
+	struct ew_ctx c = { 0, 0, 0, rnd_away(n), NULL, rnd(n, -1, 1), 0, 0 };
+	float *G = rnd(n, -1, 1), *out = rnd(n, 0, 0), *dx = rnd(n, 0, 0), *db = rnd(n, 0, 0);
+	float *y = rnd(n, 0, 0), *inplace = copyf(c.x, n);
+	struct fd f = { relu_fd_forward, n, G, out, &c };
+	int good = 1;
+
+	relu_forward(y, c.x, n);
+	for (int i = 0; i < n; i++)
+		good &= y[i] == (c.x[i] > 0 ? c.x[i] : 0.0f);
+	ok(good, "relu forward = max(x, 0)");
+	relu_forward(inplace, inplace, n);
+	ok(!memcmp(inplace, y, n * sizeof *y), "relu works in place");
+	relu_backward(dx, G, c.x, n);
+	fd_ok(&f, c.x, n, dx, 1e-2f, 1e-5, "relu: dinp = finite differences");
+	memset(db, 0, n * sizeof *db);
+	relu_backward(db, G, y, n);
+	ok(!memcmp(db, dx, n * sizeof *db), "relu backward from the output = from the input");
+
+	memset(dx, 0, n * sizeof *dx);
+	memset(db, 0, n * sizeof *db);
+	f.forward = residual_fd_forward;
+	residual_backward(dx, db, G, n);
+	fd_ok(&f, c.x, n, dx, 0.25f, 1e-5, "residual: da = finite differences");
+	fd_ok(&f, c.b, n, db, 0.25f, 1e-5, "residual: db = finite differences");
+	residual_backward(dx, NULL, G, n);
+	good = 1;
+	for (int i = 0; i < n; i++)
+		good &= dx[i] == 2 * G[i];
+	ok(good, "residual backward accumulates (twice = 2 dout), db may be NULL");
+	free(c.x), free(c.b), free(G), free(out), free(dx), free(db), free(y), free(inplace);
+}
+
+static void test_dropout(void)
+{
+	enum { n = 100000 };
+	float *x = rnd(n, -1, 1), *y = rnd(n, 0, 0), *y2 = rnd(n, 0, 0);
+	uint8_t *m = xmalloc(n), *m2 = xmalloc(n);
+	struct rng r, r2, r3;
+	const float p = 0.3f, scale = 1.0f / (1.0f - p);
+	long kept = 0;
+	int good = 1;
+
+	rng_seed(&r, 42);
+	rng_seed(&r2, 42);
+	dropout_forward(y, m, &r, x, p, n);
+	dropout_forward(y2, m2, &r2, x, p, n);
+	ok(!memcmp(m, m2, n) && !memcmp(y, y2, n * sizeof *y), "dropout: same RNG state, same mask and output");
+	rng_seed(&r3, 42);
+	for (int i = 0; i < n; i++)
+		rng_uniform(&r3);
+	ok(!memcmp(&r, &r3, sizeof r), "dropout: consumes exactly one draw per element");
+	rng_seed(&r2, 43);
+	dropout_forward(y2, m2, &r2, x, p, n);
+	ok(memcmp(m, m2, n) != 0, "dropout: another seed, another mask");
+	for (int i = 0; i < n; i++) {
+		kept += m[i];
+		good &= m[i] <= 1 && y[i] == (m[i] ? x[i] * scale : 0.0f);
+	}
+	ok(good, "dropout: out = mask ? x / (1 - p) : 0");
+	/* Binomial(n, 0.7): sd = 145; allow 5 sd. */
+	ok(fabs(kept - 0.7 * n) < 5 * sqrt(n * 0.21), "dropout: keeps 1 - p of the elements (%ld of %d)", kept, n);
+
+	rng_seed(&r2, 1);
+	dropout_forward(y2, m2, &r2, x, 0.0f, n);
+	ok(!memcmp(y2, x, n * sizeof *y2), "dropout p = 0 is the identity");
+	rng_seed(&r2, 1);
+	dropout_forward(y2, m2, &r2, x, 1.0f, n);
+	good = 1;
+	for (int i = 0; i < n; i++)
+		good &= y2[i] == 0 && m2[i] == 0;
+	ok(good, "dropout p = 1 drops everything");
+
+	{
+		enum { k = 200 };
+		struct ew_ctx c = { 0, 0, 0, rnd(k, -1, 1), NULL, NULL, 7, 0.4f };
+		float *G = rnd(k, -1, 1), *out = rnd(k, 0, 0), *dx = rnd(k, 0, 0);
+		struct fd f = { dropout_fd_forward, k, G, out, &c };
+		rng_seed(&r2, c.seed);
+		dropout_forward(out, m2, &r2, c.x, c.p, k);
+		dropout_backward(dx, G, m2, c.p, k);
+		fd_ok(&f, c.x, k, dx, 0.25f, 1e-5, "dropout: dinp = finite differences (fixed mask)");
+		free(c.x), free(G), free(out), free(dx);
+	}
+	free(x), free(y), free(y2), free(m), free(m2);
+}
+
+/* ------------------------------------------------------------------ */
+/* Max-pool */
+
+static void test_maxpool_vs_ref(int N, int C, int H, int W, int k, int s, int pad, int ties)
+{
+	int oh = nn_out_size(H, k, s, pad), ow = nn_out_size(W, k, s, pad);
+	size_t ni = (size_t)N * C * H * W, no = (size_t)N * C * oh * ow;
+	float *x = rnd(ni, -1, 1), *y = rnd(no, 0, 0), *yr = rnd(no, 0, 0), *dy = rnd(no, -1, 1);
+	float *dx = rnd(ni, -1, 1), *dxr = copyf(dx, ni);
+	int32_t *am = xmalloc(no * sizeof *am), *amr = xmalloc(no * sizeof *amr);
+
+	if (ties)	/* few distinct values, -inf and a NaN: PyTorch's tie rules */
+		for (size_t i = 0; i < ni; i++)
+			x[i] = i == 5 ? NAN : i % 7 == 3 ? -INFINITY : (float)(int)(x[i] * 2);
+	maxpool_forward(y, am, x, N, C, H, W, k, s, pad);
+	maxpool_forward_ref(yr, amr, x, N, C, H, W, k, s, pad);
+	ok(!memcmp(am, amr, no * sizeof *am) && !memcmp(y, yr, no * sizeof *y),
+	   "maxpool %dx%d k%d s%d p%d%s: output and argmax = reference", H, W, k, s, pad, ties ? " (ties, NaN, -inf)" : "");
+	maxpool_backward(dx, dy, am, N, C, H, W, k, s, pad);
+	maxpool_backward_ref(dxr, dy, x, N, C, H, W, k, s, pad);
+	ok(!memcmp(dx, dxr, ni * sizeof *dx), "maxpool %dx%d k%d s%d p%d: dinp = reference (accumulated)", H, W, k, s, pad);
+	free(x), free(y), free(yr), free(dy), free(dx), free(dxr), free(am), free(amr);
+}
+
+struct pool_ctx {
+	int N, C, H, W, k, s, p;
+	float *x;
+};
+
+static void pool_fd_forward(struct fd *f, float *out)
+{
+	struct pool_ctx *c = f->ctx;
+	int32_t *am = xmalloc(f->n_out * sizeof *am);
+	maxpool_forward(out, am, c->x, c->N, c->C, c->H, c->W, c->k, c->s, c->p);
+	free(am);
+}
+
+static void test_maxpool(void)
+{
+	test_maxpool_vs_ref(2, 3, 8, 8, 2, 2, 0, 0);	/* face18's 2x2/2 */
+	test_maxpool_vs_ref(2, 3, 9, 7, 3, 2, 1, 0);	/* 3x3/2 pad 1, odd sizes */
+	test_maxpool_vs_ref(1, 2, 7, 6, 3, 1, 1, 0);	/* overlapping windows */
+	test_maxpool_vs_ref(2, 2, 9, 9, 3, 2, 1, 1);
+	test_maxpool_vs_ref(4, 16, 32, 32, 2, 2, 0, 0);	/* OpenMP-sized */
+	{
+		/* Distinct values 0.05 apart, so a 1e-2 step never changes an argmax. */
+		struct pool_ctx c = { 2, 2, 7, 5, 3, 2, 1, NULL };
+		size_t ni = (size_t)c.N * c.C * c.H * c.W;
+		int oh = nn_out_size(c.H, c.k, c.s, c.p), ow = nn_out_size(c.W, c.k, c.s, c.p);
+		size_t no = (size_t)c.N * c.C * oh * ow;
+		int *perm = xmalloc(ni * sizeof *perm);
+		float *G = rnd(no, -1, 1), *out = rnd(no, 0, 0), *dx = rnd(ni, 0, 0);
+		int32_t *am = xmalloc(no * sizeof *am);
+		struct fd f = { pool_fd_forward, no, G, out, &c };
+		c.x = rnd(ni, 0, 0);
+		for (size_t i = 0; i < ni; i++)
+			perm[i] = (int)i;
+		rng_shuffle(&R, perm, (int)ni);
+		for (size_t i = 0; i < ni; i++)
+			c.x[i] = 0.05f * perm[i] - 3;
+		maxpool_forward(out, am, c.x, c.N, c.C, c.H, c.W, c.k, c.s, c.p);
+		maxpool_backward(dx, G, am, c.N, c.C, c.H, c.W, c.k, c.s, c.p);
+		fd_ok(&f, c.x, ni, dx, 1e-2f, 1e-5, "maxpool 3x3/2 pad 1: dinp = finite differences");
+		free(perm), free(G), free(out), free(dx), free(am), free(c.x);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Linear */
+
+struct lin_ctx {
+	int N, IC, OC;
+	float *x, *w, *b;
+};
+
+static void lin_fd_forward(struct fd *f, float *out)
+{
+	struct lin_ctx *c = f->ctx;
+	linear_forward(out, c->x, c->w, c->b, c->N, c->IC, c->OC);
+}
+
+static void test_linear(void)
+{
+	const int shapes[][3] = { { 5, 7, 3 }, { 1, 16, 9 }, { 33, 65, 17 } };
+	for (int s = 0; s < 3; s++) {
+		int N = shapes[s][0], IC = shapes[s][1], OC = shapes[s][2];
+		float *x = rnd((size_t)N * IC, -1, 1), *w = rnd((size_t)OC * IC, -1, 1);
+		float *b = s == 1 ? NULL : rnd(OC, -1, 1), *dy = rnd((size_t)N * OC, -1, 1);
+		float *y = rnd((size_t)N * OC, 0, 0), *yr = rnd((size_t)N * OC, 0, 0);
+		float *dx = rnd((size_t)N * IC, -1, 1), *dxr = copyf(dx, (size_t)N * IC);
+		float *dw = rnd((size_t)OC * IC, -1, 1), *dwr = copyf(dw, (size_t)OC * IC);
+		float *db = rnd(OC, -1, 1), *dbr = copyf(db, OC);
+		linear_forward(y, x, w, b, N, IC, OC);
+		linear_forward_ref(yr, x, w, b, N, IC, OC);
+		is_close(y, yr, (size_t)N * OC, 1e-5, "linear N%d %d->%d%s: forward = reference", N, IC, OC, b ? "" : " (no bias)");
+		linear_backward(dx, dw, b ? db : NULL, dy, x, w, N, IC, OC);
+		linear_backward_ref(dxr, dwr, b ? dbr : NULL, dy, x, w, N, IC, OC);
+		is_close(dx, dxr, (size_t)N * IC, 1e-5, "linear N%d %d->%d: dinp = reference (accumulated)", N, IC, OC);
+		is_close(dw, dwr, (size_t)OC * IC, 1e-5, "linear N%d %d->%d: dweight = reference (accumulated)", N, IC, OC);
+		is_close(db, dbr, OC, 1e-5, "linear N%d %d->%d: dbias = reference", N, IC, OC);
+		free(x), free(w), free(b), free(dy), free(y), free(yr), free(dx), free(dxr);
+		free(dw), free(dwr), free(db), free(dbr);
+	}
+	{
+		struct lin_ctx c = { 4, 6, 3, rnd(24, -1, 1), rnd(18, -1, 1), rnd(3, -1, 1) };
+		float *G = rnd(12, -1, 1), *out = rnd(12, 0, 0);
+		float *dx = rnd(24, 0, 0), *dw = rnd(18, 0, 0), *db = rnd(3, 0, 0);
+		struct fd f = { lin_fd_forward, 12, G, out, &c };
+		linear_backward(dx, dw, db, G, c.x, c.w, 4, 6, 3);
+		fd_ok(&f, c.x, 24, dx, 0.25f, 1e-5, "linear: dinp = finite differences");
+		fd_ok(&f, c.w, 18, dw, 0.25f, 1e-5, "linear: dweight = finite differences");
+		fd_ok(&f, c.b, 3, db, 0.25f, 1e-5, "linear: dbias = finite differences");
+		free(c.x), free(c.w), free(c.b), free(G), free(out), free(dx), free(dw), free(db);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The OpenMP loops give the same bytes for 1 and 2 threads. */
+
+static void test_threads(void)
+{
+	enum { N = 4, C = 8, HW = 32 * 32, n = N * C * HW };
+	struct conv2d_dims d = { 2, 32, 15, 15, 8, 3, 2, 1 };
+	size_t ni = conv_in(&d), no = conv_out(&d), nw = conv_wt(&d);
+	float *x = rnd(n, -1, 2), *g = rnd(C, 0.5, 1.5), *b = rnd(C, -1, 1), *dy = rnd(n, -1, 1);
+	float *cx = rnd(ni, -1, 1), *cw = rnd(nw, -1, 1), *cdy = rnd(no, -1, 1);
+	float *work = rnd(conv2d_workspace(&d), 0, 0);
+	float *out[2], *dx[2], *dg[2], *cdx[2], *cdw[2], mu[C], is[C];
+	int t, threads[2] = { 1, 2 };
+
+	for (t = 0; t < 2; t++) {
+#ifdef _OPENMP
+		omp_set_num_threads(threads[t]);
+#endif
+		out[t] = rnd(n, 0, 0), dx[t] = rnd(n, 0, 0), dg[t] = rnd(C, 0, 0);
+		cdx[t] = rnd(ni, 0, 0), cdw[t] = rnd(nw, 0, 0);
+		batchnorm_forward(out[t], mu, is, NULL, NULL, x, g, b, N, C, HW, 1e-5f, 0.1f);
+		batchnorm_backward(dx[t], dg[t], NULL, dy, x, g, mu, is, N, C, HW);
+		conv2d_backward(cdx[t], cdw[t], NULL, work, cdy, cx, cw, &d);
+	}
+	ok(!memcmp(out[0], out[1], n * sizeof(float)) && !memcmp(dx[0], dx[1], n * sizeof(float)) &&
+	   !memcmp(dg[0], dg[1], C * sizeof(float)),
+	   "batchnorm: the same bytes with %d and %d threads", threads[0], threads[1]);
+	ok(!memcmp(cdx[0], cdx[1], ni * sizeof(float)),
+	   "conv col2im: the same dinp bytes with %d and %d threads", threads[0], threads[1]);
+	for (t = 0; t < 2; t++)
+		free(out[t]), free(dx[t]), free(dg[t]), free(cdx[t]), free(cdw[t]);
+	free(x), free(g), free(b), free(dy), free(cx), free(cw), free(cdy), free(work);
+}
+
+int main(void)
+{
+	rng_seed(&R, 2024);
+	test_conv();
+	test_bn();
+	test_prelu();
+	test_relu_residual();
+	test_dropout();
+	test_maxpool();
+	test_linear();
+	test_threads();
+	return done_testing();
+}
