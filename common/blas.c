@@ -1,0 +1,145 @@
+#include "blas.h"
+#include "err.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static char describe_buf[256];
+
+/* OpenBLAS 0.3.21's x86_64 cores with AVX2 (or wider) sgemm kernels. */
+static int core_is_good(const char *name)
+{
+	static const char *const good[] = {
+		"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		if (!strcasecmp(name, good[i]))
+			return 1;
+	return 0;
+}
+
+const char *blas_choose_core(const char *detected, int has_avx512, int has_avx2_fma)
+{
+	if (detected && core_is_good(detected))
+		return NULL;
+	if (has_avx512)
+		return "SkylakeX";
+	if (has_avx2_fma)
+		return "Haswell";
+	return NULL;
+}
+
+static void cpu_features(int *avx512, int *avx2_fma)
+{
+	__builtin_cpu_init();
+	*avx512 = __builtin_cpu_supports("avx512f") &&
+		  __builtin_cpu_supports("avx512bw") &&
+		  __builtin_cpu_supports("avx512dq") &&
+		  __builtin_cpu_supports("avx512vl");
+	*avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static const char *reason_for(const char *core)
+{
+	return !strcasecmp(core, "SkylakeX") ? "CPU has AVX-512" : "CPU has AVX2 and FMA";
+}
+
+/* "OpenBLAS 0.3.21" from openblas_get_config()'s "OpenBLAS 0.3.21 NO_LAPACKE ...". */
+static void library_name(char *buf, size_t n)
+{
+	const char *cfg = openblas_get_config();
+	const char *sp = cfg ? strchr(cfg, ' ') : NULL;
+	size_t len;
+	if (!sp) {
+		snprintf(buf, n, "OpenBLAS");
+		return;
+	}
+	sp = strchr(sp + 1, ' ');
+	len = sp ? (size_t)(sp - cfg) : strlen(cfg);
+	snprintf(buf, n, "%.*s", (int)len, cfg);
+}
+
+static void describe(const char *how)
+{
+	char lib[64];
+	library_name(lib, sizeof lib);
+	snprintf(describe_buf, sizeof describe_buf, "%s core %s (%s)", lib,
+		 openblas_get_corename(), how);
+}
+
+int blas_init(int argc, char **argv)
+{
+	const char *user = getenv("OPENBLAS_CORETYPE");
+	const char *guard = getenv("HM_BLAS_REEXEC");
+	const char *fake = getenv("HM_BLAS_FAKE_CORE");
+	const char *detected = openblas_get_corename();
+	const char *want;
+	char how[128];
+	int avx512, avx2_fma;
+
+	(void)argc;
+	if (guard && *guard) {
+		/* The re-executed process: say whether OpenBLAS took the core. */
+		if (user && !strcasecmp(user, guard) && !strcasecmp(detected, guard))
+			snprintf(how, sizeof how, "chosen by hm: %s", reason_for(guard));
+		else if (user && !strcasecmp(user, guard))
+			snprintf(how, sizeof how, "hm asked for %s; OpenBLAS did not take it",
+				 guard);
+		else
+			snprintf(how, sizeof how, "%s", user ? "set by OPENBLAS_CORETYPE"
+							     : "detected by OpenBLAS");
+		describe(how);
+		return 0;
+	}
+	if (user && *user) {
+		describe("set by OPENBLAS_CORETYPE");
+		return 0;
+	}
+	cpu_features(&avx512, &avx2_fma);
+	want = blas_choose_core(fake && *fake ? fake : detected, avx512, avx2_fma);
+	if (!want) {
+		describe("detected by OpenBLAS");
+		return 0;
+	}
+	if (setenv("OPENBLAS_CORETYPE", want, 1) || setenv("HM_BLAS_REEXEC", want, 1)) {
+		describe("detected by OpenBLAS");
+		return hm_error("cannot set OPENBLAS_CORETYPE: %s", strerror(errno));
+	}
+	fflush(NULL);
+	execv("/proc/self/exe", argv);
+	/* Still here: the exec failed; carry on with the slow core. */
+	{
+		int e = errno;
+		unsetenv("OPENBLAS_CORETYPE");
+		unsetenv("HM_BLAS_REEXEC");
+		snprintf(how, sizeof how, "detected by OpenBLAS; re-exec for %s failed", want);
+		describe(how);
+		return hm_error("cannot re-execute '/proc/self/exe' with OPENBLAS_CORETYPE=%s: %s",
+				want, strerror(e));
+	}
+}
+
+const char *blas_describe(void)
+{
+	if (!describe_buf[0])
+		describe("detected by OpenBLAS");
+	return describe_buf;
+}
+
+void blas_set_threads(int n)
+{
+	if (n < 1)
+		n = 1;
+	openblas_set_num_threads(n);
+#ifdef _OPENMP
+	omp_set_num_threads(n);
+#endif
+}

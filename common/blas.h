@@ -1,0 +1,68 @@
+/*
+ * blas: OpenBLAS set-up for the whole suite (core choice, threads, -v text).
+ *
+ * Why this exists (DESIGN section 9): Debian's OpenBLAS 0.3.21 is built with
+ * DYNAMIC_ARCH and picks its kernels ("core") once, when the library loads,
+ * from the CPU it detects.  It misdetects some CPUs (AVX-512 ones as
+ * "Prescott") and then runs SSE3 kernels at a fifth of the speed.  The
+ * variable OPENBLAS_CORETYPE overrides the choice, but it is read only at
+ * load time, before main() runs.  So blas_init(), called first thing in
+ * main(), re-executes the program once (execv of /proc/self/exe with the same
+ * argv) with OPENBLAS_CORETYPE set, when all of these hold:
+ *   - the user has not set OPENBLAS_CORETYPE (the user's choice always wins);
+ *   - this is not already the re-executed process (guard HM_BLAS_REEXEC,
+ *     whose value is the core hm asked for), so there is never a loop;
+ *   - openblas_get_corename() names a generic core: anything but Haswell,
+ *     Zen, SkylakeX, Cooperlake, SapphireRapids (the cores with AVX2 kernels);
+ *   - the CPU (GCC's __builtin_cpu_supports, which also checks that the OS
+ *     saves the wide registers) has AVX-512 F/BW/DQ/VL -> "SkylakeX", or else
+ *     AVX2 and FMA -> "Haswell".
+ * A CPU that OpenBLAS already detects well (e.g. an AMD EPYC as "Zen") runs
+ * without any re-exec.  If the execv fails, the program goes on with the
+ * detected core and blas_init() reports why.
+ *
+ * Test hook: HM_BLAS_FAKE_CORE=NAME makes blas_init() treat the detected
+ * core as NAME (e.g. Prescott) when deciding; everything else is real, so a
+ * test can watch the re-exec happen and OpenBLAS load the chosen core.
+ *
+ * Threads (STYLE 10): OpenBLAS owns the cores inside an sgemm call; the
+ * suite's own loops (common/nn.c) use OpenMP over disjoint outputs, never
+ * around an sgemm call, so the two pools never nest.  blas_set_threads()
+ * sets both to the tool's -j value.
+ *
+ * Nothing here allocates; blas_describe() returns a static string.
+ */
+#ifndef HM_BLAS_H
+#define HM_BLAS_H
+
+/*
+ * Chooses the core and may re-execute the program (see above): call it at
+ * the top of main(), before any output and before opening files, with
+ * main's own argc/argv (argv[argc] must be NULL, as C guarantees).  Returns
+ * 0 when no re-exec is needed (or this is the re-executed process).  When
+ * one is needed and execv succeeds, it does not return.  When execv fails
+ * it returns -1 with the error recorded; the program can go on with the
+ * detected core (a tool warns).
+ */
+int blas_init(int argc, char **argv);
+
+/*
+ * One line for -v, e.g.
+ *   "OpenBLAS 0.3.21 core Haswell (chosen by hm: CPU has AVX2 and FMA)"
+ *   "OpenBLAS 0.3.21 core Zen (detected by OpenBLAS)"
+ *   "OpenBLAS 0.3.21 core Nehalem (set by OPENBLAS_CORETYPE)"
+ * Valid after blas_init(); a static buffer, not to be freed.
+ */
+const char *blas_describe(void);
+
+/* Threads for OpenBLAS and, when built with OpenMP, the suite's own loops; n >= 1. */
+void blas_set_threads(int n);
+
+/*
+ * The decision alone, for tests: the core to ask for, given the detected
+ * core's name and the CPU's features; NULL when the detected core is fine
+ * or the CPU has nothing better than it.
+ */
+const char *blas_choose_core(const char *detected, int has_avx512, int has_avx2_fma);
+
+#endif
