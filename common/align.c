@@ -1,0 +1,663 @@
+/*
+ * align: similarity fit, bilinear warp, and hm-align's threaded batch.
+ *
+ * The warp is an inverse map: output pixel (u, v) reads the source at
+ * M^-1 (u, v).  Along an output row that source position moves linearly, so
+ * each row is split into the run of pixels whose four bilinear taps all lie
+ * inside the image (the fast loop: no bounds checks, fixed-point positions
+ * stepped exactly) and the few pixels near the border (per-tap checks, zero
+ * outside).  Which pixels are interior is decided with the same integer
+ * arithmetic the loop uses, checked at both ends of the run; positions are
+ * linear in u, so a run whose ends are inside is inside throughout.
+ */
+#include "align.h"
+#include "err.h"
+#include "outfile.h"
+#include "progress.h"
+#include "rec.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* insightface python-package/insightface/utils/face_align.py, arcface_dst */
+static const double arcface_dst[5][2] = {
+	{ 38.2946, 51.6963 }, { 73.5318, 51.5014 }, { 56.0252, 71.7366 },
+	{ 41.5493, 92.3655 }, { 70.7299, 92.2041 },
+};
+
+int align_template_init(struct align_template *t, const char *name, int width,
+			int height)
+{
+	int w0, h0 = 112;
+	if (!strcmp(name, "insightface"))
+		w0 = 112;
+	else if (!strcmp(name, "sphereface"))
+		w0 = 96;
+	else
+		return hm_error("unknown template '%s' (insightface or sphereface)", name);
+	if (!width && !height) {
+		width = w0;
+		height = h0;
+	}
+	if (width < 1 || height < 1 || width > REC_MAX_SIDE || height > REC_MAX_SIDE)
+		return hm_error("template size %dx%d out of range 1..%d", width, height,
+				REC_MAX_SIDE);
+	/* estimate_norm(): sizes of the 112 family scale by size/112; those of
+	 * the 128 family by size/128 and move right by 8 * ratio, i.e. centre
+	 * the 112-wide frame.  Centring horizontally is the general rule. */
+	double r = height / 112.0;
+	if (width == height && width % 112 && !(width % 128))
+		r = width / 128.0;
+	double dx = (width - 112.0 * r) / 2;
+	t->width = width;
+	t->height = height;
+	for (int i = 0; i < 5; i++) {
+		t->pt[i][0] = arcface_dst[i][0] * r + dx;
+		t->pt[i][1] = arcface_dst[i][1] * r;
+	}
+	return 0;
+}
+
+/*
+ * Umeyama, "Least-squares estimation of transformation parameters between two
+ * point patterns", PAMI 1991.  In 2-D, with centred points s_i (source) and
+ * d_i (target), variance S = mean |s|^2 and A = mean (s . d),
+ * B = mean (s x d), the optimum is rotation atan2(B, A) with scale
+ * sqrt(A^2 + B^2) / S: the linear part [a -b; b a] with a = A/S, b = B/S.
+ * (The SVD form reduces to this; its reflection guard is never needed here
+ * because this form cannot produce a reflection.)
+ */
+int align_fit(double m[6], const double (*src)[2], const double (*dst)[2], int n)
+{
+	if (n < 2)
+		return hm_error("a similarity needs at least 2 points, got %d", n);
+	double msx = 0, msy = 0, mdx = 0, mdy = 0;
+	for (int i = 0; i < n; i++) {
+		msx += src[i][0];
+		msy += src[i][1];
+		mdx += dst[i][0];
+		mdy += dst[i][1];
+	}
+	msx /= n;
+	msy /= n;
+	mdx /= n;
+	mdy /= n;
+	double var = 0, A = 0, B = 0;
+	for (int i = 0; i < n; i++) {
+		double sx = src[i][0] - msx, sy = src[i][1] - msy;
+		double dx = dst[i][0] - mdx, dy = dst[i][1] - mdy;
+		var += sx * sx + sy * sy;
+		A += sx * dx + sy * dy;
+		B += sx * dy - sy * dx;
+	}
+	/* Points closer together than 1/1000 px carry no shape. */
+	if (!(var / n > 1e-6))
+		return hm_error("degenerate landmarks: the points coincide");
+	double a = A / var, b = B / var;
+	if (!(a * a + b * b > 1e-18) || !isfinite(a) || !isfinite(b))
+		return hm_error("degenerate landmarks: the fitted scale is 0");
+	m[0] = a;
+	m[1] = -b;
+	m[2] = mdx - (a * msx - b * msy);
+	m[3] = b;
+	m[4] = a;
+	m[5] = mdy - (b * msx + a * msy);
+	return 0;
+}
+
+int align_invert(double inv[6], const double m[6])
+{
+	double det = m[0] * m[4] - m[1] * m[3];
+	if (!isfinite(det) || fabs(det) < 1e-300)
+		return hm_error("singular transform");
+	double i0 = m[4] / det, i1 = -m[1] / det, i3 = -m[3] / det, i4 = m[0] / det;
+	inv[0] = i0;
+	inv[1] = i1;
+	inv[2] = -(i0 * m[2] + i1 * m[5]);
+	inv[3] = i3;
+	inv[4] = i4;
+	inv[5] = -(i3 * m[2] + i4 * m[5]);
+	return 0;
+}
+
+void align_map(const double m[6], double x, double y, double *u, double *v)
+{
+	*u = m[0] * x + m[1] * y + m[2];
+	*v = m[3] * x + m[4] * y + m[5];
+}
+
+/* ---- warp ---- */
+
+#define WBITS 11	/* bilinear weights in 1/2048 */
+#define WONE (1 << WBITS)
+#define FRAC 32		/* source positions in 32.32 fixed point */
+
+static int warp_check(const struct image *out, const struct image *in,
+		      const double m[6], double inv[6])
+{
+	if (out->channels != in->channels)
+		return hm_error("warp: %d output channels for a %d-channel image",
+				out->channels, in->channels);
+	if (in->channels != 1 && in->channels != 3)
+		return hm_error("warp: bad channel count %d", in->channels);
+	return align_invert(inv, m);
+}
+
+/* One border pixel: source position quantised as in the fast loop, each tap
+ * checked, taps outside the image read 0. */
+static void warp_pixel_border(unsigned char *o, const struct image *in, double sx,
+			      double sy, int C)
+{
+	int w = in->width, h = in->height;
+	if (!(sx > -1 && sx < w && sy > -1 && sy < h)) {
+		memset(o, 0, C);
+		return;
+	}
+	double qx = floor(sx * WONE + 0.5), qy = floor(sy * WONE + 0.5);
+	int x0 = (int)floor(qx / WONE), y0 = (int)floor(qy / WONE);
+	int fx = (int)(qx - (double)x0 * WONE), fy = (int)(qy - (double)y0 * WONE);
+	int w11 = (fx * fy + WONE / 2) >> WBITS;
+	int wt[4] = { WONE - fx - fy + w11, fx - w11, fy - w11, w11 };
+	int tx[4] = { x0, x0 + 1, x0, x0 + 1 }, ty[4] = { y0, y0, y0 + 1, y0 + 1 };
+	for (int c = 0; c < C; c++) {
+		int acc = WONE / 2;
+		for (int k = 0; k < 4; k++)
+			if (tx[k] >= 0 && tx[k] < w && ty[k] >= 0 && ty[k] < h)
+				acc += wt[k] * in->data[((size_t)ty[k] * w + tx[k]) * C + c];
+		o[c] = (unsigned char)(acc >> WBITS);
+	}
+}
+
+/* The interior run: all four taps inside, positions X = X0 + u DX exactly.
+ * Weights: w11 = fx fy rounded; the others from it, so the four always sum
+ * to exactly 2048 (no drift in flat areas).  C is a constant after inlining. */
+static inline void warp_run(unsigned char *restrict o, const unsigned char *restrict src,
+			    size_t stride, int64_t X, int64_t Y, int64_t DX, int64_t DY,
+			    int n, const int C)
+{
+	for (int i = 0; i < n; i++, X += DX, Y += DY, o += C) {
+		/* Inside the run 0 <= X < 2^45, so the 1/2048 grid fits 32 bits. */
+		uint32_t xq = (uint32_t)(X >> (FRAC - WBITS)), yq = (uint32_t)(Y >> (FRAC - WBITS));
+		uint32_t fx = xq & (WONE - 1), fy = yq & (WONE - 1);
+		uint32_t w11 = (fx * fy + WONE / 2) >> WBITS;
+		uint32_t w01 = fx - w11, w10 = fy - w11, w00 = WONE - fx - fy + w11;
+		const unsigned char *p = src + (size_t)(yq >> WBITS) * stride +
+					 (size_t)(xq >> WBITS) * C;
+		const unsigned char *q = p + stride;
+		if (C == 3) {
+			uint32_t r = p[0] * w00 + p[3] * w01 + q[0] * w10 + q[3] * w11;
+			uint32_t g = p[1] * w00 + p[4] * w01 + q[1] * w10 + q[4] * w11;
+			uint32_t b = p[2] * w00 + p[5] * w01 + q[2] * w10 + q[5] * w11;
+			o[0] = (unsigned char)((r + WONE / 2) >> WBITS);
+			o[1] = (unsigned char)((g + WONE / 2) >> WBITS);
+			o[2] = (unsigned char)((b + WONE / 2) >> WBITS);
+		} else {
+			uint32_t y = p[0] * w00 + p[1] * w01 + q[0] * w10 + q[1] * w11;
+			o[0] = (unsigned char)((y + WONE / 2) >> WBITS);
+		}
+	}
+}
+
+static int inside(int64_t X, int64_t Y, int w, int h)
+{
+	return X >= 0 && Y >= 0 && (X >> FRAC) < w - 1 && (Y >> FRAC) < h - 1;
+}
+
+int align_warp(struct image *out, const struct image *in, const double m[6])
+{
+	double inv[6];
+	if (warp_check(out, in, m, inv))
+		return -1;
+	const int C = in->channels, W = out->width, w = in->width, h = in->height;
+	const double one = (double)((int64_t)1 << FRAC);
+	/* Rounding the position to the nearest 1/2048 px = adding half a step. */
+	const int64_t half = (int64_t)1 << (FRAC - WBITS - 1);
+	/* 32.32 holds positions up to 2^31; keep u DX and X0 far from that. */
+	int fixed_ok = fabs(inv[0]) < 65536 && fabs(inv[3]) < 65536;
+	int64_t DX = fixed_ok ? llround(inv[0] * one) : 0;
+	int64_t DY = fixed_ok ? llround(inv[3] * one) : 0;
+	for (int v = 0; v < out->height; v++) {
+		unsigned char *row = out->data + (size_t)v * W * C;
+		double sx0 = inv[1] * v + inv[2], sy0 = inv[4] * v + inv[5];
+		int ua = 0, ub = -1;	/* interior run [ua, ub] */
+		if (fixed_ok && fabs(sx0) < 1e8 && fabs(sy0) < 1e8 && w > 1 && h > 1) {
+			int64_t X0 = llround(sx0 * one) + half, Y0 = llround(sy0 * one) + half;
+			/* Solve 0 <= s0 + u a < size - 1 for u in double, then
+			 * settle the ends with the loop's own arithmetic. */
+			double lo = 0, hi = W - 1;
+			const double s0[2] = { sx0, sy0 }, a[2] = { inv[0], inv[3] };
+			const int lim[2] = { w - 1, h - 1 };
+			for (int k = 0; k < 2; k++) {
+				if (a[k] == 0) {
+					if (s0[k] < 0 || s0[k] >= lim[k])
+						hi = -1;
+					continue;
+				}
+				double u1 = -s0[k] / a[k], u2 = (lim[k] - s0[k]) / a[k];
+				if (u1 > u2) {
+					double t = u1;
+					u1 = u2;
+					u2 = t;
+				}
+				lo = fmax(lo, u1);
+				hi = fmin(hi, u2);
+			}
+			if (lo <= hi) {
+				ua = (int)ceil(lo);
+				ub = (int)floor(hi);
+				while (ua <= ub && !inside(X0 + ua * DX, Y0 + ua * DY, w, h))
+					ua++;
+				while (ub >= ua && !inside(X0 + ub * DX, Y0 + ub * DY, w, h))
+					ub--;
+			}
+			if (ua <= ub) {
+				int64_t X = X0 + ua * DX, Y = Y0 + ua * DY;
+				unsigned char *o = row + (size_t)ua * C;
+				size_t stride = (size_t)w * C;
+				if (C == 3)
+					warp_run(o, in->data, stride, X, Y, DX, DY, ub - ua + 1, 3);
+				else
+					warp_run(o, in->data, stride, X, Y, DX, DY, ub - ua + 1, 1);
+			}
+		}
+		if (ua > ub)
+			ua = W, ub = W - 1;	/* no run: every pixel is a border pixel */
+		for (int u = 0; u < W; u++) {
+			if (u == ua) {
+				u = ub;
+				continue;
+			}
+			warp_pixel_border(row + (size_t)u * C, in, inv[0] * u + sx0,
+					  inv[3] * u + sy0, C);
+		}
+	}
+	return 0;
+}
+
+int align_warp_ref(struct image *out, const struct image *in, const double m[6])
+{
+	double inv[6];
+	if (warp_check(out, in, m, inv))
+		return -1;
+	int C = in->channels, w = in->width, h = in->height;
+	for (int v = 0; v < out->height; v++)
+		for (int u = 0; u < out->width; u++) {
+			double sx, sy;
+			align_map(inv, u, v, &sx, &sy);
+			double x0 = floor(sx), y0 = floor(sy), fx = sx - x0, fy = sy - y0;
+			double wt[4] = { (1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy };
+			double tx[4] = { x0, x0 + 1, x0, x0 + 1 }, ty[4] = { y0, y0, y0 + 1, y0 + 1 };
+			for (int c = 0; c < C; c++) {
+				double acc = 0;
+				for (int k = 0; k < 4; k++)
+					if (tx[k] >= 0 && tx[k] < w && ty[k] >= 0 && ty[k] < h)
+						acc += wt[k] * in->data[((size_t)ty[k] * w +
+									 (size_t)tx[k]) * C + c];
+				int q = (int)floor(acc + 0.5);
+				out->data[((size_t)v * out->width + u) * C + c] =
+					(unsigned char)(q < 0 ? 0 : q > 255 ? 255 : q);
+			}
+		}
+	return 0;
+}
+
+int align_face(struct image *out, double m[6], const struct image *in,
+	       const float pt[5][2], const struct align_template *t, const char *name)
+{
+	double src[5][2], mm[6];
+	memset(out, 0, sizeof *out);
+	for (int i = 0; i < 5; i++) {
+		src[i][0] = pt[i][0];
+		src[i][1] = pt[i][1];
+	}
+	if (align_fit(mm, (const double (*)[2])src, (const double (*)[2])t->pt, 5))
+		return hm_error_prefix("'%s'", name);
+	if (m)
+		memcpy(m, mm, sizeof mm);
+	if (image_alloc(out, t->width, t->height, in->channels))
+		return -1;
+	if (align_warp(out, in, mm)) {
+		image_free(out);
+		return hm_error_prefix("'%s'", name);
+	}
+	return 0;
+}
+
+int align_key(char *buf, size_t size, const char *path)
+{
+	while (path[0] == '.' && path[1] == '/') {
+		path += 2;
+		while (*path == '/')
+			path++;
+	}
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	const char *dot = strrchr(base, '.');
+	size_t n = dot && dot > base ? (size_t)(dot - path) : strlen(path);
+	if (n == 0 || n >= size || n > REC_MAX_KEY)
+		return hm_error("'%s': no usable key (empty or longer than %d bytes)", path,
+				REC_MAX_KEY);
+	memcpy(buf, path, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+/* ---- align_batch ---- */
+
+/*
+ * Workers claim entries in input order from a window of WINDOW slots ahead
+ * of the writer; the writer (the calling thread) takes slot after slot in
+ * order, so the bytes out never depend on the thread count.  With one
+ * thread everything runs inline.
+ */
+#define WINDOW_PER_THREAD 16
+#define HOLD_BACK (4u << 20)
+
+enum { SLOT_FREE, SLOT_BUSY, SLOT_DONE };
+
+struct slot {
+	int state;
+	int failed;
+	char *msg;		/* failure message (malloc'd) */
+	unsigned char *data;	/* JPEG bytes or raw pixels (records only) */
+	size_t n;
+	int width, height, channels;
+};
+
+struct run {
+	struct align_batch *b;
+	pthread_mutex_t mu;
+	pthread_cond_t done_cv, space_cv;
+	long next, written;
+	int window, stop;
+	struct slot *slots;
+};
+
+static char *full_path(const struct align_batch *b, const char *path)
+{
+	if (!b->root || !strcmp(b->root, "."))
+		return strdup(path);
+	size_t n = strlen(b->root);
+	while (n > 1 && b->root[n - 1] == '/')
+		n--;
+	char *s = malloc(n + strlen(path) + 2);
+	if (s)
+		sprintf(s, "%.*s/%s", (int)n, b->root, path);
+	return s;
+}
+
+/* Out-dir file for an entry: OUT_DIR/KEY.jpg. */
+static char *out_path(const struct align_batch *b, const char *path)
+{
+	char key[REC_MAX_KEY + 1];
+	if (align_key(key, sizeof key, path))
+		return NULL;
+	char *s = malloc(strlen(b->out_dir) + strlen(key) + 6);
+	if (!s) {
+		hm_error("out of memory");
+		return NULL;
+	}
+	sprintf(s, "%s/%s.jpg", b->out_dir, key);
+	return s;
+}
+
+/* Decode, fit, warp, encode (or save) entry I into S.  Thread-safe. */
+static void process(struct align_batch *b, struct jpeg *j, long i, struct slot *s)
+{
+	const struct lmk_entry *e = &b->list->e[i];
+	struct image in = { 0 }, out = { 0 };
+	char *path = full_path(b, e->path), *dest = NULL;
+	int rc = path ? 0 : hm_error("out of memory");
+	if (!rc)
+		rc = image_load(j, path, b->channels, &in);
+	if (!rc)
+		rc = align_face(&out, NULL, &in, e->pt, b->tmpl, path);
+	image_free(&in);
+	if (!rc && b->out_dir) {
+		dest = out_path(b, e->path);
+		rc = !dest || make_parent_dirs(dest) ||
+		     image_save_jpeg(j, &out, b->quality, dest) ? -1 : 0;
+	} else if (!rc && b->encoding == REC_JPEG) {
+		rc = image_encode_jpeg(j, &out, b->quality, &s->data, &s->n);
+		if (rc)
+			hm_error_prefix("'%s'", path);
+	} else if (!rc) {
+		s->data = out.data;	/* raw: the pixels are the payload */
+		s->n = (size_t)out.width * out.height * out.channels;
+		out.data = NULL;
+	}
+	s->width = out.width;
+	s->height = out.height;
+	s->channels = out.channels;
+	image_free(&out);
+	s->failed = rc != 0;
+	if (rc)
+		s->msg = strdup(hm_errmsg());
+	free(path);
+	free(dest);
+}
+
+struct writer {
+	struct align_batch *b;
+	FILE *fp;		/* the hold-back buffer, then b->out */
+	char *mem;
+	size_t mem_n;
+	int direct;
+	struct progress prog;
+};
+
+static int write_failed(struct writer *w)
+{
+	int e = errno ? errno : EIO;
+	w->b->broken_pipe = e == EPIPE;
+	return hm_error_file("-", "write error: %s", strerror(e));
+}
+
+/* Sends the held-back records on and writes to OUT directly from now on. */
+static int release_held(struct writer *w)
+{
+	if (w->direct)
+		return 0;
+	if (fclose(w->fp))
+		return hm_error("out of memory");
+	w->fp = w->b->out;
+	w->direct = 1;
+	errno = 0;
+	if (w->mem_n && fwrite(w->mem, 1, w->mem_n, w->fp) != w->mem_n)
+		return write_failed(w);
+	return 0;
+}
+
+/* Hands slot I on: a record, a skip, or the error that stops the run. */
+static int finish_slot(struct writer *w, long i, struct slot *s)
+{
+	struct align_batch *b = w->b;
+	int rc = 0;
+	if (s->failed) {
+		if (!b->skip_bad) {
+			hm_error("%s", s->msg ? s->msg : "out of memory");
+			rc = -1;
+		} else {
+			b->n_skipped++;
+			if (b->on_skip)
+				b->on_skip(b->ctx, s->msg ? s->msg : "out of memory");
+		}
+	} else if (!b->out_dir) {
+		const struct lmk_entry *e = &b->list->e[i];
+		char key[REC_MAX_KEY + 1];
+		errno = 0;
+		rc = align_key(key, sizeof key, e->path);
+		if (!rc && rec_write_image(w->fp, key, e->label, s->width, s->height,
+					   s->channels, b->encoding, s->data, s->n))
+			rc = w->direct ? write_failed(w) : -1;
+		if (!rc)
+			b->n_done++;
+		if (!rc && !w->direct && ftell(w->fp) >= (long)HOLD_BACK)
+			rc = release_held(w);
+	} else {
+		b->n_done++;
+	}
+	free(s->msg);
+	free(s->data);
+	memset(s, 0, sizeof *s);
+	progress_update(&w->prog, i + 1);
+	return rc;
+}
+
+static void *worker(void *arg)
+{
+	struct run *r = arg;
+	struct jpeg *j = jpeg_new();
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop && r->next < r->b->list->n) {
+		if (r->next >= r->written + r->window) {
+			pthread_cond_wait(&r->space_cv, &r->mu);
+			continue;
+		}
+		long i = r->next++;
+		struct slot *s = &r->slots[i % r->window];
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&r->mu);
+		if (j) {
+			process(r->b, j, i, s);
+		} else {
+			s->failed = 1;
+			s->msg = strdup(hm_errmsg());
+		}
+		pthread_mutex_lock(&r->mu);
+		s->state = SLOT_DONE;
+		if (i == r->written)
+			pthread_cond_signal(&r->done_cv);
+	}
+	pthread_mutex_unlock(&r->mu);
+	jpeg_free(j);
+	return NULL;
+}
+
+static int run_threads(struct align_batch *b, struct writer *w)
+{
+	struct run r = { .b = b };
+	int rc = 0, started = 0;
+	r.window = b->threads * WINDOW_PER_THREAD;
+	r.slots = calloc(r.window, sizeof *r.slots);
+	pthread_t *tid = calloc(b->threads, sizeof *tid);
+	if (!r.slots || !tid) {
+		free(r.slots);
+		free(tid);
+		return hm_error("out of memory");
+	}
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_cond_init(&r.done_cv, NULL);
+	pthread_cond_init(&r.space_cv, NULL);
+	for (; started < b->threads; started++)
+		if (pthread_create(&tid[started], NULL, worker, &r)) {
+			rc = hm_error("cannot start thread %d: %s", started + 1,
+				      strerror(errno));
+			break;
+		}
+	for (long i = 0; !rc && i < b->list->n; i++) {
+		struct slot *s = &r.slots[i % r.window];
+		pthread_mutex_lock(&r.mu);
+		while (s->state != SLOT_DONE || r.written != i)
+			pthread_cond_wait(&r.done_cv, &r.mu);
+		pthread_mutex_unlock(&r.mu);
+		rc = finish_slot(w, i, s);
+		pthread_mutex_lock(&r.mu);
+		r.written = i + 1;
+		pthread_cond_broadcast(&r.space_cv);
+		pthread_mutex_unlock(&r.mu);
+	}
+	pthread_mutex_lock(&r.mu);
+	r.stop = 1;
+	pthread_cond_broadcast(&r.space_cv);
+	pthread_mutex_unlock(&r.mu);
+	for (int t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	for (int k = 0; k < r.window; k++) {
+		free(r.slots[k].msg);
+		free(r.slots[k].data);
+	}
+	pthread_mutex_destroy(&r.mu);
+	pthread_cond_destroy(&r.done_cv);
+	pthread_cond_destroy(&r.space_cv);
+	free(r.slots);
+	free(tid);
+	return rc;
+}
+
+static int run_inline(struct align_batch *b, struct writer *w)
+{
+	struct jpeg *j = jpeg_new();
+	if (!j)
+		return -1;
+	int rc = 0;
+	for (long i = 0; !rc && i < b->list->n; i++) {
+		struct slot s = { 0 };
+		process(b, j, i, &s);
+		rc = finish_slot(w, i, &s);
+	}
+	jpeg_free(j);
+	return rc;
+}
+
+/* Every file is there before any work starts (unless skipping). */
+static int check_inputs(const struct align_batch *b)
+{
+	for (long i = 0; i < b->list->n; i++) {
+		char *path = full_path(b, b->list->e[i].path);
+		if (!path)
+			return hm_error("out of memory");
+		int bad = access(path, R_OK);
+		int e = errno;
+		if (bad)
+			hm_error_file(path, "cannot open: %s", strerror(e));
+		free(path);
+		if (bad)
+			return -1;
+	}
+	return 0;
+}
+
+int align_batch_run(struct align_batch *b)
+{
+	b->n_done = b->n_skipped = 0;
+	b->broken_pipe = 0;
+	if (b->threads < 1 || !b->tmpl || !b->list || (!b->out && !b->out_dir))
+		return hm_error("align_batch_run: bad arguments");
+	if (!b->out_dir && b->encoding != REC_JPEG && b->encoding != REC_RAW)
+		return hm_error("align_batch_run: bad encoding %d", b->encoding);
+	if (!b->skip_bad && check_inputs(b))
+		return -1;
+	if (b->out_dir && make_dirs(b->out_dir))
+		return -1;
+	struct writer w = { .b = b, .direct = 1, .fp = b->out };
+	if (!b->out_dir) {
+		w.fp = open_memstream(&w.mem, &w.mem_n);
+		w.direct = 0;
+		if (!w.fp)
+			return hm_error("out of memory");
+	}
+	progress_init(&w.prog, b->progress, "images", b->list->n);
+	int rc = b->threads == 1 ? run_inline(b, &w) : run_threads(b, &w);
+	if (!rc && !b->out_dir) {
+		errno = 0;
+		if (rec_write_end(w.fp))
+			rc = w.direct ? write_failed(&w) : -1;
+		if (!rc)
+			rc = release_held(&w);
+		errno = 0;
+		if (!rc && fflush(w.fp))
+			rc = write_failed(&w);
+	}
+	if (!w.direct)
+		fclose(w.fp);
+	free(w.mem);
+	if (!rc)
+		progress_done(&w.prog, b->list->n);
+	return rc;
+}
