@@ -1,0 +1,106 @@
+#!/bin/bash
+# hm-pack from a record stream (file or standard input), --list, --stats.
+. "$(dirname "$0")/lib.sh"
+
+# A stream written independently of the suite (hm-records(5)): two raw
+# images, a JPEG, an embedding, and a key with a tab in it.
+/usr/bin/python3 - <<'PY' || exit 1
+import struct, zlib, cv2, numpy as np
+def rec(kind, key, label, body):
+    h = struct.pack("<4sHHIIi", b"HMR\x1a", 1, kind, len(key), len(body), label)
+    return h + struct.pack("<I", zlib.crc32(h + key + body)) + key + body
+def image(key, label, w, h, c, enc, px):
+    return rec(1, key, label, struct.pack("<HHBBH", w, h, c, enc, 0) + px)
+r = np.random.default_rng(5)
+rgb = r.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+ok, jpg = cv2.imencode(".jpg", r.integers(0, 256, (16, 24, 3), dtype=np.uint8))
+s = (image(b"p/1", 3, 5, 4, 3, 0, rgb.tobytes()) +
+     image(b"p/2", 3, 2, 1, 1, 0, b"\x10\x20") +
+     image(b"q/1", 7, 24, 16, 3, 1, jpg.tobytes()) +
+     rec(2, b"e/1", -1, struct.pack("<I4f", 4, 1.0, -2.0, 0.5, 3.25)) +
+     image(b"t\tab", 1, 1, 1, 1, 0, b"\x00") +
+     rec(0, b"", -1, b""))
+open("in.hmr", "wb").write(s)
+np.save("rgb.npy", rgb)
+PY
+
+test_expect_success 'stream: --list prints every record (embeddings show their dimension)' '
+	hm-pack --list in.hmr >list &&
+	printf "%s\n" \
+		"p/1	3	image	5x4x3	raw	60" \
+		"p/2	3	image	2x1x1	raw	2" \
+		"q/1	7	image	24x16x3	jpeg	$(sed -n 3p list | cut -f6)" \
+		"e/1	-1	embed	4	f32	16" \
+		"t\\tab	1	image	1x1x1	raw	1" >expect &&
+	cmp expect list
+'
+
+test_expect_success 'stream: --list reads standard input' '
+	hm-pack --list in.hmr >a && hm-pack --list <in.hmr >b && hm-pack --list - <in.hmr >c &&
+	cmp a b && cmp a c
+'
+
+test_expect_success 'stream: packing a stream copies it record for record' '
+	hm-pack -o out.hmr in.hmr &&
+	cmp in.hmr out.hmr && test -s out.hmi
+'
+
+test_expect_success 'stream: -o from standard input gives the same pack and index' '
+	hm-pack -o out.hmr in.hmr &&
+	hm-pack -o pipe.hmr - <in.hmr && cmp out.hmr pipe.hmr && cmp out.hmi pipe.hmi &&
+	cat in.hmr | hm-pack -o pipe2.hmr && cmp out.hmr pipe2.hmr
+'
+
+test_expect_success 'stream: concatenated streams are one input' '
+	cat in.hmr in.hmr | hm-pack -o cat.hmr - &&
+	hm-pack --list cat.hmr >list && test $(wc -l <list) -eq 10
+'
+
+test_expect_success 'stream: --encoding raw decodes the JPEG record, keeps the embedding' '
+	hm-pack --encoding raw -o raw.hmr in.hmr &&
+	hm-pack --list raw.hmr | cut -f1,3-6 >list &&
+	printf "%s\n" "p/1	image	5x4x3	raw	60" "p/2	image	2x1x1	raw	2" \
+		"q/1	image	24x16x3	raw	1152" "e/1	embed	4	f32	16" \
+		"t\\tab	image	1x1x1	raw	1" >expect &&
+	cmp expect list
+'
+
+test_expect_success 'stream: --encoding jpeg encodes raw records; --gray converts RGB' '
+	hm-pack --encoding jpeg -o j.hmr in.hmr &&
+	hm-pack --list j.hmr | cut -f5 | sort -u >enc &&
+	printf "f32\njpeg\n" >expect && cmp expect enc &&
+	hm-pack --gray --encoding raw -o g.hmr in.hmr &&
+	hm-pack --list g.hmr | cut -f4 >dims &&
+	printf "5x4x1\n2x1x1\n24x16x1\n4\n1x1x1\n" >expect && cmp expect dims
+'
+
+test_expect_success 'stream: --gray on raw RGB is BT.601 luma (checked with numpy)' '
+	hm-pack --gray -o g1.hmr in.hmr &&
+	tail -c +$((24 + 3 + 8 + 1)) g1.hmr | head -c 20 >luma &&
+	/usr/bin/python3 -c "
+import numpy as np, sys
+a = np.load(\"rgb.npy\").astype(np.int64)
+want = (19595 * a[..., 0] + 38470 * a[..., 1] + 7471 * a[..., 2] + 32768) >> 16
+got = np.fromfile(\"luma\", np.uint8).reshape(4, 5)
+sys.exit(int(not np.array_equal(got, want)))
+"
+'
+
+test_expect_success 'stream: --stats counts records, identities and images per identity' '
+	hm-pack --stats in.hmr >stats &&
+	printf "%s\n" "records 5" "images 4" "embeddings 1" "identities 3" "unlabelled 1" \
+		"per_identity_min 1" "per_identity_median 1" "per_identity_max 2" >expect &&
+	cmp expect stats
+'
+
+test_expect_success 'stream: --list of a bad stream prints nothing and exits 1' '
+	head -c 150 in.hmr >cut.hmr &&
+	test_fails_cleanly 1 "truncated" hm-pack --list cut.hmr
+'
+
+test_expect_success 'stream: -h prints the usage, --version the version' '
+	hm-pack -h >help && grep -q "^Usage: hm-pack" help &&
+	hm-pack --version >v && grep -q "^hm-pack (hm suite) " v
+'
+
+test_done
