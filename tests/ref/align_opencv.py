@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""hm-align against numpy + OpenCV.
+
+Faces with known landmarks are moved by random similarity transforms
+(cv2.warpAffine); for each moved image:
+  - the transform hm-align fits (printed by tests/ref/align-driver) maps the
+    moved landmarks onto the template within 0.01 px, and equals a numpy
+    Umeyama fit (SVD form, as skimage's SimilarityTransform) on noisy points;
+  - hm-align's raw output equals cv2.warpAffine(INTER_LINEAR, borderValue=0)
+    with the numpy matrix within 1 grey level mean absolute difference, for
+    RGB and grey, the insightface and sphereface templates and a 128x128
+    size, from lossless PPM and from JPEG inputs.
+"""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+import cv2
+import numpy as np
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HM_ALIGN = os.path.join(ROOT, "bin", "hm-align")
+DRIVER = os.path.join(ROOT, "tests", "ref", "align-driver")
+
+ARCFACE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                    [41.5493, 92.3655], [70.7299, 92.2041]])
+SPHEREFACE = np.array([[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366],
+                       [33.5493, 92.3655], [62.7299, 92.2041]])
+
+n_test = 0
+failed = 0
+
+
+def ok(cond, what):
+    global n_test, failed
+    n_test += 1
+    print("%s %d - %s" % ("ok" if cond else "not ok", n_test, what))
+    sys.stdout.flush()
+    if not cond:
+        failed += 1
+    return cond
+
+
+def umeyama(src, dst):
+    """Umeyama 1991 with scaling, SVD form (skimage's _umeyama)."""
+    n, d = src.shape
+    ms, md = src.mean(0), dst.mean(0)
+    sc, dc = src - ms, dst - md
+    A = dc.T @ sc / n
+    sign = np.ones(d)
+    if np.linalg.det(A) < 0:
+        sign[-1] = -1
+    U, S, Vt = np.linalg.svd(A)
+    R = U @ np.diag(sign) @ Vt
+    scale = (S * sign).sum() / sc.var(0).sum()
+    M = np.zeros((2, 3))
+    M[:, :2] = scale * R
+    M[:, 2] = md - scale * R @ ms
+    return M
+
+
+def read_records(data):
+    """(key, label, w, h, c, enc, payload) per record, following hm-records(5)."""
+    out, pos = [], 0
+    while True:
+        magic, ver, kind, klen, blen, label, _ = struct.unpack_from("<4sHHIIiI", data, pos)
+        assert magic == b"HMR\x1a" and ver == 1
+        if kind == 0:
+            return out
+        key = data[pos + 24:pos + 24 + klen].decode()
+        body = data[pos + 24 + klen:pos + 24 + klen + blen]
+        w, h, c, enc, _ = struct.unpack_from("<HHBBH", body)
+        out.append((key, label, w, h, c, enc, body[8:]))
+        pos += 24 + klen + blen
+
+
+def make_face(rng):
+    """A 250x250 RGB 'face': smooth colour field, some hard edges, five dots."""
+    base = rng.integers(0, 256, (9, 9, 3), dtype=np.uint8)
+    im = cv2.resize(base, (250, 250), interpolation=cv2.INTER_CUBIC)
+    for _ in range(6):
+        p = tuple(int(v) for v in rng.integers(30, 220, 2))
+        cv2.circle(im, p, int(rng.integers(5, 30)), tuple(int(v) for v in rng.integers(0, 256, 3)), -1)
+    # landmarks: the template itself, scaled and placed like an LFW face, so
+    # every moved copy is an exact similarity image of the template
+    lm = ARCFACE * 1.15 + [61.0, 50.0]
+    for x, y in lm:
+        cv2.circle(im, (int(x), int(y)), 3, (255, 255, 255), -1)
+    return im, lm
+
+
+def main():
+    if not os.access(HM_ALIGN, os.X_OK) or not os.access(DRIVER, os.X_OK):
+        print("Bail out! build first: make bin/hm-align tests/ref/align-driver")
+        return 1
+    rng = np.random.default_rng(2024)
+    tmp = tempfile.mkdtemp(prefix="align_opencv.", dir=os.path.join(ROOT, "tests", "tmp")
+                           if os.path.isdir(os.path.join(ROOT, "tests", "tmp")) else None)
+    try:
+        return run(rng, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(rng, tmp):
+    n = 24
+    faces, exact_lm, noisy_lm, names = [], [], [], []
+    for i in range(n):
+        face, lm = make_face(rng)
+        ang = rng.uniform(-0.6, 0.6)
+        sc = rng.uniform(0.6, 1.5)
+        c = np.array([125.0, 125.0])
+        R = sc * np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+        t = c - R @ c + rng.uniform(-30, 30, 2)
+        T = np.hstack([R, t[:, None]])
+        moved = cv2.warpAffine(face, T, (250, 250), flags=cv2.INTER_LINEAR, borderValue=0)
+        lm2 = lm @ R.T + t
+        faces.append(moved)
+        exact_lm.append(lm2)
+        noisy_lm.append(lm2 + rng.normal(0, 2.0, lm2.shape))
+        name = "f%02d" % i
+        names.append(name)
+        # PPM holds RGB; cv2 writes BGR, so flip
+        cv2.imwrite(os.path.join(tmp, name + ".ppm"), moved[:, :, ::-1])
+        cv2.imwrite(os.path.join(tmp, name + ".jpg"), moved[:, :, ::-1],
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+
+    def write_lm(path, lms, ext):
+        with open(path, "w") as f:
+            for name, lm in zip(names, lms):
+                f.write(name + ext + "\t" + "\t".join("%.6f" % v for v in lm.ravel()) + "\n")
+
+    write_lm(os.path.join(tmp, "exact.txt"), exact_lm, ".ppm")
+    write_lm(os.path.join(tmp, "noisy.txt"), noisy_lm, ".ppm")
+    write_lm(os.path.join(tmp, "noisy_jpg.txt"), noisy_lm, ".jpg")
+    # what the tool reads back: float32 landmarks
+    exact32 = [lm.astype(np.float32).astype(float) for lm in
+               [np.array([float("%.6f" % v) for v in lm.ravel()]).reshape(5, 2) for lm in exact_lm]]
+    noisy32 = [np.array([float("%.6f" % v) for v in lm.ravel()]).reshape(5, 2)
+               .astype(np.float32).astype(float) for lm in noisy_lm]
+
+    def driver(template, size, lmfile):
+        out = subprocess.run([DRIVER, template, size, os.path.join(tmp, lmfile)],
+                             capture_output=True, text=True, check=True).stdout.split("\n")
+        ms = [np.array([float(v) for v in line.split()]).reshape(2, 3) for line in out[:n]]
+        tpl = np.array([float(v) for v in out[n].split()[1:]]).reshape(5, 2)
+        return ms, tpl
+
+    # 1. The fit.
+    ms, tpl = driver("insightface", "0x0", "exact.txt")
+    ok(np.abs(tpl - ARCFACE).max() < 1e-9, "insightface template = arcface_dst")
+    worst = max(np.abs(np.hstack([lm, np.ones((5, 1))]) @ M.T - ARCFACE).max()
+                for M, lm in zip(ms, exact32))
+    ok(worst < 0.01, "exact similarity: fitted map puts landmarks on the template "
+       "(worst %.2g px)" % worst)
+    ms, _ = driver("insightface", "0x0", "noisy.txt")
+    worst = max(np.abs(M - umeyama(lm, ARCFACE)).max() / (1 + np.abs(M).max())
+                for M, lm in zip(ms, noisy32))
+    ok(worst < 1e-6, "noisy landmarks: fit = numpy Umeyama (SVD) (worst %.2g)" % worst)
+    ms_s, tpl_s = driver("sphereface", "0x0", "noisy.txt")
+    ok(tpl_s.shape == (5, 2) and np.abs(tpl_s - SPHEREFACE).max() < 1e-9,
+       "sphereface template = alignment() ref_pts")
+
+    # 2. The warp, through the tool.
+    def tool(args, lmfile):
+        p = subprocess.run([HM_ALIGN, "-q", "--root", tmp, "--encoding", "raw"] + args +
+                           [os.path.join(tmp, lmfile)], capture_output=True)
+        if p.returncode != 0:
+            sys.stdout.write("# hm-align failed: %s\n" % p.stderr.decode())
+            return None
+        return read_records(p.stdout)
+
+    def compare(recs, dst, size, gray, lms, jpeg, what):
+        if not ok(recs is not None and len(recs) == n, what + ": tool ran, %d records" % n):
+            return
+        maes, offs, worst_max = [], [], 0
+        for i, (key, label, w, h, c, enc, px) in enumerate(recs):
+            if (key, label, w, h, c, enc) != (names[i], -1, size[0], size[1], 1 if gray else 3, 0):
+                ok(False, what + ": record %d header %r" % (i, (key, label, w, h, c, enc)))
+                return
+            ours = np.frombuffer(px, np.uint8).reshape(h, w, c)
+            if jpeg:
+                src = cv2.imread(os.path.join(tmp, names[i] + ".jpg"))[:, :, ::-1]
+            else:
+                src = faces[i]
+            if gray:
+                src = cv2.cvtColor(np.ascontiguousarray(src), cv2.COLOR_RGB2GRAY)
+            M = umeyama(lms[i], dst)
+            ref = cv2.warpAffine(np.ascontiguousarray(src), M, size, flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            d = np.abs(ours.astype(int) - ref.reshape(h, w, c).astype(int))
+            maes.append(d.mean())
+            worst_max = max(worst_max, int(d.max()))
+            # the same comparison with the map half a pixel off, to show
+            # that the tolerance would catch such an error
+            M2 = M.copy()
+            M2[:, 2] += 0.5
+            off = cv2.warpAffine(np.ascontiguousarray(src), M2, size, flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            offs.append(np.abs(ours.astype(int) - off.reshape(h, w, c).astype(int)).mean())
+        ok(max(maes) <= 1.0, "%s: matches cv2.warpAffine, mean |diff| <= 1 "
+           "(worst image %.3f, largest single diff %d)" % (what, max(maes), worst_max))
+        ok(min(offs) > 1.0, "%s: a map half a pixel off would differ by more "
+           "(best image %.3f)" % (what, min(offs)))
+
+    compare(tool([], "noisy.txt"), ARCFACE, (112, 112), False, noisy32, False,
+            "insightface 112x112 RGB")
+    compare(tool(["--gray"], "noisy.txt"), ARCFACE, (112, 112), True, noisy32, False,
+            "insightface 112x112 grey")
+    compare(tool(["--template", "sphereface", "-j", "2"], "noisy.txt"), SPHEREFACE, (96, 112),
+            False, noisy32, False, "sphereface 96x112 RGB")
+    compare(tool(["--size", "128x128"], "noisy.txt"), ARCFACE + [8, 0], (128, 128), False,
+            noisy32, False, "insightface 128x128 (+8 px)")
+    compare(tool([], "noisy_jpg.txt"), ARCFACE, (112, 112), False, noisy32, True,
+            "from JPEG input (decoders agree)")
+    print("1..%d" % n_test)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
