@@ -1,0 +1,138 @@
+/* scores: read and write the scores CSV (see scores.h). */
+#include "scores.h"
+#include "csvio.h"
+#include "err.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *scores_fmt_double(char *buf, double v)
+{
+	/* %.17g always reads back; fewer digits usually do and read better. */
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, 32, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return buf;
+}
+
+void scores_free(struct scores *s)
+{
+	free(s->fold);
+	free(s->same);
+	free(s->score);
+	memset(s, 0, sizeof *s);
+}
+
+static int grow(struct scores *s, long *cap)
+{
+	if (s->n < *cap)
+		return 0;
+	long c = *cap ? 2 * *cap : 1024;
+	int *f = realloc(s->fold, (size_t)c * sizeof *f);
+	if (f)
+		s->fold = f;
+	int *y = realloc(s->same, (size_t)c * sizeof *y);
+	if (y)
+		s->same = y;
+	double *d = realloc(s->score, (size_t)c * sizeof *d);
+	if (d)
+		s->score = d;
+	if (!f || !y || !d)
+		return hm_error("out of memory");
+	*cap = c;
+	return 0;
+}
+
+static int parse_row(struct scores *s, char **f, const char *name, long line)
+{
+	char *end;
+	errno = 0;
+	long fold = strtol(f[0], &end, 10);
+	if (!*f[0] || *end || errno || fold < -1 || fold > 999)
+		return hm_error_file(name, "line %ld: fold must be an integer in -1..999, "
+				     "got '%s'", line, f[0]);
+	if (strcmp(f[1], "0") && strcmp(f[1], "1"))
+		return hm_error_file(name, "line %ld: same must be 0 or 1, got '%s'", line,
+				     f[1]);
+	errno = 0;
+	double v = strtod(f[2], &end);
+	if (!*f[2] || *end || !isfinite(v))
+		return hm_error_file(name, "line %ld: score must be a finite number, "
+				     "got '%s'", line, f[2]);
+	s->fold[s->n] = (int)fold;
+	s->same[s->n] = f[1][0] == '1';
+	s->score[s->n] = v;
+	s->n++;
+	return 0;
+}
+
+int scores_load(struct scores *s, const char *path)
+{
+	memset(s, 0, sizeof *s);
+	const char *name = path ? path : "-";
+	struct csvio *c = csvio_open(name);
+	if (!c)
+		return -1;
+	char **f;
+	int nf, rc, width = 0;
+	long cap = 0;
+	while ((rc = csvio_next(c, &f, &nf)) == 1) {
+		long line = csvio_line(c);
+		if (!width) {
+			if (nf < 3 || strcmp(f[0], "fold") || strcmp(f[1], "same") ||
+			    strcmp(f[2], "score") || (nf != 3 && nf != 5)) {
+				rc = hm_error_file(name, "line %ld: expected the header '%s' "
+						   "(or 'fold,same,score')", line, SCORES_HEADER);
+				break;
+			}
+			width = nf;
+			continue;
+		}
+		if (nf != width) {
+			rc = hm_error_file(name, "line %ld: expected %d fields, got %d", line,
+					   width, nf);
+			break;
+		}
+		if (grow(s, &cap) || parse_row(s, f, name, line)) {
+			if (!strcmp(hm_errmsg(), "out of memory"))
+				hm_error_file(name, "out of memory");
+			rc = -1;
+			break;
+		}
+	}
+	csvio_close(c);
+	if (rc == 0 && !width)
+		rc = hm_error_file(name, "empty file: expected the header '%s'",
+				   SCORES_HEADER);
+	else if (rc == 0 && s->n == 0)
+		rc = hm_error_file(name, "no scores after the header");
+	if (rc) {
+		scores_free(s);
+		return -1;
+	}
+	return 0;
+}
+
+int scores_write_header(FILE *fp)
+{
+	if (fputs(SCORES_HEADER "\n", fp) == EOF)
+		return hm_error("write error: %s", strerror(errno));
+	return 0;
+}
+
+int scores_write_row(FILE *fp, int fold, int same, double score, const char *a,
+		     const char *b)
+{
+	char num[32];
+	if (fprintf(fp, "%d,%d,%s,", fold, same ? 1 : 0,
+		    scores_fmt_double(num, score)) < 0)
+		return hm_error("write error: %s", strerror(errno));
+	if (csvio_put(fp, a) || putc(',', fp) == EOF || csvio_put(fp, b) ||
+	    putc('\n', fp) == EOF)
+		return hm_error("write error: %s", strerror(errno));
+	return 0;
+}

@@ -1,0 +1,128 @@
+/* hm-verify: embeddings + pair list -> cosine scores CSV.  See hm-verify(1). */
+#include "cli.h"
+#include "err.h"
+#include "outfile.h"
+#include "pairs.h"
+#include "scores.h"
+#include "verify.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+	"usage: hm-verify [options] PAIRS [EMBEDDINGS]\n"
+	"Scores each pair of the list PAIRS by the cosine similarity of its two\n"
+	"embeddings, read as records from EMBEDDINGS (default: stdin), and writes\n"
+	"the CSV fold,same,score,a,b to stdout.\n"
+	"\n"
+	"  --format FMT         pair list format: auto, lfw, ytf, arcface or csv\n"
+	"                       (auto)\n"
+	"  --videos             keys name videos: a key's embedding is the\n"
+	"                       normalised mean of every record under KEY/\n"
+	"                       (always so for ytf lists)\n"
+	"  -o, --output FILE    write the scores to FILE instead of stdout\n"
+	"  -h, --help           this text\n"
+	"      --version        the suite version\n";
+
+struct cmdline {
+	const char *pairs;
+	const char *embeddings;
+	const char *output;
+	enum pairs_format format;
+	int videos;
+};
+
+static void parse_args(struct cmdline *c, int argc, char **argv)
+{
+	enum { O_FORMAT = 256, O_VIDEOS, O_VERSION };
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "videos", no_argument, NULL, O_VIDEOS },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	*c = (struct cmdline){ .embeddings = "-", .output = "-", .format = PAIRS_AUTO };
+	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case O_FORMAT: {
+			int f = pairs_format_parse(optarg);
+			if (f < 0)
+				die_usage("--format: '%s' is not auto, lfw, ytf, arcface or csv",
+					  optarg);
+			c->format = (enum pairs_format)f;
+			break;
+		}
+		case O_VIDEOS:
+			c->videos = 1;
+			break;
+		case 'o':
+			c->output = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case O_VERSION:
+			cli_version();
+			break;
+		default:
+			die_usage("bad option");
+		}
+	}
+	int n = argc - optind;
+	if (n < 1 || n > 2)
+		die_usage(n < 1 ? "no pair list given" : "too many arguments");
+	c->pairs = argv[optind];
+	if (n == 2)
+		c->embeddings = argv[optind + 1];
+	if (!strcmp(c->pairs, "-") && !strcmp(c->embeddings, "-"))
+		die_usage("the pair list and the embeddings cannot both be stdin");
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c;
+	hm_set_progname(argv[0]);
+	parse_args(&c, argc, argv);
+	if (strcmp(c.output, "-"))
+		outfile_cleanup_on_signals();
+
+	struct pair_list pairs;
+	if (pairs_load(&pairs, c.pairs, c.format))
+		die("%s", hm_errmsg());
+	struct verify v;
+	if (verify_init(&v, &pairs, c.videos || pairs.format == PAIRS_YTF))
+		die("%s", hm_errmsg());
+	FILE *in = cli_open_input(c.embeddings);
+	if (verify_read(&v, in, c.embeddings))
+		die("%s", hm_errmsg());
+	if (in != stdin)
+		fclose(in);
+	double *score = xmalloc((size_t)pairs.n * sizeof *score);
+	if (verify_scores(&v, &pairs, c.pairs, c.embeddings, score))
+		die("%s", hm_errmsg());
+
+	/* Every check passed: only now does output start. */
+	struct outfile o;
+	if (outfile_open(&o, c.output))
+		die("%s", hm_errmsg());
+	int rc = scores_write_header(o.fp);
+	for (long i = 0; !rc && i < pairs.n; i++) {
+		const struct pair *p = &pairs.p[i];
+		rc = scores_write_row(o.fp, p->fold, p->same, score[i], p->a, p->b);
+	}
+	if (rc) {
+		outfile_abort(&o);
+		die("'%s': %s", c.output, hm_errmsg());
+	}
+	if (outfile_commit(&o))
+		die("%s", hm_errmsg());
+	free(score);
+	verify_release(&v);
+	pair_list_free(&pairs);
+	return 0;
+}
