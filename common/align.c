@@ -418,6 +418,7 @@ enum { SLOT_FREE, SLOT_BUSY, SLOT_DONE };
 struct slot {
 	int state;
 	int failed;
+	int fatal;		/* a failure --skip-bad must not skip */
 	char *msg;		/* failure message (malloc'd) */
 	unsigned char *data;	/* JPEG bytes or raw pixels (records only) */
 	size_t n;
@@ -435,7 +436,7 @@ struct run {
 
 static char *full_path(const struct align_batch *b, const char *path)
 {
-	if (!b->root || !strcmp(b->root, "."))
+	if (!b->root || !*b->root || !strcmp(b->root, "."))
 		return strdup(path);
 	size_t n = strlen(b->root);
 	while (n > 1 && b->root[n - 1] == '/')
@@ -534,7 +535,7 @@ static int finish_slot(struct writer *w, long i, struct slot *s)
 	struct align_batch *b = w->b;
 	int rc = 0;
 	if (s->failed) {
-		if (!b->skip_bad) {
+		if (!b->skip_bad || s->fatal) {
 			hm_error("%s", s->msg ? s->msg : "out of memory");
 			rc = -1;
 		} else {
@@ -581,7 +582,7 @@ static void *worker(void *arg)
 		if (j) {
 			process(r->b, j, i, s);
 		} else {
-			s->failed = 1;
+			s->failed = s->fatal = 1;
 			s->msg = strdup(hm_errmsg());
 		}
 		pthread_mutex_lock(&r->mu);
