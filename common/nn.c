@@ -1,10 +1,17 @@
 /*
  * nn.c: layers, forward and backward.  See nn.h for the contracts.
  *
- * Threads: the OpenMP loops below each write disjoint outputs (one channel,
- * one plane, one im2col row per iteration) and never contain an sgemm call;
- * OpenBLAS runs its own threads inside each sgemm.  The `if` clause keeps
- * small loops serial, where waking threads costs more than the work.
+ * Threads: OpenBLAS owns the cores for a whole convolution or linear layer:
+ * their own loops (im2col, col2im, bias) run on the calling thread between
+ * the sgemm calls.  OpenMP threads there would fight OpenBLAS's: libgomp's
+ * idle workers busy-wait (about 3 ms by default, without yielding) after
+ * each parallel region, so the sgemm that follows an OpenMP im2col shares
+ * its cores with a spinning thread; measured on 2 cores, conv forward went
+ * from about 20-35 ms to 45-140 ms (bench/gemm.c's layer-1 shape).  The
+ * layers without sgemm (batch norm, PReLU, ReLU, max-pool) use OpenMP loops
+ * that each write disjoint outputs (one channel or one plane per
+ * iteration).  The `if` clause keeps small loops serial, where waking
+ * threads costs more than the work.
  */
 #include "nn.h"
 #include "rng.h"
@@ -121,7 +128,6 @@ static void im2col(float *col, const float *x, const struct conv2d_dims *d, int 
 	const int k = d->k, s = d->stride, p = d->pad, h = d->h, w = d->w;
 	const long rows = (long)d->c * k * k;
 
-	PARALLEL_FOR(rows * oh * ow)
 	for (long r = 0; r < rows; r++) {
 		const int ci = (int)(r / (k * k)), i = (int)(r / k % k), j = (int)(r % k);
 		const float *plane = x + (size_t)ci * h * w;
@@ -148,13 +154,11 @@ static void im2col(float *col, const float *x, const struct conv2d_dims *d, int 
 }
 
 /* The adjoint of im2col: x[ci][iy][ix] += every col entry that im2col
- * copied from there.  One channel per iteration, so threads write disjoint
- * planes, and each plane sums in the same (i, j, oy, ox) order. */
+ * copied from there, summing in a fixed (ci, i, j, oy, ox) order. */
 static void col2im_add(float *x, const float *col, const struct conv2d_dims *d, int oh, int ow)
 {
 	const int k = d->k, s = d->stride, p = d->pad, h = d->h, w = d->w;
 
-	PARALLEL_FOR((long)d->c * k * k * oh * ow)
 	for (long ci = 0; ci < d->c; ci++) {
 		float *plane = x + (size_t)ci * h * w;
 		for (int i = 0; i < k; i++)
@@ -193,7 +197,6 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->oc, ohw, ckk, 1.0f,
 			    weight, ckk, col, ohw, 0.0f, y, ohw);
 		if (bias) {
-			PARALLEL_FOR((long)out_sz)
 			for (long o = 0; o < d->oc; o++)
 				for (int t = 0; t < ohw; t++)
 					y[o * ohw + t] += bias[o];
@@ -212,7 +215,6 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
 
 	if (dbias) {
 		/* out[n][o][.] = bias[o] + ...: dbias[o] += sum over n and pixels. */
-		PARALLEL_FOR((long)d->n * out_sz)
 		for (long o = 0; o < d->oc; o++) {
 			double s = 0;
 			for (int n = 0; n < d->n; n++)

@@ -31,15 +31,18 @@
  *     takes the conv output pointer directly and dinp of the linear layer
  *     is the conv layer's dout.  There is no flatten function.
  *
- * Threads (STYLE 10): OpenBLAS owns the cores inside each cblas_sgemm
- * call (its thread count is set by blas_set_threads(), common/blas.h).  The
- * loops here (im2col, col2im, batch norm, PReLU, ReLU, max-pool) use
- * OpenMP "parallel for" over disjoint outputs, only between sgemm calls,
- * never around one.  Without OpenMP (make OPENMP=0) the same code runs
- * serially.  Reductions run in a fixed order that does not depend on the
- * thread count (batch-norm sums: one channel per thread, n then hw, in
- * double), so outputs are the same bytes for any number of OpenMP threads.
- * (OpenBLAS's sgemm results may depend on its thread count.)
+ * Threads (STYLE 10): one owner per layer.  In convolution and linear
+ * layers OpenBLAS owns the cores: their own loops (im2col, col2im, bias)
+ * run on the calling thread between sgemm calls (OpenMP threads there
+ * would busy-wait beside OpenBLAS's and halve the sgemm's speed; see
+ * nn.c).  Batch norm, PReLU, ReLU and max-pool call no sgemm and use
+ * OpenMP "parallel for" over disjoint outputs (one channel or plane per
+ * iteration).  blas_set_threads() (common/blas.h) sets both pools to the
+ * tool's -j.  Without OpenMP (make OPENMP=0) the same code runs serially.
+ * Reductions run in a fixed order that does not depend on the thread count
+ * (batch-norm sums: one channel per thread, n then hw, in double), so the
+ * outputs are the same bytes for any number of OpenMP threads.  (OpenBLAS's
+ * sgemm results may depend on its own thread count.)
  *
  * Reference twins: each layer with a fast path (sgemm, OpenMP, clipped
  * loops) has a naive *_ref twin that computes the same thing with plain

@@ -628,13 +628,10 @@ static void test_linear(void)
 
 static void test_threads(void)
 {
-	enum { N = 4, C = 8, HW = 32 * 32, n = N * C * HW };
-	struct conv2d_dims d = { 2, 32, 15, 15, 8, 3, 2, 1 };
-	size_t ni = conv_in(&d), no = conv_out(&d), nw = conv_wt(&d);
+	enum { N = 4, C = 8, HW = 32 * 32, n = N * C * HW, H = 32, W = 32, no = N * C * 16 * 16 };
 	float *x = rnd(n, -1, 2), *g = rnd(C, 0.5, 1.5), *b = rnd(C, -1, 1), *dy = rnd(n, -1, 1);
-	float *cx = rnd(ni, -1, 1), *cw = rnd(nw, -1, 1), *cdy = rnd(no, -1, 1);
-	float *work = rnd(conv2d_workspace(&d), 0, 0);
-	float *out[2], *dx[2], *dg[2], *cdx[2], *cdw[2], mu[C], is[C];
+	float *pdy = rnd(no, -1, 1), *out[2], *dx[2], *dg[2], *da[2], *pdx[2], mu[C], is[C];
+	int32_t *am = xmalloc(no * sizeof *am);
 	int t, threads[2] = { 1, 2 };
 
 	for (t = 0; t < 2; t++) {
@@ -642,19 +639,21 @@ static void test_threads(void)
 		omp_set_num_threads(threads[t]);
 #endif
 		out[t] = rnd(n, 0, 0), dx[t] = rnd(n, 0, 0), dg[t] = rnd(C, 0, 0);
-		cdx[t] = rnd(ni, 0, 0), cdw[t] = rnd(nw, 0, 0);
+		da[t] = rnd(C, 0, 0), pdx[t] = rnd(n, 0, 0);
 		batchnorm_forward(out[t], mu, is, NULL, NULL, x, g, b, N, C, HW, 1e-5f, 0.1f);
 		batchnorm_backward(dx[t], dg[t], NULL, dy, x, g, mu, is, N, C, HW);
-		conv2d_backward(cdx[t], cdw[t], NULL, work, cdy, cx, cw, &d);
+		prelu_backward(dx[t], da[t], dy, x, b, N, C, HW);
+		maxpool_forward(out[t], am, x, N, C, H, W, 3, 2, 1);
+		maxpool_backward(pdx[t], pdy, am, N, C, H, W, 3, 2, 1);
 	}
-	ok(!memcmp(out[0], out[1], n * sizeof(float)) && !memcmp(dx[0], dx[1], n * sizeof(float)) &&
-	   !memcmp(dg[0], dg[1], C * sizeof(float)),
-	   "batchnorm: the same bytes with %d and %d threads", threads[0], threads[1]);
-	ok(!memcmp(cdx[0], cdx[1], ni * sizeof(float)),
-	   "conv col2im: the same dinp bytes with %d and %d threads", threads[0], threads[1]);
+	ok(!memcmp(dx[0], dx[1], n * sizeof(float)) && !memcmp(dg[0], dg[1], C * sizeof(float)) &&
+	   !memcmp(da[0], da[1], C * sizeof(float)),
+	   "batchnorm and PReLU: the same bytes with %d and %d threads", threads[0], threads[1]);
+	ok(!memcmp(out[0], out[1], no * sizeof(float)) && !memcmp(pdx[0], pdx[1], n * sizeof(float)),
+	   "maxpool: the same bytes with %d and %d threads", threads[0], threads[1]);
 	for (t = 0; t < 2; t++)
-		free(out[t]), free(dx[t]), free(dg[t]), free(cdx[t]), free(cdw[t]);
-	free(x), free(g), free(b), free(dy), free(cx), free(cw), free(cdy), free(work);
+		free(out[t]), free(dx[t]), free(dg[t]), free(da[t]), free(pdx[t]);
+	free(x), free(g), free(b), free(dy), free(pdy), free(am);
 }
 
 int main(void)
