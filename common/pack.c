@@ -436,7 +436,8 @@ static int list_dir(const char *dir, char ***names, long *n)
 		return hm_error_file(dir, "cannot read directory: %s", strerror(e));
 	}
 	closedir(d);
-	qsort(*names, *n, sizeof **names, cmp_str);
+	if (*n > 1)
+		qsort(*names, *n, sizeof **names, cmp_str);
 	return 0;
 oom:
 	closedir(d);
@@ -1210,7 +1211,7 @@ static int write_pairs(const char *path, const struct pybin *pb)
 	return outfile_commit(&o);
 }
 
-/* Fills up to MAX items; returns how many, or -1. */
+/* Fills up to MAX items; returns how many, or -1 (with none left to free). */
 static long fill_batch(struct source *s, struct item *items, long max, long done,
 		       const int *perm)
 {
@@ -1218,22 +1219,21 @@ static long fill_batch(struct source *s, struct item *items, long max, long done
 	size_t bytes = 0;
 	while (k < max && bytes < BATCH_MAX_BYTES) {
 		struct item *it = &items[k];
+		int got;
 		memset(it, 0, sizeof *it);
-		if (s->in_order) {
-			int got = source_next(s, it);
-			if (got <= 0) {
-				item_free(it);
-				if (got < 0)
-					return -1;
+		if (s->in_order)
+			got = source_next(s, it);
+		else if (done + k >= s->n)
+			got = 0;
+		else
+			got = source_get(s, perm ? perm[done + k] : done + k, it) ? -1 : 1;
+		if (got <= 0) {
+			item_free(it);
+			if (got == 0)
 				break;
-			}
-		} else {
-			if (done + k >= s->n)
-				break;
-			if (source_get(s, perm ? perm[done + k] : done + k, it)) {
-				item_free(it);
-				return -1;
-			}
+			while (k > 0)
+				item_free(&items[--k]);
+			return -1;
 		}
 		bytes += it->n;
 		k++;
@@ -1571,7 +1571,8 @@ int pack_stats(FILE *out, const char *input)
 	close_input(fp);
 	if (got < 0)
 		goto out;
-	qsort(labels, n, sizeof *labels, cmp_i32);
+	if (n > 1)
+		qsort(labels, n, sizeof *labels, cmp_i32);
 	long n_id = 0;
 	long *count = malloc((n ? n : 1) * sizeof *count);
 	if (!count) {

@@ -145,6 +145,8 @@ static int new_obj(struct machine *m, int type, struct pv *v)
 static int obj_append(struct machine *m, size_t obj, const struct pv *items, size_t k)
 {
 	struct pobj *o = &m->objs[obj];
+	if (k == 0)
+		return 0;
 	for (size_t i = 0; i < k; i++)
 		if (spend(m))
 			return -1;
