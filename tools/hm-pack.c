@@ -217,7 +217,10 @@ int main(int argc, char **argv)
 	outfile_cleanup_on_signals();
 	progress_init(&prog, cli_want_progress(c.progress, c.quiet), "records", 0);
 	c.opt.progress = &prog;
-	if (pack_build(c.input, c.output, &c.opt, NULL))
+	if (pack_build(c.input, c.output, &c.opt, NULL)) {
+		if (prog.enabled && prog.last > prog.start)
+			fputc('\n', stderr);	/* end the progress line first */
 		die("%s", hm_errmsg());
+	}
 	return 0;
 }
