@@ -196,7 +196,8 @@ static int build(struct table *t, const struct report_curve *c, int n,
 static int notes(FILE *fp, const struct report_curve *c, int n,
 		 const struct report_opts *o, const char *bullet)
 {
-	if (out(fp, "\n%saccuracy: threshold chosen on the other folds, %s\n", bullet,
+	if (out(fp, "\n%saccuracy: each fold's threshold chosen on the other folds; %s\n",
+		bullet,
 		o->protocol == METRICS_EXACT
 			? "exact search over the scores (same when score >= threshold)"
 			: "insightface grid 0..3.99 step 0.01 on distance 2 - 2 * score "

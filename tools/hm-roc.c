@@ -20,7 +20,7 @@ static const char usage_text[] =
 	"TAR at given FARs, facenet VAL at a FAR, and the thresholds chosen.\n"
 	"\n"
 	"  --label NAME         name of the next curve (repeatable, in order of\n"
-	"                       SCORES; default: the file name)\n"
+	"                       SCORES; default: the file name, stdin for -)\n"
 	"  --protocol P         accuracy threshold search: exact or insightface\n"
 	"                       (exact)\n"
 	"  --far LIST           comma-separated FARs for TAR@FAR (1e-3,1e-2)\n"
@@ -204,7 +204,11 @@ int main(int argc, char **argv)
 		struct scores s;
 		if (scores_load(&s, c.files[i]))
 			die("%s", hm_errmsg());
-		const char *label = i < c.n_labels ? c.labels[i] : c.files[i];
+		const char *label = c.files[i];
+		if (i < c.n_labels)
+			label = c.labels[i];
+		else if (!strcmp(label, "-"))
+			label = "stdin";
 		if (report_curve_compute(&curve[i], label, &s, &c.opts))
 			die("'%s': %s", c.files[i], hm_errmsg());
 		scores_free(&s);
