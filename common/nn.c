@@ -126,10 +126,10 @@ static void valid_cols(int *x0, int *x1, int j, int w, int ow, int stride, int p
 static void im2col(float *col, const float *x, const struct conv2d_dims *d, int oh, int ow)
 {
 	const int k = d->k, s = d->stride, p = d->pad, h = d->h, w = d->w;
-	const long rows = (long)d->c * k * k;
+	const int rows = d->c * k * k;
 
-	for (long r = 0; r < rows; r++) {
-		const int ci = (int)(r / (k * k)), i = (int)(r / k % k), j = (int)(r % k);
+	for (int r = 0; r < rows; r++) {
+		const int ci = r / (k * k), i = r / k % k, j = r % k;
 		const float *plane = x + (size_t)ci * h * w;
 		float *dst = col + (size_t)r * oh * ow;
 		int x0, x1;
@@ -159,7 +159,7 @@ static void col2im_add(float *x, const float *col, const struct conv2d_dims *d, 
 {
 	const int k = d->k, s = d->stride, p = d->pad, h = d->h, w = d->w;
 
-	for (long ci = 0; ci < d->c; ci++) {
+	for (int ci = 0; ci < d->c; ci++) {
 		float *plane = x + (size_t)ci * h * w;
 		for (int i = 0; i < k; i++)
 			for (int j = 0; j < k; j++) {
@@ -196,11 +196,10 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 		/* y [oc, ohw] = weight [oc, ckk] . col [ckk, ohw] */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->oc, ohw, ckk, 1.0f,
 			    weight, ckk, col, ohw, 0.0f, y, ohw);
-		if (bias) {
-			for (long o = 0; o < d->oc; o++)
+		if (bias)
+			for (int o = 0; o < d->oc; o++)
 				for (int t = 0; t < ohw; t++)
-					y[o * ohw + t] += bias[o];
-		}
+					y[(size_t)o * ohw + t] += bias[o];
 	}
 }
 
@@ -215,7 +214,7 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
 
 	if (dbias) {
 		/* out[n][o][.] = bias[o] + ...: dbias[o] += sum over n and pixels. */
-		for (long o = 0; o < d->oc; o++) {
+		for (int o = 0; o < d->oc; o++) {
 			double s = 0;
 			for (int n = 0; n < d->n; n++)
 				s += sum_f(dout + n * out_sz + (size_t)o * ohw, (size_t)ohw);
