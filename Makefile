@@ -56,17 +56,21 @@ tests/unit/%.t: tests/unit/%.o libhm.a
 tests/ref/%-driver: tests/ref/%-driver.o libhm.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< libhm.a $(LDLIBS)
 
-# prove runs each file as an executable (--exec ''): C unit tests are binaries,
-# CLI tests are shell scripts, reference tests are python3 scripts.
-PROVE := prove --exec '' --ext .t --ext .sh --ext .py
+# prove runs each test as an executable (--exec ''): C unit tests are
+# binaries, CLI tests shell scripts, reference tests python3 scripts.  A test
+# is an executable file; libraries beside them (tests/cli/lib.sh, python
+# modules in tests/ref/) are not executable and are not run.
+PROVE := prove --exec ''
+tests_in = $(shell find $(1) -type f -perm -u+x \( -name '*.t' -o -name '*.sh' \
+	-o -name '*.py' \) | sort)
 check: all $(UNIT_BIN) $(REF_DRIVERS) lint-man
-	$(PROVE) -r tests/
+	$(PROVE) $(call tests_in,tests/unit tests/cli tests/ref)
 
 check-unit: $(UNIT_BIN)
-	$(PROVE) tests/unit/
+	$(PROVE) $(call tests_in,tests/unit)
 
 check-cli: all
-	$(PROVE) tests/cli/
+	$(PROVE) $(call tests_in,tests/cli)
 
 # mandoc exits non-zero on warnings with -W warning.
 lint-man:
