@@ -1629,28 +1629,51 @@ static int cmp_line(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Draws a pair of distinct items (A < B) of one member of the fold. */
+static void draw_matched(struct rng *r, const long *members, long nm, long per_id,
+			 long first, struct cand *c)
+{
+	c->id = members[rng_below(r, (uint32_t)nm)];
+	c->a = (long)rng_below(r, (uint32_t)per_id);
+	c->b = (long)rng_below(r, (uint32_t)(per_id - 1));
+	if (c->b >= c->a)
+		c->b++;
+	if (c->a > c->b) {
+		long t = c->a;
+		c->a = c->b;
+		c->b = t;
+	}
+	c->a += first;
+	c->b += first;
+}
+
+/* Enumerating a fold's matched pairs stops being worth it beyond this. */
+#define MAX_ENUM (1L << 20)
+/* Repeats are looked for among this many pairs at most (quadratic). */
+#define MAX_DEDUP 4096
+
 /*
  * Pairs for one protocol: per fold N_PAIRS matched pairs (two distinct items
- * of one identity, drawn without repetition while there are enough) and
- * N_PAIRS mismatched pairs (items of two identities of the fold, avoiding
- * repeats for a few tries).  Items are numbered 1..PER_ID (LFW images) or
- * 0..PER_ID-1 (YTF videos).  LFW lines are sorted within each half fold, as
- * in LFW's file; YTF lines keep their order.
+ * of one identity: all of the fold's such pairs shuffled, so none repeats
+ * while there are enough; drawn at random when there are very many) and
+ * N_PAIRS mismatched pairs (items of two identities of the fold, redrawn a
+ * few times to avoid repeats).  Items are numbered 1..PER_ID (LFW images)
+ * or 0..PER_ID-1 (YTF videos).  LFW lines are sorted within each half fold,
+ * as in LFW's file; YTF lines keep their order.
  */
 static int make_pairs(struct synth_set *s, long per_id, long n_pairs, int ytf, uint64_t seed)
 {
 	struct rng r;
 	rng_seed2(&r, seed, 0x5041495253ULL);	/* "PAIRS" */
 	int *fold = assign_folds(s->n_identities, &r);
-	long n_cand_max = s->n_identities * per_id * (per_id - 1) / 2;
-	struct cand *cand = malloc((size_t)(n_cand_max ? n_cand_max : 1) * sizeof *cand);
 	long *members = malloc((size_t)s->n_identities * sizeof *members);
-	char **lines = malloc((size_t)n_pairs * sizeof *lines);
-	struct cand *mis = malloc((size_t)n_pairs * 2 * sizeof *mis);
+	char **lines = calloc((size_t)n_pairs, sizeof *lines);
+	struct cand *got = malloc((size_t)n_pairs * 2 * sizeof *got);
+	struct cand *cand = NULL;
 	struct buf b = { 0 };
 	int rc = -1;
 	long first = ytf ? 0 : 1, pair_no = 0;
-	if (!fold || !cand || !members || !lines || !mis) {
+	if (!fold || !members || !lines || !got) {
 		hm_error("out of memory");
 		goto out;
 	}
@@ -1663,24 +1686,36 @@ static int make_pairs(struct synth_set *s, long per_id, long n_pairs, int ytf, u
 		for (long i = 0; i < s->n_identities; i++)
 			if (fold[i] == f)
 				members[nm++] = i;
-		for (long m = 0; m < nm; m++)
-			for (long a = 0; a < per_id; a++)
-				for (long c2 = a + 1; c2 < per_id; c2++)
-					cand[nc++] = (struct cand){ members[m], a + first, c2 + first };
-		/* Fisher-Yates on the candidates */
-		for (long i = nc - 1; i > 0; i--) {
-			long j = (long)rng_below(&r, (uint32_t)(i + 1));
-			struct cand t = cand[i];
-			cand[i] = cand[j];
-			cand[j] = t;
+		double n_all = (double)nm * per_id * (per_id - 1) / 2;
+		if (n_all <= MAX_ENUM) {
+			free(cand);
+			cand = malloc((size_t)(n_all > 0 ? n_all : 1) * sizeof *cand);
+			if (!cand) {
+				hm_error("out of memory");
+				goto out;
+			}
+			for (long m = 0; m < nm; m++)
+				for (long a = 0; a < per_id; a++)
+					for (long c2 = a + 1; c2 < per_id; c2++)
+						cand[nc++] = (struct cand){ members[m], a + first,
+									    c2 + first };
+			for (long i = nc - 1; i > 0; i--) {	/* Fisher-Yates */
+				long j = (long)rng_below(&r, (uint32_t)(i + 1));
+				struct cand t = cand[i];
+				cand[i] = cand[j];
+				cand[j] = t;
+			}
 		}
 		for (int half = 0; half < 2; half++) {
 			for (long k = 0; k < n_pairs; k++) {
 				struct cand p, q;
-				if (half == 0) {
-					p = cand[k % nc];
+				if (half == 0 && nc > 0) {
+					p = q = cand[k % nc];
+				} else if (half == 0) {
+					draw_matched(&r, members, nm, per_id, first, &p);
 					q = p;
 				} else {
+					p.b = q.b = 0;
 					for (int tries = 0;; tries++) {
 						long i1 = (long)rng_below(&r, (uint32_t)nm);
 						long i2 = (long)rng_below(&r, (uint32_t)(nm - 1));
@@ -1695,15 +1730,16 @@ static int make_pairs(struct synth_set *s, long per_id, long n_pairs, int ytf, u
 							p = q;
 							q = t;
 						}
-						long dup = 0;
-						for (long j = 0; j < k && !dup; j++)
-							dup = mis[2 * j].id == p.id && mis[2 * j].a == p.a &&
-							      mis[2 * j + 1].id == q.id && mis[2 * j + 1].a == q.a;
+						int dup = 0;
+						for (long j = 0; j < k && j < MAX_DEDUP && !dup; j++)
+							dup = got[2 * j].id == p.id && got[2 * j].a == p.a &&
+							      got[2 * j + 1].id == q.id &&
+							      got[2 * j + 1].a == q.a;
 						if (!dup || tries >= 20)
 							break;
 					}
-					mis[2 * k] = p;
-					mis[2 * k + 1] = q;
+					got[2 * k] = p;
+					got[2 * k + 1] = q;
 				}
 				const char *na = s->names[p.id], *nb = s->names[q.id];
 				if (ytf)
@@ -1717,8 +1753,6 @@ static int make_pairs(struct synth_set *s, long per_id, long n_pairs, int ytf, u
 						xasprintf_or_null("%s\t%ld\t%ld\n", na, p.a, p.b) :
 						xasprintf_or_null("%s\t%ld\t%s\t%ld\n", na, p.a, nb, q.a);
 				if (!lines[k]) {
-					for (long j = 0; j < k; j++)
-						free(lines[j]);
 					hm_error("out of memory");
 					goto out;
 				}
@@ -1728,6 +1762,7 @@ static int make_pairs(struct synth_set *s, long per_id, long n_pairs, int ytf, u
 			for (long k = 0; k < n_pairs; k++) {
 				buf_printf(&b, "%s", lines[k]);
 				free(lines[k]);
+				lines[k] = NULL;
 			}
 		}
 		if (ytf)
@@ -1747,12 +1782,14 @@ static int make_pairs(struct synth_set *s, long per_id, long n_pairs, int ytf, u
 	b.p = NULL;
 	rc = 0;
 out:
+	for (long k = 0; lines && k < n_pairs; k++)
+		free(lines[k]);
 	free(b.p);
 	free(fold);
 	free(cand);
 	free(members);
 	free(lines);
-	free(mis);
+	free(got);
 	return rc;
 }
 

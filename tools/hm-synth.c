@@ -192,6 +192,12 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		die_usage("--frames applies to --kind ytf only");
 	if (c->pairs >= 0 && (!c->kind || !strcmp(c->kind, "casia")))
 		die_usage("--pairs applies to --kind lfw and ytf only");
+	/* the 10 folds of lfw and ytf each need two identities, and matched
+	 * pairs two images (videos) of one */
+	if (!from && c->kind && strcmp(c->kind, "casia") &&
+	    ((c->identities >= 0 && c->identities < 20) || (c->per_id >= 0 && c->per_id < 2)))
+		die_usage("--kind %s needs at least 20 identities (two per fold) and 2 %s each",
+			  c->kind, strcmp(c->kind, "ytf") ? "images" : "videos");
 }
 
 static void build(struct synth_set *s, const struct cmdline *c)
@@ -234,9 +240,8 @@ static void build(struct synth_set *s, const struct cmdline *c)
 				   c->per_id >= 0 ? c->per_id : 3, frames,
 				   c->pairs >= 0 ? c->pairs : 25, c->lookalike,
 				   (uint64_t)c->seed);
-	/* the generated kinds fail only on counts they cannot lay out */
 	if (rc)
-		die_usage("%s", hm_errmsg());
+		die("%s", hm_errmsg());
 }
 
 int main(int argc, char **argv)
