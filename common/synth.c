@@ -231,8 +231,12 @@ struct synth_canvas {
 	float *rgb;		/* h * w * 3, 0..255 scale */
 	float *tmp;		/* blur scratch, h * w * 3 */
 	float *mask;		/* h * w: coverage by the person (lit by the head's shading) */
+	float *noise;		/* NOISE_N + 3 w standard normals, the same in every canvas */
+	float *rowmul, *rowadd;	/* 3 w: the colour cast, channel by channel, along a row */
 	int fg;			/* painting the person: update mask */
 };
+
+#define NOISE_N 8192
 
 struct synth_canvas *synth_canvas_new(int width, int height)
 {
@@ -246,14 +250,22 @@ struct synth_canvas *synth_canvas_new(int width, int height)
 		c->rgb = malloc(n * sizeof *c->rgb);
 		c->tmp = malloc(n * sizeof *c->tmp);
 		c->mask = malloc(n / 3 * sizeof *c->mask);
+		c->noise = malloc((NOISE_N + 3 * (size_t)width) * sizeof *c->noise);
+		c->rowmul = malloc(3 * (size_t)width * sizeof *c->rowmul);
+		c->rowadd = malloc(3 * (size_t)width * sizeof *c->rowadd);
 	}
-	if (!c || !c->rgb || !c->tmp || !c->mask) {
+	if (!c || !c->rgb || !c->tmp || !c->mask || !c->noise || !c->rowmul || !c->rowadd) {
 		synth_canvas_free(c);
 		hm_error("out of memory");
 		return NULL;
 	}
 	c->w = width;
 	c->h = height;
+	/* a fixed table, so that images do not depend on which thread drew them */
+	struct rng r;
+	rng_seed(&r, 0x4e4f495345ULL);	/* "NOISE" */
+	for (size_t i = 0; i < NOISE_N + 3 * (size_t)width; i++)
+		c->noise[i] = (float)rng_normal(&r);
 	return c;
 }
 
@@ -264,6 +276,9 @@ void synth_canvas_free(struct synth_canvas *c)
 	free(c->rgb);
 	free(c->tmp);
 	free(c->mask);
+	free(c->noise);
+	free(c->rowmul);
+	free(c->rowadd);
 	free(c);
 }
 
@@ -1255,7 +1270,8 @@ static void shade_head(struct synth_canvas *c, const struct geom *g, const struc
 	}
 }
 
-/* Separable box blur of radius R (edges clamped), via running sums. */
+/* Separable box blur of radius R (edges clamped), via running sums.  Uses
+ * the mask as scratch: call after shading. */
 static void box_blur(struct synth_canvas *c, int rad)
 {
 	int w = c->w, h = c->h;
@@ -1275,62 +1291,58 @@ static void box_blur(struct synth_canvas *c, int rad)
 			}
 		}
 	}
-	for (int x = 0; x < w; x++)
-		for (int k = 0; k < 3; k++) {
-			const float *src = c->tmp + 3 * x + k;
-			float *dst = c->rgb + 3 * x + k;
-			size_t st = (size_t)w * 3;
-			float acc = 0;
-			for (int i = -rad; i <= rad; i++)
-				acc += src[st * (i < 0 ? 0 : i >= h ? h - 1 : i)];
-			for (int y = 0; y < h; y++) {
-				dst[st * y] = acc * inv;
-				int add = y + rad + 1, sub = y - rad;
-				acc += src[st * (add >= h ? h - 1 : add)] - src[st * (sub < 0 ? 0 : sub)];
-			}
+	/* vertical: running sums of whole rows, so memory is read in order;
+	 * the mask buffer (no longer needed) holds the sums */
+	int n = 3 * w;
+	float *acc = c->mask;
+	if ((size_t)n > (size_t)w * h)
+		return;
+	for (int j = 0; j < n; j++)
+		acc[j] = 0;
+	for (int i = -rad; i <= rad; i++) {
+		const float *row = c->tmp + (size_t)(i < 0 ? 0 : i >= h ? h - 1 : i) * n;
+		for (int j = 0; j < n; j++)
+			acc[j] += row[j];
+	}
+	for (int y = 0; y < h; y++) {
+		float *dst = c->rgb + (size_t)y * n;
+		int add = y + rad + 1, sub = y - rad;
+		const float *pa = c->tmp + (size_t)(add >= h ? h - 1 : add) * n;
+		const float *ps = c->tmp + (size_t)(sub < 0 ? 0 : sub) * n;
+		for (int j = 0; j < n; j++) {
+			dst[j] = acc[j] * inv;
+			acc[j] += pa[j] - ps[j];
 		}
+	}
 }
 
 /*
  * Colour cast, exposure and sensor noise, then rounding to bytes.  Noise:
- * per pixel one xorshift64 step (Marsaglia 2003) seeded from the frame's
- * stream; each channel adds the sum of two of its bytes, a triangular
- * variable with mean 255 and sd 104.5, scaled to the wanted sd.
+ * each row adds a stretch of the canvas's table of normals starting at a
+ * random offset (from the frame's stream); a table lookup instead of a
+ * generator per value keeps this loop simple and fast.
  */
-static void develop(const struct synth_canvas *c, struct image *out, const struct scene *sc,
+static void develop(struct synth_canvas *c, struct image *out, const struct scene *sc,
 		    struct rng *r)
 {
-	size_t n = (size_t)c->w * c->h;
-	float mul[3], add[3];
-	for (int k = 0; k < 3; k++) {
-		mul[k] = sc->gain[k] * sc->contrast;
-		add[k] = 128 * (1 - sc->contrast) + sc->bright + 0.5f;
+	int n = 3 * c->w;
+	for (int j = 0; j < n; j++) {
+		int k = j % 3;
+		c->rowmul[j] = sc->gain[k] * sc->contrast;
+		c->rowadd[j] = 128 * (1 - sc->contrast) + sc->bright + 0.5f;
 	}
-	const float *src = c->rgb;
-	unsigned char *dst = out->data;
-	if (sc->noise <= 0) {
-		for (size_t i = 0; i < n; i++)
-			for (int k = 0; k < 3; k++) {
-				float v = src[3 * i + k] * mul[k] + add[k];
-				v = v > 255.0f ? 255.0f : v;
-				v = v < 0.0f ? 0.0f : v;
-				dst[3 * i + k] = (unsigned char)v;
-			}
-		return;
-	}
-	float ns = sc->noise / 104.5f;
-	uint64_t x = rng_u64(r) | 1;
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		for (int k = 0; k < 3; k++) {
-			int sum = (int)((x >> (16 * k)) & 255) + (int)((x >> (16 * k + 8)) & 255);
-			float v = src[3 * i + k] * mul[k] + add[k] + (float)(sum - 255) * ns;
-			int iv = (int)v;
-			iv = iv > 255 ? 255 : iv;
-			iv = iv < 0 ? 0 : iv;
-			dst[3 * i + k] = (unsigned char)iv;
+	float ns = sc->noise;
+	const float *restrict mul = c->rowmul, *restrict add = c->rowadd;
+	for (int y = 0; y < c->h; y++) {
+		const float *restrict src = c->rgb + (size_t)y * n;
+		const float *restrict nz = c->noise + (ns > 0 ? rng_below(r, NOISE_N) : 0);
+		unsigned char *restrict dst = out->data + (size_t)y * n;
+		for (int j = 0; j < n; j++) {
+			/* integer clamps: conditional moves, not branches */
+			int v = (int)(src[j] * mul[j] + add[j] + nz[j] * ns + 256.0f) - 256;
+			v = v < 0 ? 0 : v;
+			v = v > 255 ? 255 : v;
+			dst[j] = (unsigned char)v;
 		}
 	}
 }
