@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -418,7 +419,14 @@ struct data_loader *data_loader_new(const struct data_pack *p,
 		goto fail;
 	}
 	rec_reader_init(&L->rr, L->fp, p->path);
-	if (pthread_create(&L->thread, NULL, worker, L) != 0) {
+	/* The worker starts with every signal blocked, so SIGINT/SIGTERM reach
+	 * the training thread (hm-train's handler only sets a flag anyway). */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&L->thread, NULL, worker, L);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		hm_error("cannot start the loader thread");
 		goto fail;
 	}

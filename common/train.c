@@ -1,0 +1,1102 @@
+/* train: the training loop, checkpoints and exact resume (see train.h). */
+#include "train.h"
+#include "data.h"
+#include "embtab.h"
+#include "err.h"
+#include "loss.h"
+#include "metrics.h"
+#include "model.h"
+#include "modelfile.h"
+#include "optim.h"
+#include "outfile.h"
+#include "pairs.h"
+#include "progress.h"
+#include "rng.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Streams of rng_seed2(seed, tag) besides data.h's. */
+#define TAG_HEAD 0x48454144ULL		/* "HEAD": head initialisation */
+#define TAG_DROPOUT 0x44524f50ULL	/* "DROP": dropout masks */
+
+#define MSG_MAX 1024
+
+const char *const train_run_options[] = {
+	"arch", "emb-size", "classes", "loss", "scale", "margin", "easy-margin",
+	"lambda-base", "lambda-gamma", "lambda-power", "lambda-min", "hm",
+	"batch", "epochs", "iters", "lr", "lr-schedule", "lr-steps", "warmup",
+	"momentum", "wd", "seed", NULL
+};
+
+void train_config_default(struct train_config *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->arch, sizeof c->arch, "ir18");
+	loss_config_default(&c->loss, LOSS_ARCFACE);
+	c->batch = 64;
+	c->lr = 0.1;
+	c->momentum = 0.9;
+	c->wd = 5e-4;
+	c->checkpoint_every = 1000;
+	c->threads = 1;
+}
+
+/* --- signals ------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_signal;
+static struct sigaction old_int, old_term;
+
+static void on_stop_signal(int sig)
+{
+	if (!stop_signal) {
+		stop_signal = sig;
+		return;
+	}
+	/* Second signal: the handler from before (outfile's) takes over. */
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	raise(sig);
+}
+
+void train_catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+}
+
+/* --- metadata ------------------------------------------------------ */
+
+struct kvs {
+	struct mf_kv *kv;
+	int n;
+	struct mf_tensor *t;
+	int n_t;
+};
+
+static void kvs_free(struct kvs *k)
+{
+	for (int i = 0; i < k->n; i++) {
+		free(k->kv[i].key);
+		free(k->kv[i].value);
+	}
+	free(k->kv);
+	free(k->t);
+	memset(k, 0, sizeof *k);
+}
+
+static int kv_add(struct kvs *k, const char *key, const char *fmt, ...)
+	HM_PRINTF(3, 4);
+static int kv_add(struct kvs *k, const char *key, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	struct mf_kv *kv = realloc(k->kv, (size_t)(k->n + 1) * sizeof *kv);
+	if (!kv)
+		return hm_error("out of memory");
+	k->kv = kv;
+	kv[k->n].key = strdup(key);
+	kv[k->n].value = strdup(buf);
+	if (!kv[k->n].key || !kv[k->n].value) {
+		free(kv[k->n].key);
+		free(kv[k->n].value);
+		return hm_error("out of memory");
+	}
+	k->n++;
+	return 0;
+}
+
+static int tensor_add(struct kvs *k, const char *name, float *data, int ndim,
+		      const int64_t *shape)
+{
+	struct mf_tensor *t = realloc(k->t, (size_t)(k->n_t + 1) * sizeof *t);
+	if (!t)
+		return hm_error("out of memory");
+	k->t = t;
+	memset(&t[k->n_t], 0, sizeof *t);
+	snprintf(t[k->n_t].name, sizeof t[k->n_t].name, "%s", name);
+	t[k->n_t].ndim = ndim;
+	for (int i = 0; i < ndim; i++)
+		t[k->n_t].shape[i] = shape[i];
+	t[k->n_t].data = data;
+	k->n_t++;
+	return 0;
+}
+
+/* The run-defining options as "train.NAME" = canonical text. */
+static int config_to_kv(struct kvs *k, const struct train_config *c)
+{
+	const struct loss_config *l = &c->loss;
+	char hm[64];
+	if (l->hm == HM_NONE)
+		snprintf(hm, sizeof hm, "none");
+	else
+		snprintf(hm, sizeof hm, "%s:%.9g", loss_hm_name(l->hm), l->hm_param);
+	return kv_add(k, "train.arch", "%s", c->arch) ||
+	       kv_add(k, "train.emb-size", "%d", c->emb_dim) ||
+	       kv_add(k, "train.classes", "%d", c->classes) ||
+	       kv_add(k, "train.loss", "%s", loss_kind_name(l->kind)) ||
+	       kv_add(k, "train.scale", "%.9g", l->s) ||
+	       kv_add(k, "train.margin", "%.9g", l->m) ||
+	       kv_add(k, "train.easy-margin", "%d", l->easy_margin) ||
+	       kv_add(k, "train.lambda-base", "%.9g", l->lambda_base) ||
+	       kv_add(k, "train.lambda-gamma", "%.9g", l->lambda_gamma) ||
+	       kv_add(k, "train.lambda-power", "%.9g", l->lambda_power) ||
+	       kv_add(k, "train.lambda-min", "%.9g", l->lambda_min) ||
+	       kv_add(k, "train.hm", "%s", hm) ||
+	       kv_add(k, "train.batch", "%d", c->batch) ||
+	       kv_add(k, "train.epochs", "%ld", c->epochs) ||
+	       kv_add(k, "train.iters", "%ld", c->iters) ||
+	       kv_add(k, "train.lr", "%.17g", c->lr) ||
+	       kv_add(k, "train.lr-schedule", "%s", c->cosine ? "cosine" : "step") ||
+	       kv_add(k, "train.lr-steps", "%s", c->lr_steps[0] ? c->lr_steps : "none") ||
+	       kv_add(k, "train.warmup", "%ld", c->warmup) ||
+	       kv_add(k, "train.momentum", "%.17g", c->momentum) ||
+	       kv_add(k, "train.wd", "%.17g", c->wd) ||
+	       kv_add(k, "train.seed", "%" PRIu64, c->seed) ? -1 : 0;
+}
+
+static const char *kv_find(const struct kvs *k, const char *key)
+{
+	for (int i = 0; i < k->n; i++)
+		if (!strcmp(k->kv[i].key, key))
+			return k->kv[i].value;
+	return NULL;
+}
+
+/* Reads the stored options back into C (its other fields untouched). */
+static int config_from_file(struct train_config *c, const struct modelfile *mf,
+			    const char *path)
+{
+	const char *v[32];
+	int n = 0;
+	for (; train_run_options[n]; n++) {
+		char key[64];
+		snprintf(key, sizeof key, "train.%s", train_run_options[n]);
+		v[n] = modelfile_get(mf, key);
+		if (!v[n])
+			return hm_error_file(path, "not a checkpoint: no '%s'", key);
+	}
+	struct loss_config *l = &c->loss;
+	enum loss_kind kind;
+	if (loss_kind_parse(&kind, v[3]) < 0)
+		return hm_error_file(path, "train.loss: %s", hm_errmsg());
+	snprintf(c->arch, sizeof c->arch, "%s", v[0]);
+	c->emb_dim = atoi(v[1]);
+	c->classes = atoi(v[2]);
+	l->kind = kind;
+	l->s = strtof(v[4], NULL);
+	l->m = strtof(v[5], NULL);
+	l->easy_margin = atoi(v[6]);
+	l->lambda_base = strtof(v[7], NULL);
+	l->lambda_gamma = strtof(v[8], NULL);
+	l->lambda_power = strtof(v[9], NULL);
+	l->lambda_min = strtof(v[10], NULL);
+	char msg[MSG_MAX];
+	if (loss_hm_parse(&l->hm, &l->hm_param, v[11]) < 0) {
+		snprintf(msg, sizeof msg, "%s", hm_errmsg());
+		return hm_error_file(path, "train.hm: %s", msg);
+	}
+	c->batch = atoi(v[12]);
+	c->epochs = atol(v[13]);
+	c->iters = atol(v[14]);
+	c->lr = strtod(v[15], NULL);
+	c->cosine = !strcmp(v[16], "cosine");
+	snprintf(c->lr_steps, sizeof c->lr_steps, "%s", strcmp(v[17], "none") ? v[17] : "");
+	c->warmup = atol(v[18]);
+	c->momentum = strtod(v[19], NULL);
+	c->wd = strtod(v[20], NULL);
+	c->seed = strtoull(v[21], NULL, 10);
+	if (c->batch < 1 || (c->epochs < 1 && c->iters < 1))
+		return hm_error_file(path, "bad training options in the checkpoint");
+	if (loss_config_check(l) < 0) {
+		snprintf(msg, sizeof msg, "%s", hm_errmsg());
+		return hm_error_file(path, "%s", msg);
+	}
+	return 0;
+}
+
+/* Every option of GIVEN's command line that defines the run must match. */
+static int check_given(const struct train_config *cmd, const struct train_config *st,
+		       const char *path)
+{
+	struct kvs a = { 0 }, b = { 0 };
+	int rc = 0;
+	if (config_to_kv(&a, cmd) < 0 || config_to_kv(&b, st) < 0) {
+		rc = -1;
+		goto out;
+	}
+	for (int i = 0; i < cmd->n_given && !rc; i++) {
+		char key[80];
+		snprintf(key, sizeof key, "train.%s", cmd->given[i]);
+		const char *x = kv_find(&a, key), *y = kv_find(&b, key);
+		if (!x || !y)
+			continue;
+		if (!strcmp(cmd->given[i], "classes") && cmd->classes == 0)
+			continue;
+		if (strcmp(x, y))
+			rc = hm_error_file(path, "--%s %s differs from the checkpoint's %s",
+					   cmd->given[i], x, y);
+	}
+out:
+	kvs_free(&a);
+	kvs_free(&b);
+	return rc;
+}
+
+/* --- the trainer --------------------------------------------------- */
+
+struct trainer {
+	struct train_config c;
+	char *ckpt_path, *model_path, *csv_path;
+	char *resume_from;		/* the checkpoint resumed, or NULL */
+	char *out_dir_owned;		/* the default output directory on resume */
+	struct data_pack pack;
+	struct model *m;
+	const struct model_shape *shape;
+	int C, D, B;
+	float *W, *b, *dW, *db, *mW, *mb;	/* head and its momentum */
+	float *mom;			/* backbone momentum, params' layout */
+	float *params;
+	size_t n_params;
+	float *demb, *ws;
+	struct rng drop;
+	long per_epoch, total, t;	/* t: steps done */
+	struct lr_schedule sched;
+	long last_ckpt;			/* iteration of the checkpoint on disk, -1 */
+	FILE *csv;
+	/* --val */
+	struct pair_list pairs;
+	struct data_pack val;
+	int have_val;
+};
+
+static int head_has_bias(const struct trainer *T)
+{
+	return T->c.loss.kind == LOSS_SOFTMAX;
+}
+
+/* Metadata of the final model and of checkpoints. */
+static int add_head_meta(struct kvs *k, const struct trainer *T)
+{
+	const struct loss_config *l = &T->c.loss;
+	return kv_add(k, "classes", "%d", T->C) ||
+	       kv_add(k, "loss", "%s", loss_kind_name(l->kind)) ||
+	       kv_add(k, "loss.scale", "%.9g", l->s) ||
+	       kv_add(k, "loss.margin", "%.9g", l->m) ||
+	       kv_add(k, "loss.easy-margin", "%d", l->easy_margin) ? -1 : 0;
+}
+
+static int add_head_tensors(struct kvs *k, struct trainer *T, int momentum)
+{
+	int64_t wshape[2] = { T->C, T->D }, bshape[1] = { T->C };
+	if (tensor_add(k, momentum ? "momentum/head/weight" : "head/weight",
+		       momentum ? T->mW : T->W, 2, wshape) < 0)
+		return -1;
+	if (head_has_bias(T) &&
+	    tensor_add(k, momentum ? "momentum/head/bias" : "head/bias",
+		       momentum ? T->mb : T->b, 1, bshape) < 0)
+		return -1;
+	return 0;
+}
+
+static int write_model_file(struct trainer *T, const char *path, int checkpoint)
+{
+	struct kvs k = { 0 };
+	int rc = -1;
+	if (model_file_entries(T->m, &k.kv, &k.n, &k.t, &k.n_t) < 0)
+		goto out;
+	if (add_head_meta(&k, T) < 0 || add_head_tensors(&k, T, 0) < 0)
+		goto out;
+	if (checkpoint) {
+		int n = model_n_tensors(T->m);
+		for (int i = 0; i < n; i++) {
+			const struct model_tensor *mt = model_tensor(T->m, i);
+			if (!mt->trainable)
+				continue;
+			char name[MF_MAX_NAME + 1];
+			int64_t shape[4];
+			for (int d = 0; d < mt->ndim; d++)
+				shape[d] = mt->shape[d];
+			snprintf(name, sizeof name, "momentum/%s", mt->name);
+			if (tensor_add(&k, name, T->mom + (mt->data - T->params),
+				       mt->ndim, shape) < 0)
+				goto out;
+		}
+		if (add_head_tensors(&k, T, 1) < 0)
+			goto out;
+		const uint64_t *s = T->drop.s;
+		if (config_to_kv(&k, &T->c) < 0 ||
+		    kv_add(&k, "train.pack", "%s", T->pack.path) ||
+		    kv_add(&k, "train.pack-records", "%ld", T->pack.ix.n) ||
+		    kv_add(&k, "train.pack-bytes", "%" PRIu64, T->pack.ix.stream_size) ||
+		    kv_add(&k, "train.threads", "%d", T->c.threads) ||
+		    kv_add(&k, "state.iteration", "%ld", T->t) ||
+		    kv_add(&k, "state.epoch", "%ld", T->t / T->per_epoch) ||
+		    kv_add(&k, "state.dropout-rng", "%016" PRIx64 "%016" PRIx64
+			   "%016" PRIx64 "%016" PRIx64, s[0], s[1], s[2], s[3]))
+			goto out;
+	} else {
+		if (kv_add(&k, "train.iterations", "%ld", T->t) < 0)
+			goto out;
+	}
+	rc = modelfile_write(path, k.kv, k.n, k.t, k.n_t);
+out:
+	kvs_free(&k);
+	return rc;
+}
+
+static int write_checkpoint(struct trainer *T)
+{
+	if (write_model_file(T, T->ckpt_path, 1) < 0)
+		return -1;
+	T->last_ckpt = T->t;
+	return 0;
+}
+
+/* "last good checkpoint 'x' (iteration N)" or "no checkpoint was written". */
+static void last_good(const struct trainer *T, char *buf, size_t n)
+{
+	if (T->last_ckpt >= 0)
+		snprintf(buf, n, "last good checkpoint '%s' (iteration %ld)",
+			 T->ckpt_path, T->last_ckpt);
+	else
+		snprintf(buf, n, "no checkpoint was written");
+}
+
+static int all_finite(const float *p, size_t n)
+{
+	float acc = 0;
+	for (size_t i = 0; i < n; i++)
+		acc += p[i] * 0.0f;	/* NaN * 0 and inf * 0 are NaN */
+	return acc == 0;
+}
+
+static void trainer_free(struct trainer *T)
+{
+	free(T->ckpt_path);
+	free(T->model_path);
+	free(T->csv_path);
+	free(T->resume_from);
+	free(T->out_dir_owned);
+	data_pack_close(&T->pack);
+	model_free(T->m);
+	free(T->W);
+	free(T->b);
+	free(T->dW);
+	free(T->db);
+	free(T->mW);
+	free(T->mb);
+	free(T->mom);
+	free(T->demb);
+	free(T->ws);
+	if (T->csv)
+		fclose(T->csv);
+	pair_list_free(&T->pairs);
+	if (T->have_val)
+		data_pack_close(&T->val);
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+/* Initial head: margin losses as insightface's partial FC
+ * (torch.normal(0, 0.01, (classes, emb))); softmax as torch.nn.Linear's
+ * default, U(-1/sqrt(D), 1/sqrt(D)) for weight and bias. */
+static void head_init(struct trainer *T)
+{
+	struct rng r;
+	rng_seed2(&r, T->c.seed, TAG_HEAD);
+	size_t n = (size_t)T->C * T->D;
+	if (head_has_bias(T)) {
+		double a = 1.0 / sqrt((double)T->D);
+		for (size_t i = 0; i < n; i++)
+			T->W[i] = (float)rng_range(&r, -a, a);
+		for (int i = 0; i < T->C; i++)
+			T->b[i] = (float)rng_range(&r, -a, a);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			T->W[i] = (float)(0.01 * rng_normal(&r));
+	}
+}
+
+static int parse_hex_rng(struct rng *r, const char *s)
+{
+	if (!s || strlen(s) != 64)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		char part[17];
+		memcpy(part, s + 16 * i, 16);
+		part[16] = 0;
+		char *end;
+		r->s[i] = strtoull(part, &end, 16);
+		if (*end)
+			return -1;
+	}
+	return 0;
+}
+
+/* Copies tensor NAME of MF into DST (COUNT floats). */
+static int load_tensor(float *dst, size_t count, const struct modelfile *mf,
+		       const char *name, const char *path)
+{
+	const struct mf_tensor *t = modelfile_find(mf, name);
+	if (!t)
+		return hm_error_file(path, "no tensor '%s'", name);
+	if ((size_t)mf_tensor_count(t) != count)
+		return hm_error_file(path, "tensor '%s': %lld values, %zu expected",
+				     name, (long long)mf_tensor_count(t), count);
+	memcpy(dst, t->data, count * sizeof *dst);
+	return 0;
+}
+
+/* Keeps the header and the rows of train.csv up to iteration T0. */
+static int csv_truncate(const char *path, long t0)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return 0;
+	char *out = NULL, line[512];
+	size_t n_out = 0;
+	FILE *mem = open_memstream(&out, &n_out);
+	if (!mem) {
+		fclose(fp);
+		return hm_error("out of memory");
+	}
+	int first = 1;
+	while (fgets(line, sizeof line, fp)) {
+		long e, it;
+		if (first || (sscanf(line, "%ld,%ld,", &e, &it) == 2 && it <= t0))
+			fputs(line, mem);
+		first = 0;
+	}
+	fclose(fp);
+	fclose(mem);
+	int rc = outfile_write_all(path, out, n_out);
+	free(out);
+	return rc;
+}
+
+static int open_csv(struct trainer *T, int resumed)
+{
+	struct stat st;
+	int exists = stat(T->csv_path, &st) == 0 && st.st_size > 0;
+	if (resumed && exists) {
+		if (csv_truncate(T->csv_path, T->t) < 0)
+			return -1;
+		T->csv = fopen(T->csv_path, "a");
+	} else {
+		T->csv = fopen(T->csv_path, "w");
+		if (T->csv && fputs("epoch,iter,loss,acc,lr,img_s\n", T->csv) < 0) {
+			fclose(T->csv);
+			T->csv = NULL;
+		}
+	}
+	if (!T->csv)
+		return hm_error_file(T->csv_path, "cannot write: %s", strerror(errno));
+	return fflush(T->csv) ? hm_error_file(T->csv_path, "write error") : 0;
+}
+
+/* Setup shared by fresh and resumed runs, after the model exists. */
+static int alloc_state(struct trainer *T)
+{
+	size_t cd = (size_t)T->C * T->D;
+	T->W = calloc(cd, sizeof *T->W);
+	T->dW = calloc(cd, sizeof *T->dW);
+	T->mW = calloc(cd, sizeof *T->mW);
+	T->b = calloc((size_t)T->C, sizeof *T->b);
+	T->db = calloc((size_t)T->C, sizeof *T->db);
+	T->mb = calloc((size_t)T->C, sizeof *T->mb);
+	T->params = model_params(T->m, &T->n_params);
+	T->mom = calloc(T->n_params ? T->n_params : 1, sizeof *T->mom);
+	T->demb = calloc((size_t)T->B * T->D, sizeof *T->demb);
+	T->ws = calloc(loss_workspace_size(T->B, T->C), sizeof *T->ws);
+	if (!T->W || !T->dW || !T->mW || !T->b || !T->db || !T->mb || !T->mom ||
+	    !T->demb || !T->ws)
+		return hm_error("out of memory (head of %d x %d)", T->C, T->D);
+	return 0;
+}
+
+static int setup_schedule(struct trainer *T)
+{
+	struct lr_schedule *s = &T->sched;
+	memset(s, 0, sizeof *s);
+	s->kind = T->c.cosine ? LR_COSINE : LR_STEP;
+	s->base = T->c.lr;
+	s->factor = 0.1;
+	s->warmup = T->c.warmup;
+	s->total = T->total;
+	if (optim_steps_parse(s->steps, &s->n_steps, T->c.lr_steps) < 0) {
+		char msg[MSG_MAX];
+		snprintf(msg, sizeof msg, "%s", hm_errmsg());
+		return hm_error("--lr-steps %s", msg);
+	}
+	if (T->c.epochs > 0)
+		for (int i = 0; i < s->n_steps; i++)
+			s->steps[i] *= T->per_epoch;
+	return 0;
+}
+
+/* --- evaluation ---------------------------------------------------- */
+
+/* Mirrors a batch [n, c, h, w] left-right into DST. */
+static void flip_batch(float *dst, const float *src, int n, int c, int h, int w)
+{
+	for (long r = 0; r < (long)n * c * h; r++)
+		for (int x = 0; x < w; x++)
+			dst[r * w + x] = src[r * w + (w - 1 - x)];
+}
+
+/* Embeds every record of the val pack (e + e_flip) into TAB. */
+static int embed_val(struct trainer *T, struct embtab *tab)
+{
+	const struct model_shape *sh = T->shape;
+	struct data_config dc = { .mode = DATA_EVAL, .batch = T->B, .c = sh->in_c,
+				  .h = sh->in_h, .w = sh->in_w };
+	struct data_loader *L = data_loader_new(&T->val, &dc);
+	if (!L)
+		return -1;
+	size_t img = (size_t)sh->in_c * sh->in_h * sh->in_w;
+	float *fx = malloc((size_t)T->B * img * sizeof *fx);
+	float *e = malloc((size_t)T->B * T->D * sizeof *e);
+	int rc = fx && e ? 0 : hm_error("out of memory");
+	const struct data_batch *b;
+	int got = 0;
+	while (!rc && (got = data_loader_next(L, &b)) == 1) {
+		const float *e0 = model_forward(T->m, b->x, b->n, 0, NULL);
+		if (!e0) {
+			rc = -1;
+			break;
+		}
+		memcpy(e, e0, (size_t)b->n * T->D * sizeof *e);
+		flip_batch(fx, b->x, b->n, sh->in_c, sh->in_h, sh->in_w);
+		const float *ef = model_forward(T->m, fx, b->n, 0, NULL);
+		if (!ef) {
+			rc = -1;
+			break;
+		}
+		for (int i = 0; i < b->n && !rc; i++) {
+			int added;
+			long k = embtab_add(tab, b->keys[i], &added);
+			if (k < 0) {
+				rc = -1;
+				break;
+			}
+			if (!added) {
+				rc = hm_error_file(T->val.path, "record %ld: key '%s' "
+						   "appears twice", b->record[i], b->keys[i]);
+				break;
+			}
+			double *v = embtab_vec(tab, k, T->D);
+			if (!v) {
+				rc = -1;
+				break;
+			}
+			for (int d = 0; d < T->D; d++)
+				v[d] = (double)e[(size_t)i * T->D + d] +
+				       ef[(size_t)i * T->D + d];
+		}
+	}
+	if (got < 0)
+		rc = -1;
+	free(fx);
+	free(e);
+	data_loader_free(L);
+	return rc;
+}
+
+static int run_val(struct trainer *T, long epoch)
+{
+	struct embtab *tab = embtab_new();
+	long n = T->pairs.n;
+	double *score = malloc((size_t)n * sizeof *score);
+	int *same = malloc((size_t)n * sizeof *same), *fold = malloc((size_t)n * sizeof *fold);
+	int rc = tab && score && same && fold ? 0 : hm_error("out of memory");
+	if (!rc)
+		rc = embed_val(T, tab);
+	for (long i = 0; i < n && !rc; i++) {
+		const struct pair *p = &T->pairs.p[i];
+		long ka = embtab_find(tab, p->a), kb = embtab_find(tab, p->b);
+		if (ka < 0 || kb < 0) {
+			rc = hm_error_file(T->c.val_pairs, "line %ld: no embedding for "
+					   "'%s' in '%s'", p->line, ka < 0 ? p->a : p->b,
+					   T->c.val);
+			break;
+		}
+		const double *a = embtab_entry(tab, ka)->vec, *bv = embtab_entry(tab, kb)->vec;
+		double ab = 0, aa = 0, bb = 0;
+		for (int d = 0; d < T->D; d++) {
+			ab += a[d] * bv[d];
+			aa += a[d] * a[d];
+			bb += bv[d] * bv[d];
+		}
+		score[i] = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+		same[i] = p->same;
+		fold[i] = p->fold;
+	}
+	if (!rc) {
+		struct metrics_kfold k;
+		if (metrics_kfold(&k, score, same, fold, n, METRICS_EXACT, 1e-3) < 0) {
+			char msg[MSG_MAX];
+			snprintf(msg, sizeof msg, "%s", hm_errmsg());
+			rc = hm_error_file(T->c.val_pairs, "%s", msg);
+		} else {
+			fprintf(T->c.report, "epoch %ld: val accuracy %.2f%% +- %.2f%% "
+				"(%ld pairs, %d folds)\n", epoch, 100 * k.accuracy,
+				100 * k.accuracy_std, n, k.n_folds);
+			if (fflush(T->c.report))
+				rc = hm_error("stdout: write error");
+			metrics_kfold_free(&k);
+		}
+	}
+	embtab_free(tab);
+	free(score);
+	free(same);
+	free(fold);
+	return rc;
+}
+
+static int run_test(struct trainer *T)
+{
+	struct data_pack tp;
+	if (data_pack_open(&tp, T->c.test, 1) < 0)
+		return -1;
+	const struct model_shape *sh = T->shape;
+	struct data_config dc = { .mode = DATA_EVAL, .batch = T->B, .c = sh->in_c,
+				  .h = sh->in_h, .w = sh->in_w };
+	struct data_loader *L = data_loader_new(&tp, &dc);
+	int *pred = malloc((size_t)T->B * sizeof *pred);
+	int rc = L && pred ? 0 : -1;
+	if (L && !pred)
+		hm_error("out of memory");
+	long right = 0, n = 0;
+	const struct data_batch *b;
+	int got = 0;
+	while (!rc && (got = data_loader_next(L, &b)) == 1) {
+		for (int i = 0; i < b->n; i++)
+			if (b->labels[i] >= T->C) {
+				rc = hm_error_file(tp.path, "record %ld '%s': label %d is "
+						   "not a class of the model (0..%d)",
+						   b->record[i], b->keys[i], b->labels[i],
+						   T->C - 1);
+				break;
+			}
+		if (rc)
+			break;
+		const float *emb = model_forward(T->m, b->x, b->n, 0, NULL);
+		if (!emb || loss_predict(pred, T->ws, emb, T->W, head_has_bias(T) ? T->b : NULL,
+				 &T->c.loss, b->n, T->D, T->C) < 0) {
+			rc = -1;
+			break;
+		}
+		for (int i = 0; i < b->n; i++)
+			right += pred[i] == b->labels[i];
+		n += b->n;
+	}
+	if (got < 0)
+		rc = -1;
+	if (!rc) {
+		fprintf(T->c.report, "top-1: %.2f%% (%ld records of '%s')\n",
+			100.0 * right / n, n, T->c.test);
+		if (fflush(T->c.report))
+			rc = hm_error("stdout: write error");
+	}
+	free(pred);
+	data_loader_free(L);
+	data_pack_close(&tp);
+	return rc;
+}
+
+/* --- setup --------------------------------------------------------- */
+
+static int setup_fresh(struct trainer *T)
+{
+	if (data_pack_open(&T->pack, T->c.pack, 1) < 0)
+		return -1;
+	if (T->c.classes && T->c.classes < T->pack.n_classes)
+		return hm_error_file(T->c.pack, "labels go up to %d; --classes %d is "
+				     "too few", T->pack.n_classes - 1, T->c.classes);
+	if (!T->c.classes)
+		T->c.classes = T->pack.n_classes;
+	T->m = model_new(T->c.arch, 0, T->pack.height, T->pack.width, T->c.emb_dim);
+	if (!T->m)
+		return -1;
+	model_init(T->m, T->c.seed);
+	rng_seed2(&T->drop, T->c.seed, TAG_DROPOUT);
+	T->t = 0;
+	return 0;
+}
+
+static int setup_resume(struct trainer *T, struct modelfile *mf)
+{
+	const char *path = T->resume_from;
+	struct train_config st = T->c;
+	if (config_from_file(&st, mf, path) < 0 || check_given(&T->c, &st, path) < 0)
+		return -1;
+	/* The stored run-defining options, this command's others. */
+	snprintf(T->c.arch, sizeof T->c.arch, "%s", st.arch);
+	T->c.emb_dim = st.emb_dim;
+	T->c.classes = st.classes;
+	T->c.loss = st.loss;
+	T->c.batch = st.batch;
+	T->c.epochs = st.epochs;
+	T->c.iters = st.iters;
+	T->c.lr = st.lr;
+	T->c.cosine = st.cosine;
+	memcpy(T->c.lr_steps, st.lr_steps, sizeof st.lr_steps);
+	T->c.warmup = st.warmup;
+	T->c.momentum = st.momentum;
+	T->c.wd = st.wd;
+	T->c.seed = st.seed;
+	const char *pack = T->c.pack ? T->c.pack : modelfile_get(mf, "train.pack");
+	if (!pack)
+		return hm_error_file(path, "not a checkpoint: no 'train.pack'");
+	if (data_pack_open(&T->pack, pack, 1) < 0)
+		return -1;
+	const char *nrec = modelfile_get(mf, "train.pack-records");
+	const char *nbytes = modelfile_get(mf, "train.pack-bytes");
+	if (!nrec || !nbytes || atol(nrec) != T->pack.ix.n ||
+	    strtoull(nbytes, NULL, 10) != T->pack.ix.stream_size)
+		return hm_error_file(pack, "not the pack this checkpoint was trained on "
+				     "(%s records, %s bytes; this one has %ld, %" PRIu64 ")",
+				     nrec ? nrec : "?", nbytes ? nbytes : "?",
+				     T->pack.ix.n, T->pack.ix.stream_size);
+	if (T->c.classes < T->pack.n_classes)
+		return hm_error_file(pack, "labels go up to %d; the checkpoint has %d "
+				     "classes", T->pack.n_classes - 1, T->c.classes);
+	const char *it = modelfile_get(mf, "state.iteration");
+	if (!it || parse_hex_rng(&T->drop, modelfile_get(mf, "state.dropout-rng")) < 0)
+		return hm_error_file(path, "not a checkpoint: no training state");
+	T->t = atol(it);
+	T->m = model_from_file(mf, path);
+	return T->m ? 0 : -1;
+}
+
+/* Loads head and momentum of a resumed run (after alloc_state). */
+static int load_resume_tensors(struct trainer *T, const struct modelfile *mf)
+{
+	const char *path = T->resume_from;
+	size_t cd = (size_t)T->C * T->D;
+	if (load_tensor(T->W, cd, mf, "head/weight", path) < 0 ||
+	    load_tensor(T->mW, cd, mf, "momentum/head/weight", path) < 0)
+		return -1;
+	if (head_has_bias(T) &&
+	    (load_tensor(T->b, T->C, mf, "head/bias", path) < 0 ||
+	     load_tensor(T->mb, T->C, mf, "momentum/head/bias", path) < 0))
+		return -1;
+	int n = model_n_tensors(T->m);
+	for (int i = 0; i < n; i++) {
+		const struct model_tensor *mt = model_tensor(T->m, i);
+		if (!mt->trainable)
+			continue;
+		char name[MF_MAX_NAME + 1];
+		snprintf(name, sizeof name, "momentum/%s", mt->name);
+		if (load_tensor(T->mom + (mt->data - T->params), mt->count, mf, name,
+				path) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static char *resume_path(const char *arg)
+{
+	struct stat st;
+	if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode))
+		return path_join(arg, "checkpoint.hmm");
+	return strdup(arg);
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return strdup(".");
+	size_t n = (size_t)(slash - path);
+	char *d = malloc(n + 2);
+	if (d) {
+		memcpy(d, path, n ? n : 1);
+		d[n ? n : 1] = 0;
+	}
+	return d;
+}
+
+/* Whether A and B name the same existing file. */
+static int same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+/* --- the loop ------------------------------------------------------ */
+
+static void draw_progress(struct trainer *T, double loss, double acc, double lr,
+			  double rate, int final)
+{
+	long left = T->total - T->t;
+	double eta = rate > 0 ? left * T->B / rate : 0;
+	fprintf(stderr, "\rhm-train: epoch %ld/%ld iter %ld/%ld loss %.4f acc %.1f%% "
+		"lr %.3g %.1f img/s ETA %d:%02d\033[K%s",
+		T->t ? (T->t - 1) / T->per_epoch + 1 : 1,
+		(T->total + T->per_epoch - 1) / T->per_epoch, T->t, T->total, loss,
+		100 * acc, lr, rate, (int)(eta / 60), (int)fmod(eta, 60),
+		final ? "\n" : "");
+}
+
+static int step(struct trainer *T, const struct data_batch *b, struct loss_out *lo,
+		double *lr_used)
+{
+	const struct train_config *c = &T->c;
+	model_zero_grad(T->m);
+	memset(T->dW, 0, (size_t)T->C * T->D * sizeof *T->dW);
+	memset(T->db, 0, (size_t)T->C * sizeof *T->db);
+	memset(T->demb, 0, (size_t)T->B * T->D * sizeof *T->demb);
+	const float *emb = model_forward(T->m, b->x, b->n, 1, &T->drop);
+	if (!emb)
+		return -1;
+	if (loss_forward_backward(lo, T->demb, T->dW, head_has_bias(T) ? T->db : NULL,
+				  T->ws, emb, b->labels, T->W,
+				  head_has_bias(T) ? T->b : NULL, &c->loss, T->t,
+				  b->n, T->D, T->C) < 0)
+		return -1;
+	char good[MSG_MAX];
+	if (!isfinite(lo->loss)) {
+		last_good(T, good, sizeof good);
+		return hm_error("iteration %ld: loss is %s; %s", T->t + 1,
+				isnan(lo->loss) ? "NaN" : "infinite", good);
+	}
+	model_backward(T->m, T->demb, NULL);
+	double lr = lr_at(&T->sched, T->t);
+	float flr = (float)lr, fm = (float)c->momentum, fwd = (float)c->wd;
+	int n = model_n_tensors(T->m);
+	for (int i = 0; i < n; i++) {
+		const struct model_tensor *mt = model_tensor(T->m, i);
+		if (!mt->trainable)
+			continue;
+		optim_sgd_step(mt->data, T->mom + (mt->data - T->params), mt->grad,
+			       mt->count, flr, fm, mt->decay ? fwd : 0.0f);
+	}
+	optim_sgd_step(T->W, T->mW, T->dW, (size_t)T->C * T->D, flr, fm, fwd);
+	if (head_has_bias(T))
+		optim_sgd_step(T->b, T->mb, T->db, (size_t)T->C, flr, fm, 0.0f);
+	T->t++;
+	if (!all_finite(T->params, T->n_params) ||
+	    !all_finite(T->W, (size_t)T->C * T->D) ||
+	    (head_has_bias(T) && !all_finite(T->b, (size_t)T->C))) {
+		last_good(T, good, sizeof good);
+		return hm_error("iteration %ld: parameters are no longer finite "
+				"(NaN or infinite); %s", T->t, good);
+	}
+	*lr_used = lr;
+	return 0;
+}
+
+int train_run(const struct train_config *cfg, int *signo, long *iter_out)
+{
+	struct trainer T;
+	struct modelfile mf;
+	int have_mf = 0, rc = -1, resumed = cfg->resume != NULL;
+	struct data_loader *L = NULL;
+	memset(&T, 0, sizeof T);
+	T.c = *cfg;
+	T.last_ckpt = -1;
+	if (signo)
+		*signo = 0;
+
+	if (resumed) {
+		T.resume_from = resume_path(cfg->resume);
+		if (!T.resume_from) {
+			hm_error("out of memory");
+			goto out;
+		}
+		if (modelfile_read(&mf, T.resume_from) < 0)
+			goto out;
+		have_mf = 1;
+		if (setup_resume(&T, &mf) < 0)
+			goto out;
+		if (!T.c.out_dir) {
+			T.out_dir_owned = dir_of(T.resume_from);
+			T.c.out_dir = T.out_dir_owned;
+		}
+	} else if (setup_fresh(&T) < 0) {
+		goto out;
+	}
+	if (!T.c.out_dir) {
+		hm_error("no output directory");
+		goto out;
+	}
+	if (make_dirs(T.c.out_dir) < 0)
+		goto out;
+	T.ckpt_path = path_join(T.c.out_dir, "checkpoint.hmm");
+	T.model_path = path_join(T.c.out_dir, "model.hmm");
+	T.csv_path = path_join(T.c.out_dir, "train.csv");
+	if (!T.ckpt_path || !T.model_path || !T.csv_path) {
+		hm_error("out of memory");
+		goto out;
+	}
+	if (resumed && same_file(T.resume_from, T.ckpt_path))
+		T.last_ckpt = T.t;	/* the checkpoint we resume is the last good one */
+
+	T.shape = model_get_shape(T.m);
+	T.D = T.shape->emb_dim;
+	T.C = T.c.classes;
+	T.B = T.c.batch;
+	if (model_set_batch(T.m, T.B) < 0 || alloc_state(&T) < 0)
+		goto out;
+	if (resumed) {
+		if (load_resume_tensors(&T, &mf) < 0)
+			goto out;
+		modelfile_free(&mf);
+		have_mf = 0;
+	} else {
+		head_init(&T);
+	}
+	T.per_epoch = data_batches_per_epoch(&T.pack, T.B);
+	if (T.per_epoch < 1) {
+		hm_error_file(T.pack.path, "%ld records, fewer than one batch of %d",
+			      T.pack.ix.n, T.B);
+		goto out;
+	}
+	T.total = T.c.iters > 0 ? T.c.iters : T.c.epochs * T.per_epoch;
+	if (setup_schedule(&T) < 0)
+		goto out;
+	if (T.c.val) {
+		if (pairs_load(&T.pairs, T.c.val_pairs, PAIRS_AUTO) < 0 ||
+		    data_pack_open(&T.val, T.c.val, 0) < 0)
+			goto out;
+		T.have_val = 1;
+	}
+	if (open_csv(&T, resumed) < 0)
+		goto out;
+
+	long end = T.total;
+	if (T.c.stop_after > 0 && T.c.stop_after < end)
+		end = T.c.stop_after;
+	struct data_config dc = { .mode = DATA_TRAIN, .batch = T.B,
+				  .c = T.shape->in_c, .h = T.shape->in_h,
+				  .w = T.shape->in_w, .seed = T.c.seed, .flip = 1,
+				  .start = T.t, .end = end };
+	L = data_loader_new(&T.pack, &dc);
+	if (!L)
+		goto out;
+	if (T.c.log)
+		fprintf(T.c.log, "hm-train: %s, %dx%dx%d -> %d, %d classes, %.3g MMAC/image, "
+			"%zu parameters; %ld records, %ld iterations/epoch, %ld in all%s\n",
+			T.shape->arch, T.shape->in_c, T.shape->in_h, T.shape->in_w, T.D,
+			T.C, model_macs(T.m) / 1e6, T.n_params, T.pack.ix.n,
+			T.per_epoch, T.total, resumed ? " (resumed)" : "");
+
+	double t_start = now_seconds(), t_draw = 0, ep_loss = 0, ep_acc = 0;
+	long ep_n = 0, t_first = T.t;
+	double last_loss = 0, last_acc = 0, last_lr = 0, rate = 0;
+	enum train_end how = TRAIN_DONE;
+	while (T.t < end) {
+		if (stop_signal) {
+			how = TRAIN_INTERRUPTED;
+			break;
+		}
+		const struct data_batch *b;
+		double t0 = now_seconds();
+		int got = data_loader_next(L, &b);
+		if (got <= 0) {
+			if (got == 0)
+				hm_error("internal: the loader ended early");
+			goto out;
+		}
+		struct loss_out lo = { 0 };
+		double lr = 0;
+		if (step(&T, b, &lo, &lr) < 0)
+			goto out;
+		double now = now_seconds(), acc = (double)lo.n_correct / b->n;
+		double img_s = b->n / fmax(now - t0, 1e-9);
+		if (fprintf(T.csv, "%ld,%ld,%.6g,%.6g,%.6g,%.1f\n",
+			    (T.t - 1) / T.per_epoch + 1, T.t, lo.loss, acc, lr, img_s) < 0 ||
+		    fflush(T.csv)) {
+			hm_error_file(T.csv_path, "write error: %s", strerror(errno));
+			goto out;
+		}
+		if (T.t % T.per_epoch == 1 || T.per_epoch == 1) {
+			ep_loss = ep_acc = 0;
+			ep_n = 0;
+		}
+		ep_loss += lo.loss;
+		ep_acc += acc;
+		ep_n++;
+		last_loss = lo.loss;
+		last_acc = acc;
+		last_lr = lr;
+		rate = (double)(T.t - t_first) * T.B / fmax(now - t_start, 1e-9);
+		if (T.c.progress && (now - t_draw >= 0.2 || T.t == end)) {
+			draw_progress(&T, last_loss, last_acc, last_lr, rate, 0);
+			t_draw = now;
+		}
+		if (T.t % T.per_epoch == 0 && T.have_val) {
+			if (T.c.progress)
+				fputc('\n', stderr);
+			if (run_val(&T, T.t / T.per_epoch) < 0)
+				goto out;
+		}
+		if (T.c.checkpoint_every > 0 && T.t % T.c.checkpoint_every == 0 &&
+		    T.t < end && write_checkpoint(&T) < 0)
+			goto out;
+	}
+	if (T.c.progress && T.t > t_first)
+		draw_progress(&T, last_loss, last_acc, last_lr, rate, 1);
+	if (how == TRAIN_DONE && T.t < T.total)
+		how = TRAIN_STOPPED;
+	data_loader_free(L);
+	L = NULL;
+	if (T.last_ckpt != T.t && write_checkpoint(&T) < 0)
+		goto out;
+	if (how == TRAIN_INTERRUPTED) {
+		if (signo)
+			*signo = stop_signal;
+		rc = how;
+		goto out;
+	}
+	if (how == TRAIN_STOPPED) {
+		rc = how;
+		goto out;
+	}
+	if (write_model_file(&T, T.model_path, 0) < 0)
+		goto out;
+	if (T.c.test && run_test(&T) < 0)
+		goto out;
+	fprintf(T.c.report, "trained %ld iterations (%.4g epochs): loss %.4g, "
+		"accuracy %.2f%%, %.1f img/s; model '%s'\n", T.t,
+		(double)T.t / T.per_epoch, ep_n ? ep_loss / ep_n : 0.0,
+		ep_n ? 100 * ep_acc / ep_n : 0.0, rate, T.model_path);
+	if (fflush(T.c.report) || ferror(T.c.report)) {
+		hm_error("stdout: write error");
+		goto out;
+	}
+	rc = TRAIN_DONE;
+out:
+	if (iter_out)
+		*iter_out = T.t;
+	data_loader_free(L);
+	if (have_mf)
+		modelfile_free(&mf);
+	trainer_free(&T);
+	return rc;
+}

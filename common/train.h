@@ -1,0 +1,131 @@
+/*
+ * train: hm-train's training loop: a backbone (model.h) and a margin-loss
+ * head (loss.h) trained with SGD (optim.h) on batches from a pack
+ * (data.h), with checkpoints, exact resume, a CSV log, per-epoch
+ * verification and a closed-set test.  hm-train(1) is the user's view.
+ *
+ * One step (iteration t, 0-based, = global batch t of data.h):
+ *	zero the gradients
+ *	emb = model_forward(batch, train mode, dropout RNG)
+ *	loss, demb, dW, db = loss_forward_backward(emb, labels, W, b, iter t)
+ *	stop if the loss is NaN or infinite (nothing updated)
+ *	model_backward(demb)
+ *	lr = lr_at(schedule, t); SGD on every trainable backbone tensor
+ *	(weight decay where model_tensor.decay), the head weight (decayed)
+ *	and the softmax bias (not decayed)
+ *	stop if a parameter became NaN or infinite
+ * Checkpoints are written after step t when t is a multiple of
+ * checkpoint_every, at the end, on a stop signal and at stop_after.
+ *
+ * Files in the output directory:
+ *   checkpoint.hmm  the latest checkpoint, written atomically (outfile.h):
+ *                   the backbone (model_file_entries: parameters and batch
+ *                   norm buffers), "head/weight" [C, D], "head/bias" [C]
+ *                   (softmax), "momentum/<name>" for every trainable
+ *                   tensor and the head, and metadata: every option that
+ *                   defines the run ("train.*"), the pack's size, the
+ *                   iteration, the epoch and the dropout RNG state.
+ *   model.hmm       at the end: the backbone, the head and the loss
+ *                   metadata (no optimiser state).
+ *   train.csv       one row per iteration: epoch,iter,loss,acc,lr,img_s
+ *                   (epoch 1-based, iter = steps done, acc = the batch's
+ *                   fraction right); on resume, rows after the checkpoint
+ *                   are dropped and new rows appended.
+ * A run that stops on NaN never writes a checkpoint after the bad step:
+ * the last checkpoint on disk is the last good state.
+ *
+ * Exact resume: a run resumed from a checkpoint computes the same bytes
+ * as a run that was never stopped (same threads: OpenBLAS's sums may
+ * depend on its thread count).  The order and flips of every batch are a
+ * function of (seed, epoch, batch) (data.h), the schedule of t alone,
+ * parameters, buffers, momentum and the dropout RNG are all in the
+ * checkpoint, and the checkpoint stores exactly the float32 state.
+ *
+ * Options on resume: the run-defining options are the checkpoint's.  A
+ * run-defining option also given on the command line (listed in
+ * train_config.given) must equal the stored value, else the resume fails
+ * naming it; the others (output, threads, progress, checkpoint period,
+ * stop point, --val, --test) come from the command line.
+ *
+ * Output: progress on stderr (when enabled), report lines on cfg->report:
+ *   epoch 3: val accuracy 97.50% +- 1.20% (600 pairs, 10 folds)
+ *   top-1: 91.23% (500 records of 'test.hmr')
+ *   trained 600 iterations (10 epochs): loss 0.0123, accuracy 99.81%,
+ *     123.4 img/s; model 'out/model.hmm'            (one line)
+ * The loss and accuracy of the final line are the means over the last
+ * epoch's iterations run by this process.
+ *
+ * Ownership and errors: the caller owns the config and its strings;
+ * train_run() allocates and frees everything it uses.  Errors return -1
+ * with the message recorded (tools print it).
+ */
+#ifndef HM_TRAIN_H
+#define HM_TRAIN_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "loss.h"
+
+#define TRAIN_MAX_GIVEN 64
+
+struct train_config {
+	const char *pack;	/* training pack (.hmr); NULL on resume = stored */
+	const char *out_dir;	/* NULL on resume = the checkpoint's directory */
+	const char *resume;	/* checkpoint file or directory, or NULL */
+	/* run-defining (stored in checkpoints) */
+	char arch[128];
+	int emb_dim;		/* 0: the architecture's */
+	int classes;		/* 0: max label + 1 */
+	struct loss_config loss;
+	int batch;
+	long epochs, iters;	/* one of them > 0 */
+	double lr;
+	int cosine;		/* 0: step schedule with lr_steps */
+	char lr_steps[256];	/* "10,18,22": epochs with --epochs, else iterations */
+	long warmup;		/* iterations */
+	double momentum, wd;
+	uint64_t seed;
+	/* per invocation */
+	int threads;		/* for the record; the tool sets the pools */
+	long checkpoint_every;	/* iterations; 0 = only end/signal/stop */
+	long stop_after;	/* stop after this many iterations; 0 never */
+	const char *val, *val_pairs;	/* verification each epoch */
+	const char *test;	/* closed-set top-1 at the end */
+	int progress;		/* draw the progress line on stderr */
+	FILE *report;		/* report lines (stdout) */
+	FILE *log;		/* -v notes (stderr) or NULL */
+	/* run-defining option names given on the command line ("lr", ...) */
+	int n_given;
+	const char *given[TRAIN_MAX_GIVEN];
+};
+
+/* Defaults: arch "ir18", arcface, batch 64, lr 0.1, momentum 0.9,
+ * wd 5e-4, no epochs or iterations (the caller must set one),
+ * checkpoint every 1000 iterations. */
+void train_config_default(struct train_config *c);
+
+/* How train_run() ended (when it does not fail). */
+enum train_end { TRAIN_DONE, TRAIN_STOPPED, TRAIN_INTERRUPTED };
+
+/*
+ * Trains as configured.  Returns the way it ended (TRAIN_INTERRUPTED
+ * when a signal caught by train_catch_signals() arrived: *SIGNO gets it;
+ * the checkpoint was written), or -1 with the message recorded.
+ * *ITER (if not NULL) gets the iterations done.
+ */
+int train_run(const struct train_config *c, int *signo, long *iter);
+
+/*
+ * Catches SIGINT and SIGTERM: the first one asks train_run() to stop after
+ * the current step (and write a checkpoint); a second one is handled by
+ * whatever handler was installed before (outfile's: temp files removed,
+ * then the default action).  Call after outfile_cleanup_on_signals().
+ */
+void train_catch_signals(void);
+
+/* Names of the run-defining options, NULL-terminated (for the tool). */
+extern const char *const train_run_options[];
+
+#endif

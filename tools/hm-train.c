@@ -1,0 +1,318 @@
+/* hm-train: train a backbone and a margin-loss head on a pack (train.h). */
+#include "blas.h"
+#include "cli.h"
+#include "err.h"
+#include "loss.h"
+#include "optim.h"
+#include "outfile.h"
+#include "train.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+	"Usage: hm-train [options] -o DIR (--epochs N | --iters N) PACK.hmr\n"
+	"       hm-train --resume DIR|FILE [options] [PACK.hmr]\n"
+	"Train a CNN backbone and a classifier head on the labelled pack PACK.hmr\n"
+	"(its index PACK.hmi beside it); write DIR/model.hmm, DIR/checkpoint.hmm\n"
+	"and DIR/train.csv.\n"
+	"\n"
+	"  -a, --arch ARCH        ir18, face18 or ir:D1,D2,D3,D4:W1,W2,W3,W4 (ir18)\n"
+	"      --emb-size N       embedding size (the architecture's)\n"
+	"      --classes N        classes of the head (max label + 1)\n"
+	"      --loss NAME        softmax, asoftmax, arcface or cosface (arcface)\n"
+	"      --scale S          s of arcface and cosface (64)\n"
+	"      --margin M         m: arcface 0.5, cosface 0.35, asoftmax 4\n"
+	"      --easy-margin      arcface: the margin only where cos > 0\n"
+	"      --lambda-base F    asoftmax lambda = max(min, base (1 + gamma iter)^-power)\n"
+	"      --lambda-gamma F     (1000, 0.12, 1, 5)\n"
+	"      --lambda-power F\n"
+	"      --lambda-min F\n"
+	"      --hm MODE          hard mining: none, power[:g], focal[:g], ohem[:r]\n"
+	"                         (none)\n"
+	"  -b, --batch N          images per step, 2 or more (64)\n"
+	"      --epochs N         passes over the pack\n"
+	"      --iters N          steps in all (instead of --epochs)\n"
+	"      --lr F             learning rate (0.1)\n"
+	"      --lr-steps LIST    multiply the rate by 0.1 at each milestone, e.g.\n"
+	"                         10,18,22: epochs with --epochs, else iterations\n"
+	"      --lr-schedule S    step (default) or cosine\n"
+	"      --warmup N         linear warm-up over N iterations (0)\n"
+	"      --momentum F       SGD momentum (0.9)\n"
+	"      --wd F             weight decay, not on batch norm, biases, PReLU\n"
+	"                         (5e-4)\n"
+	"      --seed N           initialisation, order, flips, dropout (0)\n"
+	"  -o, --output DIR       output directory (created)\n"
+	"      --checkpoint-every N  write DIR/checkpoint.hmm every N iterations\n"
+	"                         (1000; 0: only at the end and when stopped)\n"
+	"      --resume PATH      continue from a checkpoint (a file, or a directory\n"
+	"                         holding checkpoint.hmm)\n"
+	"      --stop-after N     stop after iteration N as if interrupted\n"
+	"      --val PACK         verification pack, LFW-protocol accuracy each epoch\n"
+	"      --val-pairs FILE   its pair list (LFW pairs.txt, YTF splits, CSV...)\n"
+	"      --test PACK        closed-set top-1 of the head on PACK at the end\n"
+	"  -j, --threads N        threads (HM_THREADS, else all cores)\n"
+	"      --progress         show progress even when stderr is not a terminal\n"
+	"  -q, --quiet            no progress line\n"
+	"  -v, --verbose          report the BLAS core, the model and the data\n"
+	"  -h, --help             this text\n"
+	"      --version          the suite version\n";
+
+enum {
+	OPT_EMB = 256, OPT_CLASSES, OPT_LOSS, OPT_SCALE, OPT_MARGIN, OPT_EASY,
+	OPT_LBASE, OPT_LGAMMA, OPT_LPOWER, OPT_LMIN, OPT_HM, OPT_EPOCHS,
+	OPT_ITERS, OPT_LR, OPT_LR_STEPS, OPT_LR_SCHEDULE, OPT_WARMUP,
+	OPT_MOMENTUM, OPT_WD, OPT_SEED, OPT_CKPT, OPT_RESUME, OPT_STOP,
+	OPT_VAL, OPT_VAL_PAIRS, OPT_TEST, OPT_PROGRESS, OPT_VERSION
+};
+
+struct cmdline {
+	struct train_config c;
+	const char *threads;
+	const char *loss, *hm;
+	const char *scale, *margin, *lbase, *lgamma, *lpower, *lmin;
+	int easy, quiet, progress, verbose, schedule_set;
+};
+
+static void given(struct cmdline *cl, const char *name)
+{
+	for (int i = 0; i < cl->c.n_given; i++)
+		if (!strcmp(cl->c.given[i], name))
+			return;
+	if (cl->c.n_given < TRAIN_MAX_GIVEN)
+		cl->c.given[cl->c.n_given++] = name;
+}
+
+static float opt_float(const char *opt, const char *arg, double lo, double hi)
+{
+	return (float)cli_double(opt, arg, lo, hi);
+}
+
+static void parse(struct cmdline *cl, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "arch", required_argument, NULL, 'a' },
+		{ "emb-size", required_argument, NULL, OPT_EMB },
+		{ "classes", required_argument, NULL, OPT_CLASSES },
+		{ "loss", required_argument, NULL, OPT_LOSS },
+		{ "scale", required_argument, NULL, OPT_SCALE },
+		{ "margin", required_argument, NULL, OPT_MARGIN },
+		{ "easy-margin", no_argument, NULL, OPT_EASY },
+		{ "lambda-base", required_argument, NULL, OPT_LBASE },
+		{ "lambda-gamma", required_argument, NULL, OPT_LGAMMA },
+		{ "lambda-power", required_argument, NULL, OPT_LPOWER },
+		{ "lambda-min", required_argument, NULL, OPT_LMIN },
+		{ "hm", required_argument, NULL, OPT_HM },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "epochs", required_argument, NULL, OPT_EPOCHS },
+		{ "iters", required_argument, NULL, OPT_ITERS },
+		{ "lr", required_argument, NULL, OPT_LR },
+		{ "lr-steps", required_argument, NULL, OPT_LR_STEPS },
+		{ "lr-schedule", required_argument, NULL, OPT_LR_SCHEDULE },
+		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "momentum", required_argument, NULL, OPT_MOMENTUM },
+		{ "wd", required_argument, NULL, OPT_WD },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "output", required_argument, NULL, 'o' },
+		{ "checkpoint-every", required_argument, NULL, OPT_CKPT },
+		{ "resume", required_argument, NULL, OPT_RESUME },
+		{ "stop-after", required_argument, NULL, OPT_STOP },
+		{ "val", required_argument, NULL, OPT_VAL },
+		{ "val-pairs", required_argument, NULL, OPT_VAL_PAIRS },
+		{ "test", required_argument, NULL, OPT_TEST },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct train_config *c = &cl->c;
+	int o;
+	while ((o = getopt_long(argc, argv, "a:b:o:j:qvh", longopts, NULL)) != -1) {
+		switch (o) {
+		case 'a':
+			if (strlen(optarg) >= sizeof c->arch)
+				die_usage("--arch: '%s' is too long", optarg);
+			snprintf(c->arch, sizeof c->arch, "%s", optarg);
+			given(cl, "arch");
+			break;
+		case OPT_EMB:
+			c->emb_dim = (int)cli_long("--emb-size", optarg, 1, 65536);
+			given(cl, "emb-size");
+			break;
+		case OPT_CLASSES:
+			c->classes = (int)cli_long("--classes", optarg, 1, 1 << 24);
+			given(cl, "classes");
+			break;
+		case OPT_LOSS: cl->loss = optarg; given(cl, "loss"); break;
+		case OPT_SCALE: cl->scale = optarg; given(cl, "scale"); break;
+		case OPT_MARGIN: cl->margin = optarg; given(cl, "margin"); break;
+		case OPT_EASY: cl->easy = 1; given(cl, "easy-margin"); break;
+		case OPT_LBASE: cl->lbase = optarg; given(cl, "lambda-base"); break;
+		case OPT_LGAMMA: cl->lgamma = optarg; given(cl, "lambda-gamma"); break;
+		case OPT_LPOWER: cl->lpower = optarg; given(cl, "lambda-power"); break;
+		case OPT_LMIN: cl->lmin = optarg; given(cl, "lambda-min"); break;
+		case OPT_HM: cl->hm = optarg; given(cl, "hm"); break;
+		case 'b':
+			c->batch = (int)cli_long("--batch", optarg, 2, 1 << 16);
+			given(cl, "batch");
+			break;
+		case OPT_EPOCHS:
+			c->epochs = cli_long("--epochs", optarg, 1, 1L << 30);
+			given(cl, "epochs");
+			break;
+		case OPT_ITERS:
+			c->iters = cli_long("--iters", optarg, 1, 1L << 40);
+			given(cl, "iters");
+			break;
+		case OPT_LR:
+			c->lr = cli_double("--lr", optarg, 0, 1e38);
+			given(cl, "lr");
+			break;
+		case OPT_LR_STEPS:
+			if (strlen(optarg) >= sizeof c->lr_steps)
+				die_usage("--lr-steps: '%s' is too long", optarg);
+			snprintf(c->lr_steps, sizeof c->lr_steps, "%s", optarg);
+			given(cl, "lr-steps");
+			break;
+		case OPT_LR_SCHEDULE:
+			if (!strcmp(optarg, "cosine"))
+				c->cosine = 1;
+			else if (!strcmp(optarg, "step"))
+				c->cosine = 0;
+			else
+				die_usage("--lr-schedule: '%s' is not step or cosine", optarg);
+			cl->schedule_set = 1;
+			given(cl, "lr-schedule");
+			break;
+		case OPT_WARMUP:
+			c->warmup = cli_long("--warmup", optarg, 0, 1L << 40);
+			given(cl, "warmup");
+			break;
+		case OPT_MOMENTUM:
+			c->momentum = cli_double("--momentum", optarg, 0, 1);
+			given(cl, "momentum");
+			break;
+		case OPT_WD:
+			c->wd = cli_double("--wd", optarg, 0, 1);
+			given(cl, "wd");
+			break;
+		case OPT_SEED:
+			c->seed = (uint64_t)cli_long("--seed", optarg, 0, LONG_MAX);
+			given(cl, "seed");
+			break;
+		case 'o': c->out_dir = optarg; break;
+		case OPT_CKPT:
+			c->checkpoint_every = cli_long("--checkpoint-every", optarg, 0,
+						       1L << 40);
+			break;
+		case OPT_RESUME: c->resume = optarg; break;
+		case OPT_STOP:
+			c->stop_after = cli_long("--stop-after", optarg, 1, 1L << 40);
+			break;
+		case OPT_VAL: c->val = optarg; break;
+		case OPT_VAL_PAIRS: c->val_pairs = optarg; break;
+		case OPT_TEST: c->test = optarg; break;
+		case 'j': cl->threads = optarg; break;
+		case OPT_PROGRESS: cl->progress = 1; break;
+		case 'q': cl->quiet = 1; break;
+		case 'v': cl->verbose = 1; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(fflush(stdout) ? 1 : 0);
+		case OPT_VERSION: cli_version(); break;
+		default: die_usage("unknown option");
+		}
+	}
+	if (optind < argc)
+		c->pack = argv[optind++];
+	if (optind < argc)
+		die_usage("one pack expected, got '%s' too", argv[optind]);
+
+	/* The loss: the kind's defaults, then the constants given. */
+	enum loss_kind kind = c->loss.kind;
+	if (cl->loss && loss_kind_parse(&kind, cl->loss) < 0)
+		die_usage("--loss: %s", hm_errmsg());
+	loss_config_default(&c->loss, kind);
+	if (cl->hm && loss_hm_parse(&c->loss.hm, &c->loss.hm_param, cl->hm) < 0)
+		die_usage("--hm: %s", hm_errmsg());
+	if (cl->scale)
+		c->loss.s = opt_float("--scale", cl->scale, 1e-6, 1e6);
+	if (cl->margin)
+		c->loss.m = opt_float("--margin", cl->margin, -1e6, 1e6);
+	c->loss.easy_margin = cl->easy;
+	if (cl->lbase)
+		c->loss.lambda_base = opt_float("--lambda-base", cl->lbase, 0, 1e12);
+	if (cl->lgamma)
+		c->loss.lambda_gamma = opt_float("--lambda-gamma", cl->lgamma, 0, 1e12);
+	if (cl->lpower)
+		c->loss.lambda_power = opt_float("--lambda-power", cl->lpower, 0, 1e12);
+	if (cl->lmin)
+		c->loss.lambda_min = opt_float("--lambda-min", cl->lmin, 0, 1e12);
+	if (loss_config_check(&c->loss) < 0)
+		die_usage("%s", hm_errmsg());
+
+	if (c->epochs && c->iters)
+		die_usage("--epochs and --iters are exclusive");
+	if (!c->resume) {
+		if (!c->pack)
+			die_usage("no pack given");
+		if (!c->out_dir)
+			die_usage("no output directory (-o DIR)");
+		if (!c->epochs && !c->iters)
+			die_usage("--epochs or --iters is required");
+	}
+	if (c->cosine && c->lr_steps[0])
+		die_usage("--lr-steps is for the step schedule, not cosine");
+	if (c->lr_steps[0]) {
+		long st[OPTIM_MAX_STEPS];
+		int n;
+		if (optim_steps_parse(st, &n, c->lr_steps) < 0)
+			die_usage("--lr-steps: %s", hm_errmsg());
+	}
+	if (!c->val != !c->val_pairs)
+		die_usage("--val and --val-pairs go together");
+	if (cl->quiet && cl->progress)
+		die_usage("--quiet and --progress are exclusive");
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline cl;
+	hm_set_progname(argv[0]);
+	if (blas_init(argc, argv) < 0)
+		warn("%s", hm_errmsg());
+	memset(&cl, 0, sizeof cl);
+	train_config_default(&cl.c);
+	parse(&cl, argc, argv);
+	int threads = cli_threads(cl.threads);
+	blas_set_threads(threads);
+	cl.c.threads = threads;
+	cl.c.progress = cli_want_progress(cl.progress, cl.quiet);
+	cl.c.report = stdout;
+	cl.c.log = cl.verbose ? stderr : NULL;
+	if (cl.verbose)
+		fprintf(stderr, "hm-train: %s; %d threads\n", blas_describe(), threads);
+	outfile_cleanup_on_signals();
+	train_catch_signals();
+
+	int sig = 0;
+	long iter = 0;
+	int how = train_run(&cl.c, &sig, &iter);
+	if (how < 0)
+		die("%s", hm_errmsg());
+	if (how == TRAIN_INTERRUPTED) {
+		warn("%s at iteration %ld; checkpoint written; continue with --resume",
+		     sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)", iter);
+		return 128 + sig;
+	}
+	if (how == TRAIN_STOPPED)
+		warn("stopped after iteration %ld (--stop-after); checkpoint written", iter);
+	return 0;
+}
