@@ -594,7 +594,7 @@ struct scene {
 };
 
 static void scene_draw(struct scene *sc, struct rng *rv, struct rng *rf,
-		       const struct synth_opts *o, const struct face *f)
+		       const struct synth_opts *o)
 {
 	float d = (float)clampf((float)o->difficulty, 0, 1);
 	const float deg = PI_F / 180;
@@ -647,7 +647,6 @@ static void scene_draw(struct scene *sc, struct rng *rv, struct rng *rf,
 	u = unif(rf);
 	sc->squint = d * 0.45f * u * u * u;
 	sc->noise = d * 7 * unif(rf);
-	(void)f;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1365,7 +1364,7 @@ int synth_render(struct synth_canvas *c, struct image *out, float lmk[5][2],
 	rng_seed2(&rv, seed, video_stream);
 	rng_seed2(&rf, seed, image_stream ^ STREAM_FRAME);
 	face_from_identity(&f, id);
-	scene_draw(&sc, &rv, &rf, o, &f);
+	scene_draw(&sc, &rv, &rf, o);
 	memset(&g, 0, sizeof g);
 	g.raise = f.curve + sc.smile;
 	if (target)

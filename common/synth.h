@@ -14,7 +14,7 @@
  * roll, scale, translation, directional light with a colour cast, brightness
  * and contrast, expression (smile, open mouth, squint), occlusion
  * (sunglasses band, a hand-like box), blur, noise and JPEG quality.
- * Background, clothing and frontal lighting vary at every difficulty.
+ * Background and clothing vary at every difficulty.
  *
  * Rendering.  The face is a list of anti-aliased primitives (affine
  * ellipses, capsules, boxes; crescents as one ellipse minus another),
