@@ -394,6 +394,9 @@ static void test_sets(void)
 	   s.jobs[1].has_target && s.jobs[1].target[0][1] == 111,
 	   "landmarks: file order kept, identity = folder, targets set");
 	synth_set_free(&s);
+	unlink(lp);
+	unlink(tmp_path("pairs.txt"));
+	unlink(tmp_path("splits.txt"));
 }
 
 int main(void)
