@@ -691,6 +691,9 @@ int align_batch_run(struct align_batch *b)
 		return -1;
 	if (b->out_dir && make_dirs(b->out_dir))
 		return -1;
+	/* A JPEG tree: one sync at the end instead of one per file. */
+	if (b->out_dir)
+		outfile_defer_fsync(1);
 	struct writer w = { .b = b, .direct = 1, .fp = b->out };
 	if (!b->out_dir) {
 		w.fp = open_memstream(&w.mem, &w.mem_n);
@@ -709,6 +712,11 @@ int align_batch_run(struct align_batch *b)
 		errno = 0;
 		if (!rc && fflush(w.fp))
 			rc = write_failed(&w);
+	}
+	if (b->out_dir) {
+		outfile_defer_fsync(0);
+		if (!rc)
+			rc = outfile_sync_dir(b->out_dir);
 	}
 	if (!w.direct)
 		fclose(w.fp);

@@ -52,9 +52,9 @@ void lmk_list_free(struct lmk_list *list)
 	memset(list, 0, sizeof *list);
 }
 
-int lmk_write_plain(FILE *fp, const char *path, const float pt[5][2])
+int lmk_write(FILE *fp, const char *path, int label, const float pt[5][2])
 {
-	if (fputs(path, fp) == EOF)
+	if (fputs(path, fp) == EOF || (label >= 0 && fprintf(fp, "\t%d", label) < 0))
 		return hm_error("write error: %s", strerror(errno));
 	for (int i = 0; i < 5; i++)
 		if (fprintf(fp, "\t%.2f\t%.2f", pt[i][0], pt[i][1]) < 0)

@@ -7,7 +7,7 @@
  *
  * Formats (auto-detected from the first non-blank line, or named):
  *   plain  "path x1 y1 x2 y2 ... x5 y5"   (../shared/data/lfw_landmark.txt;
- *          hm-synth writes this with lmk_write_plain)
+ *          hm-synth writes this with lmk_write)
  *   casia  "path classid x1 y1 ... x5 y5" (sphereface_pytorch casia_landmark.txt)
  *   lst    insightface .lst, as face_preprocess.parse_lst_line() reads it:
  *          "aligned<TAB>path<TAB>label<TAB>bx1<TAB>by1<TAB>bx2<TAB>by2<TAB>
@@ -55,7 +55,8 @@ void lmk_list_free(struct lmk_list *list);
 /* "plain", "casia", "lst", "csv", "auto" <-> enum; parse returns -1 if unknown. */
 int lmk_format_parse(const char *name);
 const char *lmk_format_name(enum lmk_format format);
-/* Writes one plain-format line (tab separated, 2 decimals, '\n').  0 or -1. */
-int lmk_write_plain(FILE *fp, const char *path, const float pt[5][2]);
+/* Writes one line, tab separated, 2 decimals, '\n': the plain format when
+ * LABEL < 0, else the casia format with LABEL as the class id.  0 or -1. */
+int lmk_write(FILE *fp, const char *path, int label, const float pt[5][2]);
 
 #endif

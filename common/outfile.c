@@ -2,6 +2,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 /* Temp names to remove on die() or a fatal signal.  Plain arrays, so the
  * signal handler only calls async-signal-safe unlink(). */
 static char *pending[MAX_OPEN];
+static int defer_fsync;
 static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void remove_pending(void)
@@ -118,7 +120,8 @@ int outfile_commit(struct outfile *o)
 		o->fp = NULL;
 		return 0;
 	}
-	int failed = fflush(o->fp) || ferror(o->fp) || fsync(fileno(o->fp));
+	int failed = fflush(o->fp) || ferror(o->fp) ||
+		     (!defer_fsync && fsync(fileno(o->fp)));
 	int e = errno ? errno : EIO;
 	if (fclose(o->fp) && !failed) {
 		failed = 1;
@@ -137,6 +140,22 @@ int outfile_commit(struct outfile *o)
 	}
 	release(o);
 	return 0;
+}
+
+void outfile_defer_fsync(int on)
+{
+	defer_fsync = on;
+}
+
+int outfile_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return hm_error_file(dir, "cannot open: %s", strerror(errno));
+	int rc = syncfs(fd);
+	int e = errno;
+	close(fd);
+	return rc ? hm_error_file(dir, "sync failed: %s", strerror(e)) : 0;
 }
 
 int outfile_write_all(const char *path, const void *buf, size_t n)

@@ -34,6 +34,15 @@ int outfile_write_all(const char *path, const void *buf, size_t n);
 int make_dirs(const char *dir);
 /* Creates the parent directories of file PATH.  Returns 0 or -1. */
 int make_parent_dirs(const char *path);
+/*
+ * For tools that write thousands of small files (image trees): after
+ * outfile_defer_fsync(1) commits skip their fsync (the rename still makes
+ * each file appear whole); call outfile_sync_dir() once at the end, before
+ * writing the file that marks the set complete.  Process-wide.
+ */
+void outfile_defer_fsync(int on);
+/* Flushes the file system holding DIR to disk (syncfs).  0 or -1. */
+int outfile_sync_dir(const char *dir);
 /* Installs SIGINT/SIGTERM/SIGHUP/SIGPIPE-safe cleanup of temp files. */
 void outfile_cleanup_on_signals(void);
 

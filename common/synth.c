@@ -2252,7 +2252,9 @@ static int write_protocol_and_landmarks(const struct synth_set *s, const char *d
 		return -1;
 	}
 	for (long i = 0; i < s->n_jobs; i++)
-		if (lmk_write_plain(of.fp, s->jobs[i].path, (const float(*)[2])lmk[i])) {
+		if (lmk_write(of.fp, s->jobs[i].path,
+			      s->kind == SYNTH_CASIA ? (int)s->jobs[i].identity : -1,
+			      (const float(*)[2])lmk[i])) {
 			hm_error_prefix("'%s'", p);
 			outfile_abort(&of);
 			free(p);
@@ -2289,6 +2291,8 @@ int synth_set_write(const struct synth_set *s, const char *dir,
 	}
 	free(prev);
 
+	/* Thousands of small files: one sync at the end instead of one each. */
+	outfile_defer_fsync(1);
 	struct writer w = { .s = s, .o = o, .dir = dir, .seed = seed, .fail_job = LONG_MAX };
 	w.lmk = malloc((size_t)(s->n_jobs ? s->n_jobs : 1) * sizeof *w.lmk);
 	if (!w.lmk)
@@ -2332,8 +2336,12 @@ int synth_set_write(const struct synth_set *s, const char *dir,
 	} else {
 		if (p)
 			progress_done(p, s->n_jobs);
-		rc = write_protocol_and_landmarks(s, dir, w.lmk);
+		rc = outfile_sync_dir(dir);
+		outfile_defer_fsync(0);
+		if (!rc)
+			rc = write_protocol_and_landmarks(s, dir, w.lmk);
 	}
+	outfile_defer_fsync(0);
 	free(w.lmk);
 	return rc;
 }

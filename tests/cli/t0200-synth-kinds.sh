@@ -32,11 +32,21 @@ test_expect_success 'casia: identity folders, numbered images, landmarks for eac
 	cut -f1 c/landmarks.txt >paths &&
 	(cd c && find . -name "*.jpg" | sed "s|^\./||" | sort) >found &&
 	cmp paths found &&
-	awk -F"\t" "NF != 11 || \$2 !~ /^[0-9]+\.[0-9][0-9]$/ { bad = 1 } END { exit bad }" c/landmarks.txt
+	awk -F"\t" "NF != 12 || \$3 !~ /^[0-9]+\.[0-9][0-9]$/ { bad = 1 } END { exit bad }" c/landmarks.txt &&
+	cut -f1-2 c/landmarks.txt | sed "s|^0*\([0-9][0-9]*\)/[^\t]*\t|\1 |; s|^ |0 |" >labels &&
+	awk "\$1 != \$2 { bad = 1 } END { exit bad }" labels
+'
+
+test_expect_success 'casia: the class ids reach the aligned records' '
+	hm-align -q --root c c/landmarks.txt >c.hmr &&
+	hm-pack --list c.hmr | cut -f1,2 >got &&
+	printf "0000000/001\t0\n" >want &&
+	head -n 1 got | cmp - want &&
+	tail -n 1 got | grep -q "^0000002/004	2\$"
 '
 
 test_expect_success 'casia: landmarks in MTCNN order (eyes left to right, nose, mouth below)' '
-	awk -F"\t" "!(\$2 < \$4 && \$8 < \$10 && \$7 > \$3 && \$9 > \$7 && \$11 > \$7) { bad = 1 }
+	awk -F"\t" "!(\$3 < \$5 && \$9 < \$11 && \$8 > \$4 && \$10 > \$8 && \$12 > \$8) { bad = 1 }
 		END { exit bad }" c/landmarks.txt
 '
 

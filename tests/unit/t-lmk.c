@@ -93,11 +93,24 @@ static void test_round_trips(void)
 		for (int k = 0; k < 5; k++)
 			for (int c = 0; c < 2; c++)
 				pt[k][c] = rt_pt(i, k, c);
-		is_int(lmk_write_plain(fp, rt_path[i], pt), 0, "lmk_write_plain line %d", i);
+		is_int(lmk_write(fp, rt_path[i], -1, pt), 0, "lmk_write line %d", i);
 	}
 	fclose(fp);
 	check_round_trip(p, LMK_AUTO, LMK_PLAIN, 0, 0.005f, "plain");
 	check_round_trip(p, LMK_PLAIN, LMK_PLAIN, 0, 0.005f, "plain named");
+
+	/* casia, through the writer (a label makes the casia variant) */
+	const char *w = tmp_path("rt-w-casia.txt");
+	fp = fopen(w, "wb");
+	for (int i = 0; i < 3; i++) {
+		float pt[5][2];
+		for (int k = 0; k < 5; k++)
+			for (int c = 0; c < 2; c++)
+				pt[k][c] = rt_pt(i, k, c);
+		lmk_write(fp, rt_path[i], rt_label[i], pt);
+	}
+	fclose(fp);
+	check_round_trip(w, LMK_AUTO, LMK_CASIA, 1, 0.005f, "casia through lmk_write");
 
 	/* casia (tabs, CRLF) and lst (five x then five y), written here */
 	const char *c = tmp_path("rt-casia.txt"), *s = tmp_path("rt.lst");
