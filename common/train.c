@@ -12,6 +12,7 @@
 #include "pairs.h"
 #include "progress.h"
 #include "rng.h"
+#include "scores.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -137,11 +138,15 @@ static int tensor_add(struct kvs *k, const char *name, float *data, int ndim,
 	return 0;
 }
 
-/* The run-defining options as "train.NAME" = canonical text. */
+/* The run-defining options as "train.NAME" = canonical text (doubles in
+ * the fewest digits that read back exactly, floats in 9). */
 static int config_to_kv(struct kvs *k, const struct train_config *c)
 {
 	const struct loss_config *l = &c->loss;
-	char hm[64];
+	char hm[64], lr[32], mom[32], wd[32];
+	scores_fmt_double(lr, c->lr);
+	scores_fmt_double(mom, c->momentum);
+	scores_fmt_double(wd, c->wd);
 	if (l->hm == HM_NONE)
 		snprintf(hm, sizeof hm, "none");
 	else
@@ -161,12 +166,12 @@ static int config_to_kv(struct kvs *k, const struct train_config *c)
 	       kv_add(k, "train.batch", "%d", c->batch) ||
 	       kv_add(k, "train.epochs", "%ld", c->epochs) ||
 	       kv_add(k, "train.iters", "%ld", c->iters) ||
-	       kv_add(k, "train.lr", "%.17g", c->lr) ||
+	       kv_add(k, "train.lr", "%s", lr) ||
 	       kv_add(k, "train.lr-schedule", "%s", c->cosine ? "cosine" : "step") ||
 	       kv_add(k, "train.lr-steps", "%s", c->lr_steps[0] ? c->lr_steps : "none") ||
 	       kv_add(k, "train.warmup", "%ld", c->warmup) ||
-	       kv_add(k, "train.momentum", "%.17g", c->momentum) ||
-	       kv_add(k, "train.wd", "%.17g", c->wd) ||
+	       kv_add(k, "train.momentum", "%s", mom) ||
+	       kv_add(k, "train.wd", "%s", wd) ||
 	       kv_add(k, "train.seed", "%" PRIu64, c->seed) ? -1 : 0;
 }
 
@@ -661,9 +666,14 @@ static int run_val(struct trainer *T, long epoch)
 			snprintf(msg, sizeof msg, "%s", hm_errmsg());
 			rc = hm_error_file(T->c.val_pairs, "%s", msg);
 		} else {
+			char folds[32];
+			if (k.cross)
+				snprintf(folds, sizeof folds, "%d folds", k.n_folds);
+			else
+				snprintf(folds, sizeof folds, "no folds");
 			fprintf(T->c.report, "epoch %ld: val accuracy %.2f%% +- %.2f%% "
-				"(%ld pairs, %d folds)\n", epoch, 100 * k.accuracy,
-				100 * k.accuracy_std, n, k.n_folds);
+				"(%ld pairs, %s)\n", epoch, 100 * k.accuracy,
+				100 * k.accuracy_std, n, folds);
 			if (fflush(T->c.report))
 				rc = hm_error("stdout: write error");
 			metrics_kfold_free(&k);

@@ -1,0 +1,79 @@
+#!/bin/bash
+# hm-train --val/--val-pairs (LFW-protocol accuracy after each epoch) and
+# --test (closed-set top-1 of the head at the end): report lines, order,
+# determinism, and the errors they can meet.
+. "$(dirname "$0")/lib.sh"
+
+NET="-j1 -q -a ir:1,1,1,1:8,16,32,64 --emb-size 32 -b 16"
+
+test_expect_success 'training pack (casia) and verification pack (lfw) at 24x24' '
+	hm-synth -q --kind casia --identities 8 --images-per-id 12 --size 96x96 \
+		--lookalike 0 -o c &&
+	hm-align -q --root c --size 24x24 c/landmarks.txt | hm-pack -q -o train.hmr - &&
+	hm-synth -q --kind lfw --identities 30 --pairs 10 --size 96x96 -o l &&
+	hm-align -q --root l --size 24x24 l/landmarks.txt | hm-pack -q -o val.hmr - &&
+	head -n 1 l/pairs.txt | grep -q "^10	10$"
+'
+
+test_expect_success 'one val line per epoch, then top-1, then the final line' '
+	hm-train $NET --epochs 3 -o out --val val.hmr --val-pairs l/pairs.txt \
+		--test train.hmr train.hmr >report &&
+	cat report &&
+	test $(wc -l <report) = 5 &&
+	for e in 1 2 3; do
+		sed -n "${e}p" report |
+		grep -q "^epoch $e: val accuracy [0-9.]*% +- [0-9.]*% (200 pairs, 10 folds)$" ||
+		return 1
+	done &&
+	sed -n 4p report | grep -q "^top-1: [0-9.]*% (96 records of .train.hmr.)$" &&
+	sed -n 5p report | grep -q "^trained 18 iterations (3 epochs)"
+'
+
+test_expect_success 'accuracies are percentages in range; val beats chance after training' '
+	awk "/val accuracy/ { a = \$5 + 0; if (a < 0 || a > 100) exit 1; last = a }
+	     END { exit !(last > 55) }" report &&
+	awk "/^top-1/ { a = \$2 + 0; exit !(a >= 0 && a <= 100) }" report
+'
+
+test_expect_success 'an image with itself against two people, no folds: 100%' '
+	hm-pack --list val.hmr | cut -f 1 | awk "NR % 6 == 1" | head -n 40 >keys &&
+	test $(cut -d/ -f 1 keys | sort -u | wc -l) = 20 &&
+	awk "NR % 2 { print \$1 \",\" \$1 \",1\" }
+	     !(NR % 2) { print prev \",\" \$1 \",0\" } { prev = \$1 }" keys >self.csv &&
+	test $(wc -l <self.csv) = 20 &&
+	hm-train $NET --epochs 1 -o self --val val.hmr --val-pairs self.csv train.hmr >r &&
+	grep -q "^epoch 1: val accuracy 100.00% +- 0.00% (20 pairs, no folds)$" r
+'
+
+test_expect_success 'the report is deterministic (same seed, same threads)' '
+	hm-train $NET --epochs 3 -o out2 --val val.hmr --val-pairs l/pairs.txt \
+		--test train.hmr train.hmr >report2 &&
+	grep -v "img/s" report >a && grep -v "img/s" report2 >b && cmp a b &&
+	cmp out/model.hmm out2/model.hmm
+'
+
+test_expect_success '--val does not change the model' '
+	hm-train $NET --epochs 3 -o plain train.hmr >/dev/null &&
+	cmp out/model.hmm plain/model.hmm
+'
+
+test_expect_success 'a pair naming a missing image fails naming the key and line' '
+	{ head -n 1 l/pairs.txt && echo "Nobody_Here	1	2" && tail -n +3 l/pairs.txt; } >bad.txt &&
+	test_fails_cleanly 1 "bad.txt'\'': line 2: no embedding for '\''Nobody_Here/Nobody_Here_0001'\''" \
+		hm-train $NET --epochs 1 -o o --val val.hmr --val-pairs bad.txt train.hmr
+'
+
+test_expect_success '--test on a pack with labels beyond the classes fails naming the record' '
+	hm-synth -q --kind casia --identities 9 --images-per-id 2 --size 96x96 -o c9 &&
+	hm-align -q --root c9 --size 24x24 c9/landmarks.txt | hm-pack -q -o nine.hmr - &&
+	test_fails_cleanly 1 "label 8 is not a class of the model (0..7)" \
+		hm-train $NET --epochs 1 -o o2 --test nine.hmr train.hmr
+'
+
+test_expect_success '--test on an image size other than the model'\''s fails' '
+	hm-align -q --root c --size 32x32 c/landmarks.txt | hm-pack -q -o big.hmr - &&
+	test_fails_cleanly 1 "images are 32x32, the model takes 24x24" \
+		hm-train $NET --epochs 1 -o o3 --test big.hmr train.hmr
+'
+
+test_done
