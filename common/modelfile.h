@@ -11,7 +11,21 @@
  * Writing borrows the caller's arrays; the file is written atomically
  * (outfile.h).  Reading allocates: modelfile_free() releases everything.
  * Every size is checked against limits before allocating; every error names
- * the file: "'m.hmm': tensor 'stem.conv.weight': CRC mismatch".
+ * the file: "'m.hmm': tensor 'layer1.0.conv1.weight': CRC mismatch".
+ *
+ * Byte layout (all integers little-endian; hm-model(5) is the reference):
+ *   "HMM\x1a"  u32 version  u32 n_kv  u32 n_tensors
+ *   n_kv x { u32 key_len, key bytes, u32 value_len, value bytes }
+ *   u32 CRC-32 (zlib) of every byte above
+ *   n_tensors x { u32 name_len, name, u32 ndim, u64 shape[ndim],
+ *                 float32 data[product(shape)], u32 CRC-32 of the entry }
+ *   "END\x1a", then nothing.
+ *
+ * Rules both directions enforce: keys and tensor names are printable ASCII
+ * without spaces (0x21..0x7e), unique; values are strings without NUL;
+ * 1 <= ndim <= 4, every dimension >= 1; every value is finite (a NaN or an
+ * infinity is refused on write and rejected on read, naming the tensor).
+ * Reading needs a regular file (the sizes are checked against its length).
  */
 #ifndef HM_MODELFILE_H
 #define HM_MODELFILE_H
@@ -20,6 +34,13 @@
 
 #define MF_MAX_NAME 127
 #define MF_MAX_DIMS 4
+/* Further limits, checked on write and on read before allocating. */
+#define MF_MAX_KV 4096			/* metadata entries */
+#define MF_MAX_KEY 255			/* bytes in a key */
+#define MF_MAX_VALUE (1 << 20)		/* bytes in a value */
+#define MF_MAX_TENSORS 65536
+#define MF_MAX_DIM 2147483647LL		/* each dimension: 1 .. MF_MAX_DIM */
+#define MF_VERSION 1
 
 struct mf_tensor {
 	char name[MF_MAX_NAME + 1];
@@ -39,10 +60,15 @@ struct modelfile {
 	struct mf_tensor *tensors;
 };
 
-/* Writes PATH atomically.  Returns 0 or -1 (error recorded). */
+/* Writes PATH atomically ("-": stdout).  Checks everything first (names,
+ * keys, shapes, limits, duplicates, finite values): a refused write creates
+ * no file and leaves an existing PATH as it was.  0 or -1 (error recorded). */
 int modelfile_write(const char *path, const struct mf_kv *kv, int n_kv,
 		    const struct mf_tensor *tensors, int n_tensors);
-/* Reads PATH; caller frees with modelfile_free().  Returns 0 or -1. */
+/* Reads PATH (a regular file); caller frees with modelfile_free().
+ * Returns 0, or -1 with the error recorded and *MF empty: bad magic, other
+ * version, truncation, a size over the limits or beyond the file's end,
+ * CRC mismatch, non-finite value, duplicate name, bytes after the end. */
 int modelfile_read(struct modelfile *mf, const char *path);
 void modelfile_free(struct modelfile *mf);
 /* The value for KEY, or NULL. */
