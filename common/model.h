@@ -5,17 +5,44 @@
  * A network is an array of small tagged layer structs dispatched by a
  * switch (STYLE 8).  All trainable parameters live in ONE allocation, their
  * gradients in another with the same layout, and non-trainable buffers (batch
- * norm running statistics) in a third; model_tensor() gives named typed views
+ * norm running statistics, ir's frozen features.weight) in a third; model_tensor() gives named typed views
  * (STYLE 6), so zeroing, checkpointing and the optimiser update are one loop
  * each.  Activations for a batch size are planned by model_set_batch().
  *
  * Architectures (the string given to model_new):
- *   "ir18"    insightface IResNet-18: [2,2,2,2] x (64,128,256,512) IR blocks
- *             on 3x112x112, head BN2d, dropout, FC to 512, BN1d.
- *   "face18"  arcface-pytorch resnet_face18 on 1x128x128 grayscale.
- *   "ir:D1,D2,D3,D4:W1,W2,W3,W4" a small IR net, e.g. "ir:1,1,1,1:8,16,32,64".
+ *   "ir18"    insightface IResNet-18 (arcface_torch backbones/iresnet.py):
+ *             stem conv3x3 (stride 1) + BN + PReLU; stages of IBasicBlocks
+ *             [2,2,2,2] x (64,128,256,512), each block BN, conv3x3, BN,
+ *             PReLU, conv3x3 (the stage's stride 2 on this second conv), BN,
+ *             plus the shortcut (conv1x1 stride 2 + BN on a stage's first
+ *             block), no activation after the add; head BN2d, dropout, FC to
+ *             the embedding, BN1d "features" whose weight stays 1 (not
+ *             trainable, as iresnet.py sets requires_grad=False).
+ *             Default 3x112x112, 512-d, dropout 0 (arcface_torch trains with
+ *             dropout=0).  24,025,088 trainable parameters; 2.61 GMAC.
+ *   "face18"  arcface-pytorch resnet_face18() with its default use_se=True
+ *             (models/resnet.py, ResNetFace + IRBlock + SEBlock): stem conv3x3
+ *             + BN + PReLU + max-pool 2x2; IRBlocks [2,2,2,2] x (64,128,256,
+ *             512), strides 1,2,2,2, each BN, conv3x3 (in->in), BN, PReLU,
+ *             conv3x3 (in->out, stride), BN, SE, plus shortcut, then the same
+ *             PReLU again after the add (one shared slope per block); head BN2d,
+ *             dropout, FC (fc5), BN1d (bn5).  Default 1x128x128, 512-d,
+ *             dropout 0.5 (nn.Dropout()).
+ *   "ir:D1,..:W1,.."     an IResNet with 1 to 6 stages of depths Di and widths
+ *             Wi (the stem has W1 channels), e.g. "ir:1,1,1,1:8,16,32,64";
+ *             "ir18" is "ir:2,2,2,2:64,128,256,512".
+ *   "face:D1,..:W1,..[:se]"  the same for the face18 family; ":se" adds SE
+ *             blocks (widths >= 16); "face18" is
+ *             "face:2,2,2,2:64,128,256,512:se".
  * Input size, channels and embedding size are options of model_new() with
- * the architecture's defaults when 0.
+ * the architecture's defaults when 0; the FC input size follows from the
+ * input size (7x7x512 for ir18 at 112x112, 8x8x512 for face18 at 128x128).
+ * Batch norm everywhere: eps 1e-5, momentum 0.1 (PyTorch's defaults, as both
+ * references use).
+ *
+ * Memory: model_set_batch() plans one arena for activations and activation
+ * gradients by lifetime, so buffers that are never live at the same time
+ * share memory (see model.c); model_batch_bytes() says how much.
  *
  * The classifier head of the loss (W [classes, emb], bias) is NOT part of
  * the backbone: the training code owns it and stores it in the model file
@@ -49,7 +76,7 @@ struct model_tensor {
 	int ndim;
 	int shape[4];
 	size_t count;
-	int trainable;		/* 0 for running statistics */
+	int trainable;		/* 0 for running statistics, features.weight */
 	int decay;		/* weight decay applies (conv/linear weights only) */
 };
 
@@ -65,23 +92,54 @@ struct model *model_new(const char *arch, int in_c, int in_h, int in_w, int emb_
 void model_free(struct model *m);
 const struct model_shape *model_get_shape(const struct model *m);
 
-/* Initialises parameters as insightface's iresnet.py does (look it up; write
- * the rule here), deterministically from SEED. */
+/*
+ * Initialises every tensor deterministically from SEED (each tensor from its
+ * own stream rng_seed2(SEED, index), so the same seed gives the same bytes on
+ * any machine).  The rules are the reference modules' own:
+ *   ir family (iresnet.py): every conv weight N(0, 0.1); BN2d weight 1,
+ *     bias 0; PReLU 0.25; fc weight and bias U(-1/sqrt(fan_in),
+ *     1/sqrt(fan_in)) (nn.Linear's default); features weight 1, bias 0.
+ *   face family (ResNetFace): conv and linear weights xavier_normal_
+ *     (std sqrt(2/(fan_in+fan_out)), fans including the kernel area), linear
+ *     biases 0; BN weight 1, bias 0; PReLU 0.25.
+ *   Running means 0, running variances 1.
+ */
 void model_init(struct model *m, uint64_t seed);
 
-/* Plans activation memory for batches of up to MAX_BATCH.  0 or -1. */
+/* Dropout probability used in training forwards, 0 <= p < 1 (default: the
+ * architecture's, see above).  0 makes the layer the identity and draws
+ * nothing from the RNG.  -1 with the error recorded on a bad p. */
+int model_set_dropout(struct model *m, float p);
+float model_get_dropout(const struct model *m);
+
+/* Plans activation memory for batches of up to MAX_BATCH (replacing any
+ * earlier plan).  0 or -1 (error recorded: bad size, out of memory). */
 int model_set_batch(struct model *m, int max_batch);
+/* Bytes model_set_batch() allocated (arena, conv workspace, max-pool
+ * indices, dropout masks); 0 before it. */
+size_t model_batch_bytes(const struct model *m);
 
 /*
  * Forward pass of B <= max_batch images inp [B, in_c, in_h, in_w].
- * TRAIN selects batch statistics and dropout (drawing from R); eval mode
- * uses running statistics.  Returns the embedding [B, emb_dim] (owned by the
- * model, valid until the next forward).
+ * TRAIN selects batch statistics (and updates the running statistics) and
+ * dropout (drawing from R, which may be NULL when dropout is 0); eval mode
+ * uses running statistics.  Training needs B >= 2 (the final BN1d).
+ * Returns the embedding [B, emb_dim] (owned by the model, valid until the
+ * next forward), or NULL with the error recorded (no batch planned, B out
+ * of range, missing R).  The model keeps the INP pointer for the backward:
+ * leave it unchanged until then.
  */
 const float *model_forward(struct model *m, const float *inp, int B, int train,
 			   struct rng *r);
-/* Backward of the last training forward: accumulates parameter gradients
- * from demb [B, emb_dim]; if dinp is not NULL accumulates the input gradient. */
+/* Backward of the last forward, which must have been a training forward
+ * (after an eval forward, or a failed one, it does nothing): accumulates
+ * parameter gradients from demb [B, emb_dim]; if dinp is not NULL
+ * accumulates the input gradient [B, in_c, in_h, in_w] into it.  Gradients
+ * of non-trainable tensors (running statistics, the frozen features.weight)
+ * are never computed.  Once per training forward: the backward reuses the
+ * memory of activations it has finished with, so a second call without a
+ * new forward gives garbage.  The embedding returned by the forward stays
+ * valid through it. */
 void model_backward(struct model *m, const float *demb, float *dinp);
 /* Zeroes every gradient (one memset). */
 void model_zero_grad(struct model *m);
@@ -89,16 +147,19 @@ void model_zero_grad(struct model *m);
 /* Named tensors: parameters then buffers, in a fixed order. */
 int model_n_tensors(const struct model *m);
 const struct model_tensor *model_tensor(const struct model *m, int i);
-/* The whole parameter / gradient / buffer storage, for one-loop updates. */
+/* The whole parameter / gradient / buffer storage, for one-loop updates:
+ * the trainable tensors in model_tensor() order, back to back (their
+ * model_tensor data/grad point inside); buffers likewise. */
 float *model_params(struct model *m, size_t *n);
 float *model_grads(struct model *m, size_t *n);
+float *model_buffers(struct model *m, size_t *n);
 /* Multiply-accumulates per image of one forward pass (for reports). */
 double model_macs(const struct model *m);
 
 /*
  * Model files (hm-model(5)).  model_file_entries() appends the model's
  * metadata (arch, in_c, in_h, in_w, emb_dim) and every tensor by name to the
- * growing arrays *kv/*n_kv and *t/*n_t (realloc'd; each kv key and value is
+ * growing arrays (*kv, *n_kv) and (*t, *n_t) (realloc'd; each kv key and value is
  * malloc'd and freed by the caller, tensor data is borrowed from the model),
  * so a caller can add its own entries (head, momentum, training state)
  * before modelfile_write().  model_save() is the plain case.  0 or -1.
@@ -108,7 +169,14 @@ int model_file_entries(const struct model *m, struct mf_kv **kv, int *n_kv,
 int model_save(const struct model *m, const char *path);
 /* Builds the model a file describes and loads its tensors.  NULL on error. */
 struct model *model_load(const char *path);
-/* As model_load(), from an already-read file (checkpoints). */
+/* As model_load(), from an already-read file (checkpoints); NAME is the
+ * file name for messages.  Verifies the metadata (arch, in_c, in_h, in_w,
+ * emb_dim) and every tensor's shape; a missing tensor, or an extra one
+ * whose name has no '/', is an error naming it.  Tensors with a '/' in the
+ * name (head/weight, momentum/...) belong to the caller and are ignored. */
 struct model *model_from_file(const struct modelfile *mf, const char *name);
+/* Loads the tensors of MF into an existing model M with the same checks
+ * (metadata present in MF must match M).  On error M is unchanged. */
+int model_load_tensors(struct model *m, const struct modelfile *mf, const char *name);
 
 #endif
