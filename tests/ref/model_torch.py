@@ -285,8 +285,8 @@ def term_sums(model):
 
 def case(arch, B, in_c, in_h, in_w, emb, seed, check_rules=False):
     what = "%s B=%d %dx%dx%d emb %d" % (arch, B, in_c, in_h, in_w, emb)
-    tmp = tempfile.mkdtemp(prefix="model_torch.")
-    a_path, b_path, c_path = (os.path.join(tmp, n) for n in ("a.hmm", "b.hmm", "c.hmm"))
+    tmp = tempfile.TemporaryDirectory(prefix="model_torch.")  # removed on any return
+    a_path, b_path, c_path = (os.path.join(tmp.name, n) for n in ("a.hmm", "b.hmm", "c.hmm"))
     info = driver("init", arch, seed, a_path, in_c, in_h, in_w, emb)
     if info is None:
         return
@@ -385,9 +385,7 @@ def case(arch, B, in_c, in_h, in_w, emb, seed, check_rules=False):
           "parameter gradients %.2g (%s), single slopes %.2g, zero gradients %.2g" % (
               what, errs["emb"], errs["emb_eval"], stat_errs[worst_s], errs["dinp"],
               grad_errs[worst_g], worst_g, max(list(slope_errs.values()) + [0]), zero_err))
-    for p in (a_path, b_path, c_path):
-        os.unlink(p)
-    os.rmdir(tmp)
+    tmp.cleanup()
 
 
 def man_page_loader():
@@ -404,8 +402,8 @@ def man_page_loader():
 
 
 def loader_rejects_corruption():
-    tmp = tempfile.mkdtemp(prefix="model_torch.")
-    path = os.path.join(tmp, "m.hmm")
+    tmp = tempfile.TemporaryDirectory(prefix="model_torch.")
+    path = os.path.join(tmp.name, "m.hmm")
     hmm_load.write_hmm(path, {"arch": "x"}, {"w": np.arange(6, dtype=np.float32).reshape(2, 3)})
     meta, t = hmm_load.read_hmm(path)
     ok(meta == {"arch": "x"} and np.array_equal(t["w"], np.arange(6).reshape(2, 3)),
@@ -418,8 +416,7 @@ def loader_rejects_corruption():
         ok(False, "loader rejects a flipped data byte")
     except ValueError as e:
         ok("CRC" in str(e), "loader rejects a flipped data byte", str(e))
-    os.unlink(path)
-    os.rmdir(tmp)
+    tmp.cleanup()
 
 
 def main():
