@@ -158,6 +158,56 @@ void data_image_to_chw(float *out, const unsigned char *px, int w, int h,
 	}
 }
 
+int data_record_to_chw(float *out, const struct record *rec, int c, int h, int w,
+		       int flip, struct jpeg *j, struct image *scratch,
+		       const char *file, long idx)
+{
+	if (rec->kind != REC_IMAGE)
+		return hm_error_file(file, "record %ld '%s': not an image record",
+				     idx, rec->key);
+	if (rec->width != w || rec->height != h)
+		return hm_error_file(file, "record %ld '%s': image is %dx%dx%d, "
+				     "the model takes %dx%d", idx, rec->key,
+				     rec->width, rec->height, rec->channels, w, h);
+	const unsigned char *px;
+	int in_c;
+	if (rec->encoding == REC_JPEG) {
+		image_free(scratch);
+		if (image_decode(j, rec->pixels, rec->n_pixels, c, scratch,
+				 rec->key) < 0) {
+			char msg[MSG_MAX];
+			snprintf(msg, sizeof msg, "%s", hm_errmsg());
+			return hm_error_file(file, "record %ld: %s", idx, msg);
+		}
+		if (scratch->width != w || scratch->height != h)
+			return hm_error_file(file, "record %ld '%s': JPEG is %dx%d, "
+					     "its header says %dx%d", idx, rec->key,
+					     scratch->width, scratch->height, w, h);
+		px = scratch->data;
+		in_c = scratch->channels;
+	} else {
+		if (rec->channels != 1 && rec->channels != 3)
+			return hm_error_file(file, "record %ld '%s': %d channels "
+					     "(1 or 3 expected)", idx, rec->key,
+					     rec->channels);
+		if (rec->n_pixels != (size_t)w * h * rec->channels)
+			return hm_error_file(file, "record %ld '%s': %zu pixel bytes "
+					     "for %dx%dx%d", idx, rec->key, rec->n_pixels,
+					     w, h, rec->channels);
+		px = rec->pixels;
+		in_c = rec->channels;
+	}
+	data_image_to_chw(out, px, w, h, in_c, c, flip);
+	return 0;
+}
+
+void data_flip_chw(float *dst, const float *src, long rows, int w)
+{
+	for (long r = 0; r < rows; r++)
+		for (int x = 0; x < w; x++)
+			dst[r * w + x] = src[r * w + (w - 1 - x)];
+}
+
 /* --- the loader ---------------------------------------------------- */
 
 enum slot_state { SLOT_FREE, SLOT_FULL, SLOT_ERROR, SLOT_END };
@@ -201,51 +251,16 @@ static int load_one(struct data_loader *L, struct data_batch *b, int k, long i,
 	L->rr.n_records = i;	/* so rec.c's messages give this record's number */
 	if (rec_read_at(&L->rr, p->ix.offset[i], &L->rec) < 0)
 		return -1;
-	const struct record *rec = &L->rec;
-	if (rec->kind != REC_IMAGE)
-		return hm_error_file(p->path, "record %ld '%s': not an image record",
-				     i, rec->key);
-	if (rec->width != c->w || rec->height != c->h)
-		return hm_error_file(p->path, "record %ld '%s': image is %dx%dx%d, "
-				     "the model takes %dx%d", i, rec->key,
-				     rec->width, rec->height, rec->channels,
-				     c->w, c->h);
-	const unsigned char *px;
-	int in_c;
-	if (rec->encoding == REC_JPEG) {
-		image_free(&L->im);
-		if (image_decode(L->jpeg, rec->pixels, rec->n_pixels, c->c, &L->im,
-				 rec->key) < 0) {
-			char msg[MSG_MAX];
-			snprintf(msg, sizeof msg, "%s", hm_errmsg());
-			return hm_error_file(p->path, "record %ld: %s", i, msg);
-		}
-		if (L->im.width != c->w || L->im.height != c->h)
-			return hm_error_file(p->path, "record %ld '%s': JPEG is %dx%d, "
-					     "its header says %dx%d", i, rec->key,
-					     L->im.width, L->im.height, c->w, c->h);
-		px = L->im.data;
-		in_c = L->im.channels;
-	} else {
-		if (rec->channels != 1 && rec->channels != 3)
-			return hm_error_file(p->path, "record %ld '%s': %d channels "
-					     "(1 or 3 expected)", i, rec->key,
-					     rec->channels);
-		if (rec->n_pixels != (size_t)c->w * c->h * rec->channels)
-			return hm_error_file(p->path, "record %ld '%s': %zu pixel bytes "
-					     "for %dx%dx%d", i, rec->key, rec->n_pixels,
-					     c->w, c->h, rec->channels);
-		px = rec->pixels;
-		in_c = rec->channels;
-	}
 	size_t img = (size_t)c->c * c->h * c->w;
-	data_image_to_chw(b->x + (size_t)k * img, px, c->w, c->h, in_c, c->c, flip);
+	if (data_record_to_chw(b->x + (size_t)k * img, &L->rec, c->c, c->h, c->w,
+			       flip, L->jpeg, &L->im, p->path, i) < 0)
+		return -1;
 	b->labels[k] = p->ix.label[i];
 	b->record[k] = i;
 	b->flipped[k] = flip;
 	if (key_pool) {
 		char *dst = key_pool + (size_t)k * (REC_MAX_KEY + 1);
-		snprintf(dst, REC_MAX_KEY + 1, "%s", rec->key);
+		snprintf(dst, REC_MAX_KEY + 1, "%s", L->rec.key);
 		b->keys[k] = dst;
 	}
 	return 0;

@@ -121,4 +121,27 @@ void data_epoch_order(int *order, long n, uint64_t seed, long epoch);
 void data_image_to_chw(float *out, const unsigned char *px, int w, int h,
 		       int in_c, int out_c, int flip);
 
+/*
+ * One image record into the network's input out [c, h, w]: the loader's
+ * checks and decoding, shared with hm-embed (common/embed.c) so that both
+ * see exactly the same floats.  REC must be an image record of W x H
+ * pixels; raw payloads must hold 1 or 3 channels; JPEG payloads are
+ * decoded with J into SCRATCH (an image the caller owns and frees with
+ * image_free(); reused from call to call) converted to C channels.  Then
+ * data_image_to_chw() (channel conversion, normalisation, FLIP).  FILE and
+ * IDX (the record's number) name the record in messages, e.g.
+ * "'f.hmr': record 17 'a/001': image is 64x64x3, the model takes 112x112".
+ * 0, or -1 with the message recorded (OUT then partly written).
+ */
+struct jpeg;
+struct image;
+int data_record_to_chw(float *out, const struct record *rec, int c, int h, int w,
+		       int flip, struct jpeg *j, struct image *scratch,
+		       const char *file, long idx);
+
+/* Mirrors ROWS rows of W floats left-right from SRC into DST (distinct
+ * buffers): a batch [n, c, h, w] is n * c * h rows.  Equal to converting
+ * with FLIP set, since the conversion is per pixel. */
+void data_flip_chw(float *dst, const float *src, long rows, int w);
+
 #endif
