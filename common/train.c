@@ -564,6 +564,16 @@ static int setup_schedule(struct trainer *T)
 
 /* --- evaluation ---------------------------------------------------- */
 
+/* An evaluation pack's images must have the model's input size. */
+static int check_eval_pack(const struct trainer *T, const struct data_pack *p)
+{
+	if (p->width != T->shape->in_w || p->height != T->shape->in_h)
+		return hm_error_file(p->path, "images are %dx%d, the model takes %dx%d",
+				     p->width, p->height, T->shape->in_w,
+				     T->shape->in_h);
+	return 0;
+}
+
 /* Mirrors a batch [n, c, h, w] left-right into DST. */
 static void flip_batch(float *dst, const float *src, int n, int c, int h, int w)
 {
@@ -995,6 +1005,22 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 		    data_pack_open(&T.val, T.c.val, 0) < 0)
 			goto out;
 		T.have_val = 1;
+		if (check_eval_pack(&T, &T.val) < 0)
+			goto out;
+	}
+	if (T.c.test) {
+		/* Checked now rather than after the whole run. */
+		struct data_pack tp;
+		if (data_pack_open(&tp, T.c.test, 1) < 0)
+			goto out;
+		int bad = check_eval_pack(&T, &tp);
+		if (!bad && tp.n_classes > T.C)
+			bad = hm_error_file(tp.path, "labels go up to %d; the model has "
+					    "%d classes (0..%d)", tp.n_classes - 1, T.C,
+					    T.C - 1);
+		data_pack_close(&tp);
+		if (bad)
+			goto out;
 	}
 	if (open_csv(&T, resumed) < 0)
 		goto out;

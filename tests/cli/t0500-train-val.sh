@@ -63,17 +63,21 @@ test_expect_success 'a pair naming a missing image fails naming the key and line
 		hm-train $NET --epochs 1 -o o --val val.hmr --val-pairs bad.txt train.hmr
 '
 
-test_expect_success '--test on a pack with labels beyond the classes fails naming the record' '
+test_expect_success '--test on a pack with labels beyond the classes fails before training' '
 	hm-synth -q --kind casia --identities 9 --images-per-id 2 --size 96x96 -o c9 &&
 	hm-align -q --root c9 --size 24x24 c9/landmarks.txt | hm-pack -q -o nine.hmr - &&
-	test_fails_cleanly 1 "label 8 is not a class of the model (0..7)" \
-		hm-train $NET --epochs 1 -o o2 --test nine.hmr train.hmr
+	test_fails_cleanly 1 "nine.hmr'\'': labels go up to 8; the model has 8 classes (0..7)" \
+		hm-train $NET --epochs 1 -o o2 --test nine.hmr train.hmr &&
+	test ! -e o2/train.csv
 '
 
 test_expect_success '--test on an image size other than the model'\''s fails' '
 	hm-align -q --root c --size 32x32 c/landmarks.txt | hm-pack -q -o big.hmr - &&
 	test_fails_cleanly 1 "images are 32x32, the model takes 24x24" \
-		hm-train $NET --epochs 1 -o o3 --test big.hmr train.hmr
+		hm-train $NET --epochs 1 -o o3 --test big.hmr train.hmr &&
+	test_fails_cleanly 1 "images are 32x32, the model takes 24x24" \
+		hm-train $NET --epochs 1 -o o4 --val big.hmr --val-pairs l/pairs.txt train.hmr &&
+	test ! -e o3/train.csv && test ! -e o4/train.csv
 '
 
 test_done
