@@ -35,6 +35,13 @@ test_expect_success 'accuracies are percentages in range; val beats chance after
 	awk "/^top-1/ { a = \$2 + 0; exit !(a >= 0 && a <= 100) }" report
 '
 
+test_expect_success 'the last val line agrees with hm-embed | hm-verify | hm-roc on model.hmm' '
+	hm-embed -j1 -q -m out/model.hmm val.hmr | hm-verify l/pairs.txt | hm-roc --csv >roc.csv &&
+	acc=$(awk -F, "NR == 2 { printf \"%.2f%% +- %.2f%%\", 100 * \$7, 100 * \$8 }" roc.csv) &&
+	echo "hm-roc: $acc" &&
+	sed -n 3p report | grep -qF "val accuracy $acc (200 pairs"
+'
+
 test_expect_success 'an image with itself against two people, no folds: 100%' '
 	hm-pack --list val.hmr | cut -f 1 | awk "NR % 6 == 1" | head -n 40 >keys &&
 	test $(cut -d/ -f 1 keys | sort -u | wc -l) = 20 &&
