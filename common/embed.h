@@ -38,9 +38,12 @@
  *
  * Memory is constant in the input's length: one batch of images (twice,
  * for the mirror), its keys, and the model's activations for the batch.
- * Output bytes depend on the model, the input, the batch size and the
- * flip mode, not on the number of threads (OpenBLAS computes each output
- * element on one thread, and the suite's own loops write disjoint outputs).
+ * Determinism: the same model, input, batch size, flip mode and thread
+ * count give the same bytes.  Another thread count or batch size may
+ * change the last bits: OpenBLAS's sgemm (0.3.21) rounds differently when
+ * it splits a product over threads, and the fully connected layer's
+ * product has one row per image of the batch.  Measured: up to 2.4e-7 on
+ * the unit vectors (tests/cli/t0650-embed-records.sh checks 1e-6).
  *
  * Threads: all compute is in model_forward() (OpenBLAS and OpenMP, set
  * with blas_set_threads()); reading and decoding run on the calling

@@ -1,0 +1,162 @@
+#!/bin/bash
+# hm-embed: bad records, bad models, truncated input, what a failure leaves
+# on stdout (nothing when the first batch fails; whole batches and no end
+# marker after that), usage errors, and a reader that goes away.
+. "$(dirname "$0")/lib.sh"
+
+# Writes records in the hm-records(5) layout: rec(kind, key, label, body).
+cat >mkrec.py <<'EOF'
+import struct, zlib
+def rec(kind, key, label, body):
+    k = key.encode()
+    h = struct.pack("<4sHHIIi", b"HMR\x1a", 1, kind, len(k), len(body), label)
+    return h + struct.pack("<I", zlib.crc32(h + k + body)) + k + body
+def image(key, w, h, c, enc, pixels, label=-1):
+    return rec(1, key, label, struct.pack("<HHBBH", w, h, c, enc, 0) + pixels)
+END = rec(0, "", 0, b"")
+EOF
+
+# Counts a stream's embedding records and end markers: "N embeddings, M ends".
+cat >count.py <<'EOF'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+pos, n, ends = 0, 0, 0
+while pos < len(d):
+    _, _, kind, kl, bl, _, _ = struct.unpack_from("<4sHHIIiI", d, pos)
+    pos += 24 + kl + bl
+    n += kind == 2
+    ends += kind == 0
+print("%d embeddings, %d ends" % (n, ends))
+EOF
+
+test_expect_success 'data: a small model at 24x24 RGB; 80 good records; 32x32 and grey ones' '
+	hm-synth -q --kind casia --identities 4 --images-per-id 8 --size 64x64 \
+		--lookalike 0 -o c &&
+	hm-align -q --root c --size 24x24 c/landmarks.txt | hm-pack -q -o train.hmr - &&
+	hm-train -j2 -q -a ir:1,1,1,1:8,16,32,64 --emb-size 16 -b 8 --iters 2 \
+		-o m train.hmr >/dev/null &&
+	hm-synth -q --kind lfw --identities 20 --pairs 4 --size 64x64 -o l &&
+	hm-align -q --root l --size 24x24 l/landmarks.txt >good.hmr &&
+	hm-align -q --root l --size 32x32 l/landmarks.txt >big.hmr &&
+	hm-align -q --root l --size 24x24 --gray l/landmarks.txt >gray.hmr &&
+	/usr/bin/python3 count.py good.hmr >/dev/null &&
+	test $(hm-pack --list good.hmr | wc -l) = 80 &&
+	hm-pack --list big.hmr | head -n 1 | cut -f 1 >bigkey &&
+	hm-pack --list gray.hmr | head -n 1 | cut -f 1 >graykey &&
+	test -s bigkey && test -s graykey
+'
+
+test_expect_success 'an image of another size: exit 1 naming the record, nothing on stdout' '
+	test_fails_cleanly 1 "hm-embed: '"'"'big.hmr'"'"': record 0 '"'"'$(cat bigkey)'"'"': image is 32x32x3, the model takes 24x24x3" \
+		hm-embed -m m/model.hmm big.hmr
+'
+
+test_expect_success 'grey images for an RGB model: exit 1 naming the record (no conversion)' '
+	test_fails_cleanly 1 "'"'"'gray.hmr'"'"': record 0 '"'"'$(cat graykey)'"'"': image is 24x24x1, the model takes 24x24x3" \
+		hm-embed -m m/model.hmm gray.hmr &&
+	test_fails_cleanly 1 "'"'"'-'"'"': record 0 " hm-embed -m m/model.hmm - <gray.hmr
+'
+
+test_expect_success 'a bad record in the first batch: nothing written' '
+	cat good.hmr big.hmr >mixed.hmr &&
+	test_fails_cleanly 1 "'"'"'mixed.hmr'"'"': record 80 '"'"'$(cat bigkey)'"'"': image is 32x32x3" \
+		hm-embed -b 128 -m m/model.hmm mixed.hmr
+'
+
+test_expect_success 'a bad record later: the batches before it, no end marker, and the reader says truncated' '
+	test_expect_code 1 hm-embed -b 24 -m m/model.hmm mixed.hmr >part.hmr 2>err &&
+	grep -q "record 80 .*image is 32x32x3" err &&
+	echo "72 embeddings, 0 ends" >want &&
+	/usr/bin/python3 count.py part.hmr >got && cmp got want &&
+	test_expect_code 1 hm-pack --list part.hmr >/dev/null 2>err &&
+	grep -q "truncated" err
+'
+
+test_expect_success 'a truncated input: exit 1; the first batch: nothing written' '
+	size=$(wc -c <good.hmr) &&
+	head -c $((size - 24)) good.hmr >noend.hmr &&
+	test_fails_cleanly 1 "'"'"'noend.hmr'"'"': truncated: input ends after 80 records without an end-of-stream record" \
+		hm-embed -b 128 -m m/model.hmm noend.hmr &&
+	head -c $((size - 100)) good.hmr >cut.hmr &&
+	test_fails_cleanly 1 "'"'"'cut.hmr'"'"': record 79" hm-embed -b 128 -m m/model.hmm cut.hmr &&
+	test_fails_cleanly 1 "truncated" hm-embed -m m/model.hmm - </dev/null
+'
+
+test_expect_success 'a truncated input after whole batches: those batches, no end marker' '
+	test_expect_code 1 hm-embed -b 32 -m m/model.hmm noend.hmr >part2.hmr 2>/dev/null &&
+	echo "64 embeddings, 0 ends" >want &&
+	/usr/bin/python3 count.py part2.hmr >got && cmp got want
+'
+
+test_expect_success 'embedding records as input: exit 1, not an image record' '
+	hm-embed -m m/model.hmm good.hmr >emb.hmr &&
+	test_fails_cleanly 1 "'"'"'emb.hmr'"'"': record 0 " hm-embed -m m/model.hmm emb.hmr &&
+	grep -q "not an image record" .fail.err
+'
+
+test_expect_success 'a JPEG payload that does not decode: exit 1 naming the record' '
+	/usr/bin/python3 -c "
+from mkrec import image, END
+open(\"badjpeg.hmr\", \"wb\").write(image(\"x/x_0001\", 24, 24, 3, 1, b\"\\xff\\xd8\\xff\\xe0junk\" * 9) + END)
+" &&
+	test_fails_cleanly 1 "'"'"'badjpeg.hmr'"'"': record 0" hm-embed -m m/model.hmm badjpeg.hmr
+'
+
+test_expect_success 'a model whose embeddings overflow: exit 1 naming the record, nothing written' '
+	/usr/bin/python3 -c "
+import sys
+sys.path.insert(0, \"$TEST_ROOT/tests/ref\")
+import numpy as np, hmm_load
+meta, t = hmm_load.read_hmm(\"m/model.hmm\")
+t = dict(t); t[\"fc.weight\"] = np.full(t[\"fc.weight\"].shape, 3e38, np.float32)
+hmm_load.write_hmm(\"inf.hmm\", meta, t)
+" &&
+	key=$(hm-pack --list good.hmr | head -n 1 | cut -f 1) &&
+	test_fails_cleanly 1 "'"'"'good.hmr'"'"': record 0 '"'"'$key'"'"': the embedding has NaN or infinite values" \
+		hm-embed -m inf.hmm good.hmr
+'
+
+test_expect_success 'bad model files: missing, not a model, corrupt, truncated: exit 1, nothing written' '
+	test_fails_cleanly 1 "'"'"'nope.hmm'"'"'" hm-embed -m nope.hmm good.hmr &&
+	test_fails_cleanly 1 "'"'"'good.hmr'"'"'" hm-embed -m good.hmr good.hmr &&
+	cp m/model.hmm flip.hmm &&
+	printf "\\377" | dd of=flip.hmm bs=1 seek=2000 conv=notrunc 2>/dev/null &&
+	test_fails_cleanly 1 "'"'"'flip.hmm'"'"'" hm-embed -m flip.hmm good.hmr &&
+	head -c 5000 m/model.hmm >short.hmm &&
+	test_fails_cleanly 1 "'"'"'short.hmm'"'"'" hm-embed -m short.hmm good.hmr
+'
+
+test_expect_success 'a missing input file: exit 1 naming it' '
+	test_fails_cleanly 1 "'"'"'none.hmr'"'"'" hm-embed -m m/model.hmm none.hmr
+'
+
+test_expect_success 'usage errors exit 2' '
+	test_fails_cleanly 2 "no model given" hm-embed good.hmr &&
+	test_fails_cleanly 2 "--flip: '"'"'both'"'"' is not sum, concat or none" \
+		hm-embed -m m/model.hmm --flip both good.hmr &&
+	test_fails_cleanly 2 "--batch" hm-embed -m m/model.hmm -b 0 good.hmr &&
+	test_fails_cleanly 2 "--batch" hm-embed -m m/model.hmm -b x good.hmr &&
+	test_fails_cleanly 2 "too many arguments" hm-embed -m m/model.hmm good.hmr good.hmr &&
+	test_expect_code 2 hm-embed -m m/model.hmm --no-such-option good.hmr 2>/dev/null &&
+	test_expect_code 2 hm-embed -m m/model.hmm -j 0 good.hmr 2>/dev/null
+'
+
+test_expect_success 'refuses to write records to a terminal' '
+	script -qec "hm-embed -m m/model.hmm good.hmr" /dev/null >tty.out 2>&1
+	test $? = 2 &&
+	grep -q "refusing to write binary records to a terminal" tty.out
+'
+
+test_expect_success 'a reader that closes early stops it quietly (SIGPIPE)' '
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do cat good.hmr; done >many.hmr &&
+	hm-embed -m m/model.hmm --flip none many.hmr 2>err | head -c 100 >/dev/null
+	test "${PIPESTATUS[0]}" = 141 && test ! -s err
+'
+
+test_expect_success 'with SIGPIPE ignored, EPIPE also stops it quietly' '
+	(trap "" PIPE &&
+	 hm-embed -m m/model.hmm --flip none many.hmr 2>err | head -c 100 >/dev/null
+	 test "${PIPESTATUS[0]}" = 141) && test ! -s err
+'
+
+test_done
