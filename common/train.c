@@ -1082,7 +1082,7 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 		last_acc = acc;
 		last_lr = lr;
 		rate = (double)(T.t - t_first) * T.B / fmax(now - t_start, 1e-9);
-		if (T.c.progress && (now - t_draw >= 0.2 || T.t == end)) {
+		if (T.c.progress && now - t_draw >= 0.2 && T.t < end) {
 			draw_progress(&T, last_loss, last_acc, last_lr, rate, 0);
 			t_draw = now;
 		}
