@@ -63,12 +63,14 @@ def accuracy(tmp, difficulty):
     with open(os.path.join(out, "landmarks.txt")) as f:
         for line in f:
             fields = line.rstrip("\n").split("\t")
-            pts = np.array(fields[1:], dtype=float).reshape(5, 2)
+            # casia lines: path, class id, then the ten coordinates
+            pts = np.array(fields[2:], dtype=float).reshape(5, 2)
             im = cv2.imread(os.path.join(out, fields[0]))
             crop = cv2.warpAffine(im, similarity(pts, TEMPLATE), (112, 112))
             small = cv2.resize(crop, (28, 28), interpolation=cv2.INTER_AREA)
             x.append(small.astype(np.float32).ravel() / 255)
-            y.append(int(fields[0].split("/")[0]))
+            y.append(int(fields[1]))
+            assert y[-1] == int(fields[0].split("/")[0]), "class id is the folder's rank"
             k.append(int(fields[0].split("/")[1].split(".")[0]))
     x, y, k = np.array(x), np.array(y), np.array(k)
     train, test = k <= PER // 2, k > PER // 2
