@@ -4,6 +4,12 @@
 # marker after that), usage errors, and a reader that goes away.
 . "$(dirname "$0")/lib.sh"
 
+# One thread unless a test asks for more: on a busy 2-core machine the
+# OpenMP and OpenBLAS workers of a 2-thread run spin against each other and
+# these tiny models run several times slower.  Thread counts are compared
+# in the records test.
+HM_THREADS=1
+
 # Writes records in the hm-records(5) layout: rec(kind, key, label, body).
 cat >mkrec.py <<'EOF'
 import struct, zlib
