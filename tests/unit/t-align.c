@@ -321,6 +321,7 @@ static void test_batch(void)
 	char name[64];
 	struct image im;
 	struct lmk_entry e[40];
+	mkdir("tests/tmp", 0777);	/* the images live there; it may not exist yet */
 	for (int i = 0; i < 40; i++) {
 		snprintf(name, sizeof name, "u%ld-b%02d.ppm", (long)getpid(), i);
 		random_image(&im, &r, 60, 70, 3);
