@@ -13,6 +13,9 @@
 #endif
 
 static char describe_buf[256];
+/* The guard's value when the re-exec changed only OMP_WAIT_POLICY. */
+#define REEXEC_SAME_CORE "same"
+
 
 /* OpenBLAS 0.3.21's x86_64 cores with AVX2 (or wider) sgemm kernels. */
 static int core_is_good(const char *name)
@@ -99,31 +102,38 @@ int blas_init(int argc, char **argv)
 		describe(how);
 		return 0;
 	}
-	if (user && *user) {
-		describe("set by OPENBLAS_CORETYPE");
-		return 0;
-	}
 	cpu_features(&avx512, &avx2_fma);
-	want = blas_choose_core(fake && *fake ? fake : detected, avx512, avx2_fma);
-	if (!want) {
-		describe("detected by OpenBLAS");
+	want = user && *user ? NULL
+			     : blas_choose_core(fake && *fake ? fake : detected, avx512, avx2_fma);
+	const char *plain = user && *user ? "set by OPENBLAS_CORETYPE" : "detected by OpenBLAS";
+	int passive = 0;
+#ifdef _OPENMP
+	/* libgomp's idle threads spin for milliseconds after each parallel loop,
+	 * beside OpenBLAS's threads; passive waiting hands the cores back. */
+	passive = !getenv("OMP_WAIT_POLICY");
+#endif
+	if (!want && !passive) {
+		describe(plain);
 		return 0;
 	}
-	if (setenv("OPENBLAS_CORETYPE", want, 1) || setenv("HM_BLAS_REEXEC", want, 1)) {
-		describe("detected by OpenBLAS");
-		return hm_error("cannot set OPENBLAS_CORETYPE: %s", strerror(errno));
+	if ((want && setenv("OPENBLAS_CORETYPE", want, 1)) ||
+	    (passive && setenv("OMP_WAIT_POLICY", "passive", 1)) ||
+	    setenv("HM_BLAS_REEXEC", want ? want : REEXEC_SAME_CORE, 1)) {
+		describe(plain);
+		return hm_error("cannot set the environment: %s", strerror(errno));
 	}
 	fflush(NULL);
 	execv("/proc/self/exe", argv);
 	/* Still here: the exec failed; carry on with the slow core. */
 	{
 		int e = errno;
-		unsetenv("OPENBLAS_CORETYPE");
+		if (want)
+			unsetenv("OPENBLAS_CORETYPE");
 		unsetenv("HM_BLAS_REEXEC");
-		snprintf(how, sizeof how, "detected by OpenBLAS; re-exec for %s failed", want);
+		snprintf(how, sizeof how, "%s; re-exec failed", plain);
 		describe(how);
 		return hm_error("cannot re-execute '/proc/self/exe' with OPENBLAS_CORETYPE=%s: %s",
-				want, strerror(e));
+				want ? want : "(unchanged)", strerror(e));
 	}
 }
 

@@ -31,6 +31,7 @@ static int child(int argc, char **argv)
 	/* [2x3] . [3x2] */
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c,
 		    2);
+	printf("omp %s\n", getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "-");
 	printf("guard %s\ncore %s\ndescribe %s\nsgemm %s\n", guard ? guard : "-",
 	       openblas_get_corename(), blas_describe(),
 	       c[0] == 0.5f && c[1] == 13 && c[2] == 2 && c[3] == 28 ? "ok" : "wrong");
@@ -39,7 +40,7 @@ static int child(int argc, char **argv)
 
 struct run {
 	int starts, same_pid;
-	char guard[64], core[64], describe[256], sgemm[16], error[256];
+	char guard[64], core[64], describe[256], sgemm[16], error[256], omp[32];
 };
 
 /* Runs the child with the environment changes VARS ("NAME=value" sets,
@@ -53,10 +54,21 @@ static int run_child(struct run *r, const char *self, const char *const *vars)
 
 	memset(r, 0, sizeof *r);
 	r->same_pid = 1;
+	/* env wants its -u options before the assignments.  OMP_WAIT_POLICY is
+	 * set so that only the core decides a re-exec, except in the tests
+	 * that name it. */
+	int names_omp = 0;
 	snprintf(cmd, sizeof cmd, "env -u OPENBLAS_CORETYPE -u HM_BLAS_REEXEC -u HM_BLAS_FAKE_CORE");
+	for (const char *const *v = vars; *v; v++) {
+		names_omp |= !strncmp(*v, "OMP_WAIT_POLICY", 15);
+		if (!strchr(*v, '='))
+			snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " -u %s", *v);
+	}
+	if (!names_omp)
+		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " OMP_WAIT_POLICY=active");
 	for (; *vars; vars++)
-		snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " %s%s",
-			 strchr(*vars, '=') ? "" : "-u ", *vars);
+		if (strchr(*vars, '='))
+			snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " %s", *vars);
 	snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " '%s' child", self);
 	p = popen(cmd, "r");
 	if (!p)
@@ -68,6 +80,8 @@ static int run_child(struct run *r, const char *self, const char *const *vars)
 				first_pid = pid;
 			else if (pid != first_pid)
 				r->same_pid = 0;
+		} else if (!strncmp(line, "omp ", 4)) {
+			snprintf(r->omp, sizeof r->omp, "%s", line + 4);
 		} else if (!strncmp(line, "guard ", 6)) {
 			snprintf(r->guard, sizeof r->guard, "%s", line + 6);
 		} else if (!strncmp(line, "core ", 5)) {
@@ -159,6 +173,33 @@ int main(int argc, char **argv)
 		is_str(r.core, "Nehalem", "the user's core is loaded");
 		like(r.describe, "core Nehalem (set by OPENBLAS_CORETYPE)", "-v says the user set it: %s", r.describe);
 		is_str(r.sgemm, "ok", "sgemm is right on Nehalem");
+	}
+	{
+		/* OMP_WAIT_POLICY unset: with OpenMP, one re-exec sets it passive and
+		 * leaves a well-detected core alone. */
+		const char *vars[] = { "OMP_WAIT_POLICY", NULL };
+		const char *real = openblas_get_corename();
+		int generic = blas_choose_core(real, avx512, avx2_fma) != NULL;
+		ok(run_child(&r, self, vars) == 0, "child without OMP_WAIT_POLICY ran");
+#ifdef _OPENMP
+		is_int(r.starts, 2, "OpenMP build: it re-executed itself once");
+		is_str(r.omp, "passive", "with OMP_WAIT_POLICY=passive");
+		if (!generic) {
+			is_str(r.guard, "same", "the guard says only the wait policy changed");
+			is_str(r.core, real, "the detected core is kept");
+			like(r.describe, "(detected by OpenBLAS)", "-v: %s", r.describe);
+		}
+#else
+		is_int(r.starts, generic ? 2 : 1, "no OpenMP: the core alone decides");
+		is_str(r.omp, "-", "OMP_WAIT_POLICY stays unset");
+#endif
+		is_str(r.sgemm, "ok", "sgemm is right");
+	}
+	{
+		/* The user's OMP_WAIT_POLICY is kept. */
+		const char *vars[] = { "OMP_WAIT_POLICY=active", NULL };
+		ok(run_child(&r, self, vars) == 0, "child with OMP_WAIT_POLICY=active ran");
+		is_str(r.omp, "active", "the user's wait policy is kept");
 	}
 	{
 		/* The guard stops a loop even if the detection still says generic. */
