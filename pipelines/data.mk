@@ -1,0 +1,179 @@
+# data.mk: where the paper targets (paper.mk) find their data, the checks
+# that stop a run before any work when something is missing, and the packs
+# every row shares.  Included by the main Makefile (and by paper.mk and
+# demo.mk, guarded), so every name here is prefixed or is one of the
+# documented user variables below; hm(7) lists them all.
+#
+# Data variables (make VAR=path; paths without spaces):
+#   CASIA          data/casia: an image tree CASIA/ID/NNN.jpg with its landmark
+#                  file CASIA_LANDMARKS (default CASIA/landmarks.txt, lines
+#                  'path label x1 y1 ... x5 y5' as sphereface's
+#                  casia_landmark.txt or hm-synth's), or insightface's
+#                  pre-aligned faces_webface_112x112: a folder holding
+#                  train.rec and train.idx, or the .rec file itself
+#   MS1M           data/faces_emore: insightface's MS1M-ArcFace, a folder
+#                  holding train.rec and train.idx, or the .rec file itself
+#   LFW            data/lfw: LFW/Name/Name_0001.jpg
+#   LFW_LANDMARKS  LFW/landmarks.txt if present (hm-synth writes it), else
+#                  ../shared/data/lfw_landmark.txt
+#   LFW_PAIRS      LFW/pairs.txt if present, else ../shared/data/pairs.txt
+#   YTF            data/ytf: frame folders YTF/Name/video/frame.jpg
+#   YTF_LANDMARKS  YTF/landmarks.txt (five points per frame, e.g. MTCNN's)
+#   YTF_SPLITS     YTF/splits.txt if present, else ../shared/data/splits.txt
+#   RESULTS        results: packs go to RESULTS/data, rows to RESULTS/PROFILE
+#
+# Packs (file targets): RESULTS/data/{casia,ms1m}.hmr (+ .hmi) for training,
+# RESULTS/data/{lfw,ytf}.hmr for testing, all aligned to insightface's
+# 112x112 template (the .rec sets come aligned).  RESULTS/data/NAME.src holds
+# the source path a pack was made from; pointing a variable elsewhere remakes
+# the pack and everything trained or tested on it.
+
+ifndef HM_DATA_MK
+HM_DATA_MK := 1
+
+# Pipelines need bash and stop a pipe at its first failing stage (STYLE 18).
+SHELL := bash
+.SHELLFLAGS := -eo pipefail -c
+.DELETE_ON_ERROR:
+
+HM_SHARED_DATA ?= ../shared/data
+RESULTS ?= results
+HM_DATA := $(RESULTS)/data
+HM_TOOLS_BIN := bin/hm-synth bin/hm-align bin/hm-pack bin/hm-train \
+	bin/hm-embed bin/hm-verify bin/hm-roc
+
+CASIA ?= data/casia
+CASIA_LANDMARKS ?= $(CASIA)/landmarks.txt
+MS1M ?= data/faces_emore
+LFW ?= data/lfw
+LFW_LANDMARKS ?= $(firstword $(wildcard $(LFW)/landmarks.txt) $(HM_SHARED_DATA)/lfw_landmark.txt)
+LFW_PAIRS ?= $(firstword $(wildcard $(LFW)/pairs.txt) $(HM_SHARED_DATA)/pairs.txt)
+YTF ?= data/ytf
+YTF_LANDMARKS ?= $(YTF)/landmarks.txt
+YTF_SPLITS ?= $(firstword $(wildcard $(YTF)/splits.txt) $(HM_SHARED_DATA)/splits.txt)
+
+# $(call hm_q,TEXT): TEXT inside single quotes for the shell.
+hm_q = $(subst ','\'',$(1))
+# $(call hm_rec,PATH): the RecordIO file PATH names (PATH.rec or PATH/train.rec).
+hm_rec = $(if $(filter %.rec,$(1)),$(wildcard $(1)),$(wildcard $(1)/train.rec))
+hm_isdir = $(wildcard $(1)/.)
+
+HM_ZOO := https://github.com/deepinsight/insightface/tree/master/recognition/_datasets_
+HM_PUB_casia := CASIA-WebFace (Yi et al., arXiv 1411.7923) from the Chinese Academy of Sciences on request; pre-aligned as faces_webface_112x112 in insightface's dataset zoo, $(HM_ZOO)
+HM_PUB_ms1m := MS1M-ArcFace (faces_emore, MS-Celeb-1M cleaned by insightface) in insightface's dataset zoo, $(HM_ZOO)
+HM_PUB_lfw := LFW at http://vis-www.cs.umass.edu/lfw/ (lfw.tgz; pairs.txt)
+HM_PUB_ytf := YouTube Faces at https://www.cs.tau.ac.il/~wolf/ytfaces/ (frame_images_DB; splits.txt)
+
+HM_LAYOUT_casia := an image tree CASIA/ID/NNN.jpg with its landmark file CASIA_LANDMARKS (default CASIA/landmarks.txt: path, label, x1 y1 ... x5 y5 per line), or insightface's faces_webface_112x112 (CASIA=folder holding train.rec and train.idx, or the .rec file)
+HM_LAYOUT_ms1m := insightface's faces_emore (MS1M=folder holding train.rec and train.idx, or the .rec file)
+HM_LAYOUT_lfw := an image tree LFW/Name/Name_0001.jpg, its landmarks LFW_LANDMARKS (path x1 y1 ... x5 y5 per line; default LFW/landmarks.txt, else $(HM_SHARED_DATA)/lfw_landmark.txt) and its pair list LFW_PAIRS (default LFW/pairs.txt, else $(HM_SHARED_DATA)/pairs.txt)
+HM_LAYOUT_ytf := frame folders YTF/Name/video/frame.jpg, their landmarks YTF_LANDMARKS (path x1 y1 ... x5 y5 per frame; default YTF/landmarks.txt) and the split list YTF_SPLITS (default YTF/splits.txt, else $(HM_SHARED_DATA)/splits.txt)
+
+# What is wrong with each data set: empty when it is usable, else one
+# "hm: VARIABLE: what is missing\n" line per problem (printf %b text).
+HM_BAD_casia = $(if $(call hm_rec,$(CASIA)),,$(if $(call hm_isdir,$(CASIA)),$(if $(wildcard $(CASIA_LANDMARKS)),,hm: CASIA_LANDMARKS: no landmark file '$(CASIA_LANDMARKS)' (and no train.rec in '$(CASIA)')\n),hm: CASIA: no training data at '$(CASIA)'\n))
+HM_BAD_ms1m = $(if $(call hm_rec,$(MS1M)),,hm: MS1M: no RecordIO file at '$(MS1M)' (nor '$(MS1M)/train.rec')\n)
+HM_BAD_lfw = $(if $(call hm_isdir,$(LFW)),,hm: LFW: no image tree at '$(LFW)'\n)$(if $(wildcard $(LFW_LANDMARKS)),,hm: LFW_LANDMARKS: no landmark file '$(LFW_LANDMARKS)'\n)$(if $(wildcard $(LFW_PAIRS)),,hm: LFW_PAIRS: no pair list '$(LFW_PAIRS)'\n)
+HM_BAD_ytf = $(if $(call hm_isdir,$(YTF)),,hm: YTF: no frame folders at '$(YTF)'\n)$(if $(wildcard $(YTF_LANDMARKS)),,hm: YTF_LANDMARKS: no landmark file '$(YTF_LANDMARKS)'\n)$(if $(wildcard $(YTF_SPLITS)),,hm: YTF_SPLITS: no split list '$(YTF_SPLITS)'\n)
+
+# $(call hm_missing,SET): the message for SET (casia, ms1m, lfw, ytf) as
+# printf %b text, empty when SET is usable.
+hm_missing = $(if $(HM_BAD_$(1)),$(HM_BAD_$(1))hm:   expected: $(HM_LAYOUT_$(1))\nhm:   published: $(HM_PUB_$(1))\nhm:   set $(HM_VAR_$(1))=PATH (and the variables above) on the make command line)
+HM_VAR_casia := CASIA
+HM_VAR_ms1m := MS1M
+HM_VAR_lfw := LFW
+HM_VAR_ytf := YTF
+
+# $(call hm_check_data,SETS,GOALS): at parse time, report every missing set
+# of SETS on standard error and stop (make exits 2) before any recipe runs.
+hm_check_data = $(if $(strip $(foreach s,$(1),$(call hm_missing,$(s)))),$(foreach s,$(1),$(if $(call hm_missing,$(s)),$(shell printf '%b\n' '$(call hm_q,$(call hm_missing,$(s)))' >&2)))$(error missing data for $(2); nothing was run))
+
+# The source a pack is made from, as one line; the .src stamp changes (and
+# the pack is remade) only when it does.  The recipe repeats the check for
+# anyone who asks for a pack or a model file directly.
+hm_src_casia = $(or $(call hm_rec,$(CASIA)),$(CASIA) $(CASIA_LANDMARKS))
+hm_src_ms1m = $(call hm_rec,$(MS1M))
+hm_src_lfw = $(LFW) $(LFW_LANDMARKS)
+hm_src_ytf = $(YTF) $(YTF_LANDMARKS)
+
+# $(call hm_resume_if,DIR,FILES): --resume DIR when DIR/checkpoint.hmm is
+# newer than each of FILES (the pack and the options: a run on other data or
+# with other options starts again).
+hm_resume_if = $(if $(shell c=$(1)/checkpoint.hmm; test -f $$c && \
+	for f in $(2); do test $$c -nt $$f || exit 0; done && echo y),--resume $(1))
+
+.PHONY: hm-FORCE
+hm-FORCE:
+
+# $(call hm_stamp,TEXT): a recipe line writing TEXT to $@ only when it
+# changed, so that targets depending on $@ (a hm-FORCE target) are remade
+# exactly when their options or sources change.
+hm_stamp = @mkdir -p $(@D) && echo '$(call hm_q,$(1))' | cmp -s - $@ || echo '$(call hm_q,$(1))' > $@
+
+$(HM_DATA)/%.src: hm-FORCE
+	@$(if $(call hm_missing,$*),printf '%b\n' '$(call hm_q,$(call hm_missing,$*))' >&2; exit 2)
+	$(call hm_stamp,$(hm_src_$*))
+
+# Training packs: an aligned tree goes through hm-align, a RecordIO file is
+# imported as it is (insightface's sets are aligned to 112x112 already).
+$(HM_DATA)/casia.hmr: $(HM_DATA)/casia.src | bin/hm-align bin/hm-pack
+	$(if $(call hm_rec,$(CASIA)),bin/hm-pack -o $@ $(call hm_rec,$(CASIA)),bin/hm-align --root $(CASIA) $(CASIA_LANDMARKS) | bin/hm-pack -o $@ -)
+
+$(HM_DATA)/ms1m.hmr: $(HM_DATA)/ms1m.src | bin/hm-pack
+	bin/hm-pack -o $@ $(call hm_rec,$(MS1M))
+
+# Test packs: aligned image records (keys Name/Name_0001, Name/video/frame).
+$(HM_DATA)/lfw.hmr: $(HM_DATA)/lfw.src | bin/hm-align bin/hm-pack
+	bin/hm-align --root $(LFW) $(LFW_LANDMARKS) | bin/hm-pack -o $@ -
+
+$(HM_DATA)/ytf.hmr: $(HM_DATA)/ytf.src | bin/hm-align bin/hm-pack
+	bin/hm-align --root $(YTF) $(YTF_LANDMARKS) | bin/hm-pack -o $@ -
+
+# Synthetic stand-ins for the demo (demo.mk): hm-synth renders a
+# CASIA-shaped training tree and an LFW-shaped test tree (for the real LFW
+# pair list when DEMO_LFW_PAIRS names one), hm-align aligns both to the
+# insightface template scaled to DEMO_SIZE, hm-pack packs them.
+#   DEMO             demo: the output folder
+#   DEMO_IDS         500 training identities, DEMO_IMGS 20 images each
+#   DEMO_DIFFICULTY  0.9 nuisance, DEMO_LOOKALIKE 0.3 look-alike identities
+#                    (both sets), DEMO_DATA_SEED 1
+#   DEMO_LFW_PAIRS   ../shared/data/pairs.txt when present: 6000 pairs,
+#                    7701 images; empty: DEMO_LFW_IDS 300 identities and
+#                    DEMO_LFW_PAIRS_PER_FOLD 30 (600 pairs)
+#   DEMO_SIZE        32x32 aligned faces
+DEMO ?= demo
+DEMO_IDS ?= 500
+DEMO_IMGS ?= 20
+DEMO_DIFFICULTY ?= 0.9
+DEMO_LOOKALIKE ?= 0.3
+DEMO_DATA_SEED ?= 1
+DEMO_LFW_PAIRS ?= $(wildcard $(HM_SHARED_DATA)/pairs.txt)
+DEMO_LFW_IDS ?= 300
+DEMO_LFW_PAIRS_PER_FOLD ?= 30
+DEMO_SIZE ?= 32x32
+
+hm_demo_nuisance = --difficulty $(DEMO_DIFFICULTY) --lookalike $(DEMO_LOOKALIKE) --seed $(DEMO_DATA_SEED)
+hm_demo_casia_opts = --kind casia --identities $(DEMO_IDS) --images-per-id $(DEMO_IMGS) $(hm_demo_nuisance)
+hm_demo_lfw_opts = --kind lfw $(if $(DEMO_LFW_PAIRS),--pairs-from $(DEMO_LFW_PAIRS),--identities $(DEMO_LFW_IDS) --pairs $(DEMO_LFW_PAIRS_PER_FOLD)) $(hm_demo_nuisance)
+
+$(DEMO)/casia.opts: hm-FORCE
+	$(call hm_stamp,$(hm_demo_casia_opts))
+$(DEMO)/lfw.opts: hm-FORCE
+	$(call hm_stamp,$(hm_demo_lfw_opts))
+$(DEMO)/align.opts: hm-FORCE
+	$(call hm_stamp,--size $(DEMO_SIZE))
+
+$(DEMO)/casia/landmarks.txt: $(DEMO)/casia.opts | bin/hm-synth
+	bin/hm-synth -q $(hm_demo_casia_opts) -o $(DEMO)/casia
+
+$(DEMO)/lfw/landmarks.txt: $(DEMO)/lfw.opts | bin/hm-synth
+	bin/hm-synth -q $(hm_demo_lfw_opts) -o $(DEMO)/lfw
+
+# The casia landmark file carries each image's identity: the record labels.
+$(DEMO)/train.hmr: $(DEMO)/casia/landmarks.txt $(DEMO)/align.opts | bin/hm-align bin/hm-pack
+	bin/hm-align -q --size $(DEMO_SIZE) --root $(DEMO)/casia $< | bin/hm-pack -q -o $@ -
+
+$(DEMO)/lfw.hmr: $(DEMO)/lfw/landmarks.txt $(DEMO)/align.opts | bin/hm-align bin/hm-pack
+	bin/hm-align -q --size $(DEMO_SIZE) --root $(DEMO)/lfw $< | bin/hm-pack -q -o $@ -
+
+endif

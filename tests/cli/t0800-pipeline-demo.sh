@@ -1,0 +1,87 @@
+#!/bin/bash
+# make demo end to end on a tiny synthetic set (40 identities x 10 images,
+# an LFW-shaped set of 200 pairs, a small net, 4 epochs; a few seconds): the
+# table printed and written with its structure, every run above chance, the
+# table's numbers equal to hm-roc's, the ROC plot beside it; a second make
+# does nothing; SEEDS="1 2" trains only the new seed and reports the spread.
+. "$(dirname "$0")/lib.sh"
+unset MAKEFLAGS MFLAGS MAKELEVEL
+
+dmake() {
+	make -C "$TEST_ROOT" --no-print-directory DEMO="$SCRATCH/demo" \
+		DEMO_IDS=40 DEMO_IMGS=10 DEMO_LFW_PAIRS= DEMO_LFW_IDS=20 \
+		DEMO_LFW_PAIRS_PER_FOLD=10 DEMO_ARCH=ir:1,1,1,1:8,16,32,64 DEMO_EMB=64 \
+		DEMO_BATCH=32 DEMO_EPOCHS=4 DEMO_LR_STEPS=3 "$@"
+}
+
+test_expect_success 'make demo: exit 0, every stage ran, the table printed last' '
+	dmake demo >out 2>err &&
+	test $(grep -c "^bin/hm-train " out) = 4 &&
+	test $(grep -c "^bin/hm-embed " out) = 4 &&
+	grep -q "^bin/hm-synth -q --kind casia --identities 40 --images-per-id 10 --difficulty 0.9" out &&
+	test -s demo/table.md && test -s demo/lfw-roc.svg &&
+	n=$(wc -l <demo/table.md) &&
+	tail -n $((n + 2)) out | head -n $n >printed && cmp printed demo/table.md &&
+	tail -n 1 out | grep -q "^ROC plot: $SCRATCH/demo/lfw-roc.svg"
+'
+
+test_expect_success 'table structure: title, test set, header, one row per loss with both variants' '
+	t=demo/table.md &&
+	sed -n 1p $t | grep -q "^# hm demo: 40 synthetic identities x 10 images at 32x32, ir:1,1,1,1:8,16,32,64, 4 epochs; seeds 1$" &&
+	grep -qx "## LFW: 200 pairs, 10 folds, exact threshold search" $t &&
+	grep -qx "| training | loss | accuracy % | -hm | diff | AUC | -hm | diff | TAR@FAR=1e-3 % | -hm | diff |" $t &&
+	grep -qx "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" $t &&
+	test $(grep -c "^| synthetic |" $t) = 2 &&
+	grep "^| synthetic | softmax |" $t >row.softmax && grep "^| synthetic | arcface |" $t >row.arcface &&
+	for r in row.softmax row.arcface; do
+		awk -F" [|] " "{ sub(/ [|]\$/, \"\") } NF != 11 { exit 1 } { for (i = 3; i <= 11; i++) if (\$i ~ /^ *-? *\$/) exit 1 }" $r || exit 1
+	done
+'
+
+test_expect_success 'all four runs are above chance (10-fold accuracy > 0.6, AUC > 0.6)' '
+	grep -q "^curve,pairs,same,different,folds,protocol,accuracy,accuracy_std,threshold_mean,auc," demo/lfw.csv &&
+	cut -d, -f1 demo/lfw.csv | tail -n +2 >labels &&
+	printf "%s\n" softmax-s1 softmax-hm-s1 arcface-s1 arcface-hm-s1 >labels.want &&
+	cmp labels labels.want &&
+	awk -F, "NR > 1 { print \$1, \$7, \$10; if (!(\$7 > 0.6 && \$10 > 0.6 && \$2 == 200 && \$5 == 10)) bad = 1 }
+		END { exit bad }" demo/lfw.csv
+'
+
+test_expect_success 'the table repeats hm-roc: accuracy +- std, AUC, TAR, differences' '
+	awk -F, "NR > 1 { a[\$1] = \$7; s[\$1] = \$8; u[\$1] = \$10; t[\$1] = \$13 }
+		END {
+			l = \"softmax\"; b = l \"-s1\"; h = l \"-hm-s1\"
+			printf \"| synthetic | %s | %.2f +- %.2f | %.2f +- %.2f | %+.2f | %.4f | %.4f | %+.4f | %.2f | %.2f | %+.2f |\n\",
+				l, a[b] * 100, s[b] * 100, a[h] * 100, s[h] * 100, (a[h] - a[b]) * 100,
+				u[b], u[h], u[h] - u[b], t[b] * 100, t[h] * 100, (t[h] - t[b]) * 100
+		}" demo/lfw.csv >row.want &&
+	cmp row.softmax row.want
+'
+
+test_expect_success 'the ROC plot has one curve per run' '
+	for l in softmax-s1 softmax-hm-s1 arcface-s1 arcface-hm-s1; do
+		grep -q "<polyline class=\"curve\" data-label=\"$l\"" demo/lfw-roc.svg || exit 1
+	done
+'
+
+test_expect_success 'a second make demo runs nothing and prints the same table' '
+	dmake demo >out 2>err &&
+	! grep -q "^bin/" out && grep -qx "| synthetic | softmax |.*" out &&
+	test -s demo/softmax-s1/model.hmm
+'
+
+test_expect_success 'SEEDS="1 2": only seed 2 trains; mean +- std over seeds, per-seed differences' '
+	dmake demo SEEDS="1 2" >out 2>err &&
+	test $(grep -c "^bin/hm-train " out) = 4 &&
+	! grep "^bin/hm-train " out | grep -qv -- "--seed 2 " &&
+	t=demo/table.md &&
+	grep -q "seeds 1 2$" $t &&
+	grep -q "^Over 2 seeds: mean +- sample std over the seeds" $t &&
+	grep -q "^- softmax accuracy diff per seed: [-+][0-9.]*, [-+][0-9.]*$" $t &&
+	awk -F, "\$1 == \"softmax-s1\" { x = \$7 } \$1 == \"softmax-s2\" { y = \$7 }
+		END { m = (x + y) / 2; d = sqrt(((x - m)^2 + (y - m)^2)); printf \"| synthetic | softmax | %.2f +- %.2f |\n\", m * 100, d * 100 }" \
+		demo/lfw.csv >want &&
+	grep -qF "$(cat want)" $t
+'
+
+test_done
