@@ -46,11 +46,12 @@
 # Each stage is a file target; a training that was interrupted (Ctrl-C, a
 # kill, a crash) resumes from its checkpoint on the next make.
 #
-# What to expect: the paper's LFW accuracies for CASIA-WebFace training are
-# in the high nineties (99% and above for ArcFace); on these 2-core
-# machines an IR-18 trains at about 4 to 17 images per second, so one
-# CASIA-WebFace model (24 epochs of 0.49M images) takes months: run paper
-# rows on a larger machine, or PROFILE=small to try the stages.
+# What to expect: LFW accuracies in the high nineties for CASIA-WebFace
+# training (the paper's table; ArcFace highest), lower on YTF.  Time: on a
+# 2-core machine an IR-18 trains at about 4 to 17 images per second
+# (DESIGN section 9), so one CASIA-WebFace model (24 epochs of 0.49M images)
+# takes one to four weeks: run paper rows on a larger machine, or
+# PROFILE=small to try the stages.
 
 ifndef HM_PAPER_MK
 HM_PAPER_MK := 1
