@@ -32,25 +32,14 @@ with open("faces.csv", "w") as f:
         f.write("%s,%d,%s\n" % (n, 20 + i, ",".join(map(str, p))))
 EOF
 
-# Lists records as "key label width height channels encoding payload-bytes".
+# Lists records as "key label width height channels encoding payload-bytes"
+# (tests/ref/hmtest.py reads the stream: CRCs and the end record checked).
 cat >list.py <<'EOF'
-import struct, sys, zlib
-data = open(sys.argv[1], "rb").read()
-pos, ended = 0, False
-while pos < len(data):
-    magic, ver, kind, klen, blen, label, crc = struct.unpack_from("<4sHHIIiI", data, pos)
-    assert magic == b"HMR\x1a" and ver == 1, "bad header"
-    key = data[pos + 24:pos + 24 + klen].decode()
-    body = data[pos + 24 + klen:pos + 24 + klen + blen]
-    assert zlib.crc32(data[pos + 24:pos + 24 + klen + blen], zlib.crc32(data[pos:pos + 20])) == crc
-    pos += 24 + klen + blen
-    if kind == 0:
-        ended = True
-        continue
-    ended = False
-    w, h, c, enc, _ = struct.unpack_from("<HHBBH", body)
-    print(key, label, w, h, c, enc, len(body) - 8)
-assert ended, "no end-of-stream record"
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["TEST_ROOT"], "tests", "ref"))
+import hmtest
+for r in hmtest.read_records(sys.argv[1]):
+    print(r.key, r.label, r.w, r.h, r.c, r.enc, len(r.payload))
 EOF
 
 test_expect_success 'records: keys without extension, label -1, 112x112 RGB JPEG' '
@@ -64,15 +53,14 @@ test_expect_success 'records: keys without extension, label -1, 112x112 RGB JPEG
 
 test_expect_success 'the JPEG payloads decode to 112x112' '
 	/usr/bin/python3 -c "
-import struct, sys, cv2, numpy as np
-d = open(\"out.hmr\", \"rb\").read(); pos = 0; n = 0
-while True:
-    _, _, kind, kl, bl, _, _ = struct.unpack_from(\"<4sHHIIiI\", d, pos)
-    if kind == 0: break
-    im = cv2.imdecode(np.frombuffer(d[pos + 24 + kl + 8:pos + 24 + kl + bl], np.uint8), 1)
+import sys, cv2, numpy as np
+sys.path.insert(0, \"$TEST_ROOT/tests/ref\")
+import hmtest
+recs = hmtest.read_records(\"out.hmr\")
+for r in recs:
+    im = cv2.imdecode(np.frombuffer(r.payload, np.uint8), 1)
     assert im.shape == (112, 112, 3), im.shape
-    pos += 24 + kl + bl; n += 1
-assert n == 5
+assert len(recs) == 5
 "
 '
 
@@ -94,13 +82,11 @@ test_expect_success 'casia, lst and csv labels; same pixels whatever the format'
 	printf "0 0 1 2 3 10 11 12 13 14 20 21 22 23 24 " >want &&
 	cmp labels want &&
 	/usr/bin/python3 -c "
-import struct
+import sys
+sys.path.insert(0, \"$TEST_ROOT/tests/ref\")
+import hmtest
 def bodies(f):
-    d = open(f, \"rb\").read(); pos = 0; out = []
-    while True:
-        _, _, kind, kl, bl, _, _ = struct.unpack_from(\"<4sHHIIiI\", d, pos)
-        if kind == 0: return out
-        out.append(d[pos + 24:pos + 24 + kl + bl]); pos += 24 + kl + bl
+    return [(r.key, r.body) for r in hmtest.read_records(f)]
 a = bodies(\"plain.hmr\")
 assert len(a) == 5
 for f in (\"casia.hmr\", \"lst.hmr\", \"csv.hmr\"): assert bodies(f) == a, f
@@ -144,14 +130,11 @@ for f in fs: assert cv2.imread(f).shape == (112, 112, 3), f
 
 test_expect_success '--out-dir tree matches the records'"'"' JPEG payloads' '
 	/usr/bin/python3 -c "
-import struct
-d = open(\"out.hmr\", \"rb\").read(); pos = 0
-while True:
-    _, _, kind, kl, bl, _, _ = struct.unpack_from(\"<4sHHIIiI\", d, pos)
-    if kind == 0: break
-    key = d[pos + 24:pos + 24 + kl].decode()
-    assert open(\"tree/\" + key + \".jpg\", \"rb\").read() == d[pos + 24 + kl + 8:pos + 24 + kl + bl], key
-    pos += 24 + kl + bl
+import sys
+sys.path.insert(0, \"$TEST_ROOT/tests/ref\")
+import hmtest
+for r in hmtest.read_records(\"out.hmr\"):
+    assert open(\"tree/\" + r.key + \".jpg\", \"rb\").read() == r.payload, r.key
 "
 '
 

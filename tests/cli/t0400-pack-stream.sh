@@ -2,24 +2,22 @@
 # hm-pack from a record stream (file or standard input), --list, --stats.
 . "$(dirname "$0")/lib.sh"
 
-# A stream written independently of the suite (hm-records(5)): two raw
-# images, a JPEG, an embedding, and a key with a tab in it.
+# A stream written independently of the suite (hm-records(5), by
+# tests/ref/hmtest.py): two raw images, a JPEG, an embedding, and a key with
+# a tab in it.
 /usr/bin/python3 - <<'PY' || exit 1
-import struct, zlib, cv2, numpy as np
-def rec(kind, key, label, body):
-    h = struct.pack("<4sHHIIi", b"HMR\x1a", 1, kind, len(key), len(body), label)
-    return h + struct.pack("<I", zlib.crc32(h + key + body)) + key + body
-def image(key, label, w, h, c, enc, px):
-    return rec(1, key, label, struct.pack("<HHBBH", w, h, c, enc, 0) + px)
+import os, sys, cv2, numpy as np
+sys.path.insert(0, os.path.join(os.environ["TEST_ROOT"], "tests", "ref"))
+from hmtest import embedding_record, end_record, image_record
 r = np.random.default_rng(5)
 rgb = r.integers(0, 256, (4, 5, 3), dtype=np.uint8)
 ok, jpg = cv2.imencode(".jpg", r.integers(0, 256, (16, 24, 3), dtype=np.uint8))
-s = (image(b"p/1", 3, 5, 4, 3, 0, rgb.tobytes()) +
-     image(b"p/2", 3, 2, 1, 1, 0, b"\x10\x20") +
-     image(b"q/1", 7, 24, 16, 3, 1, jpg.tobytes()) +
-     rec(2, b"e/1", -1, struct.pack("<I4f", 4, 1.0, -2.0, 0.5, 3.25)) +
-     image(b"t\tab", 1, 1, 1, 1, 0, b"\x00") +
-     rec(0, b"", -1, b""))
+s = (image_record("p/1", 5, 4, 3, 0, rgb.tobytes(), label=3) +
+     image_record("p/2", 2, 1, 1, 0, b"\x10\x20", label=3) +
+     image_record("q/1", 24, 16, 3, 1, jpg.tobytes(), label=7) +
+     embedding_record("e/1", [1.0, -2.0, 0.5, 3.25]) +
+     image_record("t\tab", 1, 1, 1, 0, b"\x00", label=1) +
+     end_record())
 open("in.hmr", "wb").write(s)
 np.save("rgb.npy", rgb)
 PY

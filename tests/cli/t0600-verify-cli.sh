@@ -5,14 +5,13 @@
 . "$(dirname "$0")/lib.sh"
 
 # mkemb OUT < lines of "KEY V1 V2 ..." (or "!image KEY", "!end" omitted):
-# writes an embedding record stream as hm-records(5) lays it out.
+# writes an embedding record stream as hm-records(5) lays it out (with
+# tests/ref/hmtest.py).
 mkemb() {
 	/usr/bin/python3 -c '
-import struct, sys, zlib
-def rec(kind, key, body):
-    k = key.encode()
-    h = struct.pack("<4sHHIIi", b"HMR\x1a", 1, kind, len(k), len(body), -1)
-    return h + struct.pack("<I", zlib.crc32(h + k + body)) + k + body
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["TEST_ROOT"], "tests", "ref"))
+import hmtest
 out = b""
 trunc = False
 for ln in sys.stdin.read().split("\n"):
@@ -20,14 +19,13 @@ for ln in sys.stdin.read().split("\n"):
     if not t:
         continue
     if t[0] == "!image":
-        out += rec(1, t[1], struct.pack("<HHBBH", 1, 1, 1, 0, 0) + b"\x80")
+        out += hmtest.image_record(t[1], 1, 1, 1, 0, b"\x80")
     elif t[0] == "!truncate":
         trunc = True
     else:
-        v = [float(x) for x in t[1:]]
-        out += rec(2, t[0], struct.pack("<I", len(v)) + struct.pack("<%df" % len(v), *v))
+        out += hmtest.embedding_record(t[0], [float(x) for x in t[1:]])
 if not trunc:
-    out += rec(0, "", b"")
+    out += hmtest.end_record()
 open(sys.argv[1], "wb").write(out)
 ' "$1"
 }

@@ -10,29 +10,14 @@
 # in the records test.
 HM_THREADS=1
 
-# Writes records in the hm-records(5) layout: rec(kind, key, label, body).
-cat >mkrec.py <<'EOF'
-import struct, zlib
-def rec(kind, key, label, body):
-    k = key.encode()
-    h = struct.pack("<4sHHIIi", b"HMR\x1a", 1, kind, len(k), len(body), label)
-    return h + struct.pack("<I", zlib.crc32(h + k + body)) + k + body
-def image(key, w, h, c, enc, pixels, label=-1):
-    return rec(1, key, label, struct.pack("<HHBBH", w, h, c, enc, 0) + pixels)
-END = rec(0, "", 0, b"")
-EOF
-
-# Counts a stream's embedding records and end markers: "N embeddings, M ends".
+# Counts a stream's embedding records and end markers: "N embeddings, M ends"
+# (records read by tests/ref/hmtest.py, CRCs checked).
 cat >count.py <<'EOF'
-import struct, sys
-d = open(sys.argv[1], "rb").read()
-pos, n, ends = 0, 0, 0
-while pos < len(d):
-    _, _, kind, kl, bl, _, _ = struct.unpack_from("<4sHHIIiI", d, pos)
-    pos += 24 + kl + bl
-    n += kind == 2
-    ends += kind == 0
-print("%d embeddings, %d ends" % (n, ends))
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["TEST_ROOT"], "tests", "ref"))
+import hmtest
+kinds = [r.kind for r in hmtest.iter_records(open(sys.argv[1], "rb").read())]
+print("%d embeddings, %d ends" % (kinds.count(hmtest.EMBEDDING), kinds.count(hmtest.END)))
 EOF
 
 test_expect_success 'data: a small model at 24x24 RGB; 80 good records; 32x32 and grey ones' '
@@ -102,8 +87,10 @@ test_expect_success 'embedding records as input: exit 1, not an image record' '
 
 test_expect_success 'a JPEG payload that does not decode: exit 1 naming the record' '
 	/usr/bin/python3 -c "
-from mkrec import image, END
-open(\"badjpeg.hmr\", \"wb\").write(image(\"x/x_0001\", 24, 24, 3, 1, b\"\\xff\\xd8\\xff\\xe0junk\" * 9) + END)
+import sys
+sys.path.insert(0, \"$TEST_ROOT/tests/ref\")
+from hmtest import end_record, image_record
+open(\"badjpeg.hmr\", \"wb\").write(image_record(\"x/x_0001\", 24, 24, 3, 1, b\"\\xff\\xd8\\xff\\xe0junk\" * 9) + end_record())
 " &&
 	test_fails_cleanly 1 "'"'"'badjpeg.hmr'"'"': record 0" hm-embed -m m/model.hmm badjpeg.hmr
 '

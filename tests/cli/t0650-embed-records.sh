@@ -13,26 +13,21 @@
 HM_THREADS=1
 
 # Lists a stream as "kind key label dim" per record ("end" for end markers),
-# checking CRCs, and writes the vectors (one per line) to $2 if given.
+# checking CRCs (tests/ref/hmtest.py reads it), and writes the vectors (one
+# per line) to $2 if given.
 cat >list.py <<'EOF'
-import struct, sys, zlib
-d = open(sys.argv[1], "rb").read()
-pos, vecs = 0, []
-while pos < len(d):
-    magic, ver, kind, kl, bl, label, crc = struct.unpack_from("<4sHHIIiI", d, pos)
-    assert magic == b"HMR\x1a" and ver == 1, "bad header"
-    key = d[pos + 24:pos + 24 + kl].decode()
-    body = d[pos + 24 + kl:pos + 24 + kl + bl]
-    assert zlib.crc32(d[pos + 24:pos + 24 + kl + bl], zlib.crc32(d[pos:pos + 20])) == crc
-    pos += 24 + kl + bl
-    if kind == 0:
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["TEST_ROOT"], "tests", "ref"))
+import hmtest
+vecs = []
+for r in hmtest.iter_records(open(sys.argv[1], "rb").read()):
+    if r.kind == hmtest.END:
         print("end")
-    elif kind == 1:
-        print("image", key, label, "-")
+    elif r.kind == hmtest.IMAGE:
+        print("image", r.key, r.label, "-")
     else:
-        dim = struct.unpack_from("<I", body)[0]
-        vecs.append(" ".join("%.9g" % v for v in struct.unpack_from("<%df" % dim, body, 4)))
-        print("embed", key, label, dim)
+        vecs.append(" ".join("%.9g" % v for v in r.vec))
+        print("embed", r.key, r.label, len(r.vec))
 if len(sys.argv) > 2:
     open(sys.argv[2], "w").write("".join(v + "\n" for v in vecs))
 EOF

@@ -12,36 +12,22 @@ Faces with known landmarks are moved by random similarity transforms
     size, from lossless PPM and from JPEG inputs.
 """
 import os
-import shutil
-import struct
 import subprocess
 import sys
-import tempfile
 
 import cv2
 import numpy as np
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-HM_ALIGN = os.path.join(ROOT, "bin", "hm-align")
-DRIVER = os.path.join(ROOT, "tests", "ref", "align-driver")
+import hmtest
+from hmtest import ok
+
+HM_ALIGN = os.path.join(hmtest.BIN, "hm-align")
+DRIVER = os.path.join(hmtest.REF, "align-driver")
 
 ARCFACE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                     [41.5493, 92.3655], [70.7299, 92.2041]])
 SPHEREFACE = np.array([[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366],
                        [33.5493, 92.3655], [62.7299, 92.2041]])
-
-n_test = 0
-failed = 0
-
-
-def ok(cond, what):
-    global n_test, failed
-    n_test += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n_test, what))
-    sys.stdout.flush()
-    if not cond:
-        failed += 1
-    return cond
 
 
 def umeyama(src, dst):
@@ -62,21 +48,6 @@ def umeyama(src, dst):
     return M
 
 
-def read_records(data):
-    """(key, label, w, h, c, enc, payload) per record, following hm-records(5)."""
-    out, pos = [], 0
-    while True:
-        magic, ver, kind, klen, blen, label, _ = struct.unpack_from("<4sHHIIiI", data, pos)
-        assert magic == b"HMR\x1a" and ver == 1
-        if kind == 0:
-            return out
-        key = data[pos + 24:pos + 24 + klen].decode()
-        body = data[pos + 24 + klen:pos + 24 + klen + blen]
-        w, h, c, enc, _ = struct.unpack_from("<HHBBH", body)
-        out.append((key, label, w, h, c, enc, body[8:]))
-        pos += 24 + klen + blen
-
-
 def make_face(rng):
     """A 250x250 RGB 'face': smooth colour field, some hard edges, five dots."""
     base = rng.integers(0, 256, (9, 9, 3), dtype=np.uint8)
@@ -94,15 +65,10 @@ def make_face(rng):
 
 def main():
     if not os.access(HM_ALIGN, os.X_OK) or not os.access(DRIVER, os.X_OK):
-        print("Bail out! build first: make bin/hm-align tests/ref/align-driver")
-        return 1
+        return hmtest.bail_out("build first: make bin/hm-align tests/ref/align-driver")
     rng = np.random.default_rng(2024)
-    tmp = tempfile.mkdtemp(prefix="align_opencv.", dir=os.path.join(ROOT, "tests", "tmp")
-                           if os.path.isdir(os.path.join(ROOT, "tests", "tmp")) else None)
-    try:
+    with hmtest.scratch_dir("align_opencv.") as tmp:
         return run(rng, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run(rng, tmp):
@@ -171,17 +137,19 @@ def run(rng, tmp):
         if p.returncode != 0:
             sys.stdout.write("# hm-align failed: %s\n" % p.stderr.decode())
             return None
-        return read_records(p.stdout)
+        return hmtest.read_records(p.stdout)
 
     def compare(recs, dst, size, gray, lms, jpeg, what):
         if not ok(recs is not None and len(recs) == n, what + ": tool ran, %d records" % n):
             return
         maes, offs, worst_max = [], [], 0
-        for i, (key, label, w, h, c, enc, px) in enumerate(recs):
-            if (key, label, w, h, c, enc) != (names[i], -1, size[0], size[1], 1 if gray else 3, 0):
-                ok(False, what + ": record %d header %r" % (i, (key, label, w, h, c, enc)))
+        for i, r in enumerate(recs):
+            head = (r.key, r.label, r.w, r.h, r.c, r.enc)
+            if head != (names[i], -1, size[0], size[1], 1 if gray else 3, 0):
+                ok(False, what + ": record %d header %r" % (i, head))
                 return
-            ours = np.frombuffer(px, np.uint8).reshape(h, w, c)
+            h, w, c = r.h, r.w, r.c
+            ours = r.pixels()
             if jpeg:
                 src = cv2.imread(os.path.join(tmp, names[i] + ".jpg"))[:, :, ::-1]
             else:
@@ -216,8 +184,7 @@ def run(rng, tmp):
             noisy32, False, "insightface 128x128 (+8 px)")
     compare(tool([], "noisy_jpg.txt"), ARCFACE, (112, 112), False, noisy32, True,
             "from JPEG input (decoders agree)")
-    print("1..%d" % n_test)
-    return 1 if failed else 0
+    return hmtest.done()
 
 
 if __name__ == "__main__":

@@ -24,38 +24,23 @@ differ from each other by far more than that (checked), so a missing or
 wrong mirror fails.
 """
 import os
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 
 import numpy as np
 import torch
 from sklearn.preprocessing import normalize
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BIN = os.path.join(ROOT, "bin")
-sys.path.insert(0, HERE)
-import hmm_load  # noqa: E402
-from torch_models import reference  # noqa: E402
+import hmm_load
+import hmtest
+from hmtest import ok
+from torch_models import reference
 
+BIN = hmtest.BIN
 TOL = 1e-4
 W, H = 24, 28
 torch.set_num_threads(2)
-n_test = n_fail = 0
-
-
-def ok(cond, what, detail=""):
-    global n_test, n_fail
-    n_test += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (n_test, what))
-    if not cond:
-        n_fail += 1
-        if detail:
-            print("#   " + detail)
-    sys.stdout.flush()
 
 
 def run(cmd, cwd, out=None):
@@ -67,30 +52,6 @@ def run(cmd, cwd, out=None):
     if p.returncode:
         print("# %s: exit %d: %s" % (cmd, p.returncode, p.stderr.decode(errors="replace")))
     return p.returncode == 0
-
-
-def records(path):
-    """(kind, key, label, payload) of each data record, hm-records(5): image
-    payload (w, h, c, enc, bytes), embedding payload a float32 array; checks
-    CRCs and that the stream ends with an end-of-stream record."""
-    d = open(path, "rb").read()
-    pos, out, ended = 0, [], False
-    while pos < len(d):
-        magic, ver, kind, kl, bl, label, crc = struct.unpack_from("<4sHHIIiI", d, pos)
-        assert magic == b"HMR\x1a" and ver == 1, "bad header"
-        key = d[pos + 24:pos + 24 + kl].decode()
-        body = d[pos + 24 + kl:pos + 24 + kl + bl]
-        assert zlib.crc32(d[pos + 24:pos + 24 + kl + bl], zlib.crc32(d[pos:pos + 20])) == crc
-        pos += 24 + kl + bl
-        ended = kind == 0
-        if kind == 1:
-            w, h, c, enc, _ = struct.unpack_from("<HHBBH", body)
-            out.append((kind, key, label, (w, h, c, enc, body[8:])))
-        elif kind == 2:
-            dim = struct.unpack_from("<I", body)[0]
-            out.append((kind, key, label, np.frombuffer(body, "<f4", dim, 4)))
-    assert ended, "no end-of-stream record"
-    return out
 
 
 def case(tmp, arch, emb, gray):
@@ -118,10 +79,11 @@ def case(tmp, arch, emb, gray):
     model = reference(arch, in_c, H, W, emb)
     hmm_load.load_into(model, model_path)
     model.eval()
-    imgs = records(os.path.join(d, "data.hmr"))
-    ok(len(imgs) == 32 and all(r[3][:4] == (W, H, in_c, 0) for r in imgs),
+    imgs = hmtest.read_records(os.path.join(d, "data.hmr"))
+    ok(len(imgs) == 32 and all(r.kind == hmtest.IMAGE and (r.w, r.h, r.c, r.enc) ==
+                               (W, H, in_c, 0) for r in imgs),
        what + ": 32 raw %dx%dx%d image records" % (W, H, in_c))
-    x = np.stack([np.frombuffer(r[3][4], np.uint8).reshape(H, W, in_c) for r in imgs])
+    x = np.stack([r.pixels() for r in imgs])
     # NCHW with standard strides: a permuted view with one channel counts as
     # contiguous yet has channels-last strides, which the convolutions keep
     # (and view() in ResNetFace then refuses)
@@ -141,13 +103,13 @@ def case(tmp, arch, emb, gray):
         if not run("hm-embed -m m/model.hmm -b 5 --flip %s data.hmr" % flip, d, out):
             ok(False, what + ": hm-embed --flip %s ran" % flip)
             continue
-        got = records(os.path.join(d, out))
-        same_ids = [(r[1], r[2]) for r in got] == [(r[1], r[2]) for r in imgs]
-        ok(same_ids and all(r[0] == 2 for r in got),
+        got = hmtest.read_records(os.path.join(d, out))
+        same_ids = [(r.key, r.label) for r in got] == [(r.key, r.label) for r in imgs]
+        ok(same_ids and all(r.kind == hmtest.EMBEDDING for r in got),
            what + ", --flip %s: one embedding record per image, keys and labels kept" % flip)
         if not same_ids:
             continue
-        g = np.stack([r[3] for r in got]).astype(np.float64)
+        g = np.stack([r.vec for r in got]).astype(np.float64)
         dim = emb * (2 if flip == "concat" else 1)
         ok(g.shape == (32, dim), what + ", --flip %s: %d values each" % (flip, dim),
            repr(g.shape))
@@ -168,8 +130,7 @@ def main():
     else:
         ok(False, "hm-synth ran")
     tmp.cleanup()
-    print("1..%d" % n_test)
-    return 1 if n_fail else 0
+    return hmtest.done()
 
 
 if __name__ == "__main__":

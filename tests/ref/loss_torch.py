@@ -25,23 +25,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DRIVER = os.path.join(HERE, "loss-driver")
+import hmtest
+from hmtest import ok
+
+DRIVER = os.path.join(hmtest.REF, "loss-driver")
 B, D, C = 64, 512, 1000
-
-n_test = 0
-n_fail = 0
-
-
-def ok(cond, what, detail=""):
-    global n_test, n_fail
-    n_test += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (n_test, what))
-    if not cond:
-        n_fail += 1
-        if detail:
-            print("#   " + detail)
-    sys.stdout.flush()
 
 
 def make_inputs(seed, kinks):
@@ -208,9 +196,7 @@ def compare(kind, hm, settings, seed):
 
 def main():
     if not os.access(DRIVER, os.X_OK):
-        print("Bail out! %s is not built (make tests/ref/loss-driver)"
-              % DRIVER)
-        return 1
+        return hmtest.bail_out("%s is not built (make tests/ref/loss-driver)" % DRIVER)
     torch.set_num_threads(2)
     hms = ["none", "power", "power:0.5", "focal", "focal:0.5", "ohem:0.5"]
     seed = 100
@@ -232,8 +218,7 @@ def main():
     for kind, hm, settings in cases:
         seed += 1
         compare(kind, hm, settings, seed)
-    print("1..%d" % n_test)
-    return 1 if n_fail else 0
+    return hmtest.done()
 
 
 if __name__ == "__main__":

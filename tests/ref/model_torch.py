@@ -46,30 +46,17 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-import hmm_load  # noqa: E402
+import hmm_load
+import hmtest
+from hmtest import ok
 # bench/model.sh imports reference() from here too.
-from torch_models import reference  # noqa: E402
+from torch_models import reference
 
-DRIVER = os.path.join(HERE, "model-driver")
+DRIVER = os.path.join(hmtest.REF, "model-driver")
 OUT_TOL, GRAD_TOL = 1e-4, 1e-3
 
 torch.set_num_threads(2)
 rng = np.random.default_rng(20240612)
-n_test = n_fail = 0
-
-
-def ok(cond, what, detail=""):
-    global n_test, n_fail
-    n_test += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (n_test, what))
-    if not cond:
-        n_fail += 1
-        if detail:
-            print("#   " + detail)
-    sys.stdout.flush()
 
 
 def rel_err(ours, ref):
@@ -263,9 +250,9 @@ def case(arch, B, in_c, in_h, in_w, emb, seed, check_rules=False):
 
 def man_page_loader():
     """The man page's literal loader equals hmm_load.py's marked part."""
-    src = open(os.path.join(HERE, "hmm_load.py")).read()
+    src = open(os.path.join(hmtest.REF, "hmm_load.py")).read()
     code = src.split("# --- loader begin\n")[1].split("# --- loader end\n")[0]
-    man = open(os.path.join(ROOT, "man", "man5", "hm-model.5")).read()
+    man = open(os.path.join(hmtest.ROOT, "man", "man5", "hm-model.5")).read()
     block = man.split(".\\\" loader begin\n")[1].split(".\\\" loader end\n")[0]
     lines = [ln for ln in block.splitlines() if not ln.startswith((".Bd", ".Ed"))]
     text = "\n".join(ln.replace("\\e", "\\").replace("\\&", "") for ln in lines) + "\n"
@@ -302,8 +289,7 @@ def main():
     # 512x4x4), a quarter of the time.  ir18 at its real size.
     case("face18", 3, 1, 64, 64, 512, seed=6, check_rules=True)
     case("ir18", 3, 3, 112, 112, 512, seed=7, check_rules=True)
-    print("1..%d" % n_test)
-    return 1 if n_fail else 0
+    return hmtest.done()
 
 
 if __name__ == "__main__":

@@ -23,25 +23,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DRIVER = os.path.join(HERE, "nn-driver")
+import hmtest
+from hmtest import ok
+
+DRIVER = os.path.join(hmtest.REF, "nn-driver")
 OUT_TOL, GRAD_TOL = 1e-4, 1e-3
 
 torch.set_num_threads(1)
 rng = np.random.default_rng(20240611)
-n_test = 0
-n_fail = 0
-
-
-def ok(cond, what, detail=""):
-    global n_test, n_fail
-    n_test += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (n_test, what))
-    if not cond:
-        n_fail += 1
-        if detail:
-            print("#   " + detail)
-    sys.stdout.flush()
 
 
 def close(ours, ref, tol, what):
@@ -286,8 +275,7 @@ def main():
     linear(5, 33, 17, False)
     residual(5000)
     flatten_head()
-    print("1..%d" % n_test)
-    return 1 if n_fail else 0
+    return hmtest.done()
 
 
 if __name__ == "__main__":

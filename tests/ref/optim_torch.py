@@ -24,23 +24,11 @@ import sys
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DRIVER = os.path.join(HERE, "optim-driver")
+import hmtest
+from hmtest import ok
+
+DRIVER = os.path.join(hmtest.REF, "optim-driver")
 N, STEPS, MOM = 10000, 3, 0.9
-
-n_test = 0
-n_fail = 0
-
-
-def ok(cond, what, detail=""):
-    global n_test, n_fail
-    n_test += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (n_test, what))
-    if not cond:
-        n_fail += 1
-        if detail:
-            print("#   " + detail)
-    sys.stdout.flush()
 
 
 def run_driver(lr, p, g, wd):
@@ -113,8 +101,7 @@ def main():
     b, _ = run_driver(lr, p, g, 0.0)
     ok(np.max(np.abs(a[-1] - b[-1])) > 1e-5,
        "weight decay changes the result (the test can see it)")
-    print("1..%d" % n_test)
-    return 1 if n_fail else 0
+    return hmtest.done()
 
 
 if __name__ == "__main__":

@@ -14,75 +14,31 @@ decodes the JPEGs), and compare the pair folds with sklearn's KFold.
 """
 import os
 import pickle
-import shutil
 import struct
-import subprocess
 import sys
-import tempfile
-import zlib
 
 import cv2
 import numpy as np
 from sklearn.model_selection import KFold
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PACK = os.path.join(ROOT, "bin", "hm-pack")
+import hmtest
+from hmtest import ok, read_records as read_hmr
+
+PACK = os.path.join(hmtest.BIN, "hm-pack")
 MAGIC = 0xCED7230A
 MAGIC_OLD = 0x3ED7230A
 
-n_test = 0
-n_fail = 0
 
-
-def ok(cond, what, diag=None):
-    global n_test, n_fail
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, what))
-    if not cond:
-        n_fail += 1
-        if diag:
-            for line in str(diag).splitlines():
-                print("#   " + line)
-    sys.stdout.flush()
-    return cond
-
-
-def run(*args):
-    p = subprocess.run([PACK] + list(args), capture_output=True)
-    return p.returncode, p.stdout, p.stderr.decode(errors="replace")
-
-
-# --- an independent .hmr reader (hm-records(5)) ---------------------------
-
-def read_hmr(path):
-    out = []
-    data = open(path, "rb").read()
-    pos = 0
-    ended = False
-    while pos < len(data):
-        magic, ver, kind, klen, blen, label, crc = struct.unpack_from("<4sHHIIiI", data, pos)
-        assert magic == b"HMR\x1a" and ver == 1
-        key = data[pos + 24:pos + 24 + klen]
-        body = data[pos + 24 + klen:pos + 24 + klen + blen]
-        assert zlib.crc32(data[pos:pos + 20] + key + body) == crc
-        pos += 24 + klen + blen
-        ended = kind == 0
-        if kind == 0:
-            continue
-        r = {"key": key.decode(), "label": label, "kind": kind}
-        if kind == 1:
-            w, h, c, enc = struct.unpack_from("<HHBB", body, 0)
-            r.update(w=w, h=h, c=c, enc=enc, payload=body[8:])
-        out.append(r)
-    assert ended, "no end record"
-    return out
+def run(*args, **kwargs):
+    """(exit status, stdout bytes, stderr text) of hm-pack ARGS."""
+    return hmtest.capture([PACK] + list(args), **kwargs)
 
 
 def pixels(r):
     """A record's image as an HxWxC uint8 array in RGB order."""
-    if r["enc"] == 0:
-        return np.frombuffer(r["payload"], np.uint8).reshape(r["h"], r["w"], r["c"])
-    return decode(r["payload"])
+    if r.enc == 0:
+        return r.pixels()
+    return decode(r.payload)
 
 
 def decode(buf):
@@ -202,18 +158,18 @@ def check_pack(path, imgs, keys, what):
     good = len(recs) == len(imgs)
     diag = ""
     for r, (payload, label, arr), key in zip(recs, imgs, keys):
-        if r["key"] != key or r["label"] != label:
+        if r.key != key or r.label != label:
             good = False
-            diag += "%s %d != %s %d\n" % (r["key"], r["label"], key, label)
+            diag += "%s %d != %s %d\n" % (r.key, r.label, key, label)
         if arr is None:  # JPEG: stored as the original bytes
-            if r["enc"] != 1 or r["payload"] != payload:
+            if r.enc != 1 or r.payload != payload:
                 good = False
                 diag += "%s: JPEG bytes differ\n" % key
             ref = decode(payload)
-            if (r["h"], r["w"], r["c"]) != ref.shape:
+            if (r.h, r.w, r.c) != ref.shape:
                 good = False
-                diag += "%s: size %s\n" % (key, (r["h"], r["w"], r["c"]))
-        elif r["enc"] != 0 or not np.array_equal(pixels(r), arr):
+                diag += "%s: size %s\n" % (key, (r.h, r.w, r.c))
+        elif r.enc != 0 or not np.array_equal(pixels(r), arr):
             good = False
             diag += "%s: PNM pixels differ\n" % key
     ok(good, what, diag)
@@ -244,10 +200,9 @@ def test_rec(tmp):
        "rec without .idx (read in order) gives the same pack", se)
 
     with open(os.path.join(d2, "train.rec"), "rb") as f:
-        p = subprocess.run([PACK, "--from", "rec", "-o", os.path.join(tmp, "p.hmr"), "-"],
-                           stdin=f, capture_output=True)
-    ok(p.returncode == 0 and open(out, "rb").read() == open(os.path.join(tmp, "p.hmr"), "rb").read(),
-       "rec from standard input (--from rec -) gives the same pack", p.stderr)
+        rc, _, se = run("--from", "rec", "-o", os.path.join(tmp, "p.hmr"), "-", stdin=f)
+    ok(rc == 0 and open(out, "rb").read() == open(os.path.join(tmp, "p.hmr"), "rb").read(),
+       "rec from standard input (--from rec -) gives the same pack", se)
 
     d3 = os.path.join(tmp, "old")
     os.mkdir(d3)
@@ -269,7 +224,7 @@ def test_rec(tmp):
     for r, (payload, _, arr) in zip(recs, imgs):
         ref = decode(payload) if arr is None else arr
         got = pixels(r)
-        good = good and r["enc"] == 0 and got.shape == ref.shape
+        good = good and r.enc == 0 and got.shape == ref.shape
         if got.shape == ref.shape:
             worst = max(worst, int(np.abs(got.astype(int) - ref.astype(int)).max()))
     ok(good and worst <= 1, "--encoding raw: pixels match OpenCV's decode (max diff %d)" % worst, se)
@@ -281,7 +236,7 @@ def test_rec(tmp):
     s1 = read_hmr(os.path.join(tmp, "s1.hmr"))
     ok(rc1 == 0 and rc2 == 0 and
        open(os.path.join(tmp, "s1.hmr"), "rb").read() == open(os.path.join(tmp, "s2.hmr"), "rb").read()
-       and sorted(r["key"] for r in s1) == sorted(keys) and [r["key"] for r in s1] != keys,
+       and sorted(r.key for r in s1) == sorted(keys) and [r.key for r in s1] != keys,
        "rec --shuffle: same order with and without .idx, a permutation", se1 + se2)
 
     # Record 0 without the insightface header: every record is an image, in
@@ -409,8 +364,8 @@ def test_bin(tmp):
         rc, so, se = run("-o", out, path)
         recs = read_hmr(out) if rc == 0 else []
         good = (rc == 0 and len(recs) == len(bins) and
-                all(r["key"] == "bin/%d" % i and r["label"] == -1 and r["payload"] == bins[i]
-                    and (r["h"], r["w"], r["c"]) == decode(bins[i]).shape
+                all(r.key == "bin/%d" % i and r.label == -1 and r.payload == bins[i]
+                    and (r.h, r.w, r.c) == decode(bins[i]).shape
                     for i, r in enumerate(recs)))
         ok(good, ".bin %s: keys bin/i, label -1, the image bytes" % what, se)
         pairs = open(os.path.join(tmp, "lfw.pairs.csv")).read() if rc == 0 else ""
@@ -425,7 +380,7 @@ def test_bin(tmp):
     open(os.path.join(tmp, "big.bin"), "wb").write(py2_pickle(big, issame))
     rc, _, se = run("-o", os.path.join(tmp, "big.hmr"), os.path.join(tmp, "big.bin"))
     recs = read_hmr(os.path.join(tmp, "big.hmr")) if rc == 0 else []
-    ok(rc == 0 and len(recs) == len(big) and recs[0]["payload"] == big[0]
+    ok(rc == 0 and len(recs) == len(big) and recs[0].payload == big[0]
        and len(big[0]) > 255, ".bin with BINSTRING (> 255 bytes): imported", se)
 
     # --encoding raw: pixels match OpenCV's decode
@@ -487,15 +442,10 @@ def main():
     if not os.access(PACK, os.X_OK):
         print("1..1\nnot ok 1 - %s is built" % PACK)
         return 1
-    tmp = tempfile.mkdtemp(prefix="pack_import.", dir=os.path.join(ROOT, "tests", "tmp")
-                           if os.path.isdir(os.path.join(ROOT, "tests", "tmp")) else None)
-    try:
+    with hmtest.scratch_dir("pack_import.") as tmp:
         test_rec(tmp)
         test_bin(tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % n_test)
-    return 1 if n_fail else 0
+    return hmtest.done()
 
 
 if __name__ == "__main__":

@@ -13,24 +13,10 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SHARED = os.environ.get("HM_SHARED") or os.path.join(ROOT, "..", "shared")
-DATA = os.path.join(SHARED, "data")
-DRIVER = os.path.join(ROOT, "tests", "ref", "pairs-driver")
+import hmtest
+from hmtest import DATA, ok
 
-n_test = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global n_test, failed
-    n_test += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n_test, what))
-    if not cond:
-        failed += 1
-        if detail:
-            print("#   " + str(detail)[:2000].replace("\n", "\n#   "))
-    sys.stdout.flush()
+DRIVER = os.path.join(hmtest.REF, "pairs-driver")
 
 
 def driver(path, fmt=None):
@@ -152,8 +138,7 @@ def main():
         ok("'%s': line 1: header says 10 folds x 2 x 300 = 6000 pairs, the file has 5999" % bad
            in err, "and says why", err)
 
-    print("1..%d" % n_test)
-    return 1 if failed else 0
+    return hmtest.done()
 
 
 if __name__ == "__main__":

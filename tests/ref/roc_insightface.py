@@ -23,30 +23,16 @@ different, a single pair).
 """
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 from scipy.interpolate import BSpline
 from sklearn.model_selection import KFold
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-HM_ROC = os.path.join(ROOT, "bin", "hm-roc")
+import hmtest
+from hmtest import ok
 
-n_test = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global n_test, failed
-    n_test += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n_test, what))
-    if not cond:
-        failed += 1
-        if detail:
-            print("#   " + str(detail)[:3000].replace("\n", "\n#   "))
-    sys.stdout.flush()
+HM_ROC = os.path.join(hmtest.BIN, "hm-roc")
 
 
 def write_scores(path, fold, same, score):
@@ -152,12 +138,11 @@ def ref_val(fold, same, score, far_target):
 
 
 def run_roc(path, protocol, val_far=1e-3):
-    p = subprocess.run([HM_ROC, "--json", "--protocol", protocol,
-                        "--val-far", repr(val_far), path],
-                       capture_output=True, text=True)
-    if p.returncode:
-        return None, p.stderr
-    return json.loads(p.stdout)["curves"][0], p.stderr
+    rc, out, err = hmtest.capture([HM_ROC, "--json", "--protocol", protocol,
+                                   "--val-far", repr(val_far), path], text=True)
+    if rc:
+        return None, err
+    return json.loads(out)["curves"][0], err
 
 
 def check(name, fold, same, score, tmp, val_far=1e-3):
@@ -203,8 +188,7 @@ def check(name, fold, same, score, tmp, val_far=1e-3):
 
 def main():
     rng = np.random.default_rng(20261127)
-    tmp = tempfile.mkdtemp(prefix="roc_if.", dir=os.path.join(ROOT, "tests"))
-    try:
+    with hmtest.scratch_dir("roc_if.", parent=os.path.join(hmtest.ROOT, "tests")) as tmp:
         # 1. LFW-like: 6000 pairs, 10 folds of 600 by position = KFold(10).
         n = 6000
         same = np.tile(np.r_[np.ones(300, int), np.zeros(300, int)], 10)
@@ -273,12 +257,7 @@ def main():
         s8 = np.where(y8 == 1, rng.normal(0.6, 0.2, len(y8)),
                       rng.normal(0.0, 0.2, len(y8)))
         check("far_hit", np.repeat([0, 1], 1100), y8, s8, tmp, val_far=0.01)
-    finally:
-        for f in os.listdir(tmp):
-            os.unlink(os.path.join(tmp, f))
-        os.rmdir(tmp)
-    print("1..%d" % n_test)
-    return 1 if failed else 0
+    return hmtest.done()
 
 
 if __name__ == "__main__":

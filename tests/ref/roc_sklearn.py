@@ -11,33 +11,18 @@ sklearn.metrics.roc_curve(drop_intermediate=False) / roc_auc_score:
   - several files in one run are several curves, named by --label.
 """
 import csv
-import io
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 from scipy.optimize import brentq
 from sklearn.metrics import roc_auc_score, roc_curve
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-HM_ROC = os.path.join(ROOT, "bin", "hm-roc")
+import hmtest
+from hmtest import ok
 
-n_test = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global n_test, failed
-    n_test += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n_test, what))
-    if not cond:
-        failed += 1
-        if detail:
-            print("#   " + str(detail)[:3000].replace("\n", "\n#   "))
-    sys.stdout.flush()
+HM_ROC = os.path.join(hmtest.BIN, "hm-roc")
 
 
 def write_scores(path, same, score, fold=None):
@@ -73,14 +58,12 @@ def score_sets(rng):
 
 
 def run(args):
-    p = subprocess.run([HM_ROC] + args, capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+    return hmtest.capture([HM_ROC] + args, text=True)
 
 
 def main():
     rng = np.random.default_rng(7)
-    tmp = tempfile.mkdtemp(prefix="roc_sk.", dir=os.path.join(ROOT, "tests"))
-    try:
+    with hmtest.scratch_dir("roc_sk.", parent=os.path.join(hmtest.ROOT, "tests")) as tmp:
         sets = score_sets(rng)
         files, args = [], ["--json", "--far", "1e-3,1e-2,0.1,0.3",
                            "--roc", os.path.join(tmp, "roc.csv")]
@@ -140,12 +123,7 @@ def main():
         rc, out, err = run([path])
         ok(rc == 1 and out == "" and "one_class.csv" in err and "no different pairs" in err,
            "only same pairs: exit 1 naming the file", "rc %d, err %r" % (rc, err))
-    finally:
-        for f in os.listdir(tmp):
-            os.unlink(os.path.join(tmp, f))
-        os.rmdir(tmp)
-    print("1..%d" % n_test)
-    return 1 if failed else 0
+    return hmtest.done()
 
 
 if __name__ == "__main__":

@@ -12,34 +12,21 @@ classifier on 5 images per identity: PCA (whitened) + logistic regression
   - accuracy falls with difficulty: d=0 > d=0.5 > d=1.
 """
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 import cv2
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-HM_SYNTH = os.path.join(ROOT, "bin", "hm-synth")
+import hmtest
+from hmtest import ok
+
+HM_SYNTH = os.path.join(hmtest.BIN, "hm-synth")
 TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                      [41.5493, 92.3655], [70.7299, 92.2041]])
 IDS, PER = 30, 10
-
-n_test = 0
-failed = 0
-
-
-def ok(cond, what):
-    global n_test, failed
-    n_test += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n_test, what))
-    sys.stdout.flush()
-    if not cond:
-        failed += 1
-    return cond
 
 
 def similarity(src, dst):
@@ -83,12 +70,8 @@ def main():
     if not os.access(HM_SYNTH, os.X_OK):
         ok(False, "bin/hm-synth is built")
         return
-    tmp = tempfile.mkdtemp(prefix="synth-learn-", dir=os.path.join(ROOT, "tests", "tmp")
-                           if os.path.isdir(os.path.join(ROOT, "tests", "tmp")) else None)
-    try:
+    with hmtest.scratch_dir("synth-learn-") as tmp:
         acc = {d: accuracy(tmp, d) for d in (0, 0.5, 1)}
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     chance = 1.0 / IDS
     print("# accuracy: d=0 %.3f, d=0.5 %.3f, d=1 %.3f (chance %.3f)"
           % (acc[0], acc[0.5], acc[1], chance))
@@ -101,5 +84,4 @@ def main():
 
 
 main()
-print("1..%d" % n_test)
-sys.exit(1 if failed else 0)
+sys.exit(hmtest.done())

@@ -14,53 +14,20 @@ the key named, and nothing on stdout.
 import csv
 import io
 import os
-import struct
-import subprocess
 import sys
-import tempfile
-import zlib
 
 import numpy as np
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SHARED = os.environ.get("HM_SHARED") or os.path.join(ROOT, "..", "shared")
-DATA = os.path.join(SHARED, "data")
-HM_VERIFY = os.path.join(ROOT, "bin", "hm-verify")
+import hmtest
+from hmtest import DATA, ok
+
+HM_VERIFY = os.path.join(hmtest.BIN, "hm-verify")
 DIM = 48
-
-n_test = 0
-failed = 0
-
-
-def ok(cond, what, detail=""):
-    global n_test, failed
-    n_test += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n_test, what))
-    if not cond:
-        failed += 1
-        if detail:
-            print("#   " + str(detail)[:3000].replace("\n", "\n#   "))
-    sys.stdout.flush()
-
-
-# --- hm-records(5) writer ---
-def record(key, vec, label=-1):
-    k = key.encode()
-    body = struct.pack("<I", len(vec)) + np.asarray(vec, dtype="<f4").tobytes()
-    head = struct.pack("<4sHHIIi", b"HMR\x1a", 1, 2, len(k), len(body), label)
-    return head + struct.pack("<I", zlib.crc32(head + k + body)) + k + body
-
-
-def end_record():
-    head = struct.pack("<4sHHIIi", b"HMR\x1a", 1, 0, 0, 0, -1)
-    return head + struct.pack("<I", zlib.crc32(head))
 
 
 def write_stream(path, items):
-    with open(path, "wb") as f:
-        for key, vec in items:
-            f.write(record(key, vec))
-        f.write(end_record())
+    """An embedding record stream (hm-records(5)) of the (key, vector) ITEMS."""
+    hmtest.write_stream(path, (hmtest.embedding_record(k, v) for k, v in items))
 
 
 # --- the pair lists, parsed here ---
@@ -103,9 +70,8 @@ def unit(v):
     return v / np.linalg.norm(v)
 
 
-def run(args):
-    p = subprocess.run([HM_VERIFY] + args, capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+def run(args, **kwargs):
+    return hmtest.capture([HM_VERIFY] + args, text=True, **kwargs)
 
 
 def check_scores(name, out, pairs, emb):
@@ -124,8 +90,7 @@ def check_scores(name, out, pairs, emb):
 
 def main():
     rng = np.random.default_rng(11)
-    tmp = tempfile.mkdtemp(prefix="verify.", dir=os.path.join(ROOT, "tests"))
-    try:
+    with hmtest.scratch_dir("verify.", parent=os.path.join(hmtest.ROOT, "tests")) as tmp:
         # LFW: one vector per image, identities clustered
         pairs = lfw_pairs()
         ok(len(pairs) == 6000, "pairs.txt parsed here: 6000 pairs")
@@ -149,10 +114,9 @@ def main():
 
         # the same embeddings on stdin, the arcface list (no folds)
         with open(lfw, "rb") as f:
-            p = subprocess.run([HM_VERIFY, os.path.join(DATA, "lfw_test_pair.txt")],
-                               stdin=f, capture_output=True, text=True)
-        ok(p.returncode == 0, "arcface list with embeddings on stdin", p.stderr)
-        check_scores("arcface", p.stdout, arcface_pairs(), emb)
+            rc, out, err = run([os.path.join(DATA, "lfw_test_pair.txt")], stdin=f)
+        ok(rc == 0, "arcface list with embeddings on stdin", err)
+        check_scores("arcface", out, arcface_pairs(), emb)
 
         # YTF: frames under Name/video/, decoys under Name/video + "0"/
         ypairs = ytf_pairs()
@@ -200,12 +164,7 @@ def main():
         rc, out, err = run([os.path.join(DATA, "splits.txt"), bad])
         ok(rc == 1 and out == "" and "'%s'" % gone in err and "no records under" in err,
            "missing video: exit 1, the video named, stdout empty", "rc %d, %r" % (rc, err))
-    finally:
-        for f in os.listdir(tmp):
-            os.unlink(os.path.join(tmp, f))
-        os.rmdir(tmp)
-    print("1..%d" % n_test)
-    return 1 if failed else 0
+    return hmtest.done()
 
 
 if __name__ == "__main__":
