@@ -30,7 +30,10 @@
 # (HM_MINING) and start at lr 0.01 (HM_LR_HM): power:2 multiplies each
 # sample's gradient by 2 L_i, about 2 ln(classes) (18 on CASIA) for softmax
 # and far more for the margin losses at the start, and at lr 0.1 softmax
-# with power:2 became NaN within 14 iterations in our runs (hm-synth data).
+# with power:2 became NaN within 14 iterations in our runs (hm-synth data;
+# iteration 101 with a one-epoch warm-up).  The -hm rows therefore differ
+# from their baselines in rate as well as in loss: compare with that in
+# mind, or set HM_LR=0.01 for baselines at the same rate (demo.mk does).
 #
 # Profiles: PROFILE=paper (default): ir18, 512-d embeddings, the schedule
 # above.  PROFILE=small: ir:1,1,1,1:16,32,64,128, 128-d, 2000 iterations

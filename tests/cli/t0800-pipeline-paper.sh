@@ -3,8 +3,8 @@
 # the variable, the expected layout and where the data set is published);
 # the row lfw-arcface-hm with PROFILE=small runs end to end on CASIA- and
 # LFW-shaped trees made by hm-synth; an interrupted training resumes to the
-# same model as an uninterrupted one; new options retrain from scratch;
-# make table collects the finished rows.
+# same model as an uninterrupted one; new options retrain from scratch; a
+# YTF row reuses the model; make table collects the finished rows.
 . "$(dirname "$0")/lib.sh"
 unset MAKEFLAGS MFLAGS MAKELEVEL
 
@@ -70,6 +70,18 @@ test_expect_success 'make -n: the paper recipe (ir18, 24 epochs, power:2 at lr 0
 	test ! -e results
 '
 
+test_expect_success 'insightface .rec sets (a folder with train.rec, or the file) are imported by hm-pack' '
+	mkdir -p webface emore && : >webface/train.rec && : >emore/other.rec &&
+	pmake -n lfw-softmax CASIA="$SCRATCH/webface" LFW="$SCRATCH/lfw" >out 2>err &&
+	grep -qx "bin/hm-pack -o $SCRATCH/results/data/casia.hmr $SCRATCH/webface/train.rec" out &&
+	pmake -n ms1m-lfw-softmax MS1M="$SCRATCH/emore/other.rec" LFW="$SCRATCH/lfw" >out 2>err &&
+	grep -qx "bin/hm-pack -o $SCRATCH/results/data/ms1m.hmr $SCRATCH/emore/other.rec" out &&
+	grep -q "^bin/hm-train .*--loss softmax .* -o $SCRATCH/results/small/ms1m-softmax $SCRATCH/results/data/ms1m.hmr$" out &&
+	test_expect_code 2 pmake -n ms1m-lfw-softmax MS1M="$SCRATCH/emore" LFW="$SCRATCH/lfw" >out 2>err &&
+	grep -q "^hm: MS1M: no RecordIO file at .$SCRATCH/emore. (nor .$SCRATCH/emore/train.rec.)$" err &&
+	test ! -e results
+'
+
 test_expect_success 'PROFILE=small lfw-arcface-hm end to end: packs, model, scores, the row' '
 	pmake lfw-arcface-hm CASIA="$SCRATCH/casia" LFW="$SCRATCH/lfw" >out 2>err &&
 	grep -q "^bin/hm-train .*-a ir:1,1,1,1:16,32,64,128 --emb-size 128 -b 8 --loss arcface --iters 10 --lr-steps 8 --hm power:2 --lr 0.01" out &&
@@ -112,6 +124,15 @@ test_expect_success 'changed options retrain from scratch, not resume' '
 	test $(wc -l <results/small/casia-softmax/train.csv) = 13
 '
 
+test_expect_success 'ytf-softmax: a YTF-shaped tree, the same model (no training), videos scored' '
+	hm-synth -q --kind ytf --identities 20 --images-per-id 2 --frames 2 --pairs 5 --size 128 -o ytf &&
+	pmake ytf-softmax CASIA="$SCRATCH/casia" YTF="$SCRATCH/ytf" SMALL_ITERS=12 >out 2>err &&
+	! grep -q "hm-train" out &&
+	grep -q "^bin/hm-verify -o $SCRATCH/results/small/casia-softmax/ytf.scores.csv $SCRATCH/ytf/splits.txt " out &&
+	test $(wc -l <results/small/casia-softmax/ytf.scores.csv) = 101 &&
+	grep -q "^small:ytf-softmax  *100  *10 " out
+'
+
 test_expect_success 'make table: both finished rows, baseline and -hm side by side, the ROC plot' '
 	pmake table >out 2>err &&
 	t=results/small/table.md && test -s $t && test -s results/small/lfw-roc.svg &&
@@ -122,7 +143,10 @@ test_expect_success 'make table: both finished rows, baseline and -hm side by si
 	grep -q "^curve,pairs" results/small/lfw.csv &&
 	grep -q "^casia-arcface-hm,100,50,50,10," results/small/lfw.csv &&
 	grep -q "data-label=\"casia-softmax\"" results/small/lfw-roc.svg &&
-	grep -qF "ROC plots: $SCRATCH/results/small/lfw-roc.svg" out
+	grep -qx "## YTF: 100 pairs, 10 folds, exact threshold search" $t &&
+	test $(grep -c "^| CASIA | softmax |" $t) = 2 &&
+	test -s results/small/ytf-roc.svg &&
+	grep -qF "ROC plots: $SCRATCH/results/small/lfw-roc.svg $SCRATCH/results/small/ytf-roc.svg" out
 '
 
 test_expect_success 'make table with no finished rows: exit 2 and says so' '
