@@ -1,8 +1,9 @@
 #!/bin/bash
 # make demo end to end on a tiny synthetic set (40 identities x 10 images,
 # an LFW-shaped set of 200 pairs, a small net, 4 epochs; a few seconds): the
-# table printed and written with its structure, every run above chance, the
-# table's numbers equal to hm-roc's, the ROC plot beside it; a second make
+# table printed and written with its structure, every run above chance and
+# softmax well above an untrained network, the table's numbers equal to
+# hm-roc's, the ROC plot beside it; a second make
 # does nothing; SEEDS="1 2" trains only the new seed and reports the spread.
 . "$(dirname "$0")/lib.sh"
 unset MAKEFLAGS MFLAGS MAKELEVEL
@@ -45,6 +46,18 @@ test_expect_success 'all four runs are above chance (10-fold accuracy > 0.6, AUC
 	cmp labels labels.want &&
 	awk -F, "NR > 1 { print \$1, \$7, \$10; if (!(\$7 > 0.6 && \$10 > 0.6 && \$2 == 200 && \$5 == 10)) bad = 1 }
 		END { exit bad }" demo/lfw.csv
+'
+
+test_expect_success 'training learned: softmax AUC beats an untrained network (one step at lr 1e-9) by 0.05' '
+	hm-train -q -j1 -a ir:1,1,1,1:8,16,32,64 --emb-size 64 -b 32 --iters 1 --lr 1e-9 \
+		-o untrained demo/train.hmr >/dev/null &&
+	hm-embed -q -j1 -m untrained/model.hmm demo/lfw.hmr >untrained.hmr &&
+	hm-verify -o untrained.csv demo/lfw/pairs.txt untrained.hmr &&
+	hm-roc --csv -o u.csv untrained.csv &&
+	u=$(cut -d, -f10 u.csv | tail -n 1) &&
+	s=$(awk -F, "\$1 == \"softmax-s1\" { print \$10 }" demo/lfw.csv) &&
+	echo "untrained AUC $u, softmax AUC $s" &&
+	awk -v u="$u" -v s="$s" "BEGIN { exit !(s > u + 0.05) }"
 '
 
 test_expect_success 'the table repeats hm-roc: accuracy +- std, AUC, TAR, differences' '
