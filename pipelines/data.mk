@@ -25,8 +25,8 @@
 # Packs (file targets): RESULTS/data/{casia,ms1m}.hmr (+ .hmi) for training,
 # RESULTS/data/{lfw,ytf}.hmr for testing, all aligned to insightface's
 # 112x112 template (the .rec sets come aligned).  RESULTS/data/NAME.src holds
-# the source path a pack was made from; pointing a variable elsewhere remakes
-# the pack and everything trained or tested on it.
+# the source paths a pack was made from; pointing a variable elsewhere
+# remakes the pack and everything trained or tested on it.
 
 ifndef HM_DATA_MK
 HM_DATA_MK := 1
@@ -39,8 +39,6 @@ SHELL := bash
 HM_SHARED_DATA ?= ../shared/data
 RESULTS ?= results
 HM_DATA := $(RESULTS)/data
-HM_TOOLS_BIN := bin/hm-synth bin/hm-align bin/hm-pack bin/hm-train \
-	bin/hm-embed bin/hm-verify bin/hm-roc
 
 CASIA ?= data/casia
 CASIA_LANDMARKS ?= $(CASIA)/landmarks.txt
@@ -88,13 +86,14 @@ HM_VAR_ytf := YTF
 # of SETS on standard error and stop (make exits 2) before any recipe runs.
 hm_check_data = $(if $(strip $(foreach s,$(1),$(call hm_missing,$(s)))),$(foreach s,$(1),$(if $(call hm_missing,$(s)),$(shell printf '%b\n' '$(call hm_q,$(call hm_missing,$(s)))' >&2)))$(error missing data for $(2); nothing was run))
 
-# The source a pack is made from, as one line; the .src stamp changes (and
-# the pack is remade) only when it does.  The recipe repeats the check for
+# The sources of a pack (and, for the test sets, the pair list its scores
+# use), as one line; the .src stamp changes, and the pack and everything made
+# from it are remade, only when it does.  The recipe repeats the check for
 # anyone who asks for a pack or a model file directly.
 hm_src_casia = $(or $(call hm_rec,$(CASIA)),$(CASIA) $(CASIA_LANDMARKS))
 hm_src_ms1m = $(call hm_rec,$(MS1M))
-hm_src_lfw = $(LFW) $(LFW_LANDMARKS)
-hm_src_ytf = $(YTF) $(YTF_LANDMARKS)
+hm_src_lfw = $(LFW) $(LFW_LANDMARKS) $(LFW_PAIRS)
+hm_src_ytf = $(YTF) $(YTF_LANDMARKS) $(YTF_SPLITS)
 
 # $(call hm_resume_if,DIR,FILES): --resume DIR when DIR/checkpoint.hmm is
 # newer than each of FILES (the pack and the options: a run on other data or

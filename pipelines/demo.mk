@@ -24,7 +24,7 @@
 #
 # What to expect (2 cores): about 7 minutes from a fresh clone, build
 # included (data 40 s, then the four trainings two at a time, one thread
-# each: DEMO_JOBS), accuracies between 85% and 97%.  Variables: data.mk
+# each: DEMO_JOBS), accuracies between 84% and 97%.  Variables: data.mk
 # (DEMO_IDS, DEMO_SIZE, ...), and DEMO_LOSSES, DEMO_ARCH, DEMO_EMB,
 # DEMO_BATCH, DEMO_EPOCHS, DEMO_LR_STEPS, DEMO_LR, DEMO_LR_HM (DEMO_LR),
 # DEMO_MINING, DEMO_JOBS, DEMO_TRAIN_THREADS below.  Interrupted trainings
