@@ -36,8 +36,8 @@ MAN_PAGES := $(sort $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7))
 
 .PHONY: all check check-unit check-cli lint-man install clean demo
 .DELETE_ON_ERROR:
-# Keep test objects between runs (make would delete them as intermediates).
-.SECONDARY: $(UNIT_SRC:.c=.o) $(REF_DRIVERS:=.o)
+# Keep test and tool objects between runs (make would delete them as intermediates).
+.SECONDARY: $(UNIT_SRC:.c=.o) $(REF_DRIVERS:=.o) $(TOOL_SRC:.c=.o)
 
 all: $(TOOLS)
 
