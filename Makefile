@@ -93,3 +93,5 @@ clean:
 
 -include $(wildcard common/*.d tools/*.d tests/unit/*.d tests/ref/*.d)
 -include $(wildcard pipelines/*.mk)
+# Optional parts (bench, fuzzing, MPI, valgrind) keep their rules in mk/.
+-include $(wildcard mk/*.mk)
