@@ -127,6 +127,9 @@ struct model {
 	/* the last forward */
 	int B, trained;
 	const float *inp;
+
+	/* model_set_bn_sync(): batch norm across replicas, or NULL */
+	const struct model_bn_sync *bn_sync;
 };
 
 /* ------------------------------------------------------------------ */
@@ -648,6 +651,21 @@ float model_get_dropout(const struct model *m)
 	return m->dropout;
 }
 
+void model_set_bn_sync(struct model *m, const struct model_bn_sync *s)
+{
+	m->bn_sync = s;
+}
+
+size_t model_dropout_draws(const struct model *m)
+{
+	size_t n = 0;
+	if (m->dropout > 0)
+		for (int i = 0; i < m->n_l; i++)
+			if (m->l[i].kind == L_DROPOUT)
+				n += m->v[m->l[i].in].n;
+	return n;
+}
+
 /* ------------------------------------------------------------------ */
 /* Initialisation */
 
@@ -889,7 +907,11 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 	}
 	case L_BN: {
 		float *mean = m->bnstat + l->stat, *invstd = mean + vi->c;
-		if (train)
+		if (train && m->bn_sync)
+			m->bn_sync->forward(m->bn_sync->ctx, vo->data, mean, invstd,
+					    m->t[l->rm].data, m->t[l->rv].data, vi->data,
+					    W, b, B, vi->c, hw, BN_EPS, BN_MOMENTUM);
+		else if (train)
 			batchnorm_forward(vo->data, mean, invstd, m->t[l->rm].data,
 					  m->t[l->rv].data, vi->data, W, b, B, vi->c, hw, BN_EPS,
 					  BN_MOMENTUM);
@@ -966,7 +988,12 @@ static void backward_layer(struct model *m, struct layer *l, int B)
 	}
 	case L_BN: {
 		float *mean = m->bnstat + l->stat, *invstd = mean + vi->c;
-		batchnorm_backward(dx, dW, db, dy, vi->data, W, mean, invstd, B, vi->c, hw);
+		if (m->bn_sync)
+			m->bn_sync->backward(m->bn_sync->ctx, dx, dW, db, dy, vi->data, W,
+					     mean, invstd, B, vi->c, hw);
+		else
+			batchnorm_backward(dx, dW, db, dy, vi->data, W, mean, invstd, B,
+					   vi->c, hw);
 		break;
 	}
 	case L_PRELU:

@@ -157,6 +157,35 @@ float *model_buffers(struct model *m, size_t *n);
 double model_macs(const struct model *m);
 
 /*
+ * Data-parallel training (hm-train over MPI, common/dist.h).
+ *
+ * Synchronised batch norm: with S set, every batch-norm layer of a
+ * TRAINING forward calls S->forward instead of nn.h's batchnorm_forward(),
+ * and every backward calls S->backward instead of batchnorm_backward(),
+ * with the same arguments (after CTX) and the same contracts, except that
+ * the batch statistics (mean, variance; in the backward sum(dout) and
+ * sum(dout xhat)) are those of the union of every replica's batch.
+ * Evaluation forwards are unchanged.  NULL restores the local functions
+ * (the default).  S is borrowed: it must stay valid while set.
+ */
+struct model_bn_sync {
+	void (*forward)(void *ctx, float *out, float *mean, float *invstd,
+			float *running_mean, float *running_var, const float *inp,
+			const float *gamma, const float *beta, int N, int C, int HW,
+			float eps, float momentum);
+	void (*backward)(void *ctx, float *dinp, float *dgamma, float *dbeta,
+			 const float *dout, const float *inp, const float *gamma,
+			 const float *mean, const float *invstd, int N, int C, int HW);
+	void *ctx;
+};
+void model_set_bn_sync(struct model *m, const struct model_bn_sync *s);
+/* rng_uniform() draws that a training forward makes per image (dropout
+ * masks, image after image in batch order); 0 when dropout is 0.  A
+ * replica holding images k.. of a larger batch skips k times this many
+ * draws to draw the masks one process would. */
+size_t model_dropout_draws(const struct model *m);
+
+/*
  * Model files (hm-model(5)).  model_file_entries() appends the model's
  * metadata (arch, in_c, in_h, in_w, emb_dim) and every tensor by name to the
  * growing arrays (*kv, *n_kv) and (*t, *n_t) (realloc'd; each kv key and value is
