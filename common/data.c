@@ -273,12 +273,16 @@ static int fill(struct data_loader *L, struct slot *s, long t)
 	struct data_batch *b = &s->b;
 	if (c->mode == DATA_TRAIN) {
 		long e = t / L->per_epoch, bi = t % L->per_epoch;
+		int shards = c->n_shards > 1 ? c->n_shards : 1;
+		size_t first = ((size_t)bi * shards + (size_t)c->shard) * c->batch;
 		if (e != L->order_epoch) {
 			data_epoch_order(L->order, L->pack->ix.n, c->seed, e);
 			L->order_epoch = e;
 		}
 		struct rng r;
 		rng_seed2(&r, c->seed ^ DATA_TAG_FLIP, ((uint64_t)e << 32) + (uint64_t)bi);
+		for (long k = 0; k < (long)c->shard * c->batch; k++)
+			rng_u64(&r);	/* the flips of the slices before this one */
 		b->n = c->batch;
 		b->epoch = e;
 		b->index = bi;
@@ -286,7 +290,7 @@ static int fill(struct data_loader *L, struct slot *s, long t)
 			int flip = (int)(rng_u64(&r) >> 63);
 			if (!c->flip)
 				flip = 0;
-			long i = L->order[(size_t)bi * c->batch + k];
+			long i = L->order[first + (size_t)k];
 			if (load_one(L, b, k, i, flip, NULL) < 0)
 				return -1;
 		}
@@ -387,9 +391,14 @@ struct data_loader *data_loader_new(const struct data_pack *p,
 			      p->width, p->height, c->w, c->h);
 		return NULL;
 	}
-	if (c->mode == DATA_TRAIN && p->ix.n < c->batch) {
+	int shards = c->n_shards > 1 ? c->n_shards : 1;
+	if (c->mode == DATA_TRAIN && (c->shard < 0 || c->shard >= shards)) {
+		hm_error("shard %d of %d", c->shard, shards);
+		return NULL;
+	}
+	if (c->mode == DATA_TRAIN && p->ix.n < (long)c->batch * shards) {
 		hm_error_file(p->path, "%ld records, fewer than one batch of %d",
-			      p->ix.n, c->batch);
+			      p->ix.n, c->batch * shards);
 		return NULL;
 	}
 	struct data_loader *L = calloc(1, sizeof *L);
@@ -399,7 +408,7 @@ struct data_loader *data_loader_new(const struct data_pack *p,
 	}
 	L->pack = p;
 	L->cfg = *c;
-	L->per_epoch = data_batches_per_epoch(p, c->batch);
+	L->per_epoch = data_batches_per_epoch(p, c->batch * shards);
 	L->n_eval = (p->ix.n + c->batch - 1) / c->batch;
 	L->order_epoch = -1;
 	pthread_mutex_init(&L->mu, NULL);

@@ -24,7 +24,10 @@
  * epoch's order): an epoch is floor(n / batch) batches.  Batch b of epoch
  * e flips each image left-right with probability 1/2, drawn from
  * rng_seed2(seed ^ DATA_TAG_FLIP, e * 2^32 + b), one rng_u64() per image,
- * in batch order (flip when the top bit is set).  So a batch's content is
+ * in batch order (flip when the top bit is set).  A sharded loader
+ * (data_config.shard) takes its consecutive slice of each global batch and
+ * skips the draws of the slices before it, so N shards of batch B/N see
+ * exactly the images and flips of one loader of batch B.  So a batch's content is
  * a function of (seed, e, b) alone: never of timing, of the queue depth,
  * or of where a run was resumed.  Batches are numbered globally:
  * batch t is epoch t / per_epoch, batch t % per_epoch within it, which is
@@ -83,6 +86,12 @@ struct data_config {
 	int flip;		/* DATA_TRAIN: random horizontal flips */
 	long start;		/* DATA_TRAIN: global number of the first batch */
 	long end;		/* DATA_TRAIN: stop before this batch; 0 never */
+	/* DATA_TRAIN sharding (data-parallel training, one shard per rank):
+	 * global batch t is batch * n_shards images of the epoch's order and
+	 * this loader hands out slice SHARD of it (images shard * batch ..
+	 * (shard + 1) * batch - 1), with the flips the whole batch would get.
+	 * 0 and 0 (or 1): no sharding. */
+	int shard, n_shards;
 };
 
 struct data_batch {
@@ -97,7 +106,8 @@ struct data_batch {
 
 struct data_loader;
 
-/* Full batches per epoch in DATA_TRAIN: floor(n / batch). */
+/* Full batches per epoch in DATA_TRAIN: floor(n / batch), BATCH the
+ * global batch (batch * n_shards when sharded). */
 long data_batches_per_epoch(const struct data_pack *p, int batch);
 
 /* Starts the loader thread.  NULL on a bad configuration (batch larger
