@@ -12,12 +12,22 @@ static _Thread_local char msg[MSG_MAX];
 static const char *progname = "hm";
 static void (*die_hook)(void);
 
+/* Messages are one line whatever the input quoted in them holds (a key or
+ * a field with a CR, LF or other control byte): those become '?'. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+			*s = '?';
+}
+
 int hm_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	one_line(msg);
 	return -1;
 }
 
@@ -29,6 +39,7 @@ int hm_error_file(const char *file, const char *fmt, ...)
 	vsnprintf(tail, sizeof tail, fmt, ap);
 	va_end(ap);
 	snprintf(msg, sizeof msg, "'%s': %s", file ? file : "-", tail);
+	one_line(msg);
 	return -1;
 }
 
@@ -41,6 +52,7 @@ int hm_error_prefix(const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, msg, sizeof old);
 	snprintf(msg, sizeof msg, "%s: %s", head, old);
+	one_line(msg);
 	return -1;
 }
 

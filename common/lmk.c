@@ -324,8 +324,10 @@ static int load_text(struct parser *p, FILE *in, enum lmk_format fmt)
 			rc = hm_error_file(p->name, "line %ld: NUL byte (not a text file?)", p->line);
 			break;
 		}
-		if (p->line == 1 && !strncmp(line, "\xEF\xBB\xBF", 3))
-			memmove(line, line + 3, strlen(line + 3) + 1);
+		if (p->line == 1 && !strncmp(line, "\xEF\xBB\xBF", 3)) {
+			len -= 3;	/* else the '\n' below is looked for past the end */
+			memmove(line, line + 3, (size_t)len + 1);
+		}
 		if (len && line[len - 1] == '\n')
 			line[--len] = '\0';
 		if (is_blank_line(line))
