@@ -48,23 +48,6 @@ static double sum_f(const float *x, size_t n)
 	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
-/* sum (x - mu)^2, as sum_f. */
-static double sum_sq_dev(const float *x, float mu, size_t n)
-{
-	double a[8] = { 0 };
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		for (int l = 0; l < 8; l++) {
-			double t = (double)x[i + l] - mu;
-			a[l] += t * t;
-		}
-	for (; i < n; i++) {
-		double t = (double)x[i] - mu;
-		a[i & 7] += t * t;
-	}
-	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-}
-
 /* sum (x - mu) dy, as sum_f. */
 static double sum_dev_dot(const float *x, float mu, const float *dy, size_t n)
 {
@@ -250,11 +233,62 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
 }
 
 /* ------------------------------------------------------------------ */
-/* Batch normalisation */
+/* Batch normalisation (with an optional PReLU in the same sweep) */
 
-void batchnorm_forward(float *out, float *mean, float *invstd, float *running_mean,
-		       float *running_var, const float *inp, const float *gamma,
-		       const float *beta, int N, int C, int HW, float eps, float momentum)
+/* SIMD: vectorise the elementwise loops below (GCC's -O2 cost model leaves
+ * loops with an unknown trip count scalar).  The reductions stay in the
+ * explicit fixed order of sum_f() and friends. */
+#ifdef _OPENMP
+#define SIMD PRAGMA(omp simd)
+#else
+#define SIMD
+#endif
+
+/* y [HW] = prelu((x - mu) * scale + shift) with slope a; a = 1 is plain
+ * batch norm (a * z == z exactly).  The one formula of the forward, the
+ * recomputation and the backward's sign test, so all three agree bit for bit. */
+static inline float bn_act(float x, float mu, float scale, float shift, float a)
+{
+	const float z = (x - mu) * scale + shift;
+	return z > 0 ? z : a * z;
+}
+
+static void bn_act_plane(float *restrict y, const float *x, float mu, float scale,
+			 float shift, float a, int HW)
+{
+	SIMD
+	for (int t = 0; t < HW; t++)
+		y[t] = bn_act(x[t], mu, scale, shift, a);
+}
+
+/* Shifted sums of one channel: s1 = sum (x - K), s2 = sum (x - K)^2, with K
+ * the channel's first value, in double, eight accumulators each.  Shifting
+ * by a sample keeps E[(x-K)^2] - E[x-K]^2 free of cancellation in practice
+ * (Chan, Golub & LeVeque 1983, "Algorithms for computing the sample
+ * variance"), so one pass gives what the two-pass deviation sum gives. */
+static void shifted_sums(double *s1, double *s2, const float *x, float K, size_t n)
+{
+	double a[8] = { 0 }, b[8] = { 0 };
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int l = 0; l < 8; l++) {
+			double t = (double)x[i + l] - K;
+			a[l] += t;
+			b[l] += t * t;
+		}
+	for (; i < n; i++) {
+		double t = (double)x[i] - K;
+		a[i & 7] += t;
+		b[i & 7] += t * t;
+	}
+	*s1 += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+	*s2 += ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
+}
+
+void batchnorm_prelu_forward(float *out, float *mean, float *invstd, float *running_mean,
+			     float *running_var, const float *inp, const float *gamma,
+			     const float *beta, const float *alpha, int N, int C, int HW,
+			     float eps, float momentum)
 {
 	const size_t M = (size_t)N * HW, cs = (size_t)C * HW;
 
@@ -262,27 +296,71 @@ void batchnorm_forward(float *out, float *mean, float *invstd, float *running_me
 	for (long c = 0; c < C; c++) {
 		const float *x = inp + (size_t)c * HW;
 		float *y = out + (size_t)c * HW;
-		double s = 0, v = 0;
+		/* One pass for the statistics, one for the output. */
+		const float K = x[0];
+		double s1 = 0, s2 = 0;
 		for (int n = 0; n < N; n++)
-			s += sum_f(x + n * cs, (size_t)HW);
-		const float mu = (float)(s / (double)M);
-		/* Two passes: the variance from deviations, not E[x^2] - E[x]^2. */
-		for (int n = 0; n < N; n++)
-			v += sum_sq_dev(x + n * cs, mu, (size_t)HW);
-		v /= (double)M;
+			shifted_sums(&s1, &s2, x + n * cs, K, (size_t)HW);
+		const double d = s1 / (double)M;
+		double v = s2 / (double)M - d * d;
+		v = v > 0 ? v : 0;
+		const float mu = (float)(K + d);
 		const float is = (float)(1.0 / sqrt(v + eps));
 		const float scale = (gamma ? gamma[c] : 1.0f) * is;
 		const float shift = beta ? beta[c] : 0.0f;
+		const float a = alpha ? alpha[c] : 1.0f;
 		mean[c] = mu;
 		invstd[c] = is;
 		for (int n = 0; n < N; n++)
-			for (int t = 0; t < HW; t++)
-				y[n * cs + t] = (x[n * cs + t] - mu) * scale + shift;
+			bn_act_plane(y + n * cs, x + n * cs, mu, scale, shift, a, HW);
 		if (running_mean && running_var) {
 			double unbiased = M > 1 ? v * (double)M / (double)(M - 1) : v;
 			running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mu;
 			running_var[c] = (float)((1.0 - momentum) * running_var[c] +
 						 momentum * unbiased);
+		}
+	}
+}
+
+void batchnorm_forward(float *out, float *mean, float *invstd, float *running_mean,
+		       float *running_var, const float *inp, const float *gamma,
+		       const float *beta, int N, int C, int HW, float eps, float momentum)
+{
+	batchnorm_prelu_forward(out, mean, invstd, running_mean, running_var, inp, gamma, beta,
+				NULL, N, C, HW, eps, momentum);
+}
+
+void batchnorm_prelu_apply(float *out, const float *inp, const float *gamma,
+			   const float *beta, const float *alpha, const float *mean,
+			   const float *invstd, int N, int C, int HW)
+{
+	const size_t cs = (size_t)C * HW;
+
+	PARALLEL_FOR((long)N * (long)cs)
+	for (long c = 0; c < C; c++) {
+		const float scale = (gamma ? gamma[c] : 1.0f) * invstd[c];
+		const float shift = beta ? beta[c] : 0.0f;
+		const float a = alpha ? alpha[c] : 1.0f;
+		for (int n = 0; n < N; n++)
+			bn_act_plane(out + n * cs + (size_t)c * HW, inp + n * cs + (size_t)c * HW,
+				     mean[c], scale, shift, a, HW);
+	}
+}
+
+void channel_affine_prelu(float *out, const float *inp, const float *scale,
+			  const float *shift, const float *alpha, int N, int C, int HW)
+{
+	PARALLEL_FOR((long)N * C * HW)
+	for (long pl = 0; pl < (long)N * C; pl++) {
+		const int c = (int)(pl % C);
+		const float s = scale ? scale[c] : 1.0f, b = shift ? shift[c] : 0.0f;
+		const float a = alpha ? alpha[c] : 1.0f;
+		const float *x = inp + (size_t)pl * HW;
+		float *y = out + (size_t)pl * HW;
+		SIMD
+		for (int t = 0; t < HW; t++) {
+			const float z = x[t] * s + b;
+			y[t] = z > 0 ? z : a * z;
 		}
 	}
 }
@@ -299,17 +377,16 @@ void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
 		const float scale = (gamma ? gamma[c] : 1.0f) /
 				    (float)sqrt((double)running_var[c] + eps);
 		const float shift = beta ? beta[c] : 0.0f;
-		const float *x = inp + (size_t)c * HW;
-		float *y = out + (size_t)c * HW;
 		for (int n = 0; n < N; n++)
-			for (int t = 0; t < HW; t++)
-				y[n * cs + t] = (x[n * cs + t] - mu) * scale + shift;
+			bn_act_plane(out + n * cs + (size_t)c * HW, inp + n * cs + (size_t)c * HW,
+				     mu, scale, shift, 1.0f, HW);
 	}
 }
 
-void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-			const float *inp, const float *gamma, const float *mean,
-			const float *invstd, int N, int C, int HW)
+void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *dalpha,
+			      const float *dout, const float *inp, const float *gamma,
+			      const float *beta, const float *alpha, const float *mean,
+			      const float *invstd, int N, int C, int HW)
 {
 	const size_t M = (size_t)N * HW, cs = (size_t)C * HW;
 
@@ -317,28 +394,65 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
 	for (long c = 0; c < C; c++) {
 		const float *x = inp + (size_t)c * HW, *dy = dout + (size_t)c * HW;
 		const float mu = mean[c], is = invstd[c];
-		double sdy = 0, sdyx = 0;	/* sum dy, sum dy (x - mu) */
+		const float scale = (gamma ? gamma[c] : 1.0f) * is;
+		const float shift = beta ? beta[c] : 0.0f;
+		const float a = alpha ? alpha[c] : 1.0f;
+		/* sum g, sum g (x - mu), sum_{z <= 0} dy z, where z is the batch
+		 * norm's output (recomputed, bit for bit the forward's) and g the
+		 * gradient at z: dy, or a dy where z <= 0 */
+		double sdy = 0, sdyx = 0, sa = 0;
 		for (int n = 0; n < N; n++) {
-			sdy += sum_f(dy + n * cs, (size_t)HW);
-			sdyx += sum_dev_dot(x + n * cs, mu, dy + n * cs, (size_t)HW);
+			const float *xn = x + n * cs, *dn = dy + n * cs;
+			if (!alpha) {
+				sdy += sum_f(dn, (size_t)HW);
+				sdyx += sum_dev_dot(xn, mu, dn, (size_t)HW);
+				continue;
+			}
+			double p[4] = { 0 }, q[4] = { 0 }, r[4] = { 0 };
+			for (int t = 0; t < HW; t++) {
+				const float z = (xn[t] - mu) * scale + shift;
+				const float g = z > 0 ? dn[t] : a * dn[t];
+				p[t & 3] += g;
+				q[t & 3] += (double)g * ((double)xn[t] - mu);
+				if (!(z > 0))
+					r[t & 3] += (double)dn[t] * z;
+			}
+			sdy += (p[0] + p[1]) + (p[2] + p[3]);
+			sdyx += (q[0] + q[1]) + (q[2] + q[3]);
+			sa += (r[0] + r[1]) + (r[2] + r[3]);
 		}
 		if (dgamma)
 			dgamma[c] += (float)(sdyx * is);
 		if (dbeta)
 			dbeta[c] += (float)sdy;
+		if (alpha && dalpha)
+			dalpha[c] += (float)sa;
 		if (!dinp)
 			continue;
-		/* xhat mean(dy xhat) = (x - mu) * sdyx is^2 / M */
+		/* dinp += gamma invstd (g - mean(g) - xhat mean(g xhat)), with
+		 * xhat mean(g xhat) = (x - mu) * sdyx is^2 / M */
 		const float mdy = (float)(sdy / (double)M);
 		const float kx = (float)(sdyx * is * is / (double)M);
-		const float scale = (gamma ? gamma[c] : 1.0f) * is;
 		float *dx = dinp + (size_t)c * HW;
-		for (int n = 0; n < N; n++)
+		for (int n = 0; n < N; n++) {
+			const float *xn = x + n * cs, *dn = dy + n * cs;
+			float *restrict dxn = dx + n * cs;
+			SIMD
 			for (int t = 0; t < HW; t++) {
-				size_t e = n * cs + t;
-				dx[e] += scale * (dy[e] - mdy - (x[e] - mu) * kx);
+				const float z = (xn[t] - mu) * scale + shift;
+				const float g = z > 0 ? dn[t] : a * dn[t];
+				dxn[t] += scale * (g - mdy - (xn[t] - mu) * kx);
 			}
+		}
 	}
+}
+
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+			const float *inp, const float *gamma, const float *mean,
+			const float *invstd, int N, int C, int HW)
+{
+	batchnorm_prelu_backward(dinp, dgamma, dbeta, NULL, dout, inp, gamma, NULL, NULL, mean,
+				 invstd, N, C, HW);
 }
 
 /* ------------------------------------------------------------------ */
@@ -351,6 +465,7 @@ void prelu_forward(float *out, const float *inp, const float *alpha, int N, int 
 		const float a = alpha[pl % C];
 		const float *x = inp + (size_t)pl * HW;
 		float *y = out + (size_t)pl * HW;
+		SIMD
 		for (int t = 0; t < HW; t++)
 			y[t] = x[t] > 0 ? x[t] : a * x[t];
 	}

@@ -136,6 +136,46 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
 			const float *inp, const float *gamma, const float *mean,
 			const float *invstd, int N, int C, int HW);
 
+/* Fused batch norm + PReLU (one sweep over memory where the two follow each
+ * other, as in every IResNet block).  ALPHA [C] are the PReLU slopes; NULL
+ * means no PReLU, and each function is then exactly its plain batch-norm
+ * counterpart (batchnorm_forward() and batchnorm_backward() are these with
+ * alpha NULL).  The statistics take one pass: shifted sums in double
+ * (the variance as E[(x-K)^2] - E[x-K]^2, K the channel's first value).
+ * out [N, C, HW]; mean, invstd [C] (saved); running_mean, running_var [C] or
+ * both NULL; inp [N, C, HW]; gamma, beta, alpha [C] or NULL.
+ * Training mode: out = prelu((inp - mean) * invstd * gamma + beta, alpha). */
+void batchnorm_prelu_forward(float *out, float *mean, float *invstd, float *running_mean,
+			     float *running_var, const float *inp, const float *gamma,
+			     const float *beta, const float *alpha, int N, int C, int HW,
+			     float eps, float momentum);
+/* out, inp [N, C, HW] (out may equal inp); gamma, beta, alpha [C] or NULL;
+ * mean, invstd [C] as saved by batchnorm_prelu_forward().  Recomputes the
+ * forward's output from its input: the same bytes, so a model need not keep
+ * it for the backward. */
+void batchnorm_prelu_apply(float *out, const float *inp, const float *gamma,
+			   const float *beta, const float *alpha, const float *mean,
+			   const float *invstd, int N, int C, int HW);
+/* dinp [N, C, HW] or NULL; dgamma, dbeta, dalpha [C] or NULL; dout (the
+ * gradient at the PReLU's output), inp [N, C, HW]; gamma, beta, alpha [C] or
+ * NULL; mean, invstd [C] as saved.  Reads only the batch norm's INPUT: the
+ * normalised value z is recomputed, g = z > 0 ? dout : alpha dout, then
+ *   dalpha += sum_{z <= 0} dout z, dgamma += sum(g xhat), dbeta += sum(g),
+ *   dinp += gamma invstd (g - mean(g) - xhat mean(g xhat)). */
+void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *dalpha,
+			      const float *dout, const float *inp, const float *gamma,
+			      const float *beta, const float *alpha, const float *mean,
+			      const float *invstd, int N, int C, int HW);
+
+/* out, inp [N, C, HW] (out may equal inp); scale, shift, alpha [C] or NULL
+ * (1, 0, no PReLU).  out = prelu(inp * scale + shift, alpha): an eval-mode
+ * batch norm in PyTorch's form (scale = gamma / sqrt(running_var + eps),
+ * shift = beta - running_mean scale), or with scale NULL the bias of a
+ * convolution whose weights absorbed the batch norm, with the PReLU that
+ * follows. */
+void channel_affine_prelu(float *out, const float *inp, const float *scale,
+			  const float *shift, const float *alpha, int N, int C, int HW);
+
 /* ---------------------------------------------------------------------
  * PReLU with one slope per channel: out = inp > 0 ? inp : alpha[c] inp.
  */
