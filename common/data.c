@@ -74,6 +74,19 @@ int data_pack_open(struct data_pack *p, const char *path, int need_labels)
 		hm_error_file(path, "no records");
 		goto fail;
 	}
+	/* hm-pack writes offsets in stream order: a damaged entry fails here,
+	 * before training, not when a shuffled batch first draws it. */
+	for (long i = 0; i < p->ix.n; i++) {
+		uint64_t o = p->ix.offset[i];
+		if (p->ix.stream_size < REC_HEADER_SIZE ||
+		    o > p->ix.stream_size - REC_HEADER_SIZE ||
+		    (i > 0 && o <= p->ix.offset[i - 1])) {
+			hm_error_file(p->index_path, "entry %ld: offset %llu is past the end "
+				      "of '%s' or out of order; run hm-pack --index %s", i,
+				      (unsigned long long)o, path, path);
+			goto fail;
+		}
+	}
 	if (need_labels) {
 		int32_t max = 0;
 		for (long i = 0; i < p->ix.n; i++) {

@@ -37,6 +37,12 @@ void outfile_cleanup_on_signals(void)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
+	/* A closed pipe downstream still ends the tool by SIGPIPE (quietly,
+	 * as filters do), but its temp files go first. */
+	signal(SIGPIPE, on_signal);
+	/* Past a file size limit (ulimit -f) write() fails with EFBIG, which
+	 * the writer reports, instead of SIGXFSZ killing it without a word. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 static int remember(char *tmp)

@@ -43,7 +43,12 @@ int make_parent_dirs(const char *path);
 void outfile_defer_fsync(int on);
 /* Flushes the file system holding DIR to disk (syncfs).  0 or -1. */
 int outfile_sync_dir(const char *dir);
-/* Installs SIGINT/SIGTERM/SIGHUP/SIGPIPE-safe cleanup of temp files. */
+/*
+ * Every tool calls this first.  SIGINT, SIGTERM, SIGHUP and SIGPIPE remove
+ * the temp files, then end the process by the same signal (a closed pipe
+ * downstream stops a writer quietly, exit by SIGPIPE).  SIGXFSZ is ignored:
+ * past a file size limit a write fails with EFBIG and the tool says so.
+ */
 void outfile_cleanup_on_signals(void);
 
 #endif

@@ -248,14 +248,20 @@ static int process_record(struct jpeg *j, struct item *it, const struct pack_opt
 	it->oc = it->c;
 	it->oenc = it->enc;
 	if (it->enc == REC_JPEG) {
-		if (copy_jpeg)
-			return 0;
+		/* Decoded even when copied: a broken JPEG fails here, naming
+		 * the record, not days later in hm-train. */
 		if (image_decode(j, it->data, it->n, opt->gray ? 1 : 0, &im, it->name))
 			return -1;
-		if (im.width != it->w || im.height != it->h) {
+		if (im.width != it->w || im.height != it->h ||
+		    (copy_jpeg && im.channels != it->c)) {
+			int w = im.width, h = im.height, c = im.channels;
 			image_free(&im);
-			return hm_error_file(it->name, "JPEG is %dx%d but the record says %dx%d",
-					     im.width, im.height, it->w, it->h);
+			return hm_error_file(it->name, "JPEG is %dx%dx%d but the record says %dx%dx%d",
+					     w, h, c, it->w, it->h, it->c);
+		}
+		if (copy_jpeg) {
+			image_free(&im);
+			return 0;
 		}
 		return store_image(j, it, &im, opt->encoding != PACK_RAW, opt);
 	}
@@ -1241,9 +1247,71 @@ static long fill_batch(struct source *s, struct item *items, long max, long done
 	return k;
 }
 
+/* The keys written so far (record streams only: trees and CSV lists are
+ * checked whole by check_unique(), RecordIO and .bin keys are numbers).
+ * Open addressing on FNV-1a; each slot holds "key\0where". */
+struct keyset {
+	char **slot;
+	size_t cap, n;
+};
+
+static uint64_t key_hash(const char *k)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ull;
+	return h;
+}
+
+/* Adds IT's key; -1 with the error recorded if it is there already. */
+static int keyset_add(struct keyset *ks, const struct item *it)
+{
+	if (2 * (ks->n + 1) > ks->cap) {
+		size_t cap = ks->cap ? 2 * ks->cap : 1024;
+		char **slot = calloc(cap, sizeof *slot);
+		if (!slot)
+			return hm_error("out of memory");
+		for (size_t i = 0; i < ks->cap; i++) {
+			if (!ks->slot[i])
+				continue;
+			size_t h = key_hash(ks->slot[i]) & (cap - 1);
+			while (slot[h])
+				h = (h + 1) & (cap - 1);
+			slot[h] = ks->slot[i];
+		}
+		free(ks->slot);
+		ks->slot = slot;
+		ks->cap = cap;
+	}
+	size_t h = key_hash(it->key) & (ks->cap - 1);
+	for (; ks->slot[h]; h = (h + 1) & (ks->cap - 1))
+		if (!strcmp(ks->slot[h], it->key))
+			return hm_error_file(it->name, "%s: key '%s' appears twice (first at %s)",
+					     it->where, it->key,
+					     ks->slot[h] + strlen(ks->slot[h]) + 1);
+	size_t nk = strlen(it->key) + 1, nw = strlen(it->where) + 1;
+	char *e = malloc(nk + nw);
+	if (!e)
+		return hm_error("out of memory");
+	memcpy(e, it->key, nk);
+	memcpy(e + nk, it->where, nw);
+	ks->slot[h] = e;
+	ks->n++;
+	return 0;
+}
+
+static void keyset_free(struct keyset *ks)
+{
+	for (size_t i = 0; i < ks->cap; i++)
+		free(ks->slot[i]);
+	free(ks->slot);
+	memset(ks, 0, sizeof *ks);
+}
+
 int pack_build(const char *input, const char *out, const struct pack_options *opt,
 	       struct pack_summary *sum)
 {
+	struct keyset keys = { 0 };
 	struct source s;
 	struct outfile o = { 0 };
 	struct rec_index ix = { 0 };
@@ -1306,6 +1374,8 @@ int pack_build(const char *input, const char *out, const struct pack_options *op
 			int bad = 0;
 			if (it->err)
 				bad = hm_error("%s", it->err);
+			else if (s.type == PACK_STREAM && keyset_add(&keys, it))
+				bad = -1;
 			else if (index_add(&ix, &cap, pos, it->label))
 				bad = -1;
 			else if (write_item(o.fp, it, &pos))
@@ -1320,6 +1390,13 @@ int pack_build(const char *input, const char *out, const struct pack_options *op
 		done += k;
 		if (opt->progress)
 			progress_update(opt->progress, done);
+	}
+	/* An empty stream is a valid (empty) stream; an importer's input
+	 * without one image is a broken download or the wrong file. */
+	if (done == 0 && (s.type == PACK_REC || s.type == PACK_BIN)) {
+		hm_error_file(input, "no images in this %s file",
+			      s.type == PACK_REC ? "RecordIO" : ".bin");
+		goto out;
 	}
 	if (rec_write_end(o.fp)) {
 		hm_error_file(out, "%s", hm_errmsg());
@@ -1373,6 +1450,7 @@ out:
 	free(perm);
 	free(hmi);
 	free(side);
+	keyset_free(&keys);
 	rec_index_free(&ix);
 	source_close(&s);
 	return rc;

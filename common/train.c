@@ -183,6 +183,25 @@ static const char *kv_find(const struct kvs *k, const char *key)
 	return NULL;
 }
 
+/* Whether S is a whole stored number: finite; with INTEGER, a decimal
+ * integer from 0 to UINT64_MAX (the seed's range).  A corrupt checkpoint
+ * fails on it by name instead of resuming with atoi()'s guess. */
+static int stored_number_ok(const char *s, int integer)
+{
+	char *end;
+	errno = 0;
+	if (integer) {
+		if (*s < '0' || *s > '9')
+			return 0;
+		(void)strtoull(s, &end, 10);
+	} else {
+		double d = strtod(s, &end);
+		if (!isfinite(d))
+			return 0;
+	}
+	return end != s && !*end && !errno;
+}
+
 /* Reads the stored options back into C (its other fields untouched). */
 static int config_from_file(struct train_config *c, const struct modelfile *mf,
 			    const char *path)
@@ -195,6 +214,14 @@ static int config_from_file(struct train_config *c, const struct modelfile *mf,
 		v[n] = modelfile_get(mf, key);
 		if (!v[n])
 			return hm_error_file(path, "not a checkpoint: no '%s'", key);
+		static const char *const text = " arch loss hm lr-schedule lr-steps ";
+		static const char *const integer =
+			" emb-size classes easy-margin batch epochs iters warmup seed ";
+		char word[40];
+		snprintf(word, sizeof word, " %s ", train_run_options[n]);
+		if (!strstr(text, word) && !stored_number_ok(v[n], !!strstr(integer, word)))
+			return hm_error_file(path, "%s: bad value '%s' in the checkpoint", key,
+					     v[n]);
 	}
 	struct loss_config *l = &c->loss;
 	enum loss_kind kind;
@@ -807,6 +834,8 @@ static int setup_resume(struct trainer *T, struct modelfile *mf)
 	const char *it = modelfile_get(mf, "state.iteration");
 	if (!it || parse_hex_rng(&T->drop, modelfile_get(mf, "state.dropout-rng")) < 0)
 		return hm_error_file(path, "not a checkpoint: no training state");
+	if (!stored_number_ok(it, 1))
+		return hm_error_file(path, "state.iteration: bad value '%s' in the checkpoint", it);
 	T->t = atol(it);
 	T->m = model_from_file(mf, path);
 	return T->m ? 0 : -1;
@@ -998,6 +1027,11 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 		goto out;
 	}
 	T.total = T.c.iters > 0 ? T.c.iters : T.c.epochs * T.per_epoch;
+	if (resumed && T.t > T.total) {
+		hm_error_file(T.resume_from, "state.iteration %ld is past the run's %ld "
+			      "iterations", T.t, T.total);
+		goto out;
+	}
 	if (setup_schedule(&T) < 0)
 		goto out;
 	if (T.c.val) {

@@ -190,8 +190,7 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	hm_set_progname(argv[0]);
 	parse_args(&c, argc, argv);
-	if (c.out_dir)
-		outfile_cleanup_on_signals();
+	outfile_cleanup_on_signals();
 
 	struct align_template t;
 	if (align_template_init(&t, c.template_name, c.width, c.height))

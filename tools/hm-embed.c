@@ -4,6 +4,7 @@
 #include "embed.h"
 #include "err.h"
 #include "model.h"
+#include "outfile.h"
 #include "progress.h"
 
 #include <errno.h>
@@ -117,6 +118,7 @@ int main(int argc, char **argv)
 {
 	struct cmdline c;
 	hm_set_progname(argv[0]);
+	outfile_cleanup_on_signals();	/* SIGXFSZ: report EFBIG, not die silently */
 	if (blas_init(argc, argv) < 0)
 		warn("%s", hm_errmsg());
 	parse_args(&c, argc, argv);

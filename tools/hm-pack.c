@@ -191,6 +191,7 @@ int main(int argc, char **argv)
 	long n;
 	hm_set_progname(argv[0]);
 	parse(&c, argc, argv);
+	outfile_cleanup_on_signals();	/* --index writes a file too */
 	switch (c.mode) {
 	case MODE_LIST:
 		if (pack_list(stdout, c.input) || fflush(stdout) || ferror(stdout))
@@ -214,7 +215,6 @@ int main(int argc, char **argv)
 	case MODE_BUILD:
 		break;
 	}
-	outfile_cleanup_on_signals();
 	progress_init(&prog, cli_want_progress(c.progress, c.quiet), "records", 0);
 	c.opt.progress = &prog;
 	if (pack_build(c.input, c.output, &c.opt, NULL)) {

@@ -88,8 +88,7 @@ int main(int argc, char **argv)
 	struct cmdline c;
 	hm_set_progname(argv[0]);
 	parse_args(&c, argc, argv);
-	if (strcmp(c.output, "-"))
-		outfile_cleanup_on_signals();
+	outfile_cleanup_on_signals();
 
 	struct pair_list pairs;
 	if (pairs_load(&pairs, c.pairs, c.format))

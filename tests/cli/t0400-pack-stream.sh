@@ -19,6 +19,8 @@ s = (image_record("p/1", 5, 4, 3, 0, rgb.tobytes(), label=3) +
      image_record("t\tab", 1, 1, 1, 0, b"\x00", label=1) +
      end_record())
 open("in.hmr", "wb").write(s)
+open("more.hmr", "wb").write(image_record("r/1", 1, 1, 1, 0, b"\x07", label=2) +
+                             end_record())
 np.save("rgb.npy", rgb)
 PY
 
@@ -50,8 +52,15 @@ test_expect_success 'stream: -o from standard input gives the same pack and inde
 '
 
 test_expect_success 'stream: concatenated streams are one input' '
-	cat in.hmr in.hmr | hm-pack -o cat.hmr - &&
-	hm-pack --list cat.hmr >list && test $(wc -l <list) -eq 10
+	cat in.hmr more.hmr | hm-pack -o cat.hmr - &&
+	hm-pack --list cat.hmr >list && test $(wc -l <list) -eq 6
+'
+
+test_expect_success 'stream: a key twice (the same stream concatenated) is refused' '
+	cat in.hmr in.hmr >twice.hmr &&
+	test_fails_cleanly 1 "'"'"'twice.hmr'"'"': record 5: key '"'"'p/1'"'"' appears twice (first at record 0)" \
+		hm-pack -o dup.hmr twice.hmr &&
+	! test -e dup.hmr && ! test -e dup.hmi
 '
 
 test_expect_success 'stream: --encoding raw decodes the JPEG record, keeps the embedding' '
