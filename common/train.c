@@ -1,6 +1,7 @@
 /* train: the training loop, checkpoints and exact resume (see train.h). */
 #include "train.h"
 #include "data.h"
+#include "dist.h"
 #include "embtab.h"
 #include "err.h"
 #include "loss.h"
@@ -315,6 +316,14 @@ struct trainer {
 	struct pair_list pairs;
 	struct data_pack val;
 	int have_val;
+	/* data parallel (dist.h): this rank of SIZE, Bl = B / size images */
+	int rank, size, Bl;
+	int stop_any;			/* some rank caught a stop signal */
+	size_t drop_draws;		/* dropout draws per image */
+	struct dist_bn *bn;		/* --sync-bn scratch */
+	struct model_bn_sync bn_ops;
+	double t_sum;			/* seconds in gradient sums */
+	long synced_at;			/* iteration of the last sync_replicas */
 };
 
 static int head_has_bias(const struct trainer *T)
@@ -392,9 +401,66 @@ out:
 	return rc;
 }
 
+/* 64-bit FNV-1a of the bytes of N floats. */
+static uint64_t hash_floats(const float *p, size_t n)
+{
+	const unsigned char *b = (const unsigned char *)p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < n * sizeof *p; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Collective, at every checkpoint and at the end (every rank at the same
+ * iteration): per-rank batch-norm running statistics (without --sync-bn)
+ * become the mean over ranks, so the file holds the statistics of every
+ * rank's data; and the ranks must hold the same parameters (their
+ * gradient sums agree bit for bit): if not, rank 0's are taken and -v
+ * says so. */
+static int sync_replicas(struct trainer *T)
+{
+	if (T->size < 2 || T->synced_at == T->t)
+		return 0;
+	T->synced_at = T->t;
+	size_t nb;
+	float *buf = model_buffers(T->m, &nb);
+	if (!T->c.sync_bn) {
+		if (dist_sum_float(buf, nb) < 0)
+			return -1;
+		for (size_t i = 0; i < nb; i++)
+			buf[i] /= (float)T->size;
+	}
+	uint64_t h[2] = { hash_floats(T->params, T->n_params),
+			  hash_floats(T->W, (size_t)T->C * T->D) }, h0[2];
+	memcpy(h0, h, sizeof h);
+	if (dist_bcast(h0, sizeof h0, 0) < 0)
+		return -1;
+	double differ = memcmp(h, h0, sizeof h) != 0;
+	if (dist_sum_double(&differ, 1) < 0)
+		return -1;
+	if (differ > 0) {
+		if (T->c.log)
+			fprintf(T->c.log, "hm-train: iteration %ld: %g rank(s) drifted "
+				"from rank 0's parameters; rank 0's taken\n", T->t, differ);
+		size_t cd = (size_t)T->C * T->D;
+		if (dist_bcast(T->params, T->n_params * sizeof *T->params, 0) < 0 ||
+		    dist_bcast(T->mom, T->n_params * sizeof *T->mom, 0) < 0 ||
+		    dist_bcast(buf, nb * sizeof *buf, 0) < 0 ||
+		    dist_bcast(T->W, cd * sizeof *T->W, 0) < 0 ||
+		    dist_bcast(T->mW, cd * sizeof *T->mW, 0) < 0 ||
+		    dist_bcast(T->b, (size_t)T->C * sizeof *T->b, 0) < 0 ||
+		    dist_bcast(T->mb, (size_t)T->C * sizeof *T->mb, 0) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Rank 0 alone writes; every rank calls it (sync_replicas is collective). */
 static int write_checkpoint(struct trainer *T)
 {
-	if (write_model_file(T, T->ckpt_path, 1) < 0)
+	if (sync_replicas(T) < 0)
+		return -1;
+	if (T->rank == 0 && write_model_file(T, T->ckpt_path, 1) < 0)
 		return -1;
 	T->last_ckpt = T->t;
 	return 0;
@@ -436,6 +502,7 @@ static void trainer_free(struct trainer *T)
 	free(T->mom);
 	free(T->demb);
 	free(T->ws);
+	dist_bn_free(T->bn);
 	if (T->csv)
 		fclose(T->csv);
 	pair_list_free(&T->pairs);
@@ -450,6 +517,24 @@ static char *path_join(const char *dir, const char *name)
 	if (p)
 		snprintf(p, n, "%s/%s", dir, name);
 	return p;
+}
+
+/* Every rank starts from rank 0's state (parameters, buffers, momentum,
+ * head, dropout RNG): the same seed gives the same bytes anyway, but a
+ * checkpoint read on another node, or a different OpenBLAS there, must
+ * not make the replicas differ. */
+static int bcast_state(struct trainer *T)
+{
+	size_t nb, cd = (size_t)T->C * T->D;
+	float *buf = model_buffers(T->m, &nb);
+	return dist_bcast(T->params, T->n_params * sizeof *T->params, 0) < 0 ||
+	       dist_bcast(T->mom, T->n_params * sizeof *T->mom, 0) < 0 ||
+	       dist_bcast(buf, nb * sizeof *buf, 0) < 0 ||
+	       dist_bcast(T->W, cd * sizeof *T->W, 0) < 0 ||
+	       dist_bcast(T->mW, cd * sizeof *T->mW, 0) < 0 ||
+	       dist_bcast(T->b, (size_t)T->C * sizeof *T->b, 0) < 0 ||
+	       dist_bcast(T->mb, (size_t)T->C * sizeof *T->mb, 0) < 0 ||
+	       dist_bcast(T->drop.s, sizeof T->drop.s, 0) < 0 ? -1 : 0;
 }
 
 /* Initial head: margin losses as insightface's partial FC
@@ -561,8 +646,8 @@ static int alloc_state(struct trainer *T)
 	T->mb = calloc((size_t)T->C, sizeof *T->mb);
 	T->params = model_params(T->m, &T->n_params);
 	T->mom = calloc(T->n_params ? T->n_params : 1, sizeof *T->mom);
-	T->demb = calloc((size_t)T->B * T->D, sizeof *T->demb);
-	T->ws = calloc(loss_workspace_size(T->B, T->C), sizeof *T->ws);
+	T->demb = calloc((size_t)T->Bl * T->D, sizeof *T->demb);
+	T->ws = calloc(loss_workspace_size(T->Bl, T->C), sizeof *T->ws);
 	if (!T->W || !T->dW || !T->mW || !T->b || !T->db || !T->mb || !T->mom ||
 	    !T->demb || !T->ws)
 		return hm_error("out of memory (head of %d x %d)", T->C, T->D);
@@ -613,14 +698,14 @@ static void flip_batch(float *dst, const float *src, int n, int c, int h, int w)
 static int embed_val(struct trainer *T, struct embtab *tab)
 {
 	const struct model_shape *sh = T->shape;
-	struct data_config dc = { .mode = DATA_EVAL, .batch = T->B, .c = sh->in_c,
+	struct data_config dc = { .mode = DATA_EVAL, .batch = T->Bl, .c = sh->in_c,
 				  .h = sh->in_h, .w = sh->in_w };
 	struct data_loader *L = data_loader_new(&T->val, &dc);
 	if (!L)
 		return -1;
 	size_t img = (size_t)sh->in_c * sh->in_h * sh->in_w;
-	float *fx = malloc((size_t)T->B * img * sizeof *fx);
-	float *e = malloc((size_t)T->B * T->D * sizeof *e);
+	float *fx = malloc((size_t)T->Bl * img * sizeof *fx);
+	float *e = malloc((size_t)T->Bl * T->D * sizeof *e);
 	int rc = fx && e ? 0 : hm_error("out of memory");
 	const struct data_batch *b;
 	int got = 0;
@@ -729,10 +814,10 @@ static int run_test(struct trainer *T)
 	if (data_pack_open(&tp, T->c.test, 1) < 0)
 		return -1;
 	const struct model_shape *sh = T->shape;
-	struct data_config dc = { .mode = DATA_EVAL, .batch = T->B, .c = sh->in_c,
+	struct data_config dc = { .mode = DATA_EVAL, .batch = T->Bl, .c = sh->in_c,
 				  .h = sh->in_h, .w = sh->in_w };
 	struct data_loader *L = data_loader_new(&tp, &dc);
-	int *pred = malloc((size_t)T->B * sizeof *pred);
+	int *pred = malloc((size_t)T->Bl * sizeof *pred);
 	int rc = L && pred ? 0 : -1;
 	if (L && !pred)
 		hm_error("out of memory");
@@ -912,6 +997,35 @@ static void draw_progress(struct trainer *T, double loss, double acc, double lr,
 		final ? "\n" : "");
 }
 
+/* Draws and drops N numbers of R (rng_uniform() takes one rng_u64()). */
+static void rng_skip(struct rng *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		rng_u64(r);
+}
+
+/* Each rank's gradients are of the mean loss over its B/N images; the
+ * sum over ranks divided by N is the gradient of the mean over all B. */
+static int sum_gradients(struct trainer *T)
+{
+	double t0 = now_seconds();
+	size_t ng, cd = (size_t)T->C * T->D;
+	float *g = model_grads(T->m, &ng);
+	if (dist_sum_float(g, ng) < 0 || dist_sum_float(T->dW, cd) < 0 ||
+	    (head_has_bias(T) && dist_sum_float(T->db, (size_t)T->C) < 0))
+		return -1;
+	const float n = (float)T->size;
+	for (size_t i = 0; i < ng; i++)
+		g[i] /= n;
+	for (size_t i = 0; i < cd; i++)
+		T->dW[i] /= n;
+	if (head_has_bias(T))
+		for (int i = 0; i < T->C; i++)
+			T->db[i] /= n;
+	T->t_sum += now_seconds() - t0;
+	return 0;
+}
+
 static int step(struct trainer *T, const struct data_batch *b, struct loss_out *lo,
 		double *lr_used)
 {
@@ -919,8 +1033,17 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 	model_zero_grad(T->m);
 	memset(T->dW, 0, (size_t)T->C * T->D * sizeof *T->dW);
 	memset(T->db, 0, (size_t)T->C * sizeof *T->db);
-	memset(T->demb, 0, (size_t)T->B * T->D * sizeof *T->demb);
-	const float *emb = model_forward(T->m, b->x, b->n, 1, &T->drop);
+	memset(T->demb, 0, (size_t)T->Bl * T->D * sizeof *T->demb);
+	const float *emb;
+	if (T->size > 1 && T->drop_draws) {
+		/* The masks one process would draw for this rank's images. */
+		struct rng r = T->drop;
+		rng_skip(&r, (size_t)T->rank * T->Bl * T->drop_draws);
+		emb = model_forward(T->m, b->x, b->n, 1, &r);
+		rng_skip(&T->drop, (size_t)T->B * T->drop_draws);
+	} else {
+		emb = model_forward(T->m, b->x, b->n, 1, &T->drop);
+	}
 	if (!emb)
 		return -1;
 	if (loss_forward_backward(lo, T->demb, T->dW, head_has_bias(T) ? T->db : NULL,
@@ -928,6 +1051,17 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 				  head_has_bias(T) ? T->b : NULL, &c->loss, T->t,
 				  b->n, T->D, T->C) < 0)
 		return -1;
+	if (T->size > 1) {
+		/* The batch's loss (the mean of the ranks' equal slices), its
+		 * right answers, and whether any rank was asked to stop: every
+		 * rank takes the same decisions below and in the loop. */
+		double st[3] = { lo->loss, lo->n_correct, stop_signal ? 1 : 0 };
+		if (dist_sum_double(st, 3) < 0)
+			return -1;
+		lo->loss = (float)(st[0] / T->size);
+		lo->n_correct = (int)st[1];
+		T->stop_any = st[2] > 0;
+	}
 	char good[MSG_MAX];
 	if (!isfinite(lo->loss)) {
 		last_good(T, good, sizeof good);
@@ -935,6 +1069,8 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 				isnan(lo->loss) ? "NaN" : "infinite", good);
 	}
 	model_backward(T->m, T->demb, NULL);
+	if (T->size > 1 && sum_gradients(T) < 0)
+		return -1;
 	double lr = lr_at(&T->sched, T->t);
 	float flr = (float)lr, fm = (float)c->momentum, fwd = (float)c->wd;
 	int n = model_n_tensors(T->m);
@@ -969,6 +1105,7 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 	memset(&T, 0, sizeof T);
 	T.c = *cfg;
 	T.last_ckpt = -1;
+	T.synced_at = -1;
 	if (signo)
 		*signo = 0;
 
@@ -994,7 +1131,9 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 		hm_error("no output directory");
 		goto out;
 	}
-	if (make_dirs(T.c.out_dir) < 0)
+	T.rank = dist_rank();
+	T.size = dist_size();
+	if (T.rank == 0 && make_dirs(T.c.out_dir) < 0)
 		goto out;
 	T.ckpt_path = path_join(T.c.out_dir, "checkpoint.hmm");
 	T.model_path = path_join(T.c.out_dir, "model.hmm");
@@ -1010,8 +1149,32 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 	T.D = T.shape->emb_dim;
 	T.C = T.c.classes;
 	T.B = T.c.batch;
-	if (model_set_batch(T.m, T.B) < 0 || alloc_state(&T) < 0)
+	T.Bl = T.B / T.size;
+	if (T.B % T.size) {
+		hm_error("batch %d does not divide into %d ranks; give a batch (or "
+			 "resume with a rank count) that does", T.B, T.size);
 		goto out;
+	}
+	if (T.Bl < 2) {
+		hm_error("batch %d over %d ranks is %d image per rank; batch norm needs "
+			 "2 or more", T.B, T.size, T.Bl);
+		goto out;
+	}
+	if (model_set_batch(T.m, T.Bl) < 0 || alloc_state(&T) < 0)
+		goto out;
+	T.drop_draws = model_dropout_draws(T.m);
+	if (T.size > 1 && T.c.sync_bn) {
+		int max_c = 1;
+		for (int i = 0; i < model_n_tensors(T.m); i++)
+			if (model_tensor(T.m, i)->shape[0] > max_c)
+				max_c = model_tensor(T.m, i)->shape[0];
+		if (!(T.bn = dist_bn_new(max_c)))
+			goto out;
+		T.bn_ops.forward = dist_bn_forward;
+		T.bn_ops.backward = dist_bn_backward;
+		T.bn_ops.ctx = T.bn;
+		model_set_bn_sync(T.m, &T.bn_ops);
+	}
 	if (resumed) {
 		if (load_resume_tensors(&T, &mf) < 0)
 			goto out;
@@ -1020,6 +1183,8 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 	} else {
 		head_init(&T);
 	}
+	if (T.size > 1 && bcast_state(&T) < 0)
+		goto out;
 	T.per_epoch = data_batches_per_epoch(&T.pack, T.B);
 	if (T.per_epoch < 1) {
 		hm_error_file(T.pack.path, "%ld records, fewer than one batch of %d",
@@ -1034,7 +1199,7 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 	}
 	if (setup_schedule(&T) < 0)
 		goto out;
-	if (T.c.val) {
+	if (T.c.val && T.rank == 0) {
 		if (pairs_load(&T.pairs, T.c.val_pairs, PAIRS_AUTO) < 0 ||
 		    data_pack_open(&T.val, T.c.val, 0) < 0)
 			goto out;
@@ -1042,7 +1207,7 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 		if (check_eval_pack(&T, &T.val) < 0)
 			goto out;
 	}
-	if (T.c.test) {
+	if (T.c.test && T.rank == 0) {
 		/* Checked now rather than after the whole run. */
 		struct data_pack tp;
 		if (data_pack_open(&tp, T.c.test, 1) < 0)
@@ -1056,16 +1221,17 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 		if (bad)
 			goto out;
 	}
-	if (open_csv(&T, resumed) < 0)
+	if (T.rank == 0 && open_csv(&T, resumed) < 0)
 		goto out;
 
 	long end = T.total;
 	if (T.c.stop_after > 0 && T.c.stop_after < end)
 		end = T.c.stop_after;
-	struct data_config dc = { .mode = DATA_TRAIN, .batch = T.B,
+	struct data_config dc = { .mode = DATA_TRAIN, .batch = T.Bl,
 				  .c = T.shape->in_c, .h = T.shape->in_h,
 				  .w = T.shape->in_w, .seed = T.c.seed, .flip = 1,
-				  .start = T.t, .end = end };
+				  .start = T.t, .end = end, .shard = T.rank,
+				  .n_shards = T.size };
 	L = data_loader_new(&T.pack, &dc);
 	if (!L)
 		goto out;
@@ -1075,13 +1241,18 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 			T.shape->arch, T.shape->in_c, T.shape->in_h, T.shape->in_w, T.D,
 			T.C, model_macs(T.m) / 1e6, T.n_params, T.pack.ix.n,
 			T.per_epoch, T.total, resumed ? " (resumed)" : "");
+	if (T.c.log && T.size > 1)
+		fprintf(T.c.log, "hm-train: %d ranks, %d images each per step; batch norm "
+			"%s; dropout %s\n", T.size, T.Bl,
+			T.c.sync_bn ? "synchronised (--sync-bn)" : "per rank",
+			T.drop_draws ? "masks drawn as one process" : "off");
 
 	double t_start = now_seconds(), t_draw = 0, ep_loss = 0, ep_acc = 0;
 	long ep_n = 0, t_first = T.t;
 	double last_loss = 0, last_acc = 0, last_lr = 0, rate = 0;
 	enum train_end how = TRAIN_DONE;
 	while (T.t < end) {
-		if (stop_signal) {
+		if (T.size > 1 ? T.stop_any : stop_signal) {
 			how = TRAIN_INTERRUPTED;
 			break;
 		}
@@ -1097,11 +1268,11 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 		double lr = 0;
 		if (step(&T, b, &lo, &lr) < 0)
 			goto out;
-		double now = now_seconds(), acc = (double)lo.n_correct / b->n;
-		double img_s = b->n / fmax(now - t0, 1e-9);
-		if (fprintf(T.csv, "%ld,%ld,%.6g,%.6g,%.6g,%.1f\n",
+		double now = now_seconds(), acc = (double)lo.n_correct / T.B;
+		double img_s = T.B / fmax(now - t0, 1e-9);
+		if (T.csv && (fprintf(T.csv, "%ld,%ld,%.6g,%.6g,%.6g,%.1f\n",
 			    (T.t - 1) / T.per_epoch + 1, T.t, lo.loss, acc, lr, img_s) < 0 ||
-		    fflush(T.csv)) {
+		    fflush(T.csv))) {
 			hm_error_file(T.csv_path, "write error: %s", strerror(errno));
 			goto out;
 		}
@@ -1138,9 +1309,13 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 	L = NULL;
 	if (T.last_ckpt != T.t && write_checkpoint(&T) < 0)
 		goto out;
+	if (T.c.log && T.size > 1 && T.t > t_first)
+		fprintf(T.c.log, "hm-train: gradient sums %.3f s per step, %.1f%% of the "
+			"run\n", T.t_sum / (T.t - t_first),
+			100 * T.t_sum / fmax(now_seconds() - t_start, 1e-9));
 	if (how == TRAIN_INTERRUPTED) {
-		if (signo)
-			*signo = stop_signal;
+		if (signo)	/* another rank may have caught it: SIGTERM then */
+			*signo = stop_signal ? stop_signal : SIGTERM;
 		rc = how;
 		goto out;
 	}
@@ -1148,8 +1323,13 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 		rc = how;
 		goto out;
 	}
-	if (write_model_file(&T, T.model_path, 0) < 0)
+	if (sync_replicas(&T) < 0 ||
+	    (T.rank == 0 && write_model_file(&T, T.model_path, 0) < 0))
 		goto out;
+	if (T.rank > 0) {
+		rc = TRAIN_DONE;
+		goto out;
+	}
 	if (T.c.test && run_test(&T) < 0)
 		goto out;
 	fprintf(T.c.report, "trained %ld iterations (%.4g epochs): loss %.4g, "

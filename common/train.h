@@ -59,6 +59,26 @@
  * The loss and accuracy of the final line are the means over the last
  * epoch's iterations run by this process.
  *
+ * Data parallel (dist.h; hm-train(1) "MPI"): under an MPI launcher with
+ * N ranks, every rank runs train_run() with the same configuration and
+ * holds a full replica.  The global batch B (train.batch, stored in
+ * checkpoints) is split into N consecutive slices of B/N (N must divide
+ * B, B/N >= 2): rank r trains on slice r of global batch t (data.h
+ * sharding, the same images and flips as one process), dropout masks are
+ * drawn as one process would draw them, the per-sample losses are
+ * averaged over the global batch (each rank's gradients of its slice's
+ * mean are summed over ranks, dist_sum_float in buckets, and divided by
+ * N), and so are the loss and accuracy logged.  Batch norm: per-rank
+ * statistics by default (as PyTorch's DistributedDataParallel), over every
+ * rank with sync_bn; the running statistics are averaged over ranks at
+ * each checkpoint and at the end.  With sync_bn, N ranks of B/N compute
+ * what one process of B computes, up to float rounding (sums in another
+ * order).  Exception: --hm ohem keeps the hardest ceil(r B/N) samples of
+ * each rank's slice, not of the whole batch.  Rank 0 alone writes the
+ * checkpoint, the model, the CSV and the report and runs --val and
+ * --test; a stop signal caught by any rank stops every rank after the
+ * same step.  A resumed run may use any rank count that divides B.
+ *
  * Ownership and errors: the caller owns the config and its strings;
  * train_run() allocates and frees everything it uses.  Errors return -1
  * with the message recorded (tools print it).
@@ -93,6 +113,7 @@ struct train_config {
 	uint64_t seed;
 	/* per invocation */
 	int threads;		/* for the record; the tool sets the pools */
+	int sync_bn;		/* MPI: batch-norm statistics over all ranks */
 	long checkpoint_every;	/* iterations; 0 = only end/signal/stop */
 	long stop_after;	/* stop after this many iterations; 0 never */
 	const char *val, *val_pairs;	/* verification each epoch */

@@ -1,6 +1,7 @@
 /* hm-train: train a backbone and a margin-loss head on a pack (train.h). */
 #include "blas.h"
 #include "cli.h"
+#include "dist.h"
 #include "err.h"
 #include "loss.h"
 #include "optim.h"
@@ -55,7 +56,9 @@ static const char usage_text[] =
 	"      --val PACK         verification pack, LFW-protocol accuracy each epoch\n"
 	"      --val-pairs FILE   its pair list (LFW pairs.txt, YTF splits, CSV...)\n"
 	"      --test PACK        closed-set top-1 of the head on PACK at the end\n"
-	"  -j, --threads N        threads (HM_THREADS, else all cores)\n"
+	"      --sync-bn          MPI: batch-norm statistics over all ranks\n"
+	"  -j, --threads N        threads (HM_THREADS, else the cores, shared\n"
+	"                         among the MPI ranks on this host)\n"
 	"      --progress         show progress even when stderr is not a terminal\n"
 	"  -q, --quiet            no progress line\n"
 	"  -v, --verbose          report the BLAS core, the model and the data\n"
@@ -67,7 +70,7 @@ enum {
 	OPT_LBASE, OPT_LGAMMA, OPT_LPOWER, OPT_LMIN, OPT_HM, OPT_EPOCHS,
 	OPT_ITERS, OPT_LR, OPT_LR_STEPS, OPT_LR_SCHEDULE, OPT_WARMUP,
 	OPT_MOMENTUM, OPT_WD, OPT_SEED, OPT_CKPT, OPT_RESUME, OPT_STOP,
-	OPT_VAL, OPT_VAL_PAIRS, OPT_TEST, OPT_PROGRESS, OPT_VERSION
+	OPT_VAL, OPT_VAL_PAIRS, OPT_TEST, OPT_PROGRESS, OPT_VERSION, OPT_SYNC_BN
 };
 
 struct cmdline {
@@ -124,6 +127,7 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 		{ "val", required_argument, NULL, OPT_VAL },
 		{ "val-pairs", required_argument, NULL, OPT_VAL_PAIRS },
 		{ "test", required_argument, NULL, OPT_TEST },
+		{ "sync-bn", no_argument, NULL, OPT_SYNC_BN },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -219,6 +223,7 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 		case OPT_VAL: c->val = optarg; break;
 		case OPT_VAL_PAIRS: c->val_pairs = optarg; break;
 		case OPT_TEST: c->test = optarg; break;
+		case OPT_SYNC_BN: c->sync_bn = 1; break;
 		case 'j': cl->threads = optarg; break;
 		case OPT_PROGRESS: cl->progress = 1; break;
 		case 'q': cl->quiet = 1; break;
@@ -285,34 +290,59 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct cmdline cl;
+	static char rank_name[64];
 	hm_set_progname(argv[0]);
 	if (blas_init(argc, argv) < 0)
 		warn("%s", hm_errmsg());
+	if (dist_init(&argc, &argv) < 0)
+		die("%s", hm_errmsg());
+	int rank = dist_rank(), size = dist_size();
+	if (size > 1) {
+		/* "hm-train (rank 1 of 4): ..." tells the ranks' messages apart. */
+		snprintf(rank_name, sizeof rank_name, "%s (rank %d of %d)", hm_progname(),
+			 rank, size);
+		hm_set_progname(rank_name);
+	}
 	memset(&cl, 0, sizeof cl);
 	train_config_default(&cl.c);
 	parse(&cl, argc, argv);
 	int threads = cli_threads(cl.threads);
+	if (!cl.threads && !getenv("HM_THREADS") && dist_local_size() > 1) {
+		/* The host's cores shared among its ranks, not oversubscribed. */
+		threads /= dist_local_size();
+		if (threads < 1)
+			threads = 1;
+	}
 	blas_set_threads(threads);
 	cl.c.threads = threads;
-	cl.c.progress = cli_want_progress(cl.progress, cl.quiet);
+	cl.c.progress = rank == 0 && cli_want_progress(cl.progress, cl.quiet);
 	cl.c.report = stdout;
-	cl.c.log = cl.verbose ? stderr : NULL;
-	if (cl.verbose)
-		fprintf(stderr, "hm-train: %s; %d threads\n", blas_describe(), threads);
+	cl.c.log = cl.verbose && rank == 0 ? stderr : NULL;
+	if (cl.c.log)
+		fprintf(stderr, "hm-train: %s; %d threads; %s\n", blas_describe(), threads,
+			dist_describe());
 	outfile_cleanup_on_signals();
 	train_catch_signals();
 
 	int sig = 0;
 	long iter = 0;
 	int how = train_run(&cl.c, &sig, &iter);
-	if (how < 0)
-		die("%s", hm_errmsg());
+	if (how < 0) {
+		if (size < 2)
+			die("%s", hm_errmsg());
+		/* Other ranks may be waiting in a sum: end them all. */
+		warn("%s", hm_errmsg());
+		dist_abort(1);
+	}
+	dist_finalize();
 	if (how == TRAIN_INTERRUPTED) {
-		warn("%s at iteration %ld; checkpoint written; continue with --resume",
-		     sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)", iter);
+		if (rank == 0)
+			warn("%s at iteration %ld; checkpoint written; continue with "
+			     "--resume", sig == SIGINT ? "interrupted (SIGINT)" :
+			     "terminated (SIGTERM)", iter);
 		return 128 + sig;
 	}
-	if (how == TRAIN_STOPPED)
+	if (how == TRAIN_STOPPED && rank == 0)
 		warn("stopped after iteration %ld (--stop-after); checkpoint written", iter);
 	return 0;
 }
