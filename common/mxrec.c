@@ -100,13 +100,20 @@ int mxrec_read(struct mxrec_reader *r, const unsigned char **data, size_t *n,
 				    MXREC_MAX_RECORD);
 		if (part == 0)
 			memcpy(magic_bytes, h, 4);
-		if (grow(r, size + pad + 4))
-			return -1;
-		if (pad && read_full(r, r->buf + size, pad) != 1) {
-			if (ferror(r->fp))
+		/* Grow as the bytes arrive (1 MiB at a time), so a length in a
+		 * short file cannot make us allocate the whole limit. */
+		for (size_t done = 0, step; done < pad || !pad; done += step) {
+			step = pad - done < (1u << 20) ? pad - done : (1u << 20);
+			if (grow(r, size + done + step + 4))
 				return -1;
-			return FAIL(r, "record %ld: truncated (the file ends inside it, at byte %llu)",
-				    idx, (unsigned long long)r->pos);
+			if (!pad)
+				break;
+			if (read_full(r, r->buf + size + done, step) != 1) {
+				if (ferror(r->fp))
+					return -1;
+				return FAIL(r, "record %ld: truncated (the file ends inside it, "
+					    "at byte %llu)", idx, (unsigned long long)r->pos);
+			}
 		}
 		size += len;
 		if (cflag == 0 || cflag == 3)

@@ -137,5 +137,21 @@ int main(void)
 		remove(path);
 		free(buf);
 	}
+	/* mxrec: a 16-byte file announcing a 64 MiB record made the reader
+	 * allocate all of it before finding the file short. */
+	buf = regress("mxrec", "huge-length", &n);
+	if (buf) {
+		FILE *fp = fmemopen(buf, n, "rb");
+		struct mxrec_reader r;
+		const unsigned char *rec;
+		size_t len;
+		mxrec_reader_init(&r, fp, "huge.rec");
+		is_int(mxrec_read(&r, &rec, &len, NULL), -1, "mxrec: huge length, short file: error");
+		like(hm_errmsg(), "'huge.rec': record 0: truncated", "mxrec: huge length: message");
+		ok(r.cap <= (2u << 20), "mxrec: huge length: buffer stays small (%zu bytes)", r.cap);
+		mxrec_reader_release(&r);
+		fclose(fp);
+		free(buf);
+	}
 	return done_testing();
 }
