@@ -10,7 +10,10 @@
 #include <mpi.h>
 #endif
 
-static int joined, rank_, size_ = 1, local_size_ = 1;
+#ifdef HM_MPI
+static int joined;
+#endif
+static int rank_, size_ = 1, local_size_ = 1;
 static size_t bucket_bytes = DIST_BUCKET_BYTES;
 static char describe_buf[256];
 
@@ -58,6 +61,15 @@ int dist_init(int *argc, char ***argv)
 #else
 	(void)argc;
 	(void)argv;
+	/* N copies of a one-process hm-train would all write the same files. */
+	static const char *const sizes[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE",
+					     "SLURM_NTASKS", NULL };
+	for (int i = 0; launched_by_mpi() && sizes[i]; i++) {
+		const char *v = getenv(sizes[i]);
+		if (v && atoi(v) > 1)
+			return hm_error("started as one of %s MPI ranks (%s), but built "
+					"without MPI; rebuild with make MPI=1", v, sizes[i]);
+	}
 #endif
 	return 0;
 }
