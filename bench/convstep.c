@@ -1,0 +1,186 @@
+/*
+ * bench/convstep.c: GFLOP/s of the convolution layers of one IR-18 training
+ * step (common/nn.c conv2d_forward over every layer, then conv2d_backward
+ * in reverse order) beside plain sgemm in the same process, interleaved:
+ * sgemm, conv step, sgemm, conv step, ...  Not a test; bench/run.sh (make
+ * bench) builds it against libhm.a and reads its output:
+ *
+ *   convstep THREADS BATCH RUNS
+ *
+ * prints one line per run, "run R sgemm G conv G" (GFLOP/s), then
+ * "train_gflop_per_image F" (6 x model_macs("ir18"), i.e. forward, dinp
+ * and dweight of every layer, FC included) and the BLAS core in use.
+ *
+ * The layers are IR-18 at 3x112x112 as model.h describes it (stem conv3x3
+ * 3->64; stages of two IBasicBlocks, widths 64..512, the stage's stride 2
+ * on the first block's second conv3x3, plus a conv1x1 stride-2 shortcut),
+ * each with its own weights and its own input (a training step keeps every
+ * conv input for dweight), so small layers do not find their data warm in
+ * the cache from the layer before; out, dout and dinp are shared buffers
+ * (transient in a training step too).  The stem's dinp is not computed (a
+ * training step does not need it).  At batch 64 this holds about 1.5 GiB.
+ * Use the training batch: conv2d_* may group the images of a batch into
+ * one sgemm, so the batch changes the speed of the small layers.  Their MACs are checked
+ * against model_macs() minus the FC layer, so a change of the architecture
+ * shows here.  sgemm: cblas_sgemm 1024x1024x1024, repeated for at least
+ * 0.5 s, total FLOPs over total time; conv step: one timed pass per run
+ * after one untimed warm-up pass (page faults, thread start-up).  Both are
+ * whole-interval rates, not the best of many, so load from elsewhere on the
+ * machine weighs on them alike.
+ */
+#include "blas.h"
+#include "err.h"
+#include "model.h"
+#include "nn.h"
+#include "rng.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct layer {
+	struct conv2d_dims d;
+	float *x, *w, *dw;	/* own input, weights, weight gradient */
+	float *y, *dy, *dx;	/* shared; dx NULL for the stem */
+	double macs;		/* forward multiply-adds */
+};
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static float *rnd(size_t n, struct rng *r)
+{
+	float *p = xmalloc((n ? n : 1) * sizeof *p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)rng_range(r, -1, 1);
+	return p;
+}
+
+/* IR-18's conv layers at 112x112, in forward order; returns their count. */
+static int ir18_convs(struct conv2d_dims *out, int batch)
+{
+	static const int widths[4] = { 64, 128, 256, 512 };
+	int n = 0, res = 112, in = 64;
+
+	out[n++] = (struct conv2d_dims){ batch, 3, 112, 112, 64, 3, 1, 1 };
+	for (int s = 0; s < 4; s++) {
+		int p = widths[s];
+		/* first block: conv1 at res, conv2 stride 2, conv1x1 stride-2 shortcut */
+		out[n++] = (struct conv2d_dims){ batch, in, res, res, p, 3, 1, 1 };
+		out[n++] = (struct conv2d_dims){ batch, p, res, res, p, 3, 2, 1 };
+		out[n++] = (struct conv2d_dims){ batch, in, res, res, p, 1, 2, 0 };
+		res /= 2;
+		/* second block: two conv3x3 stride 1 */
+		out[n++] = (struct conv2d_dims){ batch, p, res, res, p, 3, 1, 1 };
+		out[n++] = (struct conv2d_dims){ batch, p, res, res, p, 3, 1, 1 };
+		in = p;
+	}
+	return n;
+}
+
+/* GFLOP/s of n x n x n sgemms repeated for >= 0.5 s (after one untimed). */
+static double sgemm_rate(int n, float *a, float *b, float *c)
+{
+	double t0, total = 0;
+	int reps = 0;
+
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
+		    c, n);
+	t0 = now();
+	for (; total < 0.5 || reps < 3; reps++) {
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n,
+			    0.0f, c, n);
+		total = now() - t0;
+	}
+	return 2.0 * n * n * n * reps / total * 1e-9;
+}
+
+/* One training step's convolutions: forward in order, backward in reverse. */
+static double conv_step(struct layer *l, int n, float *work)
+{
+	double t0 = now();
+	for (int i = 0; i < n; i++)
+		conv2d_forward(l[i].y, work, l[i].x, l[i].w, NULL, &l[i].d);
+	for (int i = n - 1; i >= 0; i--)
+		conv2d_backward(l[i].dx, l[i].dw, NULL, work, l[i].dy, l[i].x, l[i].w, &l[i].d);
+	return now() - t0;
+}
+
+int main(int argc, char **argv)
+{
+	struct conv2d_dims dims[32];
+	struct layer l[32];
+	struct rng r;
+	size_t n_work = 0;
+	double flops = 0, macs = 0;
+
+	hm_set_progname(argv[0]);
+	if (blas_init(argc, argv))
+		warn("%s", hm_errmsg());
+	if (argc != 4)
+		die_usage("usage: convstep THREADS BATCH RUNS");
+	int threads = atoi(argv[1]), batch = atoi(argv[2]), runs = atoi(argv[3]);
+	if (threads < 1 || batch < 1 || runs < 1)
+		die_usage("usage: convstep THREADS>=1 BATCH>=1 RUNS>=1");
+	blas_set_threads(threads);
+	rng_seed(&r, 1);
+
+	int n = ir18_convs(dims, batch);
+	size_t max_in = 0, max_out = 0;
+	for (int i = 0; i < n; i++) {
+		const struct conv2d_dims *d = &dims[i];
+		size_t ni = (size_t)d->n * d->c * d->h * d->w;
+		size_t no = (size_t)d->n * d->oc * conv2d_out_h(d) * conv2d_out_w(d);
+		size_t nk = conv2d_workspace(d);
+		max_in = ni > max_in ? ni : max_in;
+		max_out = no > max_out ? no : max_out;
+		n_work = nk > n_work ? nk : n_work;
+	}
+	float *y = rnd(max_out, &r), *dy = rnd(max_out, &r), *dx = rnd(max_in, &r);
+	for (int i = 0; i < n; i++) {
+		const struct conv2d_dims *d = &dims[i];
+		size_t ni = (size_t)d->n * d->c * d->h * d->w;
+		size_t nw = (size_t)d->oc * d->c * d->k * d->k;
+		size_t no = (size_t)d->n * d->oc * conv2d_out_h(d) * conv2d_out_w(d);
+		l[i] = (struct layer){ *d, rnd(ni, &r), rnd(nw, &r), rnd(nw, &r), y, dy,
+				       i ? dx : NULL, (double)no * d->c * d->k * d->k };
+		macs += l[i].macs / batch;
+		flops += 2 * l[i].macs * (i ? 3 : 2);	/* forward, dweight, dinp */
+	}
+	float *work = rnd(n_work, &r);
+
+	/* the conv layers are the model's MACs but for the FC (7x7x512 -> 512) */
+	struct model *m = model_new("ir18", 0, 0, 0, 0);
+	if (!m)
+		die("%s", hm_errmsg());
+	double model = model_macs(m), fc = 512.0 * 7 * 7 * 512;
+	if (fabs(model - fc - macs) > 1e-6 * model)
+		warn("conv layers here: %.0f MACs per image; model_macs - FC: %.0f (has ir18 changed?)",
+		     macs, model - fc);
+
+	int sq = 1024;
+	float *a = rnd((size_t)sq * sq, &r), *b = rnd((size_t)sq * sq, &r);
+	float *c = rnd((size_t)sq * sq, &r);
+	conv_step(l, n, work);	/* warm-up */
+	for (int run = 1; run <= runs; run++) {
+		double peak = sgemm_rate(sq, a, b, c);
+		double t = conv_step(l, n, work);
+		printf("run %d sgemm %.1f conv %.1f\n", run, peak, flops / t * 1e-9);
+		fflush(stdout);
+	}
+	printf("train_gflop_per_image %.2f\n", 6 * model * 1e-9);
+	printf("conv_layers %d batch %d threads %d\n", n, batch, threads);
+	printf("blas %s\n", blas_describe());
+
+	for (int i = 0; i < n; i++)
+		free(l[i].x), free(l[i].w), free(l[i].dw);
+	free(y), free(dy), free(dx), free(work), free(a), free(b), free(c);
+	model_free(m);
+	return 0;
+}
