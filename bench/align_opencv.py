@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""OpenCV side of bench/align.sh, and its test data.
+"""OpenCV side of the hm-align row of bench/run.sh (make bench), and its test data.
 
   align_opencv.py --make DIR N   writes N 250x250 JPEG faces (DIR/img/pNNNN/NNNNNN.jpg,
                                  quality 90, as LFW) and DIR/landmarks.txt (plain format,

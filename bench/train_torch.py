@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch side of bench/train_ir18.sh: training steps of IResNet-18 with an
-ArcFace head and SGD, as hm-train runs them.
+"""PyTorch side of the hm-train row of bench/run.sh (make bench): training
+steps of IResNet-18 with an ArcFace head and SGD, as hm-train runs them.
 
     bench/train_torch.py [THREADS [BATCH [ITERS [RUNS]]]]   (2 64 3 3)
 
@@ -12,7 +12,9 @@ m 0.5) with cross-entropy; the optimiser torch.optim.SGD(lr 0.1, momentum
 0.9, weight_decay 5e-4).  Input: random 3x112x112 batches (hm-train decodes
 JPEGs on a background thread, which costs it nothing measurable).  Each run
 times ITERS steps and keeps the median of all but the first; the result is
-the median over RUNS runs, printed as "torch: N img/s".
+the median over RUNS runs, printed as "torch: N img/s" (bench/run.sh runs
+it once per run, RUNS 1, interleaved with hm-train, and takes its peak RSS
+from /usr/bin/time).
 """
 import math
 import statistics
