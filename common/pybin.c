@@ -238,7 +238,9 @@ static int memo_get(struct machine *m, uint64_t idx)
 static int tuple_from(struct machine *m, size_t at)
 {
 	struct pv t;
-	if (new_obj(m, V_TUPLE, &t) || obj_append(m, t.u.obj, m->stack + at, m->sp - at))
+	/* MARK TUPLE on an empty stack: stack is still NULL (NULL + 0 is UB). */
+	const struct pv *items = m->sp > at ? m->stack + at : NULL;
+	if (new_obj(m, V_TUPLE, &t) || obj_append(m, t.u.obj, items, m->sp - at))
 		return -1;
 	m->sp = at;
 	return push(m, t);

@@ -153,5 +153,16 @@ int main(void)
 		fclose(fp);
 		free(buf);
 	}
+	/* pybin: MARK TUPLE before anything was pushed built the tuple from
+	 * NULL + 0 (UBSan: applying zero offset to null pointer). */
+	buf = regress("pybin", "mark-tuple-empty-stack", &n);
+	if (buf) {
+		struct pybin pb;
+		is_int(pybin_parse(&pb, buf, n, "t.bin"), -1, "pybin: MARK TUPLE on an empty stack: error");
+		is_str(hm_errmsg(), "'t.bin': the pickle is not a pair (images, issame_list)",
+		       "pybin: MARK TUPLE on an empty stack: message");
+		pybin_free(&pb);
+		free(buf);
+	}
 	return done_testing();
 }
