@@ -2,6 +2,7 @@
 #include "dist.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,24 @@ int dist_size(void)
 int dist_local_size(void)
 {
 	return local_size_;
+}
+
+int dist_joined(void)
+{
+#ifdef HM_MPI
+	return joined;
+#else
+	return 0;
+#endif
+}
+
+int dist_default_threads(int cores)
+{
+	int n = cores / local_size_;
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < n)
+		n = CPU_COUNT(&set);
+	return n < 1 ? 1 : n;
 }
 
 const char *dist_describe(void)

@@ -55,6 +55,13 @@ int dist_size(void);		/* ranks in the job, 1 without MPI */
 /* Ranks on this machine (MPI_COMM_TYPE_SHARED), 1 without MPI: hm-train
  * gives each rank cores / dist_local_size() threads by default. */
 int dist_local_size(void);
+/* Default threads of a rank given CORES (the host's, cli_threads()):
+ * CORES / dist_local_size(), at most the cores this process may run on
+ * (sched_getaffinity: mpirun binds each rank to one core by default when
+ * it starts 2 or fewer, to a socket above), at least 1. */
+int dist_default_threads(int cores);
+/* Whether dist_init() joined an MPI job (MPI built in, launcher seen). */
+int dist_joined(void);
 /* Whether MPI was built in (whatever the launch). */
 int dist_compiled(void);
 /* One line for -v: "Open MPI v4.1.4, rank 0 of 2 (2 on this host)", or

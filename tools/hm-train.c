@@ -307,12 +307,8 @@ int main(int argc, char **argv)
 	train_config_default(&cl.c);
 	parse(&cl, argc, argv);
 	int threads = cli_threads(cl.threads);
-	if (!cl.threads && !getenv("HM_THREADS") && dist_local_size() > 1) {
-		/* The host's cores shared among its ranks, not oversubscribed. */
-		threads /= dist_local_size();
-		if (threads < 1)
-			threads = 1;
-	}
+	if (!cl.threads && !getenv("HM_THREADS") && dist_joined())
+		threads = dist_default_threads(threads);	/* not oversubscribed */
 	blas_set_threads(threads);
 	cl.c.threads = threads;
 	cl.c.progress = rank == 0 && cli_want_progress(cl.progress, cl.quiet);
