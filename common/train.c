@@ -1092,6 +1092,16 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 		return hm_error("iteration %ld: parameters are no longer finite "
 				"(NaN or infinite); %s", T->t, good);
 	}
+	/* Batch norm's running statistics too: they diverge on their own
+	 * (a huge rate), and a checkpoint holding them could not be written. */
+	for (int i = 0; i < n; i++) {
+		const struct model_tensor *mt = model_tensor(T->m, i);
+		if (!mt->trainable && !all_finite(mt->data, mt->count)) {
+			last_good(T, good, sizeof good);
+			return hm_error("iteration %ld: '%s' is no longer finite (NaN or "
+					"infinite); %s", T->t, mt->name, good);
+		}
+	}
 	*lr_used = lr;
 	return 0;
 }
