@@ -32,17 +32,37 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
+/* Catches SIG unless it was ignored when the tool started (nohup ignores
+ * SIGHUP, a shell's trap '' PIPE SIGPIPE): that choice is the caller's. */
+static void catch_unless_ignored(int sig)
+{
+	struct sigaction old;
+	if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+		return;
+	signal(sig, on_signal);
+}
+
 void outfile_cleanup_on_signals(void)
 {
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	catch_unless_ignored(SIGINT);
+	catch_unless_ignored(SIGTERM);
+	catch_unless_ignored(SIGHUP);
 	/* A closed pipe downstream still ends the tool by SIGPIPE (quietly,
 	 * as filters do), but its temp files go first. */
-	signal(SIGPIPE, on_signal);
+	catch_unless_ignored(SIGPIPE);
 	/* Past a file size limit (ulimit -f) write() fails with EFBIG, which
 	 * the writer reports, instead of SIGXFSZ killing it without a word. */
 	signal(SIGXFSZ, SIG_IGN);
+}
+
+void outfile_quiet_on_epipe(int err)
+{
+	if (err != EPIPE)
+		return;
+	remove_pending();
+	signal(SIGPIPE, SIG_DFL);
+	raise(SIGPIPE);
+	_exit(128 + SIGPIPE);
 }
 
 static int remember(char *tmp)

@@ -46,9 +46,17 @@ int outfile_sync_dir(const char *dir);
 /*
  * Every tool calls this first.  SIGINT, SIGTERM, SIGHUP and SIGPIPE remove
  * the temp files, then end the process by the same signal (a closed pipe
- * downstream stops a writer quietly, exit by SIGPIPE).  SIGXFSZ is ignored:
- * past a file size limit a write fails with EFBIG and the tool says so.
+ * downstream stops a writer quietly, exit by SIGPIPE); a signal ignored
+ * when the tool started (nohup) stays ignored.  SIGXFSZ is ignored: past a
+ * file size limit a write fails with EFBIG and the tool says so.
  */
 void outfile_cleanup_on_signals(void);
+/*
+ * For tools, after a write to stdout failed with error ERR (errno): if the
+ * reader went away (EPIPE: SIGPIPE was ignored), removes the temp files and
+ * ends the process quietly by SIGPIPE, as it would have ended without the
+ * ignore; otherwise returns, and the tool reports the error.
+ */
+void outfile_quiet_on_epipe(int err);
 
 #endif

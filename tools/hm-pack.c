@@ -5,6 +5,7 @@
 #include "pack.h"
 #include "progress.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -194,8 +195,10 @@ int main(int argc, char **argv)
 	outfile_cleanup_on_signals();	/* --index writes a file too */
 	switch (c.mode) {
 	case MODE_LIST:
-		if (pack_list(stdout, c.input) || fflush(stdout) || ferror(stdout))
+		if (pack_list(stdout, c.input) || fflush(stdout) || ferror(stdout)) {
+			outfile_quiet_on_epipe(errno);	/* a reader gone (head) */
 			die("%s", hm_errmsg()[0] ? hm_errmsg() : "'-': write error");
+		}
 		return 0;
 	case MODE_VERIFY:
 		if (pack_verify(c.input, &n))
@@ -209,8 +212,10 @@ int main(int argc, char **argv)
 			die("%s", hm_errmsg());
 		return 0;
 	case MODE_STATS:
-		if (pack_stats(stdout, c.input) || fflush(stdout) || ferror(stdout))
+		if (pack_stats(stdout, c.input) || fflush(stdout) || ferror(stdout)) {
+			outfile_quiet_on_epipe(errno);
 			die("%s", hm_errmsg()[0] ? hm_errmsg() : "'-': write error");
+		}
 		return 0;
 	case MODE_BUILD:
 		break;

@@ -6,6 +6,7 @@
 #include "scores.h"
 #include "verify.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,11 +116,15 @@ int main(int argc, char **argv)
 		rc = scores_write_row(o.fp, p->fold, p->same, score[i], p->a, p->b);
 	}
 	if (rc) {
+		int e = errno;
 		outfile_abort(&o);
+		outfile_quiet_on_epipe(e);	/* a reader gone: stop as filters do */
 		die("'%s': %s", c.output, hm_errmsg());
 	}
-	if (outfile_commit(&o))
+	if (outfile_commit(&o)) {
+		outfile_quiet_on_epipe(errno);
 		die("%s", hm_errmsg());
+	}
 	free(score);
 	verify_release(&v);
 	pair_list_free(&pairs);
