@@ -16,6 +16,10 @@ set -u
 TEST_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SHARED=${HM_SHARED:-$TEST_ROOT/../shared}
 PATH=$TEST_ROOT/bin:$PATH
+# make check-valgrind (mk/valgrind.mk): the tools run under memcheck.
+if [ "${HM_VALGRIND:-}" = 1 ]; then
+	PATH=$TEST_ROOT/tests/tmp/valgrind/bin:$PATH
+fi
 export PATH SHARED TEST_ROOT
 HM_THREADS=${HM_THREADS:-2}
 export HM_THREADS

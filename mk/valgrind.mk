@@ -1,0 +1,60 @@
+# valgrind memcheck over the tests.
+#   make check-valgrind        unit tests, then CLI tests, every program under
+#                              memcheck (slow: run it under nice -n 19)
+#   make check-valgrind-unit   only the unit tests (tests/unit/*.t)
+#   make check-valgrind-cli    only the CLI tests (VG_CLI_TESTS to pick some)
+# Unit test binaries run through prove --exec; CLI tests find the tools
+# through wrappers in tests/tmp/valgrind/bin, which tests/cli/lib.sh puts
+# first on PATH when HM_VALGRIND=1, so every hm-* a test (or a python
+# helper it starts) runs is checked.  memcheck writes into
+# tests/tmp/valgrind/log/PID.log (stderr stays the tool's own, which the
+# tests check); a program with an error or a definite leak exits 99, which
+# fails its test, and the logs are summed up at the end.
+# mk/valgrind.supp holds suppressions for third-party noise only.
+# The reference tests (tests/ref) start the tools by absolute path and are
+# not part of this run.
+
+VG_DIR := tests/tmp/valgrind
+VG_FLAGS := -q --tool=memcheck --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite \
+	--suppressions=$(CURDIR)/mk/valgrind.supp --num-callers=30 \
+	--log-file=$(CURDIR)/$(VG_DIR)/log/%p.log
+# The tools: no AVX-512 under valgrind 3.19, so OpenBLAS is told a core
+# valgrind runs, and libgomp waits passively; both spare blas_init's
+# re-exec, whose new image valgrind would not follow.  The unit tests run
+# in the plain environment (t-blas tests the re-exec itself).
+VG_ENV := OPENBLAS_CORETYPE=Haswell OMP_WAIT_POLICY=passive
+VG_CLI_TESTS ?= $(call tests_in,tests/cli)
+
+.PHONY: check-valgrind check-valgrind-unit check-valgrind-cli valgrind-wrappers \
+	valgrind-report
+
+valgrind-wrappers: all
+	@rm -rf $(VG_DIR)/bin && mkdir -p $(VG_DIR)/bin $(VG_DIR)/log
+	@for t in $(TOOLS); do \
+		n=$${t#bin/}; \
+		printf '#!/bin/sh\nexec valgrind %s "%s" "$$@"\n' \
+			'$(VG_FLAGS)' '$(CURDIR)/'$$t >$(VG_DIR)/bin/$$n; \
+		chmod +x $(VG_DIR)/bin/$$n; \
+	done
+
+check-valgrind-unit: $(UNIT_BIN) valgrind-wrappers
+	prove --exec 'valgrind $(VG_FLAGS)' $(call tests_in,tests/unit)
+	@$(MAKE) -s valgrind-report
+
+check-valgrind-cli: valgrind-wrappers
+	env $(VG_ENV) HM_VALGRIND=1 prove --timer --exec '' $(VG_CLI_TESTS)
+	@$(MAKE) -s valgrind-report
+
+check-valgrind: $(UNIT_BIN) valgrind-wrappers
+	@rm -f $(VG_DIR)/log/*.log
+	prove --exec 'valgrind $(VG_FLAGS)' $(call tests_in,tests/unit)
+	env $(VG_ENV) HM_VALGRIND=1 prove --timer --exec '' $(VG_CLI_TESTS)
+	@$(MAKE) -s valgrind-report
+
+# Programs run, and those whose log holds an error (an empty log is clean).
+valgrind-report:
+	@n=$$(ls $(VG_DIR)/log | wc -l); \
+	bad=$$(find $(VG_DIR)/log -name '*.log' -size +0 | wc -l); \
+	echo "valgrind: $$n programs checked, $$bad with errors (logs in $(VG_DIR)/log)"; \
+	test $$bad = 0
