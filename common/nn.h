@@ -67,9 +67,13 @@ int nn_out_size(int size, int k, int stride, int pad);
  * Convolution 2d, square kernel, symmetric zero padding, no dilation or
  * groups.  Input [n, c, h, w], weight [oc, c, k, k] (PyTorch's layout),
  * optional bias [oc], output [n, oc, oh, ow] with oh = nn_out_size(h, k,
- * stride, pad).  One sgemm per image on an im2col matrix [c*k*k, oh*ow]
- * (Caffe/darknet im2col); a 1x1 stride-1 pad-0 convolution uses the input
- * as that matrix and needs no workspace.
+ * stride, pad).  Convolution is im2col (Caffe/darknet) + sgemm, tiled so
+ * that each sgemm sees about 2048 output pixels: small outputs (stages 3
+ * and 4 of IR-18, 14x14 and 7x7) put the im2col matrices of g images side
+ * by side, [c*k*k, g*oh*ow], in one sgemm; large ones (112x112) take bands
+ * of output rows of one image, so the im2col matrix stays in the cache.
+ * A 1x1 stride-1 pad-0 convolution of one image uses the input itself as
+ * that matrix.
  */
 struct conv2d_dims {
 	int n, c, h, w;		/* input */
@@ -78,9 +82,15 @@ struct conv2d_dims {
 
 int conv2d_out_h(const struct conv2d_dims *d);
 int conv2d_out_w(const struct conv2d_dims *d);
-/* Floats of workspace that conv2d_forward() and conv2d_backward() need:
- * c*k*k*oh*ow, or 0 for a 1x1 stride-1 pad-0 convolution. */
+/* Floats of workspace that conv2d_forward() and conv2d_backward() need.
+ * It does not depend on d->n: a network sizes it once, for any batch.  It
+ * is at most about 12 Mi floats (48 MiB) for a group of images, c*k*k
+ * times a band of about 2048 output pixels for one image, and 0 for a 1x1
+ * stride-1 pad-0 convolution whose images are not grouped (oh*ow >= 1024). */
 size_t conv2d_workspace(const struct conv2d_dims *d);
+/* Images per sgemm (>= 1; like the workspace, independent of d->n): the
+ * last group of a batch may be smaller.  For tests and benchmarks. */
+int conv2d_group_size(const struct conv2d_dims *d);
 
 /* out [n, oc, oh, ow]; work [conv2d_workspace(d)]; inp [n, c, h, w];
  * weight [oc, c, k, k]; bias [oc] or NULL.

@@ -187,6 +187,80 @@ static void test_conv_fd(const struct conv2d_dims *d)
 	free(c.x), free(c.w), free(c.b), free(c.work), free(G), free(out), free(dx), free(dw), free(db);
 }
 
+/*
+ * The tiled paths of conv2d_forward/backward: groups of images in one
+ * sgemm (outputs under 1024 pixels), with a last partial group of one
+ * image and of several, and bands of output rows of one image (outputs
+ * over 2048 pixels with c*k*k > 512), with a last band shorter than the
+ * others.  The batch sizes follow conv2d_group_size(), so the cases keep
+ * hitting those paths if the tiling constants change.
+ */
+static void test_conv_tiles(void)
+{
+	struct conv2d_dims grouped[] = {
+		{ 0, 2, 30, 30, 3, 3, 1, 1 },	/* 3x3 pad 1, 900 pixels */
+		{ 0, 3, 40, 40, 4, 3, 2, 1 },	/* stride 2 pad 1 */
+		{ 0, 5, 50, 50, 4, 1, 2, 0 },	/* 1x1 stride 2 (IR shortcut) */
+		{ 0, 4, 20, 20, 5, 1, 1, 0 },	/* 1x1 stride 1: im2col only in groups */
+		{ 0, 2, 9, 7, 3, 3, 1, 0 },	/* small: the whole batch is one group */
+	};
+	struct conv2d_dims banded[] = {
+		{ 2, 64, 47, 49, 2, 3, 1, 1 },	/* two bands, 24 and 23 rows */
+		{ 1, 64, 100, 100, 3, 3, 2, 1 },	/* stride 2: 50x50 output */
+	};
+	/* IR-18's convolution shapes: the workspace does not grow with the
+	 * batch and stays bounded (48 MiB) at batch 64. */
+	static const int ir18[][5] = {	/* c, h, oc, k, stride */
+		{ 3, 112, 64, 3, 1 }, { 64, 112, 64, 3, 1 }, { 64, 112, 64, 3, 2 },
+		{ 64, 112, 64, 1, 2 }, { 64, 56, 64, 3, 1 }, { 64, 56, 128, 3, 1 },
+		{ 128, 56, 128, 3, 2 }, { 64, 56, 128, 1, 2 }, { 128, 28, 128, 3, 1 },
+		{ 128, 28, 256, 3, 1 }, { 256, 28, 256, 3, 2 }, { 128, 28, 256, 1, 2 },
+		{ 256, 14, 256, 3, 1 }, { 256, 14, 512, 3, 1 }, { 512, 14, 512, 3, 2 },
+		{ 256, 14, 512, 1, 2 }, { 512, 7, 512, 3, 1 },
+	};
+	int bounded = 1, same = 1, g7 = 0;
+
+	for (size_t i = 0; i < sizeof grouped / sizeof grouped[0]; i++) {
+		struct conv2d_dims d = grouped[i];
+		int g;
+		d.n = 1;
+		g = conv2d_group_size(&d);
+		if (i < 4) {
+			ok(g > 1 && g < 8, "conv tiles: %dx%d k%d s%d groups %d images", d.h, d.w,
+			   d.k, d.stride, g);
+			d.n = 2 * g + 1;	/* two full groups and one image */
+			test_conv_vs_ref(&d, i % 2);
+			d.n = g + g / 2 + 1;	/* a partial group of several */
+			test_conv_vs_ref(&d, (i + 1) % 2);
+		} else {
+			ok(g > 5, "conv tiles: a 7x5 output groups many images (%d)", g);
+			d.n = 5;
+			test_conv_vs_ref(&d, 1);
+		}
+	}
+	for (size_t i = 0; i < sizeof banded / sizeof banded[0]; i++) {
+		const struct conv2d_dims *d = &banded[i];
+		size_t whole = (size_t)d->c * d->k * d->k * conv2d_out_h(d) * conv2d_out_w(d);
+		ok(conv2d_group_size(d) == 1 && conv2d_workspace(d) * 3 / 2 <= whole,
+		   "conv tiles: %dx%d c%d k%d s%d in bands (%zu of %zu floats)", d->h, d->w, d->c,
+		   d->k, d->stride, conv2d_workspace(d), whole);
+		test_conv_vs_ref(d, (int)i % 2);
+	}
+	for (size_t i = 0; i < sizeof ir18 / sizeof ir18[0]; i++) {
+		const int *s = ir18[i];
+		struct conv2d_dims a = { 1, s[0], s[1], s[1], s[2], s[3], s[4], s[3] / 2 };
+		struct conv2d_dims b = a;
+		b.n = 64;
+		same &= conv2d_workspace(&a) == conv2d_workspace(&b);
+		bounded &= conv2d_workspace(&b) <= (size_t)12 << 20;
+		if (s[1] == 7)
+			g7 = conv2d_group_size(&b);
+	}
+	ok(same, "conv tiles: IR-18's workspaces do not depend on the batch size");
+	ok(bounded, "conv tiles: IR-18's workspaces are at most 12 Mi floats");
+	ok(g7 >= 16, "conv tiles: IR-18's 7x7 layers take %d images per sgemm", g7);
+}
+
 static void test_conv(void)
 {
 	static const struct conv2d_dims shapes[] = {
@@ -202,6 +276,7 @@ static void test_conv(void)
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
 		test_conv_vs_ref(&shapes[i], i % 2 == 0);
 	test_conv_vs_ref(&shapes[2], 1);
+	test_conv_tiles();
 
 	{
 		struct conv2d_dims a = { 2, 3, 5, 4, 2, 3, 2, 1 }, b = { 2, 3, 4, 3, 2, 1, 1, 0 };
