@@ -72,6 +72,9 @@ struct value {
 	int c, h, w;
 	size_t n;		/* c*h*w: floats per image */
 	int root;		/* value whose buffers this one shares */
+	int recomp;		/* training: the layer that recomputes it for the
+				 * backward instead of keeping it, or -1 */
+	int eroot;		/* root in eval mode (in-place layers) */
 	float *data, *grad;	/* bound for the current pass */
 };
 
@@ -82,7 +85,10 @@ struct layer {
 	int w, b, rm, rv;
 	int k, stride, pad;	/* conv, max-pool */
 	int scalar;		/* PReLU: one slope for every channel */
+	int act;		/* batch norm: the fused PReLU's slope tensor, or -1 */
 	size_t stat;		/* batch norm: mean, invstd [2c] in m->bnstat */
+	size_t fw, fb;		/* model_fold_bn(): folded weight (conv, linear)
+				 * and folded shift (batch norm) in m->fold, or NONE */
 	float p;		/* dropout: p of the last forward (0: identity) */
 	int32_t *argmax;	/* max-pool, [max_batch * out n] */
 	uint8_t *mask;		/* dropout, [max_batch * n] */
@@ -123,6 +129,15 @@ struct model {
 	size_t arena_floats;
 	size_t *off_train, *off_eval, *off_grad;	/* per root value */
 	int *zero_step;					/* per root value */
+	size_t *off_rc;		/* per root: recomputation buffer, or NONE */
+	int *rc_step;		/* per root: the backward step that recomputes it */
+	int max_c;		/* widest value, for the per-channel scratch */
+	float *chan;		/* [4 max_c]: slopes, scale, shift, dalpha */
+
+	/* model_fold_bn() */
+	float *fold;
+	size_t n_fold;
+	int fold_ok;		/* the folded copy matches the parameters */
 
 	/* the last forward */
 	int B, trained;
@@ -286,7 +301,7 @@ static int new_value(struct model *m, int c, int h, int w)
 	size_t n = (size_t)c * h * w;
 	if (n > MAX_FLOATS)
 		m->too_big = 1;
-	m->v[m->n_v] = (struct value){ c, h, w, n, m->n_v, NULL, NULL };
+	m->v[m->n_v] = (struct value){ c, h, w, n, m->n_v, -1, m->n_v, NULL, NULL };
 	return m->n_v++;
 }
 
@@ -298,7 +313,8 @@ static struct layer *new_layer(struct model *m, enum kind kind, int in, int in2,
 		return &dummy;
 	struct layer *l = &m->l[m->n_l++];
 	*l = (struct layer){ .kind = kind, .in = in, .in2 = in2, .out = out,
-			     .w = -1, .b = -1, .rm = -1, .rv = -1 };
+			     .w = -1, .b = -1, .rm = -1, .rv = -1, .act = -1,
+			     .fw = NONE, .fb = NONE };
 	return l;
 }
 
@@ -306,7 +322,7 @@ static struct layer *new_layer(struct model *m, enum kind kind, int in, int in2,
 static int conv(struct model *m, const char *prefix, int in, int oc, int k, int stride,
 		int pad)
 {
-	struct value vi = m->oom ? (struct value){ 1, 1, 1, 1, 0, 0, 0 } : m->v[in];
+	struct value vi = m->oom ? (struct value){ .c = 1, .h = 1, .w = 1, .n = 1 } : m->v[in];
 	int oh = nn_out_size(vi.h, k, stride, pad), ow = nn_out_size(vi.w, k, stride, pad);
 	double fan_in = (double)vi.c * k * k, fan_out = (double)oc * k * k;
 	int w = m->arch.family == FAM_IR
@@ -404,13 +420,35 @@ static int add_inplace(struct model *m, int a, int b)
 
 static int maxpool2(struct model *m, int in)
 {
-	struct value vi = m->oom ? (struct value){ 1, 2, 2, 4, 0, 0, 0 } : m->v[in];
+	struct value vi = m->oom ? (struct value){ .c = 1, .h = 2, .w = 2, .n = 4 } : m->v[in];
 	int out = simple(m, L_MAXPOOL, in, -1, vi.c, nn_out_size(vi.h, 2, 2, 0),
 			 nn_out_size(vi.w, 2, 2, 0));
 	struct layer *l = m->oom ? NULL : &m->l[m->n_l - 1];
 	if (l)
 		l->k = 2, l->stride = 2, l->pad = 0;
 	return out;
+}
+
+/* Moves layers [MID, END) before [START, MID): the shortcut branch of a
+ * block runs before its main branch.  Tensors keep their registration order
+ * (names, initialisation streams, file layout); only the schedule changes,
+ * so that in the backward the block input's gradient starts only when the
+ * main branch reaches it, instead of waiting, at full resolution, through
+ * the whole main branch (a lower memory peak; the same results). */
+static void run_first(struct model *m, int start, int mid, int end)
+{
+	if (m->oom || mid == end || start == mid)
+		return;
+	size_t n = (size_t)(mid - start);
+	struct layer *t = malloc(n * sizeof *t);
+	if (!t) {
+		m->oom = 1;
+		return;
+	}
+	memcpy(t, &m->l[start], n * sizeof *t);
+	memmove(&m->l[start], &m->l[mid], (size_t)(end - mid) * sizeof *t);
+	memcpy(&m->l[start + (end - mid)], t, n * sizeof *t);
+	free(t);
 }
 
 static void build_ir(struct model *m)
@@ -428,16 +466,19 @@ static void build_ir(struct model *m)
 			char sub[96];
 			snprintf(pre, sizeof pre, "layer%d.%d", s + 1, b);
 #define P(name) (snprintf(sub, sizeof sub, "%s.%s", pre, name), sub)
+			int l0 = m->n_l;
 			y = bnorm(m, P("bn1"), blk, 0);
 			y = conv(m, P("conv1"), y, planes, 3, 1, 1);
 			y = bnorm(m, P("bn2"), y, 0);
 			y = prelu(m, prelu_tensor(m, P("prelu"), planes), y);
 			y = conv(m, P("conv2"), y, planes, 3, stride, 1);
 			y = bnorm(m, P("bn3"), y, 0);
+			int l1 = m->n_l;
 			if (stride != 1 || inplanes != planes) {
 				id = conv(m, P("downsample.0"), blk, planes, 1, stride, 0);
 				id = bnorm(m, P("downsample.1"), id, 0);
 			}
+			run_first(m, l0, l1, m->n_l);
 			x = add_inplace(m, y, id);
 			inplanes = planes;
 		}
@@ -462,6 +503,7 @@ static void build_face(struct model *m)
 		for (int b = 0; b < a->depth[s]; b++) {
 			int stride = b == 0 && s > 0 ? 2 : 1, blk = x, id = x, y;
 			snprintf(pre, sizeof pre, "layer%d.%d", s + 1, b);
+			int l0 = m->n_l;
 			y = bnorm(m, P("bn0"), blk, 0);
 			y = conv(m, P("conv1"), y, inplanes, 3, 1, 1);
 			y = bnorm(m, P("bn1"), y, 0);
@@ -470,10 +512,12 @@ static void build_face(struct model *m)
 			y = prelu(m, act, y);
 			y = conv(m, P("conv2"), y, planes, 3, stride, 1);
 			y = bnorm(m, P("bn2"), y, 0);
+			int l1 = m->n_l;
 			if (stride != 1 || inplanes != planes) {
 				id = conv(m, P("downsample.0"), blk, planes, 1, stride, 0);
 				id = bnorm(m, P("downsample.1"), id, 0);
 			}
+			run_first(m, l0, l1, m->n_l);
 			if (a->se) {
 				/* SEBlock: x * sigmoid(fc.2(prelu(fc.0(avgpool(x))))) */
 				int g = simple(m, L_GAP, y, -1, planes, 1, 1);
@@ -493,6 +537,84 @@ static void build_face(struct model *m)
 	x = same_shape(m, L_DROPOUT, x, -1);
 	x = linear(m, "fc5", x, m->shape.emb_dim);
 	m->output = bnorm(m, "bn5", x, 0);
+}
+
+/*
+ * After building: fuse each PReLU into the batch norm before it (when the
+ * norm's output feeds nothing else), then mark what the backward recomputes
+ * instead of keeping, and what eval mode computes in place.
+ *   Recomputed: the output of a batch norm (with or without its PReLU) or a
+ *   PReLU, which is cheap to compute again from its input and the saved
+ *   statistics, unless another value aliases it (a residual add writes into
+ *   it) or it is the embedding.  The backward needs only the inputs of
+ *   those layers (the convolution outputs), not their outputs.
+ *   In place in eval mode: batch norm, PReLU, dropout (the identity),
+ *   sigmoid and SE scale write over their input when they are its last
+ *   reader and it is not the caller's input.
+ */
+static void plan_graph(struct model *m)
+{
+	int nv = m->n_v, L = m->n_l;
+	int *prod = malloc(sizeof(int) * 3 * (size_t)(nv ? nv : 1));
+	if (!prod) {
+		m->oom = 1;
+		return;
+	}
+	int *readers = prod + nv, *last = prod + 2 * nv;
+	for (int i = 0; i < nv; i++)
+		prod[i] = -1, readers[i] = 0;
+	for (int i = 0; i < L; i++) {
+		prod[m->l[i].out] = i;
+		readers[m->l[i].in]++;
+		if (m->l[i].in2 >= 0)
+			readers[m->l[i].in2]++;
+	}
+	/* aliased: a value whose buffer another value shares */
+	for (int i = 0; i < nv; i++)
+		if (m->v[i].root != i)
+			readers[m->v[i].root] += 1 << 20;
+	int k = 0;
+	for (int i = 0; i < L; i++) {
+		struct layer *l = &m->l[i];
+		int p = prod[l->in];
+		if (l->kind == L_PRELU && p >= 0 && m->l[p].kind == L_BN && m->l[p].act < 0 &&
+		    readers[l->in] == 1) {
+			m->l[p].act = l->w;
+			m->l[p].scalar = l->scalar;
+			m->l[p].out = l->out;
+			prod[l->out] = p;
+			continue;	/* dropped; p is before i, so already kept */
+		}
+		m->l[k++] = *l;
+		prod[l->out] = k - 1;
+	}
+	m->n_l = L = k;
+	for (int i = 0; i < nv; i++)
+		last[i] = -1;
+	for (int i = 0; i < L; i++) {
+		struct layer *l = &m->l[i];
+		last[l->in] = i;
+		if (l->in2 >= 0)
+			last[l->in2] = i;
+		struct value *o = &m->v[l->out];
+		if ((l->kind == L_BN || l->kind == L_PRELU) && l->out != m->output &&
+		    o->root == l->out && readers[l->out] < 1 << 20)
+			o->recomp = i;
+		if (m->v[l->in].c > m->max_c)
+			m->max_c = m->v[l->in].c;
+		if (o->c > m->max_c)
+			m->max_c = o->c;
+	}
+	for (int i = 0; i < L; i++) {
+		struct layer *l = &m->l[i];
+		struct value *o = &m->v[l->out];
+		int ip = l->kind == L_BN || l->kind == L_PRELU || l->kind == L_DROPOUT ||
+			 l->kind == L_SIGMOID || (l->kind == L_SCALE && l->in2 != l->in);
+		int er = m->v[l->in].eroot;
+		if (l->kind == L_ADD || (ip && last[l->in] == i && er != m->input))
+			o->eroot = er;
+	}
+	free(prod);
 }
 
 /* Parameters first, then buffers, each in registration order; one
@@ -524,8 +646,8 @@ static int finish_tensors(struct model *m)
 	m->t = t, m->ti = ti, m->cap_t = n;
 	for (int i = 0; i < m->n_l; i++) {
 		struct layer *l = &m->l[i];
-		int *idx[4] = { &l->w, &l->b, &l->rm, &l->rv };
-		for (int j = 0; j < 4; j++)
+		int *idx[5] = { &l->w, &l->b, &l->rm, &l->rv, &l->act };
+		for (int j = 0; j < 5; j++)
 			if (*idx[j] >= 0)
 				*idx[j] = to[*idx[j]];
 	}
@@ -536,7 +658,8 @@ static int finish_tensors(struct model *m)
 	m->grads = calloc(m->n_params ? m->n_params : 1, sizeof(float));
 	m->buffers = calloc(m->n_buffers ? m->n_buffers : 1, sizeof(float));
 	m->bnstat = calloc(m->n_bnstat ? m->n_bnstat : 1, sizeof(float));
-	if (!m->params || !m->grads || !m->buffers || !m->bnstat)
+	m->chan = calloc(4 * (size_t)(m->max_c ? m->max_c : 1), sizeof(float));
+	if (!m->params || !m->grads || !m->buffers || !m->bnstat || !m->chan)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		struct model_tensor *x = &m->t[i];
@@ -581,6 +704,8 @@ struct model *model_new(const char *arch, int in_c, int in_h, int in_w, int emb_
 		build_ir(m);
 	else
 		build_face(m);
+	if (!m->oom)
+		plan_graph(m);
 	int rc = m->oom ? -1 : m->too_big ? 1 : finish_tensors(m);
 	if (rc) {
 		if (rc > 0)
@@ -601,6 +726,8 @@ static void free_plan(struct model *m)
 	free(m->off_eval);
 	free(m->off_grad);
 	free(m->zero_step);
+	free(m->off_rc);
+	free(m->rc_step);
 	for (int i = 0; i < m->n_l; i++) {
 		free(m->l[i].argmax);
 		free(m->l[i].mask);
@@ -611,6 +738,8 @@ static void free_plan(struct model *m)
 	m->arena_floats = 0;
 	m->off_train = m->off_eval = m->off_grad = NULL;
 	m->zero_step = NULL;
+	m->off_rc = NULL;
+	m->rc_step = NULL;
 	m->max_batch = 0;
 	m->trained = 0;
 }
@@ -628,6 +757,8 @@ void model_free(struct model *m)
 	free(m->grads);
 	free(m->buffers);
 	free(m->bnstat);
+	free(m->chan);
+	free(m->fold);
 	free(m->v);
 	free(m->l);
 	free(m);
@@ -671,6 +802,7 @@ size_t model_dropout_draws(const struct model *m)
 
 void model_init(struct model *m, uint64_t seed)
 {
+	m->fold_ok = 0;
 	for (int i = 0; i < m->n_t; i++) {
 		struct model_tensor *x = &m->t[i];
 		struct rng r;
@@ -772,25 +904,29 @@ int model_set_batch(struct model *m, int max_batch)
 	free_plan(m);
 	int nv = m->n_v, L = m->n_l;
 	size_t B = (size_t)max_batch;
-	int *d_lo = malloc(sizeof(int) * 6 * (size_t)nv);
+	int *d_lo = malloc(sizeof(int) * 9 * (size_t)nv);
 	struct item *items = malloc(sizeof *items * 3 * (size_t)nv);
 	struct item **scratch = malloc(sizeof *scratch * 3 * (size_t)nv);
 	m->off_train = malloc(sizeof(size_t) * (size_t)nv);
 	m->off_eval = malloc(sizeof(size_t) * (size_t)nv);
 	m->off_grad = malloc(sizeof(size_t) * (size_t)nv);
+	m->off_rc = malloc(sizeof(size_t) * (size_t)nv);
 	m->zero_step = malloc(sizeof(int) * (size_t)nv);
+	m->rc_step = malloc(sizeof(int) * (size_t)nv);
 	if (!d_lo || !items || !scratch || !m->off_train || !m->off_eval || !m->off_grad ||
-	    !m->zero_step)
+	    !m->off_rc || !m->zero_step || !m->rc_step)
 		goto oom;
-	/* Lifetimes per root: training data, eval data, gradient. */
-	int *d_hi = d_lo + nv, *e_hi = d_lo + 2 * nv, *g_lo = d_lo + 3 * nv;
-	int *g_hi = d_lo + 4 * nv, *used = d_lo + 5 * nv;
+	/* Lifetimes per root: training data, gradient, recomputation; per eval
+	 * root: eval data. */
+	int *d_hi = d_lo + nv, *g_lo = d_lo + 2 * nv, *g_hi = d_lo + 3 * nv;
+	int *r_lo = d_lo + 4 * nv, *r_hi = d_lo + 5 * nv, *e_lo = d_lo + 6 * nv;
+	int *e_hi = d_lo + 7 * nv, *used = d_lo + 8 * nv;
 	for (int i = 0; i < nv; i++) {
-		d_lo[i] = g_lo[i] = 1 << 30;
-		d_hi[i] = e_hi[i] = g_hi[i] = -1;
+		d_lo[i] = g_lo[i] = r_lo[i] = e_lo[i] = 1 << 30;
+		d_hi[i] = g_hi[i] = r_hi[i] = e_hi[i] = -1;
 		used[i] = 0;
-		m->off_train[i] = m->off_eval[i] = m->off_grad[i] = NONE;
-		m->zero_step[i] = -1;
+		m->off_train[i] = m->off_eval[i] = m->off_grad[i] = m->off_rc[i] = NONE;
+		m->zero_step[i] = m->rc_step[i] = -1;
 	}
 	for (int i = 0; i < L; i++) {
 		const struct layer *l = &m->l[i];
@@ -798,26 +934,36 @@ int model_set_batch(struct model *m, int max_batch)
 		for (int j = 0; j < 3; j++) {
 			if (ops[j] < 0)
 				continue;
-			int r = m->v[ops[j]].root;
+			int r = m->v[ops[j]].root, er = m->v[ops[j]].eroot;
 			used[r] = 1;
-			if (j == 2) {
-				widen(&d_lo[r], &d_hi[r], i);
-				widen(&d_lo[r], &e_hi[r], i);
-				widen(&g_lo[r], &g_hi[r], bstep);	/* reads dout */
-			} else {
-				widen(&d_lo[r], &d_hi[r], i);
-				widen(&d_lo[r], &e_hi[r], i);
-				/* accumulates dinp, except into its own alias */
-				if (!(l->kind == L_ADD && j == 0))
-					widen(&g_lo[r], &g_hi[r], bstep);
+			widen(&d_lo[r], &d_hi[r], i);
+			widen(&e_lo[er], &e_hi[er], i);
+			/* the backward reads dout, and accumulates dinp except
+			 * into its own alias */
+			if (j == 2 || !(l->kind == L_ADD && j == 0))
+				widen(&g_lo[r], &g_hi[r], bstep);
+			if (backward_reads(l, j)) {
+				if (m->v[r].recomp >= 0)
+					widen(&r_lo[r], &r_hi[r], bstep);
+				else
+					widen(&d_lo[r], &d_hi[r], bstep);
 			}
-			if (backward_reads(l, j))
-				widen(&d_lo[r], &d_hi[r], bstep);
 		}
 	}
-	int out = m->v[m->output].root;
+	/* A recomputation at step r_lo needs its source then: kept, or itself
+	 * recomputed (sources have lower indices, so one pass down suffices). */
+	for (int r = nv - 1; r >= 0; r--) {
+		if (m->v[r].recomp < 0 || r_hi[r] < 0)
+			continue;
+		int src = m->v[m->l[m->v[r].recomp].in].root;
+		if (m->v[src].recomp >= 0)
+			widen(&r_lo[src], &r_hi[src], r_lo[r]);
+		else
+			widen(&d_lo[src], &d_hi[src], r_lo[r]);
+	}
+	int out = m->v[m->output].root, eout = m->v[m->output].eroot;
 	d_hi[out] = 2 * L - 1;		/* the embedding outlives the step */
-	e_hi[out] = L - 1;
+	e_hi[eout] = L - 1;
 	widen(&g_lo[out], &g_hi[out], L);	/* demb is copied in before step L */
 
 	int n = 0;
@@ -828,14 +974,18 @@ int model_set_batch(struct model *m, int max_batch)
 		items[n++] = (struct item){ d_lo[r], d_hi[r], size, &m->off_train[r] };
 		items[n++] = (struct item){ g_lo[r], g_hi[r], size, &m->off_grad[r] };
 		m->zero_step[r] = r == out ? -1 : g_lo[r];
+		if (r_hi[r] >= 0) {
+			items[n++] = (struct item){ r_lo[r], r_hi[r], size, &m->off_rc[r] };
+			m->rc_step[r] = r_lo[r];
+		}
 	}
 	size_t train = place(items, n, scratch);
 	n = 0;
 	for (int r = 0; r < nv; r++) {
-		if (!used[r] || m->v[r].root != r || r == m->input)
+		if (!used[r] || m->v[r].eroot != r || r == m->input || e_hi[r] < 0)
 			continue;
 		size_t size = (B * m->v[r].n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
-		items[n++] = (struct item){ d_lo[r], e_hi[r], size, &m->off_eval[r] };
+		items[n++] = (struct item){ e_lo[r], e_hi[r], size, &m->off_eval[r] };
 	}
 	size_t eval = place(items, n, scratch);
 	free(d_lo), free(items), free(scratch);
@@ -875,15 +1025,18 @@ size_t model_batch_bytes(const struct model *m)
 	return m->max_batch ? n * sizeof(float) + extra : 0;
 }
 
-/* Points every value at its buffers for a pass. */
-static void bind(struct model *m, int train, const float *inp, float *dinp)
+/* Points every value at its buffers for a pass: PASS 0 eval forward, 1
+ * training forward, 2 backward (recomputed values in their recomputation
+ * buffers). */
+static void bind(struct model *m, int pass, const float *inp, float *dinp)
 {
-	const size_t *off = train ? m->off_train : m->off_eval;
 	for (int i = 0; i < m->n_v; i++) {
 		struct value *v = &m->v[i];
-		int r = v->root;
-		v->data = off[r] == NONE ? NULL : m->arena + off[r];
-		v->grad = train && m->off_grad[r] != NONE ? m->arena + m->off_grad[r] : NULL;
+		int r = pass ? v->root : v->eroot;
+		size_t off = pass == 0 ? m->off_eval[r]
+			   : pass == 2 && v->recomp >= 0 ? m->off_rc[r] : m->off_train[r];
+		v->data = off == NONE ? NULL : m->arena + off;
+		v->grad = pass && m->off_grad[r] != NONE ? m->arena + m->off_grad[r] : NULL;
 	}
 	m->v[m->input].data = (float *)inp;
 	m->v[m->input].grad = dinp;
@@ -891,6 +1044,64 @@ static void bind(struct model *m, int train, const float *inp, float *dinp)
 
 /* ------------------------------------------------------------------ */
 /* Forward and backward */
+
+/* The PReLU slopes of batch-norm layer L as a [C] vector (a single slope
+ * spread over m->chan), or NULL when no PReLU is fused into it. */
+static const float *slopes(struct model *m, const struct layer *l, int C)
+{
+	if (l->act < 0)
+		return NULL;
+	const float *a = m->t[l->act].data;
+	if (!l->scalar)
+		return a;
+	for (int c = 0; c < C; c++)
+		m->chan[c] = a[0];
+	return m->chan;
+}
+
+/* Eval-mode batch norm of layer L as out = x scale + shift (PyTorch's
+ * form): scale = gamma / sqrt(running_var + eps), shift = beta -
+ * running_mean scale. */
+static void bn_eval_affine(const struct model *m, const struct layer *l, int C, float *scale,
+			   float *shift)
+{
+	const float *g = m->t[l->w].data, *b = m->t[l->b].data;
+	const float *rm = m->t[l->rm].data, *rv = m->t[l->rv].data;
+	for (int c = 0; c < C; c++) {
+		scale[c] = g[c] / (float)sqrt((double)rv[c] + BN_EPS);
+		shift[c] = b[c] - rm[c] * scale[c];
+	}
+}
+
+/* With synchronised batch norm (the replicas' S->backward wants the
+ * gradient at the norm's output): turns DY, the gradient at the fused
+ * PReLU's output, into the gradient at its input in place, and accumulates
+ * the slopes' gradient into DALPHA [C] (may be NULL); the norm's output z
+ * is recomputed from its input X as the forward computed it. */
+static void act_grad_inplace(float *dy, float *dalpha, const float *x, const float *gamma,
+			     const float *beta, const float *alpha, const float *mean,
+			     const float *invstd, int N, int C, int HW)
+{
+	const size_t cs = (size_t)C * HW;
+	for (int c = 0; c < C; c++) {
+		const float mu = mean[c], scale = (gamma ? gamma[c] : 1.0f) * invstd[c];
+		const float shift = beta ? beta[c] : 0.0f, a = alpha[c];
+		double s = 0;
+		for (int n = 0; n < N; n++) {
+			const float *xn = x + n * cs + (size_t)c * HW;
+			float *g = dy + n * cs + (size_t)c * HW;
+			for (int t = 0; t < HW; t++) {
+				const float z = (xn[t] - mu) * scale + shift;
+				if (!(z > 0)) {
+					s += (double)g[t] * z;
+					g[t] *= a;
+				}
+			}
+		}
+		if (dalpha)
+			dalpha[c] += (float)s;
+	}
+}
 
 static void forward_layer(struct model *m, struct layer *l, int B, int train, struct rng *r)
 {
@@ -902,26 +1113,42 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 	switch (l->kind) {
 	case L_CONV: {
 		struct conv2d_dims d = { B, vi->c, vi->h, vi->w, vo->c, l->k, l->stride, l->pad };
+		/* folded: the batch norm after it adds the shift */
+		if (!train && m->fold_ok && l->fw != NONE)
+			W = m->fold + l->fw;
 		conv2d_forward(vo->data, m->work, vi->data, W, NULL, &d);
 		break;
 	}
 	case L_BN: {
 		float *mean = m->bnstat + l->stat, *invstd = mean + vi->c;
-		if (train && m->bn_sync)
+		const int C = vi->c;
+		const float *alpha = slopes(m, l, C);
+		if (train && m->bn_sync) {
 			m->bn_sync->forward(m->bn_sync->ctx, vo->data, mean, invstd,
 					    m->t[l->rm].data, m->t[l->rv].data, vi->data,
-					    W, b, B, vi->c, hw, BN_EPS, BN_MOMENTUM);
-		else if (train)
-			batchnorm_forward(vo->data, mean, invstd, m->t[l->rm].data,
-					  m->t[l->rv].data, vi->data, W, b, B, vi->c, hw, BN_EPS,
-					  BN_MOMENTUM);
-		else
-			batchnorm_forward_eval(vo->data, vi->data, W, b, m->t[l->rm].data,
-					       m->t[l->rv].data, B, vi->c, hw, BN_EPS);
+					    W, b, B, C, hw, BN_EPS, BN_MOMENTUM);
+			if (alpha)
+				channel_affine_prelu(vo->data, vo->data, NULL, NULL, alpha, B, C,
+						     hw);
+		} else if (train) {
+			batchnorm_prelu_forward(vo->data, mean, invstd, m->t[l->rm].data,
+						m->t[l->rv].data, vi->data, W, b, alpha, B, C, hw,
+						BN_EPS, BN_MOMENTUM);
+		} else if (m->fold_ok && l->fb != NONE) {
+			channel_affine_prelu(vo->data, vi->data, NULL, m->fold + l->fb, alpha, B,
+					     C, hw);
+		} else {
+			float *scale = m->chan + m->max_c, *shift = scale + m->max_c;
+			bn_eval_affine(m, l, C, scale, shift);
+			channel_affine_prelu(vo->data, vi->data, scale, shift, alpha, B, C, hw);
+		}
 		break;
 	}
 	case L_PRELU:
-		if (l->scalar)
+		if (!train)	/* may be in place */
+			channel_affine_prelu(vo->data, vi->data, NULL, NULL, W, B,
+					     l->scalar ? 1 : vi->c, l->scalar ? (int)vi->n : hw);
+		else if (l->scalar)
 			prelu_forward(vo->data, vi->data, W, B, 1, (int)vi->n);
 		else
 			prelu_forward(vo->data, vi->data, W, B, vi->c, hw);
@@ -934,11 +1161,15 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 		l->p = train ? m->dropout : 0;
 		if (l->p > 0)
 			dropout_forward(vo->data, l->mask, r, vi->data, l->p, n);
-		else
+		else if (vo->data != vi->data)	/* eval runs it in place */
 			memcpy(vo->data, vi->data, n * sizeof(float));
 		break;
 	case L_LINEAR:
-		linear_forward(vo->data, vi->data, W, b, B, (int)vi->n, (int)vo->n);
+		if (!train && m->fold_ok && l->fw != NONE)
+			linear_forward(vo->data, vi->data, m->fold + l->fw, NULL, B, (int)vi->n,
+				       (int)vo->n);
+		else
+			linear_forward(vo->data, vi->data, W, b, B, (int)vi->n, (int)vo->n);
 		break;
 	case L_ADD:
 		residual_forward(vo->data, vi->data, v2->data, n);
@@ -988,12 +1219,30 @@ static void backward_layer(struct model *m, struct layer *l, int B)
 	}
 	case L_BN: {
 		float *mean = m->bnstat + l->stat, *invstd = mean + vi->c;
-		if (m->bn_sync)
-			m->bn_sync->backward(m->bn_sync->ctx, dx, dW, db, dy, vi->data, W,
-					     mean, invstd, B, vi->c, hw);
-		else
-			batchnorm_backward(dx, dW, db, dy, vi->data, W, mean, invstd, B,
-					   vi->c, hw);
+		const int C = vi->c;
+		const float *alpha = slopes(m, l, C), *beta = tb ? tb->data : NULL;
+		float *dalpha = NULL;
+		if (alpha) {
+			dalpha = l->scalar ? m->chan + 3 * (size_t)m->max_c : m->t[l->act].grad;
+			if (l->scalar)
+				memset(dalpha, 0, (size_t)C * sizeof *dalpha);
+		}
+		if (m->bn_sync) {
+			if (alpha)
+				act_grad_inplace(vo->grad, dalpha, vi->data, W, beta, alpha, mean,
+						 invstd, B, C, hw);
+			m->bn_sync->backward(m->bn_sync->ctx, dx, dW, db, vo->grad, vi->data, W,
+					     mean, invstd, B, C, hw);
+		} else {
+			batchnorm_prelu_backward(dx, dW, db, dalpha, dy, vi->data, W, beta, alpha,
+						 mean, invstd, B, C, hw);
+		}
+		if (alpha && l->scalar) {	/* one slope: the channels' sum, in order */
+			double s = 0;
+			for (int c = 0; c < C; c++)
+				s += dalpha[c];
+			m->t[l->act].grad[0] += (float)s;
+		}
 		break;
 	}
 	case L_PRELU:
@@ -1049,6 +1298,96 @@ static void backward_layer(struct model *m, struct layer *l, int B)
 	}
 }
 
+int model_fold_bn(struct model *m)
+{
+	int nv = m->n_v, L = m->n_l;
+	int *prod = malloc(sizeof(int) * 2 * (size_t)(nv ? nv : 1));
+	if (!prod)
+		return hm_error("out of memory");
+	int *readers = prod + nv;
+	for (int i = 0; i < nv; i++)
+		prod[i] = -1, readers[i] = m->v[i].root != i ? 1 << 20 : 0;
+	for (int i = 0; i < nv; i++)
+		if (m->v[i].root != i)
+			readers[m->v[i].root] = 1 << 20;	/* aliased */
+	for (int i = 0; i < L; i++) {
+		prod[m->l[i].out] = i;
+		readers[m->l[i].in]++;
+		if (m->l[i].in2 >= 0)
+			readers[m->l[i].in2]++;
+	}
+	/* Which batch norms fold: those whose input is a convolution's or
+	 * linear layer's output that nothing else reads. */
+	size_t n = 0;
+	for (int i = 0; i < L; i++)
+		m->l[i].fw = m->l[i].fb = NONE;
+	for (int i = 0; i < L; i++) {
+		struct layer *b = &m->l[i];
+		int p = prod[b->in];
+		if (b->kind != L_BN || p < 0 || readers[b->in] != 1 ||
+		    (m->l[p].kind != L_CONV && m->l[p].kind != L_LINEAR))
+			continue;
+		m->l[p].fw = n;
+		n += (m->t[m->l[p].w].count + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+		b->fb = n;
+		n += (size_t)(m->v[b->in].c + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+	}
+	m->fold_ok = 0;
+	if (n > m->n_fold) {
+		float *f = aligned_alloc(64, n * sizeof(float));
+		if (!f) {
+			free(prod);
+			return hm_error("out of memory folding batch norm (%zu MiB)",
+					n * sizeof(float) >> 20);
+		}
+		free(m->fold);
+		m->fold = f;
+		m->n_fold = n;
+	}
+	/* W'[o] = W[o] scale[o]; shift' = shift (+ bias scale for a linear
+	 * layer), with scale, shift the eval-mode norm's (bn_eval_affine). */
+	float *scale = m->chan + m->max_c, *shift = scale + m->max_c;
+	for (int i = 0; i < L; i++) {
+		struct layer *b = &m->l[i];
+		if (b->fb == NONE)
+			continue;
+		const struct layer *p = &m->l[prod[b->in]];
+		const int C = m->v[b->in].c;
+		const struct model_tensor *w = &m->t[p->w];
+		const size_t row = w->count / (size_t)C;
+		bn_eval_affine(m, b, C, scale, shift);
+		float *fw = m->fold + p->fw, *fb = m->fold + b->fb;
+		for (int o = 0; o < C; o++) {
+			for (size_t k = 0; k < row; k++)
+				fw[o * row + k] = w->data[o * row + k] * scale[o];
+			fb[o] = p->kind == L_LINEAR ? m->t[p->b].data[o] * scale[o] + shift[o]
+						    : shift[o];
+		}
+	}
+	free(prod);
+	m->fold_ok = 1;
+	return 0;
+}
+
+/* Writes value R again, as the training forward did, into its
+ * recomputation buffer (bound by bind(m, 2, ...)). */
+static void recompute(struct model *m, int r, int B)
+{
+	struct layer *l = &m->l[m->v[r].recomp];
+	struct value *vi = &m->v[l->in], *vo = &m->v[r];
+	const float *W = m->t[l->w].data;
+	int hw = vi->h * vi->w;
+	if (l->kind == L_BN) {
+		const float *mean = m->bnstat + l->stat, *invstd = mean + vi->c;
+		batchnorm_prelu_apply(vo->data, vi->data, W, m->t[l->b].data, slopes(m, l, vi->c),
+				      mean, invstd, B, vi->c, hw);
+	} else if (l->scalar) {
+		prelu_forward(vo->data, vi->data, W, B, 1, (int)vi->n);
+	} else {
+		prelu_forward(vo->data, vi->data, W, B, vi->c, hw);
+	}
+}
+
 const float *model_forward(struct model *m, const float *inp, int B, int train,
 			   struct rng *r)
 {
@@ -1062,6 +1401,8 @@ const float *model_forward(struct model *m, const float *inp, int B, int train,
 	if (train && m->dropout > 0 && !r)
 		return hm_error("model: dropout needs a random number generator"), NULL;
 	bind(m, train, inp, NULL);
+	if (train)
+		m->fold_ok = 0;	/* the running statistics move */
 	for (int i = 0; i < m->n_l; i++)
 		forward_layer(m, &m->l[i], B, train, r);
 	m->B = B;
@@ -1075,15 +1416,18 @@ void model_backward(struct model *m, const float *demb, float *dinp)
 	if (!m->trained)
 		return;
 	int B = m->B, L = m->n_l;
-	bind(m, 1, m->inp, dinp);
+	bind(m, 2, m->inp, dinp);
 	struct value *out = &m->v[m->output];
 	memcpy(out->grad, demb, (size_t)B * out->n * sizeof(float));
 	for (int i = L - 1; i >= 0; i--) {
 		int step = 2 * L - 1 - i;
-		for (int r = 0; r < m->n_v; r++)
+		for (int r = 0; r < m->n_v; r++) {
 			if (m->zero_step[r] == step)
 				memset(m->arena + m->off_grad[r], 0,
 				       (size_t)B * m->v[r].n * sizeof(float));
+			if (m->rc_step[r] == step)	/* sources first: lower index */
+				recompute(m, r, B);
+		}
 		backward_layer(m, &m->l[i], B);
 	}
 }
@@ -1267,6 +1611,7 @@ int model_load_tensors(struct model *m, const struct modelfile *mf, const char *
 			return hm_error_file(name, "tensor '%s' is not part of architecture '%s'",
 					     tn, m->shape.arch);
 	}
+	m->fold_ok = 0;
 	for (int i = 0; i < m->n_t; i++)
 		memcpy(m->t[i].data, modelfile_find(mf, m->t[i].name)->data,
 		       m->t[i].count * sizeof(float));
