@@ -13,7 +13,6 @@
 
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
-FUZZ_JOBS ?= 1
 FUZZ_FLAGS ?= -rss_limit_mb=2048 -timeout=10
 FUZZ_DIR := fuzz/build
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
