@@ -55,6 +55,6 @@ check-valgrind: $(UNIT_BIN) valgrind-wrappers
 # Programs run, and those whose log holds an error (an empty log is clean).
 valgrind-report:
 	@n=$$(ls $(VG_DIR)/log | wc -l); \
-	bad=$$(find $(VG_DIR)/log -name '*.log' -size +0 | wc -l); \
+	bad=$$(find $(VG_DIR)/log -type f -name '*.log' -size +0 | wc -l); \
 	echo "valgrind: $$n programs checked, $$bad with errors (logs in $(VG_DIR)/log)"; \
 	test $$bad = 0
