@@ -433,15 +433,15 @@ static void test_determinism_and_plan(void)
 	model_free(b);
 
 	/* The plan shares memory and recomputes cheap activations.  ir18 at
-	 * 3x112x112, per image, in floats: the convolution outputs the
-	 * backward reads as batch-norm inputs (stem 64x112^2; layer1.0's conv1
-	 * 64x112^2, conv2 and shortcut 64x56^2; ...) and the block outputs make
-	 * about 3.0 M floats, the largest of them 2 x 0.80 M at 112^2; the
-	 * backward's peak adds three or four 112^2 buffers (a recomputed input,
-	 * two gradients, the conv workspace).  Bound: 4.5 M floats x 4 bytes
-	 * x B = 18 MiB per image, 1152 MiB + 100 at batch 64.  Before the
-	 * recomputation (every BN and PReLU output kept) the plan was 2841
-	 * MiB at batch 64, 379 at 8. */
+	 * 3x112x112 keeps for the backward, per image: the stem conv output
+	 * (64x112^2 = 0.80 M floats), in each block the conv1 output at the
+	 * block's input resolution, the conv2 and shortcut conv outputs and
+	 * the block output at its output resolution (layer1.0: 0.80 M + 3 x
+	 * 0.20 M; layer1.1: 3 x 0.20 M; ...): 4.57 M floats, 17.4 MiB per
+	 * image, 1115 MiB at batch 64, the peak at the end of the forward; the
+	 * bound leaves 135 MiB for the conv workspace and what overlaps it.
+	 * Keeping every batch-norm and PReLU output as well, the plan was 2841
+	 * MiB at batch 64 (379 at 8). */
 	struct model *m = model_new("ir18", 0, 0, 0, 0);
 	is_int(model_batch_bytes(m), 0, "no plan, no bytes");
 	is_int(model_set_batch(m, 8), 0, "ir18 plans a batch of 8");
