@@ -582,4 +582,7 @@ for name, files in [("tree-cmyk", {"0/a.jpg": cmyk16, "0/b.jpg": jpg}),
         os.makedirs(os.path.dirname(path(name + "/" + f)), exist_ok=True)
         put(name + "/" + f, data)
 
+# A directory where a file belongs.
+os.makedirs(path("adir"), exist_ok=True)
+
 subprocess.run(["rm", "-rf", BASE], check=True)
