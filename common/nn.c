@@ -214,6 +214,19 @@ static void im2col(float *col, size_t ld, const float *x, int gn, const struct c
 			im2col_row(col + r * ld + t * cols, x + t * in_sz, r, d, ow, oy0, oy1);
 }
 
+/* dst[0..n) += src[0..n), in blocks of eight that the compiler vectorises
+ * at -O2 (a plain loop would need a runtime overlap check it will not add
+ * there). */
+static void add_to(float *restrict dst, const float *restrict src, int n)
+{
+	int i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int l = 0; l < 8; l++)
+			dst[i + l] += src[i + l];
+	for (; i < n; i++)
+		dst[i] += src[i];
+}
+
 /* The adjoint of im2col_row summed over the rows of channel ci: plane [h,
  * w] += every entry of col (row stride ld, output rows [oy0, oy1)) that
  * im2col copied from there, in a fixed (i, j, oy, ox) order. */
@@ -233,8 +246,7 @@ static void col2im_plane(float *plane, const float *col, size_t ld, int ci,
 					continue;
 				float *dst = plane + (size_t)iy * w + (x0 * s - p + j);
 				if (s == 1)
-					for (int ox = x0; ox < x1; ox++)
-						dst[ox - x0] += src[ox];
+					add_to(dst, src + x0, x1 - x0);
 				else
 					for (int ox = x0; ox < x1; ox++)
 						dst[(size_t)(ox - x0) * s] += src[ox];
