@@ -22,8 +22,13 @@ VG_FLAGS := -q --tool=memcheck --error-exitcode=99 --leak-check=full \
 # The tools: no AVX-512 under valgrind 3.19, so OpenBLAS is told a core
 # valgrind runs, and libgomp waits passively; both spare blas_init's
 # re-exec, whose new image valgrind would not follow.  The unit tests run
-# in the plain environment (t-blas tests the re-exec itself).
+# in the plain environment.  t-blas is left out: it checks that a child
+# re-executed through /proc/self/exe sees the CPU its parent saw, but the
+# new image runs outside valgrind, on the real CPU, while valgrind shows
+# the parent a CPU of its own (and with --trace-children the checks on the
+# child's environment fail); make check and the ASan build cover it.
 VG_ENV := OPENBLAS_CORETYPE=Haswell OMP_WAIT_POLICY=passive
+VG_UNIT_TESTS ?= $(filter-out tests/unit/t-blas.t,$(call tests_in,tests/unit))
 VG_CLI_TESTS ?= $(call tests_in,tests/cli)
 
 .PHONY: check-valgrind check-valgrind-unit check-valgrind-cli valgrind-wrappers \
@@ -39,7 +44,7 @@ valgrind-wrappers: all
 	done
 
 check-valgrind-unit: $(UNIT_BIN) valgrind-wrappers
-	prove --exec 'valgrind $(VG_FLAGS)' $(call tests_in,tests/unit)
+	prove --exec 'valgrind $(VG_FLAGS)' $(VG_UNIT_TESTS)
 	@$(MAKE) -s valgrind-report
 
 check-valgrind-cli: valgrind-wrappers
@@ -48,7 +53,7 @@ check-valgrind-cli: valgrind-wrappers
 
 check-valgrind: $(UNIT_BIN) valgrind-wrappers
 	@rm -f $(VG_DIR)/log/*.log
-	prove --exec 'valgrind $(VG_FLAGS)' $(call tests_in,tests/unit)
+	prove --exec 'valgrind $(VG_FLAGS)' $(VG_UNIT_TESTS)
 	env $(VG_ENV) HM_VALGRIND=1 prove --timer --exec '' $(VG_CLI_TESTS)
 	@$(MAKE) -s valgrind-report
 
