@@ -75,10 +75,13 @@ test_expect_success 'one process, batch 16, 20 steps (the reference)' '
 	grep -q "^trained 20 iterations" out
 '
 
+# The checkpoint's momentum too (a gradient scaled wrongly, e.g. not
+# divided by the rank count, would be off by 100%); 1e-4 there, as the
+# momentum of biases in front of a batch norm is accumulated noise (4e-6).
 test_expect_success '2 ranks of 8 with --sync-bn: the same weights within 1e-5' '
 	$MPIRUN 2 hm-train $ARGS --sync-bn --iters 20 -o two p.hmr >out 2>err &&
 	weights_agree two/model.hmm one/model.hmm 1e-5 &&
-	weights_agree two/checkpoint.hmm one/checkpoint.hmm 1e-5
+	weights_agree two/checkpoint.hmm one/checkpoint.hmm 1e-4
 '
 
 test_expect_success 'rank 0 alone writes: one report line, quiet stderr, the usual files' '
