@@ -2,8 +2,8 @@
  * nn.c: layers, forward and backward.  See nn.h for the contracts.
  *
  * Threads: OpenBLAS owns the cores for a whole convolution or linear layer:
- * their own loops (im2col, col2im, bias) run on the calling thread between
- * the sgemm calls.  OpenMP threads there would fight OpenBLAS's: libgomp's
+ * their own loops (im2col, col2im, the copies between a group's matrix and
+ * its NCHW planes, bias) run on the calling thread between the sgemm calls.  OpenMP threads there would fight OpenBLAS's: libgomp's
  * idle workers busy-wait (about 3 ms by default, without yielding) after
  * each parallel region, so the sgemm that follows an OpenMP im2col shares
  * its cores with a spinning thread; measured on 2 cores, conv forward went
@@ -28,11 +28,6 @@
 #endif
 /* Elements of work below which a loop stays on one thread. */
 #define PAR_MIN 32768L
-#ifdef CONV_OMP
-#define CONV_PARALLEL_FOR(work) PARALLEL_FOR(work)
-#else
-#define CONV_PARALLEL_FOR(work)
-#endif
 
 int nn_out_size(int size, int k, int stride, int pad)
 {
@@ -199,8 +194,7 @@ static void im2col_row(float *dst, const float *x, int r, const struct conv2d_di
 /*
  * The im2col matrix col [c*k*k, ld] of a tile: output rows [oy0, oy1) of
  * gn images x [gn, c, h, w], image t in columns [t*cols, (t+1)*cols) of
- * every row, cols = (oy1 - oy0)*ow.  Rows are independent: one per
- * iteration.
+ * every row, cols = (oy1 - oy0)*ow.
  */
 static void im2col(float *col, size_t ld, const float *x, int gn, const struct conv2d_dims *d,
 		   int ow, int oy0, int oy1)
@@ -208,7 +202,6 @@ static void im2col(float *col, size_t ld, const float *x, int gn, const struct c
 	const int rows = d->c * d->k * d->k;
 	const size_t cols = (size_t)(oy1 - oy0) * ow, in_sz = (size_t)d->c * d->h * d->w;
 
-	CONV_PARALLEL_FOR((long)rows * gn * (long)cols)
 	for (int r = 0; r < rows; r++)
 		for (int t = 0; t < gn; t++)
 			im2col_row(col + r * ld + t * cols, x + t * in_sz, r, d, ow, oy0, oy1);
@@ -254,15 +247,13 @@ static void col2im_plane(float *plane, const float *col, size_t ld, int ci,
 		}
 }
 
-/* x [gn, c, h, w] += the adjoint of im2col() for the same tile.  One input
- * plane per iteration. */
+/* x [gn, c, h, w] += the adjoint of im2col() for the same tile. */
 static void col2im_add(float *x, const float *col, size_t ld, int gn,
 		       const struct conv2d_dims *d, int ow, int oy0, int oy1)
 {
 	const size_t cols = (size_t)(oy1 - oy0) * ow, hw = (size_t)d->h * d->w;
 	const long planes = (long)gn * d->c;
 
-	CONV_PARALLEL_FOR(planes * d->k * d->k * (long)cols)
 	for (long pl = 0; pl < planes; pl++) {
 		const int t = (int)(pl / d->c), ci = (int)(pl % d->c);
 		col2im_plane(x + (size_t)pl * hw, col + t * cols, ld, ci, d, ow, oy0, oy1);
@@ -276,7 +267,6 @@ static void group_scatter(float *y, const float *m, const float *bias, int gn, i
 {
 	const size_t ld = (size_t)gn * ohw;
 
-	CONV_PARALLEL_FOR((long)oc * gn * (long)ohw)
 	for (int o = 0; o < oc; o++)
 		for (int t = 0; t < gn; t++) {
 			float *plane = y + ((size_t)t * oc + o) * ohw;
@@ -294,7 +284,6 @@ static void group_gather(float *m, const float *y, int gn, int oc, size_t ohw)
 {
 	const size_t ld = (size_t)gn * ohw;
 
-	CONV_PARALLEL_FOR((long)oc * gn * (long)ohw)
 	for (int o = 0; o < oc; o++)
 		for (int t = 0; t < gn; t++)
 			memcpy(m + o * ld + t * ohw, y + ((size_t)t * oc + o) * ohw,
@@ -422,20 +411,34 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
  * explicit fixed order of sum_f() and friends. */
 #ifdef _OPENMP
 #define SIMD PRAGMA(omp simd)
+#define SIMD_SUM(...) PRAGMA(omp simd reduction(+ : __VA_ARGS__))
 #else
 #define SIMD
+#define SIMD_SUM(...)
+#endif
+/* GCC 12 if-converts (and so vectorises) a select like z > 0 ? z : a z
+ * only without -ftrapping-math (measured: "control flow in loop"
+ * otherwise); nothing in the suite enables floating-point traps, and the
+ * results are the same IEEE operations element by element. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_TRAP __attribute__((optimize("no-trapping-math")))
+#else
+#define NO_TRAP
 #endif
 
 /* y [HW] = prelu((x - mu) * scale + shift) with slope a; a = 1 is plain
  * batch norm (a * z == z exactly).  The one formula of the forward, the
- * recomputation and the backward's sign test, so all three agree bit for bit. */
-static inline float bn_act(float x, float mu, float scale, float shift, float a)
+ * recomputation and the backward's sign test, so all three agree bit for bit.
+ * Both sides of the select are computed, so that GCC can vectorise it
+ * (with -ftrapping-math it will not execute a product the source makes
+ * conditional). */
+NO_TRAP static inline float bn_act(float x, float mu, float scale, float shift, float a)
 {
-	const float z = (x - mu) * scale + shift;
-	return z > 0 ? z : a * z;
+	const float z = (x - mu) * scale + shift, n = a * z;
+	return z > 0 ? z : n;
 }
 
-static void bn_act_plane(float *restrict y, const float *x, float mu, float scale,
+NO_TRAP static void bn_act_plane(float *restrict y, const float *x, float mu, float scale,
 			 float shift, float a, int HW)
 {
 	SIMD
@@ -443,28 +446,67 @@ static void bn_act_plane(float *restrict y, const float *x, float mu, float scal
 		y[t] = bn_act(x[t], mu, scale, shift, a);
 }
 
+/* The backward's sums over one plane: *p += sum g, *q += sum g (x - mu),
+ * *r += sum_{z <= 0} dy z (see batchnorm_prelu_backward()).  The loops
+ * live in their own functions: GCC 12 does not if-convert (so does not
+ * vectorise) them inside an OpenMP-outlined body. */
+NO_TRAP static void bn_act_sums(double *p, double *q, double *r, const float *x, const float *dy,
+			float mu, float scale, float shift, float a, int HW)
+{
+	double sp = 0, sq = 0, sr = 0;
+	SIMD_SUM(sp, sq, sr)
+	for (int t = 0; t < HW; t++) {
+		const float z = (x[t] - mu) * scale + shift;
+		const float ag = a * dy[t], zg = dy[t] * z;
+		const float g = z > 0 ? dy[t] : ag;
+		sp += g;
+		sq += (double)g * ((double)x[t] - mu);
+		sr += z > 0 ? 0.0f : zg;
+	}
+	*p += sp;
+	*q += sq;
+	*r += sr;
+}
+
+/* dx [HW] += scale (g - mdy - (x - mu) kx), g as in bn_act_sums(). */
+NO_TRAP static void bn_act_dinp(float *restrict dx, const float *x, const float *dy, float mu,
+			float scale, float shift, float a, float mdy, float kx, int HW)
+{
+	SIMD
+	for (int t = 0; t < HW; t++) {
+		const float z = (x[t] - mu) * scale + shift, ag = a * dy[t];
+		const float g = z > 0 ? dy[t] : ag;
+		dx[t] += scale * (g - mdy - (x[t] - mu) * kx);
+	}
+}
+
+/* y [HW] = prelu(x s + b) with slope a. */
+NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, float a, int HW)
+{
+	SIMD
+	for (int t = 0; t < HW; t++) {
+		const float z = x[t] * s + b, neg = a * z;
+		y[t] = z > 0 ? z : neg;
+	}
+}
+
 /* Shifted sums of one channel: s1 = sum (x - K), s2 = sum (x - K)^2, with K
- * the channel's first value, in double, eight accumulators each.  Shifting
+ * the channel's first value, in double, in vector lanes (an order fixed by
+ * the compiled code, not by threads).  Shifting
  * by a sample keeps E[(x-K)^2] - E[x-K]^2 free of cancellation in practice
  * (Chan, Golub & LeVeque 1983, "Algorithms for computing the sample
  * variance"), so one pass gives what the two-pass deviation sum gives. */
-static void shifted_sums(double *s1, double *s2, const float *x, float K, size_t n)
+static void shifted_sums(double *s1, double *s2, const float *x, float K, int n)
 {
-	double a[8] = { 0 }, b[8] = { 0 };
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		for (int l = 0; l < 8; l++) {
-			double t = (double)x[i + l] - K;
-			a[l] += t;
-			b[l] += t * t;
-		}
-	for (; i < n; i++) {
-		double t = (double)x[i] - K;
-		a[i & 7] += t;
-		b[i & 7] += t * t;
+	double a = 0, b = 0;
+	SIMD_SUM(a, b)
+	for (int i = 0; i < n; i++) {
+		const double t = (double)x[i] - K;
+		a += t;
+		b += t * t;
 	}
-	*s1 += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-	*s2 += ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
+	*s1 += a;
+	*s2 += b;
 }
 
 void batchnorm_prelu_forward(float *out, float *mean, float *invstd, float *running_mean,
@@ -482,7 +524,7 @@ void batchnorm_prelu_forward(float *out, float *mean, float *invstd, float *runn
 		const float K = x[0];
 		double s1 = 0, s2 = 0;
 		for (int n = 0; n < N; n++)
-			shifted_sums(&s1, &s2, x + n * cs, K, (size_t)HW);
+			shifted_sums(&s1, &s2, x + n * cs, K, HW);
 		const double d = s1 / (double)M;
 		double v = s2 / (double)M - d * d;
 		v = v > 0 ? v : 0;
@@ -537,13 +579,7 @@ void channel_affine_prelu(float *out, const float *inp, const float *scale,
 		const int c = (int)(pl % C);
 		const float s = scale ? scale[c] : 1.0f, b = shift ? shift[c] : 0.0f;
 		const float a = alpha ? alpha[c] : 1.0f;
-		const float *x = inp + (size_t)pl * HW;
-		float *y = out + (size_t)pl * HW;
-		SIMD
-		for (int t = 0; t < HW; t++) {
-			const float z = x[t] * s + b;
-			y[t] = z > 0 ? z : a * z;
-		}
+		affine_plane(out + (size_t)pl * HW, inp + (size_t)pl * HW, s, b, a, HW);
 	}
 }
 
@@ -590,18 +626,7 @@ void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *d
 				sdyx += sum_dev_dot(xn, mu, dn, (size_t)HW);
 				continue;
 			}
-			double p[4] = { 0 }, q[4] = { 0 }, r[4] = { 0 };
-			for (int t = 0; t < HW; t++) {
-				const float z = (xn[t] - mu) * scale + shift;
-				const float g = z > 0 ? dn[t] : a * dn[t];
-				p[t & 3] += g;
-				q[t & 3] += (double)g * ((double)xn[t] - mu);
-				if (!(z > 0))
-					r[t & 3] += (double)dn[t] * z;
-			}
-			sdy += (p[0] + p[1]) + (p[2] + p[3]);
-			sdyx += (q[0] + q[1]) + (q[2] + q[3]);
-			sa += (r[0] + r[1]) + (r[2] + r[3]);
+			bn_act_sums(&sdy, &sdyx, &sa, xn, dn, mu, scale, shift, a, HW);
 		}
 		if (dgamma)
 			dgamma[c] += (float)(sdyx * is);
@@ -616,16 +641,9 @@ void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *d
 		const float mdy = (float)(sdy / (double)M);
 		const float kx = (float)(sdyx * is * is / (double)M);
 		float *dx = dinp + (size_t)c * HW;
-		for (int n = 0; n < N; n++) {
-			const float *xn = x + n * cs, *dn = dy + n * cs;
-			float *restrict dxn = dx + n * cs;
-			SIMD
-			for (int t = 0; t < HW; t++) {
-				const float z = (xn[t] - mu) * scale + shift;
-				const float g = z > 0 ? dn[t] : a * dn[t];
-				dxn[t] += scale * (g - mdy - (xn[t] - mu) * kx);
-			}
-		}
+		for (int n = 0; n < N; n++)
+			bn_act_dinp(dx + n * cs, x + n * cs, dy + n * cs, mu, scale, shift, a, mdy,
+				    kx, HW);
 	}
 }
 
@@ -644,12 +662,8 @@ void prelu_forward(float *out, const float *inp, const float *alpha, int N, int 
 {
 	PARALLEL_FOR((long)N * C * HW)
 	for (long pl = 0; pl < (long)N * C; pl++) {
-		const float a = alpha[pl % C];
-		const float *x = inp + (size_t)pl * HW;
-		float *y = out + (size_t)pl * HW;
-		SIMD
-		for (int t = 0; t < HW; t++)
-			y[t] = x[t] > 0 ? x[t] : a * x[t];
+		affine_plane(out + (size_t)pl * HW, inp + (size_t)pl * HW, 1.0f, 0.0f,
+			     alpha[pl % C], HW);
 	}
 }
 
