@@ -160,7 +160,7 @@ int embed_run(struct embed_job *j)
 	if (out_dim > REC_MAX_DIM)
 		return hm_error("embeddings of %d values exceed the record limit %d",
 				out_dim, REC_MAX_DIM);
-	if (model_set_batch(j->model, j->batch) < 0 || model_fold_bn(j->model) < 0)
+	if (model_set_batch(j->model, j->batch) < 0 || model_fold_bn(j->model, 1) < 0)
 		return -1;
 	size_t img = (size_t)sh->in_c * sh->in_h * sh->in_w;
 	struct buffers b;

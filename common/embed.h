@@ -37,11 +37,12 @@
  * an error in the same way (rec_read()).
  *
  * Speed: embed_run() folds the model's batch norms into its convolutions
- * (model_fold_bn()) before the first batch, and the eval forward runs its
- * element-wise layers in place.
+ * IN PLACE (model_fold_bn(m, 1)) before the first batch: afterwards the
+ * model serves eval forwards only (training forwards fail) until its
+ * tensors are loaded again.  The eval forward runs its element-wise layers
+ * in place.
  * Memory is constant in the input's length: one batch of images (twice,
- * for the mirror), its keys, the model's activations for the batch, and
- * the folded copy of the weights.
+ * for the mirror), its keys and the model's activations for the batch.
  * Determinism: the same model, input, batch size, flip mode and thread
  * count give the same bytes.  Another thread count or batch size may
  * change the last bits: OpenBLAS's sgemm (0.3.21) rounds differently when

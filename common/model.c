@@ -89,6 +89,7 @@ struct layer {
 	size_t stat;		/* batch norm: mean, invstd [2c] in m->bnstat */
 	size_t fw, fb;		/* model_fold_bn(): folded weight (conv, linear)
 				 * and folded shift (batch norm) in m->fold, or NONE */
+	int folded;		/* conv, linear: a batch norm is folded into it */
 	float p;		/* dropout: p of the last forward (0: identity) */
 	int32_t *argmax;	/* max-pool, [max_batch * out n] */
 	uint8_t *mask;		/* dropout, [max_batch * n] */
@@ -138,6 +139,7 @@ struct model {
 	float *fold;
 	size_t n_fold;
 	int fold_ok;		/* the folded copy matches the parameters */
+	int fold_inplace;	/* the weights themselves are folded */
 
 	/* the last forward */
 	int B, trained;
@@ -802,7 +804,7 @@ size_t model_dropout_draws(const struct model *m)
 
 void model_init(struct model *m, uint64_t seed)
 {
-	m->fold_ok = 0;
+	m->fold_ok = m->fold_inplace = 0;
 	for (int i = 0; i < m->n_t; i++) {
 		struct model_tensor *x = &m->t[i];
 		struct rng r;
@@ -1165,9 +1167,9 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 			memcpy(vo->data, vi->data, n * sizeof(float));
 		break;
 	case L_LINEAR:
-		if (!train && m->fold_ok && l->fw != NONE)
-			linear_forward(vo->data, vi->data, m->fold + l->fw, NULL, B, (int)vi->n,
-				       (int)vo->n);
+		if (!train && m->fold_ok && l->folded)
+			linear_forward(vo->data, vi->data, l->fw != NONE ? m->fold + l->fw : W, NULL,
+				       B, (int)vi->n, (int)vo->n);
 		else
 			linear_forward(vo->data, vi->data, W, b, B, (int)vi->n, (int)vo->n);
 		break;
@@ -1298,9 +1300,11 @@ static void backward_layer(struct model *m, struct layer *l, int B)
 	}
 }
 
-int model_fold_bn(struct model *m)
+int model_fold_bn(struct model *m, int in_place)
 {
 	int nv = m->n_v, L = m->n_l;
+	if (m->fold_inplace)
+		return 0;	/* already, and the weights cannot fold twice */
 	int *prod = malloc(sizeof(int) * 2 * (size_t)(nv ? nv : 1));
 	if (!prod)
 		return hm_error("out of memory");
@@ -1319,16 +1323,22 @@ int model_fold_bn(struct model *m)
 	/* Which batch norms fold: those whose input is a convolution's or
 	 * linear layer's output that nothing else reads. */
 	size_t n = 0;
-	for (int i = 0; i < L; i++)
+	for (int i = 0; i < L; i++) {
 		m->l[i].fw = m->l[i].fb = NONE;
+		m->l[i].folded = 0;
+	}
 	for (int i = 0; i < L; i++) {
 		struct layer *b = &m->l[i];
 		int p = prod[b->in];
 		if (b->kind != L_BN || p < 0 || readers[b->in] != 1 ||
 		    (m->l[p].kind != L_CONV && m->l[p].kind != L_LINEAR))
 			continue;
-		m->l[p].fw = n;
-		n += (m->t[m->l[p].w].count + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+		m->l[p].folded = 1;
+		if (!in_place) {
+			m->l[p].fw = n;
+			n += (m->t[m->l[p].w].count + ALIGN_FLOATS - 1) / ALIGN_FLOATS *
+			     ALIGN_FLOATS;
+		}
 		b->fb = n;
 		n += (size_t)(m->v[b->in].c + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
 	}
@@ -1356,7 +1366,7 @@ int model_fold_bn(struct model *m)
 		const struct model_tensor *w = &m->t[p->w];
 		const size_t row = w->count / (size_t)C;
 		bn_eval_affine(m, b, C, scale, shift);
-		float *fw = m->fold + p->fw, *fb = m->fold + b->fb;
+		float *fw = in_place ? w->data : m->fold + p->fw, *fb = m->fold + b->fb;
 		for (int o = 0; o < C; o++) {
 			for (size_t k = 0; k < row; k++)
 				fw[o * row + k] = w->data[o * row + k] * scale[o];
@@ -1366,6 +1376,7 @@ int model_fold_bn(struct model *m)
 	}
 	free(prod);
 	m->fold_ok = 1;
+	m->fold_inplace = in_place;
 	return 0;
 }
 
@@ -1400,6 +1411,9 @@ const float *model_forward(struct model *m, const float *inp, int B, int train,
 		return hm_error("model: training needs a batch of at least 2 (batch norm)"), NULL;
 	if (train && m->dropout > 0 && !r)
 		return hm_error("model: dropout needs a random number generator"), NULL;
+	if (train && m->fold_inplace)
+		return hm_error("model: batch norm folded into the weights for inference "
+				"(model_fold_bn); load the tensors again to train"), NULL;
 	bind(m, train, inp, NULL);
 	if (train)
 		m->fold_ok = 0;	/* the running statistics move */
@@ -1611,7 +1625,7 @@ int model_load_tensors(struct model *m, const struct modelfile *mf, const char *
 			return hm_error_file(name, "tensor '%s' is not part of architecture '%s'",
 					     tn, m->shape.arch);
 	}
-	m->fold_ok = 0;
+	m->fold_ok = m->fold_inplace = 0;
 	for (int i = 0; i < m->n_t; i++)
 		memcpy(m->t[i].data, modelfile_find(mf, m->t[i].name)->data,
 		       m->t[i].count * sizeof(float));

@@ -56,7 +56,7 @@
  * as tensors "head/weight" and "head/bias".
  *
  * Inference: model_fold_bn() folds each batch norm into the convolution or
- * linear layer before it, for eval forwards.
+ * linear layer before it, for eval forwards (into a copy, or in place).
  *
  * Threads: OpenBLAS and OpenMP inside the layers (see nn.h); a model is
  * used by one thread at a time.
@@ -164,9 +164,15 @@ void model_backward(struct model *m, const float *demb, float *dinp);
  * call.  Call it again after changing parameters through model_params()
  * or model_buffers().  Training never uses them.  Outputs equal the
  * unfolded eval forward's up to float rounding (t-model checks 1e-5
- * relative on ir18).  0, or -1 with the error recorded (out of memory).
+ * relative on ir18).
+ * IN_PLACE nonzero writes W' over the weights instead (no copy: for
+ * inference-only users such as hm-embed): the model's tensors then hold
+ * the folded weights (model_tensor(), model_save() show them), training
+ * forwards fail with an error, and further calls do nothing, until
+ * model_init() or model_load_tensors() replaces the weights.
+ * 0, or -1 with the error recorded (out of memory).
  */
-int model_fold_bn(struct model *m);
+int model_fold_bn(struct model *m, int in_place);
 
 /* Zeroes every gradient (one memset). */
 void model_zero_grad(struct model *m);

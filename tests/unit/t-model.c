@@ -523,22 +523,36 @@ static void test_fold(const char *arch, int c, int h, int w, int emb, int B)
 		x[i] = (float)rng_range(&r, -1, 1);
 	model_set_batch(m, B);
 	memcpy(plain, model_forward(m, x, B, 0, NULL), ne * sizeof *plain);
-	is_int(model_fold_bn(m), 0, "%s: folded", arch);
+	is_int(model_fold_bn(m, 0), 0, "%s: folded", arch);
 	memcpy(folded, model_forward(m, x, B, 0, NULL), ne * sizeof *folded);
 	double e = rel_err(folded, plain, ne);
 	ok(e <= 1e-5, "%s: folded eval equals unfolded (relative error %.2g)", arch, e);
 	ok(!same_bytes(folded, plain, ne), "%s: the folded weights were used", arch);
-	is_int(model_fold_bn(m), 0, "%s: folded again", arch);
+	is_int(model_fold_bn(m, 0), 0, "%s: folded again", arch);
 	ok(same_bytes(model_forward(m, x, B, 0, NULL), folded, ne), "%s: same bytes again", arch);
 	ok(!eval_unfolded(m, arch, c, h, w, emb, x, B), "%s: folded differs from unfolded",
 	   arch);
 	model_init(m, 5);
 	ok(eval_unfolded(m, arch, c, h, w, emb, x, B), "%s: after model_init, eval is unfolded",
 	   arch);
-	model_fold_bn(m);
+	model_fold_bn(m, 0);
 	model_forward(m, x, B, 1, NULL);	/* moves the running statistics */
 	ok(eval_unfolded(m, arch, c, h, w, emb, x, B),
 	   "%s: after a training forward, eval is unfolded", arch);
+	/* In place: the same folded weights, written over the model's. */
+	model_fold_bn(m, 0);
+	memcpy(folded, model_forward(m, x, B, 0, NULL), ne * sizeof *folded);
+	is_int(model_fold_bn(m, 1), 0, "%s: folded in place", arch);
+	ok(same_bytes(model_forward(m, x, B, 0, NULL), folded, ne),
+	   "%s: in place gives the copy's bytes", arch);
+	is_int(model_fold_bn(m, 1), 0, "%s: folding again does nothing", arch);
+	ok(same_bytes(model_forward(m, x, B, 0, NULL), folded, ne),
+	   "%s: still the same bytes", arch);
+	ok(!model_forward(m, x, B, 1, NULL), "%s: no training after folding in place", arch);
+	like(hm_errmsg(), "folded into the weights", "%s: message", arch);
+	model_init(m, 5);
+	ok(eval_unfolded(m, arch, c, h, w, emb, x, B) && model_forward(m, x, B, 1, NULL),
+	   "%s: model_init unfolds; training works again", arch);
 	model_free(m);
 	free(x), free(plain), free(folded);
 }
