@@ -49,7 +49,7 @@
  * needs them, a PReLU after a batch norm runs in the same sweep (forward
  * and backward), and a block's shortcut runs before its main branch.  Eval
  * forwards run batch norm, PReLU and dropout in place.  ir18 at 3x112x112:
- * 1.19 GiB at batch 64 (2.84 GiB before these), 184 MiB at batch 8.
+ * 1187 MiB at batch 64 (2841 MiB before these), 184 MiB at batch 8.
  *
  * The classifier head of the loss (W [classes, emb], bias) is NOT part of
  * the backbone: the training code owns it and stores it in the model file
