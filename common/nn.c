@@ -2,8 +2,8 @@
  * nn.c: layers, forward and backward.  See nn.h for the contracts.
  *
  * Threads: OpenBLAS owns the cores for a whole convolution or linear layer:
- * their own loops (im2col, col2im, bias) run on the calling thread between
- * the sgemm calls.  OpenMP threads there would fight OpenBLAS's: libgomp's
+ * their own loops (im2col, col2im, the copies between a group's matrix and
+ * its NCHW planes, bias) run on the calling thread between the sgemm calls.  OpenMP threads there would fight OpenBLAS's: libgomp's
  * idle workers busy-wait (about 3 ms by default, without yielding) after
  * each parallel region, so the sgemm that follows an OpenMP im2col shares
  * its cores with a spinning thread; measured on 2 cores, conv forward went
@@ -79,11 +79,69 @@ static int conv2d_pointwise(const struct conv2d_dims *d)
 	return d->k == 1 && d->stride == 1 && d->pad == 0;
 }
 
+/*
+ * Tiles: each sgemm works on about CONV_COLS output pixels or more.  One
+ * image of a late IR-18 layer is a thin matrix (7x7 output: N = 49 columns, and the
+ * weight gradient's sgemm has K = 49), on which OpenBLAS runs at a
+ * fraction of its speed: there, the im2col matrices of g images side by
+ * side, [c*k*k, g*oh*ow], make one sgemm.  One image of an early layer is
+ * a wide matrix (112x112 output, 64 channels: a 29 MB im2col matrix, which
+ * im2col writes and the sgemm reads back from memory): there, bands of
+ * output rows make matrices that stay in the cache between im2col and
+ * sgemm (and between sgemm and col2im).  The tiling depends on the
+ * layer's shape only, never on d->n, so conv2d_workspace() is the same for
+ * every batch size (a network plans it once).  CONV_WORK_MAX bounds a
+ * group's workspace (floats): the group shrinks before it outgrows it.
+ * CONV_BAND_MAX bounds a band's im2col matrix (floats; 4 MiB, an eighth of
+ * this machine's L3 cache): an image whose matrix fits it (the stem, c*k*k
+ * = 27) takes one sgemm.
+ */
+#define CONV_COLS 1024
+#define CONV_WORK_MAX ((size_t)12 << 20)
+#define CONV_BAND_MAX ((size_t)1 << 20)
+
+/* *g images per tile, each tile *band output rows of them (g > 1: all). */
+static void conv2d_tiles(int *g, int *band, const struct conv2d_dims *d)
+{
+	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
+	const size_t ohw = (size_t)oh * ow;
+	const size_t per = ((size_t)d->c * d->k * d->k + d->oc) * ohw;
+
+	*g = 1, *band = oh;
+	if (ohw == 0)
+		return;
+	if (ohw > CONV_COLS) {
+		/* 1x1 stride 1 needs no im2col matrix: one sgemm per image. */
+		const size_t ckk = (size_t)d->c * d->k * d->k;
+		size_t cols = CONV_BAND_MAX / ckk, nb;
+		cols = cols < CONV_COLS ? CONV_COLS : cols;
+		nb = (ohw + cols - 1) / cols;
+		if (!conv2d_pointwise(d) && nb > 1)
+			*band = (int)(((size_t)oh + nb - 1) / nb);
+	} else if (ohw < CONV_COLS / 2) {
+		size_t n = (CONV_COLS + ohw - 1) / ohw;
+		if (n * per > CONV_WORK_MAX)
+			n = CONV_WORK_MAX / per;
+		*g = n < 2 ? 1 : (int)n;
+	}
+}
+
+int conv2d_group_size(const struct conv2d_dims *d)
+{
+	int g, band;
+	conv2d_tiles(&g, &band, d);
+	return g;
+}
+
 size_t conv2d_workspace(const struct conv2d_dims *d)
 {
-	if (conv2d_pointwise(d))
-		return 0;
-	return (size_t)d->c * d->k * d->k * conv2d_out_h(d) * conv2d_out_w(d);
+	const size_t ow = (size_t)conv2d_out_w(d), ckk = (size_t)d->c * d->k * d->k;
+	int g, band;
+
+	conv2d_tiles(&g, &band, d);
+	if (g > 1)	/* the group's im2col matrix, then its [oc, g*oh*ow] output */
+		return (ckk + d->oc) * g * band * ow;
+	return conv2d_pointwise(d) ? 0 : ckk * band * ow;
 }
 
 /* The output columns [*x0, *x1) whose input column ox*stride - pad + j
@@ -100,89 +158,182 @@ static void valid_cols(int *x0, int *x1, int j, int w, int ow, int stride, int p
 }
 
 /*
- * col [c*k*k, oh*ow] from one image x [c, h, w]: row (ci*k + i)*k + j,
- * column oy*ow + ox holds x[ci][oy*stride - pad + i][ox*stride - pad + j],
- * zero in the padding.  After Caffe's im2col_cpu (also darknet
- * src/im2col.c), with the valid span of each row computed once instead of
- * a bounds test per element.
+ * Row r = (ci*k + i)*k + j of the im2col matrix of one image x [c, h, w],
+ * output rows [oy0, oy1): dst[(oy - oy0)*ow + ox] =
+ * x[ci][oy*stride - pad + i][ox*stride - pad + j], zero in the padding.
+ * After Caffe's im2col_cpu (also darknet src/im2col.c), with the valid
+ * span of each row computed once instead of a bounds test per element.
  */
-static void im2col(float *col, const float *x, const struct conv2d_dims *d, int oh, int ow)
+static void im2col_row(float *dst, const float *x, int r, const struct conv2d_dims *d,
+		       int ow, int oy0, int oy1)
 {
 	const int k = d->k, s = d->stride, p = d->pad, h = d->h, w = d->w;
-	const int rows = d->c * k * k;
+	const int ci = r / (k * k), i = r / k % k, j = r % k;
+	const float *plane = x + (size_t)ci * h * w;
+	int x0, x1;
 
-	for (int r = 0; r < rows; r++) {
-		const int ci = r / (k * k), i = r / k % k, j = r % k;
-		const float *plane = x + (size_t)ci * h * w;
-		float *dst = col + (size_t)r * oh * ow;
-		int x0, x1;
-		valid_cols(&x0, &x1, j, w, ow, s, p);
-		for (int oy = 0; oy < oh; oy++, dst += ow) {
-			const int iy = oy * s - p + i;
-			if (iy < 0 || iy >= h || x0 == x1) {
-				memset(dst, 0, (size_t)ow * sizeof *dst);
-				continue;
-			}
-			const float *src = plane + (size_t)iy * w + (x0 * s - p + j);
-			memset(dst, 0, (size_t)x0 * sizeof *dst);
-			if (s == 1) {
-				memcpy(dst + x0, src, (size_t)(x1 - x0) * sizeof *dst);
-			} else {
-				for (int ox = x0; ox < x1; ox++)
-					dst[ox] = src[(size_t)(ox - x0) * s];
-			}
-			memset(dst + x1, 0, (size_t)(ow - x1) * sizeof *dst);
+	valid_cols(&x0, &x1, j, w, ow, s, p);
+	for (int oy = oy0; oy < oy1; oy++, dst += ow) {
+		const int iy = oy * s - p + i;
+		if (iy < 0 || iy >= h || x0 == x1) {
+			memset(dst, 0, (size_t)ow * sizeof *dst);
+			continue;
 		}
+		const float *src = plane + (size_t)iy * w + (x0 * s - p + j);
+		memset(dst, 0, (size_t)x0 * sizeof *dst);
+		if (s == 1) {
+			memcpy(dst + x0, src, (size_t)(x1 - x0) * sizeof *dst);
+		} else {
+			for (int ox = x0; ox < x1; ox++)
+				dst[ox] = src[(size_t)(ox - x0) * s];
+		}
+		memset(dst + x1, 0, (size_t)(ow - x1) * sizeof *dst);
 	}
 }
 
-/* The adjoint of im2col: x[ci][iy][ix] += every col entry that im2col
- * copied from there, summing in a fixed (ci, i, j, oy, ox) order. */
-static void col2im_add(float *x, const float *col, const struct conv2d_dims *d, int oh, int ow)
+/*
+ * The im2col matrix col [c*k*k, ld] of a tile: output rows [oy0, oy1) of
+ * gn images x [gn, c, h, w], image t in columns [t*cols, (t+1)*cols) of
+ * every row, cols = (oy1 - oy0)*ow.
+ */
+static void im2col(float *col, size_t ld, const float *x, int gn, const struct conv2d_dims *d,
+		   int ow, int oy0, int oy1)
+{
+	const int rows = d->c * d->k * d->k;
+	const size_t cols = (size_t)(oy1 - oy0) * ow, in_sz = (size_t)d->c * d->h * d->w;
+
+	for (int r = 0; r < rows; r++)
+		for (int t = 0; t < gn; t++)
+			im2col_row(col + r * ld + t * cols, x + t * in_sz, r, d, ow, oy0, oy1);
+}
+
+/* dst[0..n) += src[0..n), in blocks of eight that the compiler vectorises
+ * at -O2 (a plain loop would need a runtime overlap check it will not add
+ * there). */
+static void add_to(float *restrict dst, const float *restrict src, int n)
+{
+	int i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int l = 0; l < 8; l++)
+			dst[i + l] += src[i + l];
+	for (; i < n; i++)
+		dst[i] += src[i];
+}
+
+/* The adjoint of im2col_row summed over the rows of channel ci: plane [h,
+ * w] += every entry of col (row stride ld, output rows [oy0, oy1)) that
+ * im2col copied from there, in a fixed (i, j, oy, ox) order. */
+static void col2im_plane(float *plane, const float *col, size_t ld, int ci,
+			 const struct conv2d_dims *d, int ow, int oy0, int oy1)
 {
 	const int k = d->k, s = d->stride, p = d->pad, h = d->h, w = d->w;
 
-	for (int ci = 0; ci < d->c; ci++) {
-		float *plane = x + (size_t)ci * h * w;
-		for (int i = 0; i < k; i++)
-			for (int j = 0; j < k; j++) {
-				const float *src = col + ((size_t)(ci * k + i) * k + j) * oh * ow;
-				int x0, x1;
-				valid_cols(&x0, &x1, j, w, ow, s, p);
-				for (int oy = 0; oy < oh; oy++, src += ow) {
-					const int iy = oy * s - p + i;
-					if (iy < 0 || iy >= h)
-						continue;
-					float *dst = plane + (size_t)iy * w + (x0 * s - p + j);
+	for (int i = 0; i < k; i++)
+		for (int j = 0; j < k; j++) {
+			const float *src = col + ((size_t)(ci * k + i) * k + j) * ld;
+			int x0, x1;
+			valid_cols(&x0, &x1, j, w, ow, s, p);
+			for (int oy = oy0; oy < oy1; oy++, src += ow) {
+				const int iy = oy * s - p + i;
+				if (iy < 0 || iy >= h)
+					continue;
+				float *dst = plane + (size_t)iy * w + (x0 * s - p + j);
+				if (s == 1)
+					add_to(dst, src + x0, x1 - x0);
+				else
 					for (int ox = x0; ox < x1; ox++)
 						dst[(size_t)(ox - x0) * s] += src[ox];
-				}
 			}
+		}
+}
+
+/* x [gn, c, h, w] += the adjoint of im2col() for the same tile. */
+static void col2im_add(float *x, const float *col, size_t ld, int gn,
+		       const struct conv2d_dims *d, int ow, int oy0, int oy1)
+{
+	const size_t cols = (size_t)(oy1 - oy0) * ow, hw = (size_t)d->h * d->w;
+	const long planes = (long)gn * d->c;
+
+	for (long pl = 0; pl < planes; pl++) {
+		const int t = (int)(pl / d->c), ci = (int)(pl % d->c);
+		col2im_plane(x + (size_t)pl * hw, col + t * cols, ld, ci, d, ow, oy0, oy1);
 	}
 }
 
+/* gn NCHW planes y [gn, oc, ohw] (plus bias [oc] when not NULL) from the
+ * group's sgemm result m [oc, gn*ohw]. */
+static void group_scatter(float *y, const float *m, const float *bias, int gn, int oc,
+			  size_t ohw)
+{
+	const size_t ld = (size_t)gn * ohw;
+
+	for (int o = 0; o < oc; o++)
+		for (int t = 0; t < gn; t++) {
+			float *plane = y + ((size_t)t * oc + o) * ohw;
+			const float *row = m + o * ld + t * ohw;
+			if (!bias)
+				memcpy(plane, row, ohw * sizeof *row);
+			else
+				for (size_t e = 0; e < ohw; e++)
+					plane[e] = row[e] + bias[o];
+		}
+}
+
+/* The inverse: m [oc, gn*ohw] from gn planes y [gn, oc, ohw]. */
+static void group_gather(float *m, const float *y, int gn, int oc, size_t ohw)
+{
+	const size_t ld = (size_t)gn * ohw;
+
+	for (int o = 0; o < oc; o++)
+		for (int t = 0; t < gn; t++)
+			memcpy(m + o * ld + t * ohw, y + ((size_t)t * oc + o) * ohw,
+			       ohw * sizeof *m);
+}
+
+/*
+ * Both passes walk the same tiles: images [n0, n0 + gn), output rows
+ * [oy0, oy1) of each; the tile's matrices have cols = gn*(oy1 - oy0)*ow
+ * columns.  A single image's output rows are a column range of its [oc,
+ * oh*ow] plane (leading dimension oh*ow), so the sgemm reads and writes
+ * them in place; a group's are gathered into (scattered from) the
+ * workspace after the im2col matrix.
+ */
 void conv2d_forward(float *out, float *work, const float *inp, const float *weight,
 		    const float *bias, const struct conv2d_dims *d)
 {
 	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
-	const int ohw = oh * ow, ckk = d->c * d->k * d->k;
-	const size_t in_sz = (size_t)d->c * d->h * d->w, out_sz = (size_t)d->oc * ohw;
+	const int ckk = d->c * d->k * d->k, pw = conv2d_pointwise(d);
+	const size_t ohw = (size_t)oh * ow, in_sz = (size_t)d->c * d->h * d->w;
+	const size_t out_sz = (size_t)d->oc * ohw;
+	int g, band;
 
-	for (int n = 0; n < d->n; n++) {
-		const float *x = inp + n * in_sz;
-		float *y = out + n * out_sz;
-		const float *col = x;
-		if (!conv2d_pointwise(d)) {
-			im2col(work, x, d, oh, ow);
-			col = work;
+	conv2d_tiles(&g, &band, d);
+	for (int n0 = 0; n0 < d->n; n0 += g) {
+		const int gn = d->n - n0 < g ? d->n - n0 : g;
+		const float *x = inp + n0 * in_sz;
+		float *y = out + n0 * out_sz;
+		for (int oy0 = 0; oy0 < oh; oy0 += band) {
+			const int oy1 = oy0 + band < oh ? oy0 + band : oh;
+			const size_t cols = (size_t)gn * (oy1 - oy0) * ow;
+			const float *col = x;
+			size_t ldcol = ohw, ldc = ohw;
+			float *c = y + (size_t)oy0 * ow;
+			if (!(pw && gn == 1)) {
+				im2col(work, cols, x, gn, d, ow, oy0, oy1);
+				col = work, ldcol = cols;
+			}
+			if (gn > 1)
+				c = work + (size_t)ckk * cols, ldc = cols;
+			/* c [oc, cols] = weight [oc, ckk] . col [ckk, cols] */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->oc, (int)cols, ckk,
+				    1.0f, weight, ckk, col, (int)ldcol, 0.0f, c, (int)ldc);
+			if (gn > 1)
+				group_scatter(y, c, bias, gn, d->oc, ohw);
+			else if (bias)
+				for (int o = 0; o < d->oc; o++)
+					for (size_t t = 0; t < cols; t++)
+						c[o * ldc + t] += bias[o];
 		}
-		/* y [oc, ohw] = weight [oc, ckk] . col [ckk, ohw] */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->oc, ohw, ckk, 1.0f,
-			    weight, ckk, col, ohw, 0.0f, y, ohw);
-		if (bias)
-			for (int o = 0; o < d->oc; o++)
-				for (int t = 0; t < ohw; t++)
-					y[(size_t)o * ohw + t] += bias[o];
 	}
 }
 
@@ -191,42 +342,62 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
 		     const struct conv2d_dims *d)
 {
 	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
-	const int ohw = oh * ow, ckk = d->c * d->k * d->k;
-	const size_t in_sz = (size_t)d->c * d->h * d->w, out_sz = (size_t)d->oc * ohw;
-	const int pw = conv2d_pointwise(d);
+	const int ckk = d->c * d->k * d->k, pw = conv2d_pointwise(d);
+	const size_t ohw = (size_t)oh * ow, in_sz = (size_t)d->c * d->h * d->w;
+	const size_t out_sz = (size_t)d->oc * ohw;
+	int g, band;
 
 	if (dbias) {
 		/* out[n][o][.] = bias[o] + ...: dbias[o] += sum over n and pixels. */
 		for (int o = 0; o < d->oc; o++) {
 			double s = 0;
 			for (int n = 0; n < d->n; n++)
-				s += sum_f(dout + n * out_sz + (size_t)o * ohw, (size_t)ohw);
+				s += sum_f(dout + n * out_sz + (size_t)o * ohw, ohw);
 			dbias[o] += (float)s;
 		}
 	}
-	for (int n = 0; n < d->n; n++) {
-		const float *x = inp + n * in_sz, *dy = dout + n * out_sz;
-		if (dweight) {
-			/* y = weight . col  =>  dweight [oc, ckk] += dy [oc, ohw] . col^T */
-			const float *col = x;
-			if (!pw) {
-				im2col(work, x, d, oh, ow);
-				col = work;
+	if (!dweight && !dinp)
+		return;
+	conv2d_tiles(&g, &band, d);
+	for (int n0 = 0; n0 < d->n; n0 += g) {
+		const int gn = d->n - n0 < g ? d->n - n0 : g;
+		const float *x = inp + n0 * in_sz;
+		for (int oy0 = 0; oy0 < oh; oy0 += band) {
+			const int oy1 = oy0 + band < oh ? oy0 + band : oh;
+			const size_t cols = (size_t)gn * (oy1 - oy0) * ow;
+			const float *dy = dout + n0 * out_sz + (size_t)oy0 * ow;
+			size_t lddy = ohw;
+			if (gn > 1) {	/* dy [oc, cols]: the group's planes side by side */
+				float *m = work + (size_t)ckk * cols;
+				group_gather(m, dy, gn, d->oc, ohw);
+				dy = m, lddy = cols;
 			}
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->oc, ckk, ohw, 1.0f,
-				    dy, ohw, col, ohw, 1.0f, dweight, ckk);
-		}
-		if (dinp) {
-			/* y = weight . col  =>  dcol [ckk, ohw] = weight^T . dy, then
-			 * col2im; for 1x1 stride 1, col is the input itself. */
-			float *dx = dinp + n * in_sz;
-			if (pw) {
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, d->oc,
-					    1.0f, weight, ckk, dy, ohw, 1.0f, dx, ohw);
+			if (dweight) {
+				/* y = weight . col  =>  dweight [oc, ckk] += dy [oc, cols] . col^T */
+				const float *col = x;
+				size_t ldcol = ohw;
+				if (!(pw && gn == 1)) {
+					im2col(work, cols, x, gn, d, ow, oy0, oy1);
+					col = work, ldcol = cols;
+				}
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->oc, ckk,
+					    (int)cols, 1.0f, dy, (int)lddy, col, (int)ldcol, 1.0f,
+					    dweight, ckk);
+			}
+			if (!dinp)
+				continue;
+			/* y = weight . col  =>  dcol [ckk, cols] = weight^T . dy, then
+			 * col2im; for one image of a 1x1 stride-1 convolution, col is
+			 * the input itself. */
+			float *dx = dinp + n0 * in_sz;
+			if (pw && gn == 1) {
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)cols,
+					    d->oc, 1.0f, weight, ckk, dy, (int)lddy, 1.0f, dx, (int)ohw);
 			} else {
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, ohw, d->oc,
-					    1.0f, weight, ckk, dy, ohw, 0.0f, work, ohw);
-				col2im_add(dx, work, d, oh, ow);
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)cols,
+					    d->oc, 1.0f, weight, ckk, dy, (int)lddy, 0.0f, work,
+					    (int)cols);
+				col2im_add(dx, work, cols, gn, d, ow, oy0, oy1);
 			}
 		}
 	}

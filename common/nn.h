@@ -68,10 +68,11 @@ int nn_out_size(int size, int k, int stride, int pad);
  * groups.  Input [n, c, h, w], weight [oc, c, k, k] (PyTorch's layout),
  * optional bias [oc], output [n, oc, oh, ow] with oh = nn_out_size(h, k,
  * stride, pad).  Convolution is im2col (Caffe/darknet) + sgemm, tiled so
- * that each sgemm sees about 2048 output pixels: small outputs (stages 3
- * and 4 of IR-18, 14x14 and 7x7) put the im2col matrices of g images side
- * by side, [c*k*k, g*oh*ow], in one sgemm; large ones (112x112) take bands
- * of output rows of one image, so the im2col matrix stays in the cache.
+ * that each sgemm sees about 1024 to 2048 output pixels: small outputs
+ * (stages 3 and 4 of IR-18, 14x14 and 7x7) put the im2col matrices of g
+ * images side by side, [c*k*k, g*oh*ow], in one sgemm; large ones (112x112)
+ * take bands of output rows of one image, so the im2col matrix stays in
+ * the cache.
  * A 1x1 stride-1 pad-0 convolution of one image uses the input itself as
  * that matrix.
  */
@@ -84,9 +85,11 @@ int conv2d_out_h(const struct conv2d_dims *d);
 int conv2d_out_w(const struct conv2d_dims *d);
 /* Floats of workspace that conv2d_forward() and conv2d_backward() need.
  * It does not depend on d->n: a network sizes it once, for any batch.  It
- * is at most about 12 Mi floats (48 MiB) for a group of images, c*k*k
- * times a band of about 2048 output pixels for one image, and 0 for a 1x1
- * stride-1 pad-0 convolution whose images are not grouped (oh*ow >= 1024). */
+ * is (c*k*k + oc) * g*oh*ow for a group of g images (at most 12 Mi floats,
+ * 48 MiB; 5.0 Mi for IR-18's 7x7 layers), c*k*k times a band of 1024 or
+ * more output pixels (up to 1 Mi floats of im2col matrix) for one image,
+ * and 0 for a 1x1 stride-1 pad-0 convolution whose images are not grouped
+ * (oh*ow >= 512). */
 size_t conv2d_workspace(const struct conv2d_dims *d);
 /* Images per sgemm (>= 1; like the workspace, independent of d->n): the
  * last group of a batch may be smaller.  For tests and benchmarks. */
