@@ -29,8 +29,9 @@
 #          forwards under no_grad (bench/embed_torch.py, start-up excluded).
 #   train  hm-train ir18 (ArcFace, SGD) beside bench/train_torch.py (the
 #          same net, loss, optimiser, batch, threads): img/s as the median
-#          of the per-step rates after the first step, and peak RSS of each
-#          whole process (/usr/bin/time).
+#          of the per-step rates after the first step (hm-train's timed by
+#          when each line of train.csv arrives), and peak RSS of each whole
+#          process (/usr/bin/time).
 # The tools are copied at the start, so a rebuild elsewhere during the run
 # does not change what is measured.  Needs /usr/bin/python3 with torch and
 # cv2, /usr/bin/time, bc-free (awk does the arithmetic).
@@ -157,11 +158,24 @@ if want train; then
 		rm -rf "$tmp/out"
 		/usr/bin/time -f %M -o "$tmp/time" hm-train -q -j "$threads" -a ir18 \
 			-b "$train_b" --iters "$train_iters" --checkpoint-every 0 -o "$tmp/out" \
-			"$tmp/p.hmr" >/dev/null
+			"$tmp/p.hmr" >/dev/null &
+		pid=$!
+		# train.csv gets one line per step, flushed when the step ends; its
+		# img_s is rounded to 0.1, too coarse at 1 img/s, so time each line's
+		# arrival instead (tail -F: inotify, no polling; it ends with the run)
+		# (tail fails for the file that is not there yet: the count below checks)
+		{ tail -F -s 0.1 --pid=$pid -n +1 "$tmp/out/train.csv" 2>/dev/null || :; } |
+			while IFS= read -r _; do date +%s.%N; done >"$tmp/stamps"
+		wait $pid
 		rss_hm+=("$(tail -1 "$tmp/time")")
-		# train.csv's per-step img_s without the header and the first
-		# (warm-up) step, their median
-		tr_hm+=("$(median $(awk -F, 'NR > 2 { print $6 }' "$tmp/out/train.csv"))")
+		# steps after the first (warm-up): the batch over the time between
+		# the previous line and this one; their median
+		[ "$(wc -l <"$tmp/stamps")" -eq $((train_iters + 1)) ] || {
+			echo "bench/run.sh: hm-train wrote $(wc -l <"$tmp/stamps") lines to train.csv, not $((train_iters + 1))" >&2
+			exit 1
+		}
+		tr_hm+=("$(median $(awk -v b="$train_b" 'NR > 2 { printf "%.3f\n", b / ($1 - t) }
+			{ t = $1 }' "$tmp/stamps"))")
 		load_sample
 		say "train run $r/$runs: PyTorch"
 		line=$(OMP_NUM_THREADS=$threads /usr/bin/time -f %M -o "$tmp/time" \

@@ -118,8 +118,8 @@ def main():
     runs = int(sys.argv[4]) if len(sys.argv) > 4 else 3
     torch.set_num_threads(threads)
     rates = [one_run(batch, iters) for _ in range(runs)]
-    print("torch: %.2f img/s (runs: %s; torch %s, %d threads, batch %d)" %
-          (statistics.median(rates), " ".join("%.2f" % r for r in rates),
+    print("torch: %.3f img/s (runs: %s; torch %s, %d threads, batch %d)" %
+          (statistics.median(rates), " ".join("%.3f" % r for r in rates),
            torch.__version__, threads, batch))
 
 
