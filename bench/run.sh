@@ -34,7 +34,9 @@
 #          process (/usr/bin/time).
 # The tools are copied at the start, so a rebuild elsewhere during the run
 # does not change what is measured.  Needs /usr/bin/python3 with torch and
-# cv2, /usr/bin/time, bc-free (awk does the arithmetic).
+# cv2, and /usr/bin/time; awk does the arithmetic.
+# Lists of figures are split into words on purpose:
+# shellcheck disable=SC2046,SC2086
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

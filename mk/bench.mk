@@ -1,6 +1,6 @@
 # bench.mk: `make bench`, the performance table (bench/run.sh; README
 # "Performance").  Not part of `make check`.
-#   make bench                       every row (42 minutes on 2 cores at load 10-15)
+#   make bench                       every row (31 minutes on 2 cores at load 6-12)
 #   make bench QUICK=1               small work, to check the harness itself
 #   make bench BENCH_RUNS=5          runs per figure (3)
 #   make bench BENCH_ROWS="conv align"   some rows only (conv align embed train)
