@@ -3,7 +3,8 @@
 # then resumed, again and again.  Whatever moment the kill hits, the
 # checkpoint on disk loads, and the resumed run ends with the same model,
 # checkpoint and log (but for the timing column) as a run never killed.
-# The moments come from a seeded awk rand(), so a failure can be replayed.
+# The moments come from a seeded awk rand(), as fractions of an unkilled
+# run's duration, so a failure can be replayed.
 . "$(dirname "$0")/lib.sh"
 
 HM_THREADS=1
@@ -15,8 +16,11 @@ test_expect_success 'a small pack and a run never killed (250 iterations)' '
 	hm-align -q --root d --size 16x16 --out-dir al d/landmarks.txt &&
 	hm-pack -q -o p.hmr al &&
 	hm-align -q --root d --size 16x16 d/landmarks.txt >faces.hmr &&
+	t0=$(date +%s.%N) &&
 	hm-train $ARGS -o ref p.hmr >/dev/null &&
-	test -s ref/model.hmm && test -s ref/checkpoint.hmm
+	t1=$(date +%s.%N) &&
+	test -s ref/model.hmm && test -s ref/checkpoint.hmm &&
+	awk -v a="$t0" -v b="$t1" "BEGIN { print b - a }" >duration
 '
 
 # kill_at SECONDS CMD...: runs CMD, kills it with SIGKILL after SECONDS
@@ -43,7 +47,10 @@ kill_at() {
 killed_run() {
 	local seed=$1 dir=k$1 i t what
 	for i in 1 2 3; do
-		t=$(awk -v s="$seed" -v i="$i" 'BEGIN { srand(s * 10 + i); printf "%.2f", 0.1 + 0.7 * rand() }')
+		# A moment within the first 80% of an unkilled run's duration, so
+		# the kills hit a running training however fast this machine is.
+		t=$(awk -v s="$seed" -v i="$i" -v d="$(cat duration)" \
+			'BEGIN { srand(s * 10 + i); printf "%.3f", d * (0.05 + 0.75 * rand()) }')
 		if [ -e "$dir/checkpoint.hmm" ]; then
 			what=$(kill_at "$t" hm-train --resume "$dir")
 		else
