@@ -27,7 +27,11 @@ VG_FLAGS := -q --tool=memcheck --error-exitcode=99 --leak-check=full \
 # new image runs outside valgrind, on the real CPU, while valgrind shows
 # the parent a CPU of its own (and with --trace-children the checks on the
 # child's environment fail); make check and the ASan build cover it.
-VG_ENV := OPENBLAS_CORETYPE=Haswell OMP_WAIT_POLICY=passive
+# JSIMD_FORCENONE=1: libjpeg-turbo's SIMD decode paths are reported as
+# uses of uninitialised values (pixels, then their CRC) that its plain C
+# paths do not produce: measured on t0400-pack-tree, 2 tests fail with SIMD
+# and all 14 pass without it.  The C paths are checked instead.
+VG_ENV := OPENBLAS_CORETYPE=Haswell OMP_WAIT_POLICY=passive JSIMD_FORCENONE=1
 VG_UNIT_TESTS ?= $(filter-out tests/unit/t-blas.t,$(call tests_in,tests/unit))
 VG_CLI_TESTS ?= $(call tests_in,tests/cli)
 
