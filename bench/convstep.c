@@ -33,6 +33,7 @@
 #include "model.h"
 #include "nn.h"
 #include "rng.h"
+#include "probe.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -46,21 +47,6 @@ struct layer {
 	float *y, *dy, *dx;	/* shared; dx NULL for the stem */
 	double macs;		/* forward multiply-adds */
 };
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static float *rnd(size_t n, struct rng *r)
-{
-	float *p = xmalloc((n ? n : 1) * sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)rng_range(r, -1, 1);
-	return p;
-}
 
 /* IR-18's conv layers at 112x112, in forward order; returns their count. */
 static int ir18_convs(struct conv2d_dims *out, int batch)

@@ -22,26 +22,12 @@
 #include "err.h"
 #include "nn.h"
 #include "rng.h"
+#include "probe.h"
 
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static float *rnd(size_t n, struct rng *r)
-{
-	float *p = xmalloc((n ? n : 1) * sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)rng_range(r, -1, 1);
-	return p;
-}
 
 /* Best seconds per call of fn: three timed calls after a warm-up. */
 static double best_time(void (*fn)(void *), void *ctx)
