@@ -3,8 +3,10 @@
 # then resumed, again and again.  Whatever moment the kill hits, the
 # checkpoint on disk loads, and the resumed run ends with the same model,
 # checkpoint and log (but for the timing column) as a run never killed.
-# The moments come from a seeded awk rand(), as fractions of an unkilled
-# run's duration, so a failure can be replayed.
+# Each moment is a random iteration (seeded awk rand(), so a failure can be
+# replayed): the kill comes as soon as train.csv, flushed every iteration,
+# shows it.  A moment in iterations, not seconds, hits a running training
+# however fast or loaded the machine is.
 . "$(dirname "$0")/lib.sh"
 
 HM_THREADS=1
@@ -16,21 +18,27 @@ test_expect_success 'a small pack and a run never killed (250 iterations)' '
 	hm-align -q --root d --size 16x16 --out-dir al d/landmarks.txt &&
 	hm-pack -q -o p.hmr al &&
 	hm-align -q --root d --size 16x16 d/landmarks.txt >faces.hmr &&
-	t0=$(date +%s.%N) &&
 	hm-train $ARGS -o ref p.hmr >/dev/null &&
-	t1=$(date +%s.%N) &&
-	test -s ref/model.hmm && test -s ref/checkpoint.hmm &&
-	awk -v a="$t0" -v b="$t1" "BEGIN { print b - a }" >duration
+	test -s ref/model.hmm && test -s ref/checkpoint.hmm
 '
 
-# kill_at SECONDS CMD...: runs CMD, kills it with SIGKILL after SECONDS
-# unless it ended first; prints "killed" or "ended RC".
+# rows CSV: the iterations CSV has logged (0 when it does not exist yet).
+rows() {
+	local n
+	n=$(wc -l <"$1" 2>/dev/null) || n=1
+	echo $((n > 0 ? n - 1 : 0))
+}
+
+# kill_at ITER CSV CMD...: runs CMD and kills it with SIGKILL once CSV
+# shows iteration ITER, unless it ended first; prints "killed" or "ended RC".
 kill_at() {
-	local t=$1 pid rc
-	shift
+	local iter=$1 csv=$2 pid rc
+	shift 2
 	"$@" >/dev/null 2>>errors &
 	pid=$!
-	sleep "$t"
+	while kill -0 "$pid" 2>/dev/null && [ "$(rows "$csv")" -lt "$iter" ]; do
+		sleep 0.002
+	done
 	if kill -9 "$pid" 2>/dev/null; then
 		wait "$pid" 2>/dev/null
 		echo killed
@@ -45,18 +53,21 @@ kill_at() {
 # that the checkpoint on disk (if one was written yet) loads, then a resume
 # to the end.
 killed_run() {
-	local seed=$1 dir=k$1 i t what
+	local seed=$1 dir=k$1 i t what done_
 	for i in 1 2 3; do
-		# A moment within the first 80% of an unkilled run's duration, so
-		# the kills hit a running training however fast this machine is.
-		t=$(awk -v s="$seed" -v i="$i" -v d="$(cat duration)" \
-			'BEGIN { srand(s * 10 + i); printf "%.3f", d * (0.05 + 0.75 * rand()) }')
+		# An iteration past what the log shows (a resumed run first cuts
+		# the log back to its checkpoint, never below) and 20 short of
+		# the end, so the kill hits a running training.
+		done_=$(rows "$dir/train.csv")
+		[ "$done_" -lt 229 ] || break
+		t=$(awk -v s="$seed" -v i="$i" -v d="$done_" \
+			'BEGIN { srand(s * 10 + i); printf "%d", d + 1 + int((229 - d) * rand() ^ 2) }')
 		if [ -e "$dir/checkpoint.hmm" ]; then
-			what=$(kill_at "$t" hm-train --resume "$dir")
+			what=$(kill_at "$t" "$dir/train.csv" hm-train --resume "$dir")
 		else
-			what=$(kill_at "$t" hm-train $ARGS -o "$dir" p.hmr)
+			what=$(kill_at "$t" "$dir/train.csv" hm-train $ARGS -o "$dir" p.hmr)
 		fi
-		echo "seed $seed kill $i at ${t}s: $what" >>kills
+		echo "seed $seed kill $i at iteration $t: $what" >>kills
 		case $what in
 		killed | "ended 0") ;;
 		*) echo "hm-train failed before the kill: $what"; cat errors; return 1 ;;
@@ -85,7 +96,7 @@ done
 
 test_expect_success 'the kills hit running trainings (not only finished ones)' '
 	cat kills &&
-	test $(grep -c "killed$" kills) -ge 6
+	test $(grep -c "killed$" kills) -ge 10
 '
 
 test_expect_success 'a kill leaves no file but the run'"'"'s own (a temp file only if it hit a write)' '
