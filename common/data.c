@@ -264,6 +264,14 @@ static int load_one(struct data_loader *L, struct data_batch *b, int k, long i,
 	L->rr.n_records = i;	/* so rec.c's messages give this record's number */
 	if (rec_read_at(&L->rr, p->ix.offset[i], &L->rec) < 0)
 		return -1;
+	/* A pack rewritten to the same size (another shuffle) beside its old
+	 * index passes the size check at open; its records then disagree. */
+	if (L->rec.label != p->ix.label[i])
+		return hm_error_file(p->index_path, "stale index: entry %ld says label %d, "
+				     "the record at byte %llu of '%s' has %d; run "
+				     "hm-pack --index %s", i, (int)p->ix.label[i],
+				     (unsigned long long)p->ix.offset[i], p->path,
+				     (int)L->rec.label, p->path);
 	size_t img = (size_t)c->c * c->h * c->w;
 	if (data_record_to_chw(b->x + (size_t)k * img, &L->rec, c->c, c->h, c->w,
 			       flip, L->jpeg, &L->im, p->path, i) < 0)

@@ -1,6 +1,7 @@
 #include "outfile.h"
 #include "err.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -195,6 +196,45 @@ int outfile_write_all(const char *path, const void *buf, size_t n)
 		return hm_error_file(path, "write error: %s", strerror(e));
 	}
 	return outfile_commit(&o);
+}
+
+/* PID from a temp name's suffix after "NAME.tmp.", or 0 when it is none. */
+static long tmp_pid(const char *entry, const char *base)
+{
+	size_t n = strlen(base);
+	if (strncmp(entry, base, n) || strncmp(entry + n, ".tmp.", 5))
+		return 0;
+	const char *digits = entry + n + 5;
+	char *end;
+	errno = 0;
+	long pid = strtol(digits, &end, 10);
+	return *digits >= '1' && *digits <= '9' && !*end && !errno ? pid : 0;
+}
+
+void outfile_remove_stale(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
+	char *dir = strndup(slash ? path : ".", slash ? dlen : 1);
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		long pid = tmp_pid(e->d_name, base);
+		if (pid <= 0 || pid == (long)getpid() ||
+		    !(kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+			continue;
+		char *tmp = malloc(dlen + strlen(e->d_name) + 1);
+		if (tmp) {
+			memcpy(tmp, path, dlen);
+			strcpy(tmp + dlen, e->d_name);
+			unlink(tmp);
+		}
+		free(tmp);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
 }
 
 int make_dirs(const char *dir)

@@ -30,6 +30,12 @@ int outfile_commit(struct outfile *o);
 void outfile_abort(struct outfile *o);
 /* Writes a whole file atomically from memory. */
 int outfile_write_all(const char *path, const void *buf, size_t n);
+/*
+ * Removes the temp files "PATH.tmp.PID" that a process killed before its
+ * commit left, those whose PID runs no process on this host.  For a tool
+ * taking over an output another run was killed writing (hm-train --resume).
+ */
+void outfile_remove_stale(const char *path);
 /* Creates directory DIR and its parents (mkdir -p).  Returns 0 or -1. */
 int make_dirs(const char *dir);
 /* Creates the parent directories of file PATH.  Returns 0 or -1. */

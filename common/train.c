@@ -1233,6 +1233,10 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 	}
 	if (T.rank == 0 && open_csv(&T, resumed) < 0)
 		goto out;
+	if (T.rank == 0 && resumed) {	/* what a killed run left */
+		outfile_remove_stale(T.ckpt_path);
+		outfile_remove_stale(T.model_path);
+	}
 
 	long end = T.total;
 	if (T.c.stop_after > 0 && T.c.stop_after < end)

@@ -99,10 +99,21 @@ test_expect_success 'the kills hit running trainings (not only finished ones)' '
 	test $(grep -c "killed$" kills) -ge 10
 '
 
-test_expect_success 'a kill leaves no file but the run'"'"'s own (a temp file only if it hit a write)' '
+test_expect_success 'the resumes removed the temp files the kills left: only the run'"'"'s files remain' '
 	ls k1 k2 k3 k4 | grep -v -e "^k[1-4]:$" -e "^$" -e "^checkpoint\.hmm$" -e "^model\.hmm$" \
-		-e "^train\.csv$" -e "^checkpoint\.hmm\.tmp\.[0-9]*$" -e "^model\.hmm\.tmp\.[0-9]*$" >other;
+		-e "^train\.csv$" >other;
 	test ! -s other
+'
+
+test_expect_success 'a resume removes a dead run'"'"'s temp files and keeps a live one'"'"'s' '
+	cp -r k1 t && : >t/checkpoint.hmm.tmp.999999999 && : >t/model.hmm.tmp.999999998 &&
+	{ sleep 30 & } && live=$! &&
+	: >t/checkpoint.hmm.tmp.$live && : >t/model.hmm.tmp.x1 &&
+	hm-train --resume t >/dev/null;
+	rc=$?; kill $live; test $rc = 0 &&
+	ls t >names && cat names &&
+	! grep -q "tmp\.99999999" names &&
+	grep -q "^checkpoint\.hmm\.tmp\.$live$" names && grep -q "^model\.hmm\.tmp\.x1$" names
 '
 
 test_done
