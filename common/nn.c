@@ -15,9 +15,11 @@
  */
 #include "nn.h"
 #include "rng.h"
+#include "winograd.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PRAGMA(x) _Pragma(#x)
@@ -133,15 +135,37 @@ int conv2d_group_size(const struct conv2d_dims *d)
 	return g;
 }
 
+/* Winograd: -1 until the first convolution reads HM_CONV, then 0 or 1. */
+static int wino_on = -1;
+
+void conv2d_set_winograd(int on)
+{
+	wino_on = on != 0;
+}
+
+int conv2d_uses_winograd(const struct conv2d_dims *d)
+{
+	if (wino_on < 0) {
+		const char *e = getenv("HM_CONV");
+		wino_on = !(e && !strcmp(e, "im2col"));
+	}
+	return wino_on && wino_applies(d);
+}
+
 size_t conv2d_workspace(const struct conv2d_dims *d)
 {
 	const size_t ow = (size_t)conv2d_out_w(d), ckk = (size_t)d->c * d->k * d->k;
+	size_t ws;
 	int g, band;
 
 	conv2d_tiles(&g, &band, d);
 	if (g > 1)	/* the group's im2col matrix, then its [oc, g*oh*ow] output */
-		return (ckk + d->oc) * g * band * ow;
-	return conv2d_pointwise(d) ? 0 : ckk * band * ow;
+		ws = (ckk + d->oc) * g * band * ow;
+	else
+		ws = conv2d_pointwise(d) ? 0 : ckk * band * ow;
+	if (wino_applies(d) && wino_workspace(d) > ws)
+		ws = wino_workspace(d);
+	return ws;
 }
 
 /* The output columns [*x0, *x1) whose input column ox*stride - pad + j
@@ -307,6 +331,10 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 	const size_t out_sz = (size_t)d->oc * ohw;
 	int g, band;
 
+	if (conv2d_uses_winograd(d)) {
+		wino_forward(out, work, inp, weight, bias, d);
+		return;
+	}
 	conv2d_tiles(&g, &band, d);
 	for (int n0 = 0; n0 < d->n; n0 += g) {
 		const int gn = d->n - n0 < g ? d->n - n0 : g;
@@ -358,6 +386,10 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
 	}
 	if (!dweight && !dinp)
 		return;
+	if (conv2d_uses_winograd(d)) {
+		wino_backward(dinp, dweight, work, dout, inp, weight, d);
+		return;
+	}
 	conv2d_tiles(&g, &band, d);
 	for (int n0 = 0; n0 < d->n; n0 += g) {
 		const int gn = d->n - n0 < g ? d->n - n0 : g;

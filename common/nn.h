@@ -89,11 +89,22 @@ int conv2d_out_w(const struct conv2d_dims *d);
  * 48 MiB; 5.0 Mi for IR-18's 7x7 layers), c*k*k times a band of 1024 or
  * more output pixels (up to 1 Mi floats of im2col matrix) for one image,
  * and 0 for a 1x1 stride-1 pad-0 convolution whose images are not grouped
- * (oh*ow >= 512). */
+ * (oh*ow >= 512); for a shape that Winograd suits, the larger of that and
+ * wino_workspace() (at most 12 Mi floats too). */
 size_t conv2d_workspace(const struct conv2d_dims *d);
 /* Images per sgemm (>= 1; like the workspace, independent of d->n): the
  * last group of a batch may be smaller.  For tests and benchmarks. */
 int conv2d_group_size(const struct conv2d_dims *d);
+/* Winograd F(2x2, 3x3) (common/winograd.h): conv2d_forward() and
+ * conv2d_backward() take it for 3x3 stride-1 pad-1 convolutions with 16
+ * or more input and output channels (wino_applies()), unless it is off.
+ * It is on by default; the environment variable HM_CONV=im2col (read at
+ * the first convolution) turns it off, and so does conv2d_set_winograd(0)
+ * (for tests and benchmarks; not thread-safe: call it between
+ * convolutions).  conv2d_workspace() covers both paths, so switching needs
+ * no new workspace.  conv2d_uses_winograd() says which path D takes now. */
+void conv2d_set_winograd(int on);
+int conv2d_uses_winograd(const struct conv2d_dims *d);
 
 /* out [n, oc, oh, ow]; work [conv2d_workspace(d)]; inp [n, c, h, w];
  * weight [oc, c, k, k]; bias [oc] or NULL.

@@ -1,0 +1,438 @@
+/*
+ * winograd.c: F(2x2, 3x3) convolution (Lavin & Gray 2016, "Fast Algorithms
+ * for Convolutional Neural Networks", section 4).  See winograd.h for the
+ * contracts.
+ *
+ * What and why.  IR-18 spends about 80% of its multiply-adds in 3x3,
+ * stride-1, pad-1 convolutions with 64 to 512 channels, and the im2col +
+ * sgemm path already runs them near the sgemm peak: only fewer
+ * multiplications make them faster.  F(2x2, 3x3) computes each 2x2 block of
+ * outputs from a 4x4 block of inputs with 16 multiplications per (input,
+ * output) channel pair instead of 36.  (oneDNN, PyTorch's CPU backend, has
+ * no Winograd kernel for AVX2, so this is ground PyTorch does not cover.)
+ *
+ * The formulas, in one dimension (y = A^T [(G g) . (B^T d)] gives the two
+ * outputs y_u = sum_i g_i d_{u+i} of a 3-tap correlation on 4 inputs):
+ *
+ *   B^T = | 1  0 -1  0 |   G = | 1    0    0  |   A^T = | 1  1  1  0 |
+ *         | 0  1  1  0 |       | 1/2  1/2  1/2 |         | 0  1 -1 -1 |
+ *         | 0 -1  1  0 |       | 1/2 -1/2  1/2 |
+ *         | 0  1  0 -1 |       | 0    0    1  |
+ *
+ * and in two by applying each on both indices.  With e = 4a + b one of the
+ * 16 positions of a 4x4 transformed tile, t a tile, ci/o the channels:
+ *
+ *   forward   U[e][o][ci] = (G g[o][ci] G^T)[e]           (weights)
+ *             V[e][ci][t] = (B^T d[ci][t] B)[e]           (input tiles)
+ *             M[e] = U[e] . V[e]           16 sgemms [oc x c] . [c x tiles]
+ *             y[o][t] = A^T M[.][o][t] A (+ bias)         (2x2 outputs)
+ *   dinp      W[e][o][t] = (A dy[o][t] A^T)[e]            (the adjoint of A^T . A)
+ *             dV[e] = U[e]^T . W[e]        16 sgemms [c x oc] . [oc x tiles]
+ *             dinp tile += B dV[.][ci][t] B^T             (tiles overlap by 2)
+ *   dweight   dU[e] = sum over chunks W[e] . V[e]^T   16 sgemms [oc x tiles] . [tiles x c]
+ *             dweight[o][ci] += G^T dU[.][o][ci] G
+ *
+ * Tiles.  Output tile (ty, tx) is outputs [2ty, 2ty+2) x [2tx, 2tx+2); its
+ * input tile starts one pixel up and left (the padding): rows 2ty-1 ..
+ * 2ty+2.  An image has th x tw = ceil(h/2) x ceil(w/2) tiles; reads outside
+ * the image are zeros (the padding, and past an odd edge), outputs past an
+ * odd edge are not written, and their gradients are taken as zero, so the
+ * partial tiles compute exactly the convolution.  The batch's tile rows
+ * (image, ty) are processed in chunks of R whole rows, R*tw tiles: R
+ * depends on the shape only (not on the batch), chosen so that the chunk's
+ * V and M (16 (c + oc) R tw floats) stay within WINO_VM floats (8 MiB, a
+ * quarter of this machine's L3 cache) and sgemms stay wide (at most
+ * WINO_TMAX tiles).  The workspace is U, dU (16 oc c each; 16 MiB for
+ * 512 x 512), V, M (or W), and a few rows of scratch.
+ *
+ * The transforms work on a tile row at once, vectorised over tx: an input
+ * row is split into its even and odd columns (column 2k-1 and 2k are the
+ * first two of tile k's four, 2k+1 and 2k+2 the first two of tile k+1's),
+ * so every loop is unit stride.  The sums run in a fixed order on the
+ * calling thread, and OpenBLAS's sgemm is deterministic for a given thread
+ * count, so the results are the same bytes from run to run.
+ *
+ * Error bound.  The transforms' coefficients are 0, +-1 and +-1/2: B^T d
+ * and A^T m add at most 3 terms each way (9 in 2d), G g 3 (exact halving),
+ * so each transform adds a few rounding errors of relative size 2^-24
+ * against the largest term; the sgemm sums 16x fewer (c instead of 9c)
+ * products per entry, but of terms up to ~4x (input) times ~2.25x (weight)
+ * larger than the plain products, and the output transform cancels them.
+ * Measured against conv2d_forward_ref() (double), the norm-wise relative
+ * error max|diff| / max|ref| is 1e-7 to 1e-6 for c up to 512 with uniform
+ * inputs (tests/unit/t-winograd.c asserts 1e-5), the order of the im2col
+ * path's, whose sums are 9x longer.
+ */
+#include "winograd.h"
+#include "nn.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#define PRAGMA(x) _Pragma(#x)
+#ifdef _OPENMP
+#define SIMD PRAGMA(omp simd)
+#else
+#define SIMD
+#endif
+
+/* Floats for a chunk's V and M together, and the widest chunk (tiles). */
+#define WINO_VM ((size_t)2 << 20)
+#define WINO_TMAX 1024
+/* The workspace bound (floats), CONV_WORK_MAX in nn.c. */
+#define WINO_WORK_MAX ((size_t)12 << 20)
+/* Narrower layers stay on im2col: with few channels the sgemms are thin
+ * and the transforms, not the multiplications, take the time. */
+#define WINO_MIN_CH 16
+
+struct plan {
+	int th, tw;		/* tiles per image: rows, columns */
+	int R;			/* tile rows per chunk */
+	long rows;		/* tile rows of the batch, n*th */
+	float *U, *dU, *V, *M, *s;	/* workspace parts */
+};
+
+static int tile_rows(const struct conv2d_dims *d, int tw)
+{
+	size_t cap = WINO_VM / (16 * ((size_t)d->c + d->oc));
+	if (cap > WINO_TMAX)
+		cap = WINO_TMAX;
+	cap /= (size_t)tw;
+	return cap < 1 ? 1 : (int)cap;
+}
+
+static size_t workspace(const struct conv2d_dims *d)
+{
+	const size_t tw = ((size_t)d->w + 1) / 2, R = (size_t)tile_rows(d, (int)tw);
+	return 32 * (size_t)d->oc * d->c + 16 * ((size_t)d->c + d->oc) * R * tw + 24 * (tw + 1);
+}
+
+int wino_applies(const struct conv2d_dims *d)
+{
+	return d->k == 3 && d->stride == 1 && d->pad == 1 && d->c >= WINO_MIN_CH &&
+	       d->oc >= WINO_MIN_CH && d->h >= 1 && d->w >= 1 &&
+	       workspace(d) <= WINO_WORK_MAX;
+}
+
+size_t wino_workspace(const struct conv2d_dims *d)
+{
+	return workspace(d);
+}
+
+static void plan_init(struct plan *p, float *work, const struct conv2d_dims *d)
+{
+	const size_t uc = 16 * (size_t)d->oc * d->c;
+	p->th = (d->h + 1) / 2, p->tw = (d->w + 1) / 2;
+	p->R = tile_rows(d, p->tw);
+	p->rows = (long)d->n * p->th;
+	p->U = work, p->dU = work + uc, p->V = work + 2 * uc;
+	p->M = p->V + 16 * (size_t)d->c * p->R * p->tw;
+	p->s = p->M + 16 * (size_t)d->oc * p->R * p->tw;
+}
+
+/* U [16][oc][c] = G g G^T for every weight g [3][3]. */
+static void weight_tiles(float *U, const float *weight, const struct conv2d_dims *d)
+{
+	const size_t es = (size_t)d->oc * d->c;
+
+	for (size_t oc = 0; oc < es; oc++) {
+		const float *g = weight + oc * 9;
+		float t[4][3];
+		for (int q = 0; q < 3; q++) {
+			t[0][q] = g[q];
+			t[1][q] = 0.5f * (g[q] + g[3 + q] + g[6 + q]);
+			t[2][q] = 0.5f * (g[q] - g[3 + q] + g[6 + q]);
+			t[3][q] = g[6 + q];
+		}
+		for (int a = 0; a < 4; a++) {
+			U[(4 * a + 0) * es + oc] = t[a][0];
+			U[(4 * a + 1) * es + oc] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+			U[(4 * a + 2) * es + oc] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+			U[(4 * a + 3) * es + oc] = t[a][2];
+		}
+	}
+}
+
+/* dweight [oc][c][3][3] += G^T dU G. */
+static void dweight_add(float *dweight, const float *dU, const struct conv2d_dims *d)
+{
+	const size_t es = (size_t)d->oc * d->c;
+
+	for (size_t oc = 0; oc < es; oc++) {
+		float t[3][4], *dw = dweight + oc * 9;
+		for (int j = 0; j < 4; j++) {
+			const float x0 = dU[j * es + oc], x1 = dU[(4 + j) * es + oc];
+			const float x2 = dU[(8 + j) * es + oc], x3 = dU[(12 + j) * es + oc];
+			t[0][j] = x0 + 0.5f * (x1 + x2);
+			t[1][j] = 0.5f * (x1 - x2);
+			t[2][j] = 0.5f * (x1 + x2) + x3;
+		}
+		for (int a = 0; a < 3; a++) {
+			dw[3 * a + 0] += t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+			dw[3 * a + 1] += 0.5f * (t[a][1] - t[a][2]);
+			dw[3 * a + 2] += 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+		}
+	}
+}
+
+/* Row y of plane [h][w] split for the tiles: E[k] = column 2k-1, O[k] =
+ * column 2k, k < tw + 1, zero outside the image. */
+static void split_row(float *E, float *O, const float *plane, int y, int h, int w, int tw)
+{
+	int k;
+	if (y < 0 || y >= h) {
+		memset(E, 0, (size_t)(tw + 1) * sizeof *E);
+		memset(O, 0, (size_t)(tw + 1) * sizeof *O);
+		return;
+	}
+	const float *row = plane + (size_t)y * w;
+	E[0] = 0;
+	for (k = 1; 2 * k - 1 < w; k++)
+		E[k] = row[2 * k - 1];
+	for (; k <= tw; k++)
+		E[k] = 0;
+	for (k = 0; 2 * k < w; k++)
+		O[k] = row[2 * k];
+	for (; k <= tw; k++)
+		O[k] = 0;
+}
+
+/* V [16][c][nt] = B^T d B for the input tiles of tile rows [q0, q1), nt =
+ * (q1 - q0) tw; s: 16 (tw + 1) floats of scratch. */
+static void input_tiles(float *V, float *s, const float *inp, const struct conv2d_dims *d,
+			const struct plan *p, long q0, long q1)
+{
+	const int tw = p->tw, h = d->h, w = d->w;
+	const size_t tw1 = (size_t)tw + 1, nt = (size_t)(q1 - q0) * tw;
+	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+	float *r = s, *z = s + 8 * tw1;	/* rows 0..3 split, then B^T applied */
+
+	for (int ci = 0; ci < d->c; ci++)
+		for (long q = q0; q < q1; q++) {
+			const long img = q / p->th;
+			const int ty = (int)(q % p->th);
+			const float *plane = inp + ((size_t)img * d->c + ci) * hw;
+			float *v = V + (size_t)ci * nt + (size_t)(q - q0) * tw;
+			for (int i = 0; i < 4; i++)
+				split_row(r + 2 * i * tw1, r + (2 * i + 1) * tw1, plane, 2 * ty - 1 + i,
+					  h, w, tw);
+			/* along the rows: z_i = (B^T r)_i, even and odd halves alike */
+			{
+				const float *r0 = r, *r1 = r + 2 * tw1, *r2 = r + 4 * tw1, *r3 = r + 6 * tw1;
+				float *z0 = z, *z1 = z + 2 * tw1, *z2 = z + 4 * tw1, *z3 = z + 6 * tw1;
+				SIMD
+				for (size_t k = 0; k < 2 * tw1; k++) {
+					z0[k] = r0[k] - r2[k];
+					z1[k] = r1[k] + r2[k];
+					z2[k] = r2[k] - r1[k];
+					z3[k] = r1[k] - r3[k];
+				}
+			}
+			/* along the columns: tile tx reads E[tx], O[tx], E[tx+1], O[tx+1] */
+			for (int i = 0; i < 4; i++) {
+				const float *E = z + 2 * i * tw1, *O = E + tw1;
+				float *v0 = v + (4 * i) * es, *v1 = v0 + es, *v2 = v1 + es, *v3 = v2 + es;
+				SIMD
+				for (int tx = 0; tx < tw; tx++) {
+					v0[tx] = E[tx] - E[tx + 1];
+					v1[tx] = O[tx] + E[tx + 1];
+					v2[tx] = E[tx + 1] - O[tx];
+					v3[tx] = O[tx] - O[tx + 1];
+				}
+			}
+		}
+}
+
+/* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias; s: 4 tw floats. */
+static void output_tiles(float *out, const float *M, float *s, const float *bias,
+			 const struct conv2d_dims *d, const struct plan *p, long q0, long q1)
+{
+	const int tw = p->tw, h = d->h, w = d->w;
+	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
+	float *y00 = s, *y01 = s + tw, *y10 = s + 2 * tw, *y11 = s + 3 * tw;
+
+	for (int o = 0; o < d->oc; o++) {
+		const float b = bias ? bias[o] : 0.0f;
+		for (long q = q0; q < q1; q++) {
+			const long img = q / p->th;
+			const int ty = (int)(q % p->th);
+			const float *m = M + (size_t)o * nt + (size_t)(q - q0) * tw;
+			float *plane = out + ((size_t)img * d->oc + o) * hw;
+			SIMD
+			for (int tx = 0; tx < tw; tx++) {
+				float t0[4], t1[4];
+				for (int j = 0; j < 4; j++) {
+					const float m0 = m[j * es + tx], m1 = m[(4 + j) * es + tx];
+					const float m2 = m[(8 + j) * es + tx], m3 = m[(12 + j) * es + tx];
+					t0[j] = m0 + m1 + m2;
+					t1[j] = m1 - m2 - m3;
+				}
+				y00[tx] = t0[0] + t0[1] + t0[2] + b;
+				y01[tx] = t0[1] - t0[2] - t0[3] + b;
+				y10[tx] = t1[0] + t1[1] + t1[2] + b;
+				y11[tx] = t1[1] - t1[2] - t1[3] + b;
+			}
+			float *row = plane + (size_t)(2 * ty) * w;
+			for (int x = 0; 2 * x < w; x++)
+				row[2 * x] = y00[x];
+			for (int x = 0; 2 * x + 1 < w; x++)
+				row[2 * x + 1] = y01[x];
+			if (2 * ty + 1 >= h)
+				continue;
+			row += w;
+			for (int x = 0; 2 * x < w; x++)
+				row[2 * x] = y10[x];
+			for (int x = 0; 2 * x + 1 < w; x++)
+				row[2 * x + 1] = y11[x];
+		}
+	}
+}
+
+/* W [16][oc][nt] = A dy A^T for the output tiles of tile rows [q0, q1),
+ * gradients past the image's edge taken as zero; s: 4 (tw + 1) floats. */
+static void grad_tiles(float *W, float *s, const float *dout, const struct conv2d_dims *d,
+		       const struct plan *p, long q0, long q1)
+{
+	const int tw = p->tw, h = d->h, w = d->w;
+	const size_t tw1 = (size_t)tw + 1, nt = (size_t)(q1 - q0) * tw;
+	const size_t es = (size_t)d->oc * nt, hw = (size_t)h * w;
+	/* row 2ty: columns 2tx (ae) and 2tx+1 (ao); row 2ty+1: ce, co.  The
+	 * split puts column 2k in O[k] and 2k+1 in E[k+1]. */
+	float *E0 = s, *O0 = s + tw1, *E1 = s + 2 * tw1, *O1 = s + 3 * tw1;
+
+	for (int o = 0; o < d->oc; o++)
+		for (long q = q0; q < q1; q++) {
+			const long img = q / p->th;
+			const int ty = (int)(q % p->th);
+			const float *plane = dout + ((size_t)img * d->oc + o) * hw;
+			float *wt = W + (size_t)o * nt + (size_t)(q - q0) * tw;
+			split_row(E0, O0, plane, 2 * ty, h, w, tw);
+			split_row(E1, O1, plane, 2 * ty + 1, h, w, tw);
+			SIMD
+			for (int tx = 0; tx < tw; tx++) {
+				const float a = O0[tx], b = E0[tx + 1], c = O1[tx], dd = E1[tx + 1];
+				const float pr[4] = { a, a + c, a - c, -c }, qr[4] = { b, b + dd, b - dd, -dd };
+				for (int i = 0; i < 4; i++) {
+					wt[(4 * i + 0) * es + tx] = pr[i];
+					wt[(4 * i + 1) * es + tx] = pr[i] + qr[i];
+					wt[(4 * i + 2) * es + tx] = pr[i] - qr[i];
+					wt[(4 * i + 3) * es + tx] = -qr[i];
+				}
+			}
+		}
+}
+
+/* dinp [n][c][h][w] += B dV B^T for the input tiles of tile rows [q0, q1),
+ * dropping what falls on the padding; s: 18 (tw + 1) floats. */
+static void dinput_tiles(float *dinp, const float *dV, float *s, const struct conv2d_dims *d,
+			 const struct plan *p, long q0, long q1)
+{
+	const int tw = p->tw, h = d->h, w = d->w;
+	const size_t tw1 = (size_t)tw + 1, nt = (size_t)(q1 - q0) * tw;
+	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+	float *z = s, *E = s + 16 * tw1, *O = E + tw1;	/* z[4i + j][tx] */
+
+	for (int ci = 0; ci < d->c; ci++)
+		for (long q = q0; q < q1; q++) {
+			const long img = q / p->th;
+			const int ty = (int)(q % p->th);
+			const float *v = dV + (size_t)ci * nt + (size_t)(q - q0) * tw;
+			float *plane = dinp + ((size_t)img * d->c + ci) * hw;
+			/* B x = (x0, x1 - x2 + x3, x1 + x2 - x0, -x3) on both indices */
+			SIMD
+			for (int tx = 0; tx < tw; tx++) {
+				float r[4][4];
+				for (int j = 0; j < 4; j++) {
+					const float x0 = v[j * es + tx], x1 = v[(4 + j) * es + tx];
+					const float x2 = v[(8 + j) * es + tx], x3 = v[(12 + j) * es + tx];
+					r[0][j] = x0;
+					r[1][j] = x1 - x2 + x3;
+					r[2][j] = x1 + x2 - x0;
+					r[3][j] = -x3;
+				}
+				for (int i = 0; i < 4; i++) {
+					z[(4 * i + 0) * tw1 + tx] = r[i][0];
+					z[(4 * i + 1) * tw1 + tx] = r[i][1] - r[i][2] + r[i][3];
+					z[(4 * i + 2) * tw1 + tx] = r[i][1] + r[i][2] - r[i][0];
+					z[(4 * i + 3) * tw1 + tx] = -r[i][3];
+				}
+			}
+			/* row 2ty-1+i: column 2k-1 gets z_i0[k] + z_i2[k-1] (E[k]),
+			 * column 2k gets z_i1[k] + z_i3[k-1] (O[k]) */
+			for (int i = 0; i < 4; i++) {
+				const int y = 2 * ty - 1 + i;
+				if (y < 0 || y >= h)
+					continue;
+				const float *z0 = z + 4 * i * tw1, *z1 = z0 + tw1, *z2 = z1 + tw1;
+				const float *z3 = z2 + tw1;
+				float *row = plane + (size_t)y * w;
+				E[0] = z0[0], O[0] = z1[0];
+				SIMD
+				for (int k = 1; k < tw; k++) {
+					E[k] = z0[k] + z2[k - 1];
+					O[k] = z1[k] + z3[k - 1];
+				}
+				E[tw] = z2[tw - 1];
+				for (int k = 0; 2 * k < w; k++)
+					row[2 * k] += O[k];
+				for (int k = 1; 2 * k - 1 < w; k++)
+					row[2 * k - 1] += E[k];
+			}
+		}
+}
+
+void wino_forward(float *out, float *work, const float *inp, const float *weight,
+		  const float *bias, const struct conv2d_dims *d)
+{
+	const int c = d->c, oc = d->oc;
+	struct plan p;
+
+	plan_init(&p, work, d);
+	if (p.rows == 0)
+		return;
+	weight_tiles(p.U, weight, d);
+	for (long q0 = 0; q0 < p.rows; q0 += p.R) {
+		const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
+		const int nt = (int)(q1 - q0) * p.tw;
+		input_tiles(p.V, p.s, inp, d, &p, q0, q1);
+		for (int e = 0; e < 16; e++)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, oc, nt, c, 1.0f,
+				    p.U + (size_t)e * oc * c, c, p.V + (size_t)e * c * nt, nt, 0.0f,
+				    p.M + (size_t)e * oc * nt, nt);
+		output_tiles(out, p.M, p.s, bias, d, &p, q0, q1);
+	}
+}
+
+void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
+		   const float *inp, const float *weight, const struct conv2d_dims *d)
+{
+	const int c = d->c, oc = d->oc;
+	struct plan p;
+
+	plan_init(&p, work, d);
+	if (p.rows == 0 || (!dinp && !dweight))
+		return;
+	if (dinp)
+		weight_tiles(p.U, weight, d);
+	for (long q0 = 0; q0 < p.rows; q0 += p.R) {
+		const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
+		const int nt = (int)(q1 - q0) * p.tw;
+		grad_tiles(p.M, p.s, dout, d, &p, q0, q1);
+		if (dweight) {
+			input_tiles(p.V, p.s, inp, d, &p, q0, q1);
+			for (int e = 0; e < 16; e++)
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, c, nt, 1.0f,
+					    p.M + (size_t)e * oc * nt, nt, p.V + (size_t)e * c * nt, nt,
+					    q0 ? 1.0f : 0.0f, p.dU + (size_t)e * oc * c, c);
+		}
+		if (dinp) {
+			for (int e = 0; e < 16; e++)
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, nt, oc, 1.0f,
+					    p.U + (size_t)e * oc * c, c, p.M + (size_t)e * oc * nt, nt,
+					    0.0f, p.V + (size_t)e * c * nt, nt);
+			dinput_tiles(dinp, p.V, p.s, d, &p, q0, q1);
+		}
+	}
+	if (dweight)
+		dweight_add(dweight, p.dU, d);
+}

@@ -1,0 +1,48 @@
+/*
+ * winograd: 3x3 stride-1 pad-1 convolutions by Winograd's minimal
+ * filtering F(2x2, 3x3) (Lavin & Gray 2016, "Fast Algorithms for
+ * Convolutional Neural Networks"): forward, input gradient and weight
+ * gradient, each as 16 sgemms over transformed tiles instead of one im2col
+ * sgemm, 2.25x fewer multiplications.
+ *
+ * What it is: the fast path that common/nn.c's conv2d_forward() and
+ * conv2d_backward() take for the shapes wino_applies() accepts; the
+ * contracts (shapes, accumulation, bias) are those of nn.h.  What it is
+ * not: no other kernel size, stride or padding; no allocation, no errors.
+ * Callers normally go through conv2d_*(); tests call these directly too.
+ *
+ * Ownership: the caller owns every buffer, work included
+ * (wino_workspace() floats, independent of d->n).  Threads: OpenBLAS runs
+ * the sgemms; the transforms run on the calling thread (see winograd.c).
+ * Results are the same bytes for the same inputs and thread count.
+ */
+#ifndef HM_WINOGRAD_H
+#define HM_WINOGRAD_H
+
+#include <stddef.h>
+
+struct conv2d_dims;
+
+/* 1 when the shape suits F(2x2, 3x3) (k 3, stride 1, pad 1, c and oc of
+ * at least 16, weights small enough for the workspace bound), else 0.
+ * Does not look at conv2d_set_winograd(). */
+int wino_applies(const struct conv2d_dims *d);
+
+/* Floats of workspace for wino_forward()/wino_backward() on a shape that
+ * wino_applies(); at most 12 Mi floats, independent of d->n. */
+size_t wino_workspace(const struct conv2d_dims *d);
+
+/* out [n, oc, h, w]; work [wino_workspace(d)]; inp [n, c, h, w]; weight
+ * [oc, c, 3, 3]; bias [oc] or NULL.  out = conv(inp, weight) + bias, as
+ * conv2d_forward(). */
+void wino_forward(float *out, float *work, const float *inp, const float *weight,
+		  const float *bias, const struct conv2d_dims *d);
+
+/* dinp [n, c, h, w] or NULL; dweight [oc, c, 3, 3] or NULL; work
+ * [wino_workspace(d)]; dout [n, oc, h, w]; inp, weight as in forward.
+ * Accumulates (+=) dinp and dweight as conv2d_backward() does (no bias:
+ * the caller sums dbias). */
+void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
+		   const float *inp, const float *weight, const struct conv2d_dims *d);
+
+#endif

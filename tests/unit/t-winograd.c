@@ -1,0 +1,170 @@
+/*
+ * Winograd F(2x2, 3x3) (common/winograd.c) against the double-precision
+ * twins conv2d_forward_ref()/conv2d_backward_ref(): forward (with and
+ * without bias), dinp and dweight accumulated into non-zero buffers, on odd
+ * and even sizes, outputs smaller than one tile, n 1 and 3; that
+ * conv2d_*() take the path (and HM_CONV-free conv2d_set_winograd(0) leaves
+ * it); that the im2col path gives the same within the bound; that the
+ * workspace does not grow with the batch; that results are the same bytes
+ * twice.
+ *
+ * The bound: max |got - ref| / max |ref| <= 1e-5 (norm-wise).  Each output
+ * sums c*9 products of uniform [-1, 1) values; float32 rounding of the
+ * transforms (coefficients 0, +-1, +-1/2, at most 9 terms each) and of the
+ * 16 sgemms (c terms) gives errors of a few 2^-24 times the largest
+ * intermediate, which is within a small factor of max |ref|: measured
+ * 1e-7 to 1e-6 here (winograd.c, "Error bound").
+ */
+#include "tap.h"
+#include "nn.h"
+#include "rng.h"
+#include "err.h"
+#include "winograd.h"
+
+static struct rng R;
+
+static float *rnd(size_t n, float lo, float hi)
+{
+	float *p = xmalloc((n ? n : 1) * sizeof *p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)rng_range(&R, lo, hi);
+	return p;
+}
+
+static float *copyf(const float *a, size_t n)
+{
+	float *p = xmalloc((n ? n : 1) * sizeof *p);
+	memcpy(p, a, n * sizeof *p);
+	return p;
+}
+
+/* max |got - want| / max |want| (NaN: infinity). */
+static double rel_err(const float *got, const float *want, size_t n)
+{
+	double e = 0, m = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs((double)got[i] - want[i]);
+		if (d > e || isnan(d))
+			e = isnan(d) ? INFINITY : d;
+		if (fabs(want[i]) > m)
+			m = fabs(want[i]);
+	}
+	return m > 0 ? e / m : e;
+}
+
+#define TOL 1e-5
+static double worst;	/* the largest error seen, for the diagnostic */
+
+#define is_close(got, want, n, ...)                                          \
+	do {                                                                 \
+		double e_ = rel_err((got), (want), (n));                     \
+		if (e_ > worst)                                              \
+			worst = e_;                                          \
+		if (!ok(e_ <= TOL, __VA_ARGS__))                             \
+			diag("  relative error %.3g > %g", e_, TOL);         \
+	} while (0)
+
+/* One shape: the Winograd path against the references and the im2col path. */
+static void check(int n, int c, int oc, int h, int w, int with_bias)
+{
+	const struct conv2d_dims d = { n, c, h, w, oc, 3, 1, 1 };
+	const size_t ni = (size_t)n * c * h * w, no = (size_t)n * oc * h * w;
+	const size_t nw = (size_t)oc * c * 9, nwork = conv2d_workspace(&d);
+	float *x = rnd(ni, -1, 1), *wt = rnd(nw, -1, 1);
+	float *b = with_bias ? rnd(oc, -1, 1) : NULL;
+	float *dy = rnd(no, -1, 1), *y = rnd(no, -9, 9), *yr = rnd(no, -9, 9), *yi = rnd(no, 0, 0);
+	float *work = rnd(nwork, -9, 9);	/* garbage: must not leak into results */
+	float *dx = rnd(ni, -1, 1), *dw = rnd(nw, -1, 1);	/* backward must add */
+	float *dxr = copyf(dx, ni), *dwr = copyf(dw, nw), *dxi = copyf(dx, ni), *dwi = copyf(dw, nw);
+	char what[96];
+
+	snprintf(what, sizeof what, "n%d c%d oc%d %dx%d%s", n, c, oc, h, w, with_bias ? " bias" : "");
+	ok(conv2d_uses_winograd(&d) && nwork >= wino_workspace(&d),
+	   "%s: conv2d takes the Winograd path", what);
+
+	conv2d_forward(y, work, x, wt, b, &d);
+	conv2d_forward_ref(yr, x, wt, b, &d);
+	is_close(y, yr, no, "%s: forward matches the reference", what);
+	conv2d_backward(dx, dw, NULL, work, dy, x, wt, &d);
+	conv2d_backward_ref(dxr, dwr, NULL, dy, x, wt, &d);
+	is_close(dx, dxr, ni, "%s: dinp matches the reference (accumulated)", what);
+	is_close(dw, dwr, nw, "%s: dweight matches the reference (accumulated)", what);
+
+	/* the same bytes a second time (dinp and dweight alone, too) */
+	{
+		float *y2 = rnd(no, 0, 0), *dx2 = rnd(ni, 0, 0), *dw2 = rnd(nw, 0, 0);
+		float *dx3 = rnd(ni, 0, 0), *dw3 = rnd(nw, 0, 0);
+		float *dw1 = rnd(nw, 0, 0), *dx1 = rnd(ni, 0, 0);
+		conv2d_forward(y2, work, x, wt, b, &d);
+		conv2d_backward(dx2, dw2, NULL, work, dy, x, wt, &d);
+		conv2d_backward(dx3, dw3, NULL, work, dy, x, wt, &d);
+		conv2d_backward(NULL, dw1, NULL, work, dy, x, wt, &d);
+		conv2d_backward(dx1, NULL, NULL, work, dy, x, wt, &d);
+		ok(!memcmp(y, y2, no * sizeof *y) && !memcmp(dx2, dx3, ni * sizeof *dx2) &&
+		   !memcmp(dw2, dw3, nw * sizeof *dw2) && !memcmp(dw1, dw2, nw * sizeof *dw2) &&
+		   !memcmp(dx1, dx2, ni * sizeof *dx2),
+		   "%s: the same bytes twice, and with dinp or dweight NULL", what);
+		free(y2), free(dx2), free(dw2), free(dx3), free(dw3), free(dw1), free(dx1);
+	}
+
+	/* the forced im2col path agrees within the bound */
+	conv2d_set_winograd(0);
+	ok(!conv2d_uses_winograd(&d), "%s: conv2d_set_winograd(0) leaves the path", what);
+	conv2d_forward(yi, work, x, wt, b, &d);
+	conv2d_backward(dxi, dwi, NULL, work, dy, x, wt, &d);
+	conv2d_set_winograd(1);
+	is_close(y, yi, no, "%s: forward matches im2col", what);
+	is_close(dx, dxi, ni, "%s: dinp matches im2col", what);
+	is_close(dw, dwi, nw, "%s: dweight matches im2col", what);
+
+	free(x), free(wt), free(b), free(dy), free(y), free(yr), free(yi), free(work);
+	free(dx), free(dw), free(dxr), free(dwr), free(dxi), free(dwi);
+}
+
+int main(void)
+{
+	static const int hw[][2] = { { 1, 1 }, { 2, 3 }, { 7, 7 }, { 8, 8 }, { 13, 11 } };
+	static const int ch[][2] = { { 16, 16 }, { 16, 64 }, { 64, 16 } };
+
+	rng_seed(&R, 7);
+	for (size_t i = 0; i < sizeof hw / sizeof hw[0]; i++)
+		for (size_t j = 0; j < sizeof ch / sizeof ch[0]; j++)
+			check(i % 2 ? 3 : 1, ch[j][0], ch[j][1], hw[i][0], hw[i][1], (int)(i + j) % 2);
+	check(3, 16, 16, 1, 1, 1);
+	check(1, 64, 64, 13, 11, 0);
+	check(2, 16, 16, 56, 56, 1);	/* several chunks of tile rows */
+	check(1, 64, 64, 56, 56, 0);
+	check(1, 128, 128, 14, 14, 1);	/* IR-18 widths */
+	check(3, 256, 256, 7, 7, 0);
+	diag("largest relative error %.3g", worst);
+
+	/* the rule: only 3x3 stride 1 pad 1, 16 or more channels each way */
+	{
+		const struct conv2d_dims no[] = {
+			{ 1, 15, 8, 8, 16, 3, 1, 1 }, { 1, 16, 8, 8, 15, 3, 1, 1 },
+			{ 1, 16, 8, 8, 16, 3, 2, 1 }, { 1, 16, 8, 8, 16, 3, 1, 0 },
+			{ 1, 16, 8, 8, 16, 1, 1, 0 }, { 1, 3, 112, 112, 64, 3, 1, 1 },
+		};
+		int none = 1;
+		for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+			none &= !conv2d_uses_winograd(&no[i]) && !wino_applies(&no[i]);
+		ok(none, "Winograd only for 3x3 s1 p1 with c, oc >= 16");
+	}
+	/* IR-18's Winograd layers: applied, workspace bounded and batch-free */
+	{
+		static const int ir18[][3] = {	/* c, h, oc */
+			{ 64, 112, 64 }, { 64, 56, 64 }, { 64, 56, 128 }, { 128, 28, 128 },
+			{ 128, 28, 256 }, { 256, 14, 256 }, { 256, 14, 512 }, { 512, 7, 512 },
+		};
+		int all = 1;
+		for (size_t i = 0; i < sizeof ir18 / sizeof ir18[0]; i++) {
+			struct conv2d_dims a = { 1, ir18[i][0], ir18[i][1], ir18[i][1], ir18[i][2], 3, 1, 1 };
+			struct conv2d_dims b = a;
+			b.n = 64;
+			all &= conv2d_uses_winograd(&b) && conv2d_workspace(&a) == conv2d_workspace(&b) &&
+			       conv2d_workspace(&b) <= (size_t)12 << 20;
+		}
+		ok(all, "IR-18's 3x3 s1 layers use Winograd, workspace <= 12 Mi floats, batch-free");
+	}
+	return done_testing();
+}
