@@ -1,18 +1,21 @@
 # valgrind memcheck over the tests.
-#   make check-valgrind        unit tests, then CLI tests, every program under
-#                              memcheck (slow: run it under nice -n 19)
+#   make check-valgrind        unit, CLI and reference tests, every program
+#                              of ours under memcheck (slow: run it under
+#                              nice -n 19)
 #   make check-valgrind-unit   only the unit tests (tests/unit/*.t)
 #   make check-valgrind-cli    only the CLI tests (VG_CLI_TESTS to pick some)
+#   make check-valgrind-ref    only the reference tests (VG_REF_TESTS)
 # Unit test binaries run through prove --exec; CLI tests find the tools
 # through wrappers in tests/tmp/valgrind/bin, which tests/cli/lib.sh puts
 # first on PATH when HM_VALGRIND=1, so every hm-* a test (or a python
-# helper it starts) runs is checked.  memcheck writes into
+# helper it starts) runs is checked.  The reference tests (tests/ref/*.py,
+# run natively) find the tools and the tests/ref/*-driver programs through
+# wrappers in tests/tmp/valgrind/bin and tests/tmp/valgrind/ref
+# (tests/ref/hmtest.py, when HM_VALGRIND=1).  memcheck writes into
 # tests/tmp/valgrind/log/PID.log (stderr stays the tool's own, which the
 # tests check); a program with an error or a definite leak exits 99, which
 # fails its test, and the logs are summed up at the end.
 # mk/valgrind.supp holds suppressions for third-party noise only.
-# The reference tests (tests/ref) start the tools by absolute path and are
-# not part of this run.
 
 VG_DIR := tests/tmp/valgrind
 VG_FLAGS := -q --tool=memcheck --error-exitcode=99 --leak-check=full \
@@ -34,17 +37,19 @@ VG_FLAGS := -q --tool=memcheck --error-exitcode=99 --leak-check=full \
 VG_ENV := OPENBLAS_CORETYPE=Haswell OMP_WAIT_POLICY=passive JSIMD_FORCENONE=1
 VG_UNIT_TESTS ?= $(filter-out tests/unit/t-blas.t,$(call tests_in,tests/unit))
 VG_CLI_TESTS ?= $(call tests_in,tests/cli)
+VG_REF_TESTS ?= $(call tests_in,tests/ref)
 
-.PHONY: check-valgrind check-valgrind-unit check-valgrind-cli valgrind-wrappers \
+.PHONY: check-valgrind check-valgrind-unit check-valgrind-cli check-valgrind-ref \
+	valgrind-wrappers \
 	valgrind-report
 
-valgrind-wrappers: all
-	@rm -rf $(VG_DIR)/bin && mkdir -p $(VG_DIR)/bin $(VG_DIR)/log
-	@for t in $(TOOLS); do \
-		n=$${t#bin/}; \
+valgrind-wrappers: all $(REF_DRIVERS)
+	@rm -rf $(VG_DIR)/bin $(VG_DIR)/ref && mkdir -p $(VG_DIR)/bin $(VG_DIR)/ref $(VG_DIR)/log
+	@for t in $(TOOLS) $(REF_DRIVERS); do \
+		w=$(VG_DIR)/$${t#tests/}; \
 		printf '#!/bin/sh\nexec valgrind %s "%s" "$$@"\n' \
-			'$(VG_FLAGS)' '$(CURDIR)/'$$t >$(VG_DIR)/bin/$$n; \
-		chmod +x $(VG_DIR)/bin/$$n; \
+			'$(VG_FLAGS)' '$(CURDIR)/'$$t >$$w; \
+		chmod +x $$w; \
 	done
 
 check-valgrind-unit: $(UNIT_BIN) valgrind-wrappers
@@ -55,10 +60,15 @@ check-valgrind-cli: valgrind-wrappers
 	env $(VG_ENV) HM_VALGRIND=1 prove --timer --exec '' $(VG_CLI_TESTS)
 	@$(MAKE) -s valgrind-report
 
+check-valgrind-ref: valgrind-wrappers
+	env $(VG_ENV) HM_VALGRIND=1 prove --timer --exec '' $(VG_REF_TESTS)
+	@$(MAKE) -s valgrind-report
+
 check-valgrind: $(UNIT_BIN) valgrind-wrappers
 	@rm -f $(VG_DIR)/log/*.log
 	prove --exec 'valgrind $(VG_FLAGS)' $(VG_UNIT_TESTS)
 	env $(VG_ENV) HM_VALGRIND=1 prove --timer --exec '' $(VG_CLI_TESTS)
+	env $(VG_ENV) HM_VALGRIND=1 prove --timer --exec '' $(VG_REF_TESTS)
 	@$(MAKE) -s valgrind-report
 
 # Programs run, and those whose log holds an error (an empty log is clean).

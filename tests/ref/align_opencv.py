@@ -22,7 +22,7 @@ import hmtest
 from hmtest import ok
 
 HM_ALIGN = os.path.join(hmtest.BIN, "hm-align")
-DRIVER = os.path.join(hmtest.REF, "align-driver")
+DRIVER = os.path.join(hmtest.DRIVERS, "align-driver")
 
 ARCFACE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                     [41.5493, 92.3655], [70.7299, 92.2041]])

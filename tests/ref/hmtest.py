@@ -8,6 +8,7 @@ snippet first adds $TEST_ROOT/tests/ref to sys.path.
 
 What is here:
   - paths: ROOT (the repository), REF (tests/ref), BIN (the built tools),
+    DRIVERS (the built tests/ref/*-driver programs),
     SHARED and DATA (the shared data directory: $HM_SHARED, by default
     ../shared beside the repository, and its data/);
   - a TAP emitter: ok() for each check, done() for the plan and the exit
@@ -33,7 +34,15 @@ from collections import namedtuple
 
 REF = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(REF))
-BIN = os.path.join(ROOT, "bin")
+# make check-valgrind (mk/valgrind.mk) sets HM_VALGRIND=1: the tools and the
+# drivers then run through memcheck wrappers of the same names.
+_VALGRIND = os.path.join(ROOT, "tests", "tmp", "valgrind")
+if os.environ.get("HM_VALGRIND") == "1":
+    BIN = os.path.join(_VALGRIND, "bin")
+    DRIVERS = os.path.join(_VALGRIND, "ref")
+else:
+    BIN = os.path.join(ROOT, "bin")
+    DRIVERS = REF
 SHARED = os.environ.get("HM_SHARED") or os.path.join(ROOT, "..", "shared")
 DATA = os.path.join(SHARED, "data")
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 import hmtest
 from hmtest import ok
 
-DRIVER = os.path.join(hmtest.REF, "loss-driver")
+DRIVER = os.path.join(hmtest.DRIVERS, "loss-driver")
 B, D, C = 64, 512, 1000
 
 

@@ -54,7 +54,7 @@ from hmtest import ok
 # bench/model.sh imports reference() from here too.
 from torch_models import reference
 
-DRIVER = os.path.join(hmtest.REF, "model-driver")
+DRIVER = os.path.join(hmtest.DRIVERS, "model-driver")
 OUT_TOL, GRAD_TOL = 1e-4, 1e-3
 
 torch.set_num_threads(2)

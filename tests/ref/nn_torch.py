@@ -26,7 +26,7 @@ import torch.nn.functional as F
 import hmtest
 from hmtest import ok
 
-DRIVER = os.path.join(hmtest.REF, "nn-driver")
+DRIVER = os.path.join(hmtest.DRIVERS, "nn-driver")
 OUT_TOL, GRAD_TOL = 1e-4, 1e-3
 
 torch.set_num_threads(1)

@@ -27,7 +27,7 @@ import torch
 import hmtest
 from hmtest import ok
 
-DRIVER = os.path.join(hmtest.REF, "optim-driver")
+DRIVER = os.path.join(hmtest.DRIVERS, "optim-driver")
 N, STEPS, MOM = 10000, 3, 0.9
 
 

@@ -16,7 +16,7 @@ import tempfile
 import hmtest
 from hmtest import DATA, ok
 
-DRIVER = os.path.join(hmtest.REF, "pairs-driver")
+DRIVER = os.path.join(hmtest.DRIVERS, "pairs-driver")
 
 
 def driver(path, fmt=None):
