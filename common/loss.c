@@ -345,24 +345,59 @@ static int ohem_keep(double r, int B)
 	return K < 1 ? 1 : K > B ? B : K;
 }
 
-/* Step 4: w [B] = dloss/dL_i; returns the batch loss. */
-static double hard_mining(float *w, const float *L, const float *q,
-			  const struct loss_config *c, int B)
+static struct {
+	int n, index;
+	int (*sum)(float *buf, size_t n);
+} shard = { 1, 0, NULL };
+
+void loss_set_shard(int n, int index, int (*sum)(float *buf, size_t n))
+{
+	shard.n = n > 1 && sum ? n : 1;
+	shard.index = shard.n > 1 ? index : 0;
+	shard.sum = sum;
+}
+
+/* OHEM over ALL [NB] (this process's L at ALL + OFF): w [B] and *loss for
+ * this process's samples, scaled by N (see loss_set_shard()). */
+static void ohem(float *w, double *loss, const float *all, int off, int B, int N, double r)
+{
+	int K = ohem_keep(r, N * B);
+	double total = 0;
+	/* rank_i: samples harder than i, equal ones before i first; kept iff
+	 * rank_i < K.  O((NB)^2), no sort, no ties to chance. */
+	for (int i = off; i < off + B; i++) {
+		int rank = 0;
+		for (int j = 0; j < N * B; j++)
+			rank += all[j] > all[i] || (all[j] == all[i] && j < i);
+		w[i - off] = rank < K ? (float)N / K : 0.0f;
+		if (rank < K)
+			total += all[i];
+	}
+	*loss = total * N / K;
+}
+
+/* Step 4: w [B] = dloss/dL_i and *loss the batch loss; 0 or -1. */
+static int hard_mining(float *w, double *loss, const float *L, const float *q,
+		       const struct loss_config *c, int B)
 {
 	double g = c->hm_param, total = 0;
+	if (c->hm == HM_OHEM && shard.n > 1) {
+		/* Every process's L_i, in batch order: a sum of zeros and
+		 * one value per element is that value, exactly. */
+		size_t nb = (size_t)shard.n * B;
+		float *all = calloc(nb, sizeof *all);
+		if (!all)
+			return hm_error("out of memory");
+		memcpy(all + (size_t)shard.index * B, L, (size_t)B * sizeof *L);
+		int rc = shard.sum(all, nb);
+		if (rc == 0)
+			ohem(w, loss, all, shard.index * B, B, shard.n, g);
+		free(all);
+		return rc;
+	}
 	if (c->hm == HM_OHEM) {
-		int K = ohem_keep(g, B);
-		/* rank_i: samples harder than i, equal ones before i first;
-		 * kept iff rank_i < K.  O(B^2), no sort, no ties to chance. */
-		for (int i = 0; i < B; i++) {
-			int rank = 0;
-			for (int j = 0; j < B; j++)
-				rank += L[j] > L[i] || (L[j] == L[i] && j < i);
-			w[i] = rank < K ? 1.0f / K : 0.0f;
-			if (rank < K)
-				total += L[i];
-		}
-		return total / K;
+		ohem(w, loss, L, 0, B, 1, g);
+		return 0;
 	}
 	for (int i = 0; i < B; i++) {
 		double l = L[i], t, d;
@@ -387,7 +422,8 @@ static double hard_mining(float *w, const float *L, const float *q,
 		total += t;
 		w[i] = (float)(d / B);
 	}
-	return total / B;
+	*loss = total / B;
+	return 0;
 }
 
 /* Checks what every entry point checks before it writes anything. */
@@ -502,7 +538,10 @@ int loss_forward_backward(struct loss_out *out, float *dx, float *dW,
 			out->pred[i] = p;
 		cross_entropy(&L[i], &q[i], P + (size_t)i * C, labels[i], C);
 	}
-	out->loss = (float)hard_mining(w, L, q, c, B);
+	double loss = 0;
+	if (hard_mining(w, &loss, L, q, c, B) < 0)
+		return -1;
+	out->loss = (float)loss;
 	if (out->sample_loss)
 		memcpy(out->sample_loss, L, (size_t)B * sizeof *L);
 	if (out->sample_weight)

@@ -122,6 +122,21 @@ struct loss_out {
 				 * on ties */
 };
 
+/*
+ * Data parallel training (hm-train over MPI): each of N processes holds
+ * shard INDEX (0..N-1) of every batch, samples [INDEX B, (INDEX+1) B) of a
+ * batch of N B, and its gradients are summed over the processes and divided
+ * by N.  OHEM then keeps the K = ceil(r N B) hardest samples of the whole
+ * batch, as one process would: SUM(buf, n) must sum buf element-wise over
+ * the processes, in place, on every process (dist_sum_float), and returns 0
+ * or -1 with a message.  Each process weights its kept samples N/K and
+ * reports N/K times their loss sum, so the sums over processes divided by
+ * N are one process's gradient and loss.  The other hard-mining modes are
+ * per sample and need nothing.  Process-wide; N = 1 (the default) is one
+ * process.
+ */
+void loss_set_shard(int n, int index, int (*sum)(float *buf, size_t n));
+
 /* Fills *c with the DESIGN section 5 defaults for kind k and no hard
  * mining: arcface s = 64, m = 0.5, no easy margin; cosface s = 64,
  * m = 0.35; asoftmax m = 4, lambda 1000, 0.12, 1, 5.  Unused fields get

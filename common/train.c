@@ -1173,6 +1173,7 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 	if (model_set_batch(T.m, T.Bl) < 0 || alloc_state(&T) < 0)
 		goto out;
 	T.drop_draws = model_dropout_draws(T.m);
+	loss_set_shard(T.size, T.rank, dist_sum_float);	/* OHEM over the whole batch */
 	if (T.size > 1 && T.c.sync_bn) {
 		int max_c = 1;
 		for (int i = 0; i < model_n_tensors(T.m); i++)
