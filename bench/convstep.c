@@ -11,6 +11,14 @@
  * "train_gflop_per_image F" (6 x model_macs("ir18"), i.e. forward, dinp
  * and dweight of every layer, FC included) and the BLAS core in use.
  *
+ *   convstep THREADS BATCH RUNS compare
+ *
+ * instead times the conv step with Winograd off (im2col) and on
+ * (conv2d_set_winograd()), interleaved, one line per run, "run R im2col G
+ * winograd G", then per layer "layer I CxHxW->OC kK sS im2col G winograd
+ * G wino yes|no" (forward + backward, median over the runs).  GFLOP/s are
+ * always direct-convolution FLOPs over time (effective rates).
+ *
  * The layers are IR-18 at 3x112x112 as model.h describes it (stem conv3x3
  * 3->64; stages of two IBasicBlocks, widths 64..512, the stage's stride 2
  * on the first block's second conv3x3, plus a conv1x1 stride-2 shortcut),
@@ -34,11 +42,13 @@
 #include "nn.h"
 #include "rng.h"
 #include "probe.h"
+#include "winograd.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 struct layer {
@@ -87,15 +97,66 @@ static double sgemm_rate(int n, float *a, float *b, float *c)
 	return 2.0 * n * n * n * reps / total * 1e-9;
 }
 
-/* One training step's convolutions: forward in order, backward in reverse. */
-static double conv_step(struct layer *l, int n, float *work)
+/* One training step's convolutions: forward in order, backward in reverse;
+ * per layer, when lt is not NULL, its forward + backward seconds. */
+static double conv_step(struct layer *l, int n, float *work, double *lt)
 {
-	double t0 = now();
-	for (int i = 0; i < n; i++)
+	double t0 = now(), t;
+	for (int i = 0; i < n; i++) {
+		t = now();
 		conv2d_forward(l[i].y, work, l[i].x, l[i].w, NULL, &l[i].d);
-	for (int i = n - 1; i >= 0; i--)
+		if (lt)
+			lt[i] = now() - t;
+	}
+	for (int i = n - 1; i >= 0; i--) {
+		t = now();
 		conv2d_backward(l[i].dx, l[i].dw, NULL, work, l[i].dy, l[i].x, l[i].w, &l[i].d);
+		if (lt)
+			lt[i] += now() - t;
+	}
 	return now() - t0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The median of v[0], v[stride], ... (n values; sorts a copy). */
+static double median_of(const double *v, int n, int stride)
+{
+	double t[64];
+	for (int i = 0; i < n; i++)
+		t[i] = v[(size_t)i * stride];
+	qsort(t, (size_t)n, sizeof *t, cmp_double);
+	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* Winograd off and on, interleaved (see the header comment). */
+static void compare(struct layer *l, int n, float *work, int runs, double flops)
+{
+	double lt[2][64][32];	/* [path][run][layer] */
+
+	for (int run = 1; run <= runs; run++) {
+		double t[2];
+		for (int p = 0; p < 2; p++) {
+			conv2d_set_winograd(p);
+			t[p] = conv_step(l, n, work, lt[p][run - 1]);
+		}
+		printf("run %d im2col %.1f winograd %.1f\n", run, flops / t[0] * 1e-9,
+		       flops / t[1] * 1e-9);
+		fflush(stdout);
+	}
+	for (int i = 0; i < n; i++) {
+		const struct conv2d_dims *d = &l[i].d;
+		double f = 2 * l[i].macs * (i ? 3 : 2);
+		printf("layer %d %dx%dx%d->%d k%d s%d im2col %.1f winograd %.1f wino %s\n", i, d->c,
+		       d->h, d->w, d->oc, d->k, d->stride, f / median_of(&lt[0][0][i], runs, 32) * 1e-9,
+		       f / median_of(&lt[1][0][i], runs, 32) * 1e-9,
+		       wino_applies(d) ? "yes" : "no");
+	}
+	conv2d_set_winograd(1);
 }
 
 int main(int argc, char **argv)
@@ -109,11 +170,11 @@ int main(int argc, char **argv)
 	hm_set_progname(argv[0]);
 	if (blas_init(argc, argv))
 		warn("%s", hm_errmsg());
-	if (argc != 4)
-		die_usage("usage: convstep THREADS BATCH RUNS");
+	if (argc != 4 && !(argc == 5 && !strcmp(argv[4], "compare")))
+		die_usage("usage: convstep THREADS BATCH RUNS [compare]");
 	int threads = atoi(argv[1]), batch = atoi(argv[2]), runs = atoi(argv[3]);
-	if (threads < 1 || batch < 1 || runs < 1)
-		die_usage("usage: convstep THREADS>=1 BATCH>=1 RUNS>=1");
+	if (threads < 1 || batch < 1 || runs < 1 || (argc == 5 && runs > 64))
+		die_usage("usage: convstep THREADS>=1 BATCH>=1 RUNS>=1 (<= 64 with compare)");
 	blas_set_threads(threads);
 	rng_seed(&r, 1);
 
@@ -153,10 +214,16 @@ int main(int argc, char **argv)
 	int sq = 1024;
 	float *a = rnd((size_t)sq * sq, &r), *b = rnd((size_t)sq * sq, &r);
 	float *c = rnd((size_t)sq * sq, &r);
-	conv_step(l, n, work);	/* warm-up */
+	conv_step(l, n, work, NULL);	/* warm-up */
+	if (argc == 5) {
+		conv2d_set_winograd(0);
+		conv_step(l, n, work, NULL);	/* warm-up of the other path */
+		compare(l, n, work, runs, flops);
+		runs = 0;
+	}
 	for (int run = 1; run <= runs; run++) {
 		double peak = sgemm_rate(sq, a, b, c);
-		double t = conv_step(l, n, work);
+		double t = conv_step(l, n, work, NULL);
 		printf("run %d sgemm %.1f conv %.1f\n", run, peak, flops / t * 1e-9);
 		fflush(stdout);
 	}

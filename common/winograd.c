@@ -104,7 +104,7 @@ static int tile_rows(const struct conv2d_dims *d, int tw)
 static size_t workspace(const struct conv2d_dims *d)
 {
 	const size_t tw = ((size_t)d->w + 1) / 2, R = (size_t)tile_rows(d, (int)tw);
-	return 32 * (size_t)d->oc * d->c + 16 * ((size_t)d->c + d->oc) * R * tw + 24 * (tw + 1);
+	return 32 * (size_t)d->oc * d->c + 16 * ((size_t)d->c + d->oc) * R * tw + 16 * (tw + 1) + 5 * (2 * tw + 2);
 }
 
 int wino_applies(const struct conv2d_dims *d)
@@ -175,81 +175,75 @@ static void dweight_add(float *dweight, const float *dU, const struct conv2d_dim
 	}
 }
 
-/* Row y of plane [h][w] split for the tiles: E[k] = column 2k-1, O[k] =
- * column 2k, k < tw + 1, zero outside the image. */
-static void split_row(float *E, float *O, const float *plane, int y, int h, int w, int tw)
+/* Row y of plane [h][w], or the zero row when y is outside the image. */
+static const float *row_or_zero(const float *plane, int y, int h, int w, const float *zero)
 {
-	int k;
-	if (y < 0 || y >= h) {
-		memset(E, 0, (size_t)(tw + 1) * sizeof *E);
-		memset(O, 0, (size_t)(tw + 1) * sizeof *O);
-		return;
-	}
-	const float *row = plane + (size_t)y * w;
-	E[0] = 0;
-	for (k = 1; 2 * k - 1 < w; k++)
-		E[k] = row[2 * k - 1];
-	for (; k <= tw; k++)
-		E[k] = 0;
-	for (k = 0; 2 * k < w; k++)
-		O[k] = row[2 * k];
-	for (; k <= tw; k++)
-		O[k] = 0;
+	return y < 0 || y >= h ? zero : plane + (size_t)y * w;
 }
 
 /* V [16][c][nt] = B^T d B for the input tiles of tile rows [q0, q1), nt =
- * (q1 - q0) tw; s: 16 (tw + 1) floats of scratch. */
+ * (q1 - q0) tw; s: 5 (2 tw + 2) floats of scratch. */
 static void input_tiles(float *V, float *s, const float *inp, const struct conv2d_dims *d,
 			const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w;
-	const size_t tw1 = (size_t)tw + 1, nt = (size_t)(q1 - q0) * tw;
+	const size_t tw2 = 2 * (size_t)tw + 2, nt = (size_t)(q1 - q0) * tw;
 	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
-	float *r = s, *z = s + 8 * tw1;	/* rows 0..3 split, then B^T applied */
+	/* z_i[x + 1] = (B^T applied down the tile's four rows)_i at column x;
+	 * columns -1 and w, w + 1 (past an odd edge) stay zero */
+	float *zero = s, *z[4] = { s + tw2, s + 2 * tw2, s + 3 * tw2, s + 4 * tw2 };
 
+	memset(s, 0, 5 * tw2 * sizeof *s);
 	for (int ci = 0; ci < d->c; ci++)
 		for (long q = q0; q < q1; q++) {
 			const long img = q / p->th;
 			const int ty = (int)(q % p->th);
 			const float *plane = inp + ((size_t)img * d->c + ci) * hw;
-			float *v = V + (size_t)ci * nt + (size_t)(q - q0) * tw;
-			for (int i = 0; i < 4; i++)
-				split_row(r + 2 * i * tw1, r + (2 * i + 1) * tw1, plane, 2 * ty - 1 + i,
-					  h, w, tw);
-			/* along the rows: z_i = (B^T r)_i, even and odd halves alike */
-			{
-				const float *r0 = r, *r1 = r + 2 * tw1, *r2 = r + 4 * tw1, *r3 = r + 6 * tw1;
-				float *z0 = z, *z1 = z + 2 * tw1, *z2 = z + 4 * tw1, *z3 = z + 6 * tw1;
-				SIMD
-				for (size_t k = 0; k < 2 * tw1; k++) {
-					z0[k] = r0[k] - r2[k];
-					z1[k] = r1[k] + r2[k];
-					z2[k] = r2[k] - r1[k];
-					z3[k] = r1[k] - r3[k];
-				}
+			const float *r0 = row_or_zero(plane, 2 * ty - 1, h, w, zero);
+			const float *r1 = row_or_zero(plane, 2 * ty, h, w, zero);
+			const float *r2 = row_or_zero(plane, 2 * ty + 1, h, w, zero);
+			const float *r3 = row_or_zero(plane, 2 * ty + 2, h, w, zero);
+			float *z0 = z[0] + 1, *z1 = z[1] + 1, *z2 = z[2] + 1, *z3 = z[3] + 1;
+			SIMD
+			for (int x = 0; x < w; x++) {
+				z0[x] = r0[x] - r2[x];
+				z1[x] = r1[x] + r2[x];
+				z2[x] = r2[x] - r1[x];
+				z3[x] = r1[x] - r3[x];
 			}
-			/* along the columns: tile tx reads E[tx], O[tx], E[tx+1], O[tx+1] */
+			/* along the row: tile tx reads columns 2tx-1 .. 2tx+2, z_i[2tx ..] */
+			float *v = V + (size_t)ci * nt + (size_t)(q - q0) * tw;
 			for (int i = 0; i < 4; i++) {
-				const float *E = z + 2 * i * tw1, *O = E + tw1;
+				const float *zi = z[i];
 				float *v0 = v + (4 * i) * es, *v1 = v0 + es, *v2 = v1 + es, *v3 = v2 + es;
 				SIMD
 				for (int tx = 0; tx < tw; tx++) {
-					v0[tx] = E[tx] - E[tx + 1];
-					v1[tx] = O[tx] + E[tx + 1];
-					v2[tx] = E[tx + 1] - O[tx];
-					v3[tx] = O[tx] - O[tx + 1];
+					v0[tx] = zi[2 * tx] - zi[2 * tx + 2];
+					v1[tx] = zi[2 * tx + 1] + zi[2 * tx + 2];
+					v2[tx] = zi[2 * tx + 2] - zi[2 * tx + 1];
+					v3[tx] = zi[2 * tx + 1] - zi[2 * tx + 3];
 				}
 			}
 		}
 }
 
-/* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias; s: 4 tw floats. */
+/* The four outputs A^T m A of tile tx (m[e * es + tx], e = 4a + b). */
+#define M_(e) m[(size_t)(e) * es + tx]
+#define OUT_TILE                                                                   \
+	const float a0 = M_(0) + M_(4) + M_(8), a1 = M_(1) + M_(5) + M_(9);        \
+	const float a2 = M_(2) + M_(6) + M_(10), a3 = M_(3) + M_(7) + M_(11);      \
+	const float c0 = M_(4) - M_(8) - M_(12), c1 = M_(5) - M_(9) - M_(13);      \
+	const float c2 = M_(6) - M_(10) - M_(14), c3 = M_(7) - M_(11) - M_(15);    \
+	const float y00 = a0 + a1 + a2 + b, y01 = a1 - a2 - a3 + b;                \
+	const float y10 = c0 + c1 + c2 + b, y11 = c1 - c2 - c3 + b
+
+/* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias; s: 2 tw floats
+ * (where row 2ty+1 past the image goes). */
 static void output_tiles(float *out, const float *M, float *s, const float *bias,
 			 const struct conv2d_dims *d, const struct plan *p, long q0, long q1)
 {
-	const int tw = p->tw, h = d->h, w = d->w;
+	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
 	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
-	float *y00 = s, *y01 = s + tw, *y10 = s + 2 * tw, *y11 = s + 3 * tw;
 
 	for (int o = 0; o < d->oc; o++) {
 		const float b = bias ? bias[o] : 0.0f;
@@ -257,80 +251,76 @@ static void output_tiles(float *out, const float *M, float *s, const float *bias
 			const long img = q / p->th;
 			const int ty = (int)(q % p->th);
 			const float *m = M + (size_t)o * nt + (size_t)(q - q0) * tw;
-			float *plane = out + ((size_t)img * d->oc + o) * hw;
+			float *r0 = out + ((size_t)img * d->oc + o) * hw + (size_t)(2 * ty) * w;
+			float *r1 = 2 * ty + 1 < h ? r0 + w : s;
 			SIMD
-			for (int tx = 0; tx < tw; tx++) {
-				float t0[4], t1[4];
-				for (int j = 0; j < 4; j++) {
-					const float m0 = m[j * es + tx], m1 = m[(4 + j) * es + tx];
-					const float m2 = m[(8 + j) * es + tx], m3 = m[(12 + j) * es + tx];
-					t0[j] = m0 + m1 + m2;
-					t1[j] = m1 - m2 - m3;
-				}
-				y00[tx] = t0[0] + t0[1] + t0[2] + b;
-				y01[tx] = t0[1] - t0[2] - t0[3] + b;
-				y10[tx] = t1[0] + t1[1] + t1[2] + b;
-				y11[tx] = t1[1] - t1[2] - t1[3] + b;
+			for (int tx = 0; tx < full; tx++) {
+				OUT_TILE;
+				r0[2 * tx] = y00;
+				r0[2 * tx + 1] = y01;
+				r1[2 * tx] = y10;
+				r1[2 * tx + 1] = y11;
 			}
-			float *row = plane + (size_t)(2 * ty) * w;
-			for (int x = 0; 2 * x < w; x++)
-				row[2 * x] = y00[x];
-			for (int x = 0; 2 * x + 1 < w; x++)
-				row[2 * x + 1] = y01[x];
-			if (2 * ty + 1 >= h)
-				continue;
-			row += w;
-			for (int x = 0; 2 * x < w; x++)
-				row[2 * x] = y10[x];
-			for (int x = 0; 2 * x + 1 < w; x++)
-				row[2 * x + 1] = y11[x];
+			for (int tx = full; tx < tw; tx++) {	/* odd w: one column */
+				OUT_TILE;
+				(void)y01, (void)y11;
+				r0[2 * tx] = y00;
+				r1[2 * tx] = y10;
+			}
 		}
 	}
 }
 
+/* W = A dy A^T for tile tx from its gradients a b / c dd (rows 2ty, 2ty+1). */
+#define W_(e) wt[(size_t)(e) * es + tx]
+#define GRAD_TILE(a, b, c, dd)                                                     \
+	do {                                                                       \
+		const float u1 = (a) + (c), v1 = (b) + (dd), u2 = (a) - (c), v2 = (b) - (dd); \
+		W_(0) = (a), W_(1) = (a) + (b), W_(2) = (a) - (b), W_(3) = -(b);    \
+		W_(4) = u1, W_(5) = u1 + v1, W_(6) = u1 - v1, W_(7) = -v1;           \
+		W_(8) = u2, W_(9) = u2 + v2, W_(10) = u2 - v2, W_(11) = -v2;         \
+		W_(12) = -(c), W_(13) = -(c) - (dd), W_(14) = (dd) - (c), W_(15) = (dd); \
+	} while (0)
+
 /* W [16][oc][nt] = A dy A^T for the output tiles of tile rows [q0, q1),
- * gradients past the image's edge taken as zero; s: 4 (tw + 1) floats. */
+ * gradients past the image's edge taken as zero; s: 2 tw + 2 floats. */
 static void grad_tiles(float *W, float *s, const float *dout, const struct conv2d_dims *d,
 		       const struct plan *p, long q0, long q1)
 {
-	const int tw = p->tw, h = d->h, w = d->w;
-	const size_t tw1 = (size_t)tw + 1, nt = (size_t)(q1 - q0) * tw;
-	const size_t es = (size_t)d->oc * nt, hw = (size_t)h * w;
-	/* row 2ty: columns 2tx (ae) and 2tx+1 (ao); row 2ty+1: ce, co.  The
-	 * split puts column 2k in O[k] and 2k+1 in E[k+1]. */
-	float *E0 = s, *O0 = s + tw1, *E1 = s + 2 * tw1, *O1 = s + 3 * tw1;
+	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
+	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
+	const float *zero = s;
 
+	memset(s, 0, (2 * (size_t)tw + 2) * sizeof *s);
 	for (int o = 0; o < d->oc; o++)
 		for (long q = q0; q < q1; q++) {
 			const long img = q / p->th;
 			const int ty = (int)(q % p->th);
 			const float *plane = dout + ((size_t)img * d->oc + o) * hw;
+			const float *r0 = plane + (size_t)(2 * ty) * w;
+			const float *r1 = row_or_zero(plane, 2 * ty + 1, h, w, zero);
 			float *wt = W + (size_t)o * nt + (size_t)(q - q0) * tw;
-			split_row(E0, O0, plane, 2 * ty, h, w, tw);
-			split_row(E1, O1, plane, 2 * ty + 1, h, w, tw);
 			SIMD
-			for (int tx = 0; tx < tw; tx++) {
-				const float a = O0[tx], b = E0[tx + 1], c = O1[tx], dd = E1[tx + 1];
-				const float pr[4] = { a, a + c, a - c, -c }, qr[4] = { b, b + dd, b - dd, -dd };
-				for (int i = 0; i < 4; i++) {
-					wt[(4 * i + 0) * es + tx] = pr[i];
-					wt[(4 * i + 1) * es + tx] = pr[i] + qr[i];
-					wt[(4 * i + 2) * es + tx] = pr[i] - qr[i];
-					wt[(4 * i + 3) * es + tx] = -qr[i];
-				}
+			for (int tx = 0; tx < full; tx++) {
+				const float a = r0[2 * tx], b = r0[2 * tx + 1];
+				const float c = r1[2 * tx], dd = r1[2 * tx + 1];
+				GRAD_TILE(a, b, c, dd);
+			}
+			for (int tx = full; tx < tw; tx++) {	/* odd w: column 2tx+1 is past the edge */
+				const float a = r0[2 * tx], c = r1[2 * tx], b = 0.0f, dd = 0.0f;
+				GRAD_TILE(a, b, c, dd);
 			}
 		}
 }
 
 /* dinp [n][c][h][w] += B dV B^T for the input tiles of tile rows [q0, q1),
- * dropping what falls on the padding; s: 18 (tw + 1) floats. */
+ * dropping what falls on the padding; s: 16 (tw + 1) floats. */
 static void dinput_tiles(float *dinp, const float *dV, float *s, const struct conv2d_dims *d,
 			 const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t tw1 = (size_t)tw + 1, nt = (size_t)(q1 - q0) * tw;
 	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
-	float *z = s, *E = s + 16 * tw1, *O = E + tw1;	/* z[4i + j][tx] */
 
 	for (int ci = 0; ci < d->c; ci++)
 		for (long q = q0; q < q1; q++) {
@@ -338,45 +328,44 @@ static void dinput_tiles(float *dinp, const float *dV, float *s, const struct co
 			const int ty = (int)(q % p->th);
 			const float *v = dV + (size_t)ci * nt + (size_t)(q - q0) * tw;
 			float *plane = dinp + ((size_t)img * d->c + ci) * hw;
-			/* B x = (x0, x1 - x2 + x3, x1 + x2 - x0, -x3) on both indices */
-			SIMD
-			for (int tx = 0; tx < tw; tx++) {
-				float r[4][4];
-				for (int j = 0; j < 4; j++) {
-					const float x0 = v[j * es + tx], x1 = v[(4 + j) * es + tx];
-					const float x2 = v[(8 + j) * es + tx], x3 = v[(12 + j) * es + tx];
-					r[0][j] = x0;
-					r[1][j] = x1 - x2 + x3;
-					r[2][j] = x1 + x2 - x0;
-					r[3][j] = -x3;
-				}
-				for (int i = 0; i < 4; i++) {
-					z[(4 * i + 0) * tw1 + tx] = r[i][0];
-					z[(4 * i + 1) * tw1 + tx] = r[i][1] - r[i][2] + r[i][3];
-					z[(4 * i + 2) * tw1 + tx] = r[i][1] + r[i][2] - r[i][0];
-					z[(4 * i + 3) * tw1 + tx] = -r[i][3];
+			/* B x = (x0, x1 - x2 + x3, x1 + x2 - x0, -x3), first down the
+			 * columns (z[4a + j] for row a), then along the rows in place */
+			for (int j = 0; j < 4; j++) {
+				const float *x0 = v + j * es, *x1 = x0 + 4 * es, *x2 = x1 + 4 * es;
+				const float *x3 = x2 + 4 * es;
+				float *z0 = s + j * tw1, *z1 = z0 + 4 * tw1, *z2 = z1 + 4 * tw1;
+				float *z3 = z2 + 4 * tw1;
+				SIMD
+				for (int tx = 0; tx < tw; tx++) {
+					z0[tx] = x0[tx];
+					z1[tx] = x1[tx] - x2[tx] + x3[tx];
+					z2[tx] = x1[tx] + x2[tx] - x0[tx];
+					z3[tx] = -x3[tx];
 				}
 			}
-			/* row 2ty-1+i: column 2k-1 gets z_i0[k] + z_i2[k-1] (E[k]),
-			 * column 2k gets z_i1[k] + z_i3[k-1] (O[k]) */
 			for (int i = 0; i < 4; i++) {
+				float *z0 = s + 4 * i * tw1, *z1 = z0 + tw1, *z2 = z1 + tw1, *z3 = z2 + tw1;
+				SIMD
+				for (int tx = 0; tx < tw; tx++) {
+					const float x0 = z0[tx], x1 = z1[tx], x2 = z2[tx], x3 = z3[tx];
+					z1[tx] = x1 - x2 + x3;
+					z2[tx] = x1 + x2 - x0;
+					z3[tx] = -x3;
+				}
+				/* row 2ty-1+i: column 2k-1 gets z0[k] + z2[k-1], column 2k
+				 * gets z1[k] + z3[k-1]; column -1 (padding) is dropped */
 				const int y = 2 * ty - 1 + i;
 				if (y < 0 || y >= h)
 					continue;
-				const float *z0 = z + 4 * i * tw1, *z1 = z0 + tw1, *z2 = z1 + tw1;
-				const float *z3 = z2 + tw1;
 				float *row = plane + (size_t)y * w;
-				E[0] = z0[0], O[0] = z1[0];
+				row[0] += z1[0];
 				SIMD
 				for (int k = 1; k < tw; k++) {
-					E[k] = z0[k] + z2[k - 1];
-					O[k] = z1[k] + z3[k - 1];
+					row[2 * k - 1] += z0[k] + z2[k - 1];
+					row[2 * k] += z1[k] + z3[k - 1];
 				}
-				E[tw] = z2[tw - 1];
-				for (int k = 0; 2 * k < w; k++)
-					row[2 * k] += O[k];
-				for (int k = 1; 2 * k - 1 < w; k++)
-					row[2 * k - 1] += E[k];
+				if (2 * tw - 1 < w)
+					row[2 * tw - 1] += z2[tw - 1];
 			}
 		}
 }
