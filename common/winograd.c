@@ -43,7 +43,8 @@
  * V and M (16 (c + oc) R tw floats) stay within WINO_VM floats (8 MiB, a
  * quarter of this machine's L3 cache) and sgemms stay wide (at most
  * WINO_TMAX tiles).  The workspace is U, dU (16 oc c each; 16 MiB for
- * 512 x 512), V, M (or W), and a few rows of scratch.
+ * 512 x 512), V and M (or W); the transforms' few rows of scratch are on
+ * the stack (w <= 1024).
  *
  * The transforms work on a tile row at once, vectorised over tx: an input
  * row is split into its even and odd columns (column 2k-1 and 2k are the
@@ -77,19 +78,25 @@
 #endif
 
 /* Floats for a chunk's V and M together, and the widest chunk (tiles). */
+#ifndef WINO_VM
 #define WINO_VM ((size_t)2 << 20)
+#endif
 #define WINO_TMAX 1024
 /* The workspace bound (floats), CONV_WORK_MAX in nn.c. */
 #define WINO_WORK_MAX ((size_t)12 << 20)
 /* Narrower layers stay on im2col: with few channels the sgemms are thin
  * and the transforms, not the multiplications, take the time. */
 #define WINO_MIN_CH 16
+/* The widest tile row (w <= 2 WINO_TW_MAX): the transforms' scratch rows
+ * live on each thread's stack. */
+#define WINO_TW_MAX 512
+#define SCRATCH (16 * (WINO_TW_MAX + 1))
 
 struct plan {
 	int th, tw;		/* tiles per image: rows, columns */
 	int R;			/* tile rows per chunk */
 	long rows;		/* tile rows of the batch, n*th */
-	float *U, *dU, *V, *M, *s;	/* workspace parts */
+	float *U, *dU, *V, *M;	/* workspace parts */
 };
 
 static int tile_rows(const struct conv2d_dims *d, int tw)
@@ -104,13 +111,13 @@ static int tile_rows(const struct conv2d_dims *d, int tw)
 static size_t workspace(const struct conv2d_dims *d)
 {
 	const size_t tw = ((size_t)d->w + 1) / 2, R = (size_t)tile_rows(d, (int)tw);
-	return 32 * (size_t)d->oc * d->c + 16 * ((size_t)d->c + d->oc) * R * tw + 16 * (tw + 1) + 5 * (2 * tw + 2);
+	return 32 * (size_t)d->oc * d->c + 16 * ((size_t)d->c + d->oc) * R * tw;
 }
 
 int wino_applies(const struct conv2d_dims *d)
 {
 	return d->k == 3 && d->stride == 1 && d->pad == 1 && d->c >= WINO_MIN_CH &&
-	       d->oc >= WINO_MIN_CH && d->h >= 1 && d->w >= 1 &&
+	       d->oc >= WINO_MIN_CH && d->h >= 1 && d->w >= 1 && d->w <= 2 * WINO_TW_MAX &&
 	       workspace(d) <= WINO_WORK_MAX;
 }
 
@@ -127,7 +134,6 @@ static void plan_init(struct plan *p, float *work, const struct conv2d_dims *d)
 	p->rows = (long)d->n * p->th;
 	p->U = work, p->dU = work + uc, p->V = work + 2 * uc;
 	p->M = p->V + 16 * (size_t)d->c * p->R * p->tw;
-	p->s = p->M + 16 * (size_t)d->oc * p->R * p->tw;
 }
 
 /* U [16][oc][c] = G g G^T for every weight g [3][3]. */
@@ -182,19 +188,20 @@ static const float *row_or_zero(const float *plane, int y, int h, int w, const f
 }
 
 /* V [16][c][nt] = B^T d B for the input tiles of tile rows [q0, q1), nt =
- * (q1 - q0) tw; s: 5 (2 tw + 2) floats of scratch. */
-static void input_tiles(float *V, float *s, const float *inp, const struct conv2d_dims *d,
+ * (q1 - q0) tw. */
+static void input_tiles(float *V, const float *inp, const struct conv2d_dims *d,
 			const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t tw2 = 2 * (size_t)tw + 2, nt = (size_t)(q1 - q0) * tw;
 	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
-	/* z_i[x + 1] = (B^T applied down the tile's four rows)_i at column x;
-	 * columns -1 and w, w + 1 (past an odd edge) stay zero */
-	float *zero = s, *z[4] = { s + tw2, s + 2 * tw2, s + 3 * tw2, s + 4 * tw2 };
 
-	memset(s, 0, 5 * tw2 * sizeof *s);
-	for (int ci = 0; ci < d->c; ci++)
+	for (int ci = 0; ci < d->c; ci++) {
+		/* z_i[x + 1] = (B^T applied down the tile's four rows)_i at column x;
+		 * columns -1 and w, w + 1 (past an odd edge) stay zero */
+		float s[SCRATCH];
+		float *zero = s, *z[4] = { s + tw2, s + 2 * tw2, s + 3 * tw2, s + 4 * tw2 };
+		memset(s, 0, 5 * tw2 * sizeof *s);
 		for (long q = q0; q < q1; q++) {
 			const long img = q / p->th;
 			const int ty = (int)(q % p->th);
@@ -225,6 +232,7 @@ static void input_tiles(float *V, float *s, const float *inp, const struct conv2
 				}
 			}
 		}
+	}
 }
 
 /* The four outputs A^T m A of tile tx (m[e * es + tx], e = 4a + b). */
@@ -237,9 +245,9 @@ static void input_tiles(float *V, float *s, const float *inp, const struct conv2
 	const float y00 = a0 + a1 + a2 + b, y01 = a1 - a2 - a3 + b;                \
 	const float y10 = c0 + c1 + c2 + b, y11 = c1 - c2 - c3 + b
 
-/* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias; s: 2 tw floats
- * (where row 2ty+1 past the image goes). */
-static void output_tiles(float *out, const float *M, float *s, const float *bias,
+/* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias (s: where row
+ * 2ty+1 goes when it is past the image). */
+static void output_tiles(float *out, const float *M, const float *bias,
 			 const struct conv2d_dims *d, const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
@@ -247,6 +255,7 @@ static void output_tiles(float *out, const float *M, float *s, const float *bias
 
 	for (int o = 0; o < d->oc; o++) {
 		const float b = bias ? bias[o] : 0.0f;
+		float s[2 * WINO_TW_MAX];
 		for (long q = q0; q < q1; q++) {
 			const long img = q / p->th;
 			const int ty = (int)(q % p->th);
@@ -283,16 +292,16 @@ static void output_tiles(float *out, const float *M, float *s, const float *bias
 	} while (0)
 
 /* W [16][oc][nt] = A dy A^T for the output tiles of tile rows [q0, q1),
- * gradients past the image's edge taken as zero; s: 2 tw + 2 floats. */
-static void grad_tiles(float *W, float *s, const float *dout, const struct conv2d_dims *d,
+ * gradients past the image's edge taken as zero. */
+static void grad_tiles(float *W, const float *dout, const struct conv2d_dims *d,
 		       const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
 	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
-	const float *zero = s;
 
-	memset(s, 0, (2 * (size_t)tw + 2) * sizeof *s);
-	for (int o = 0; o < d->oc; o++)
+	for (int o = 0; o < d->oc; o++) {
+		float zero[2 * WINO_TW_MAX + 2];
+		memset(zero, 0, (2 * (size_t)tw + 2) * sizeof *zero);
 		for (long q = q0; q < q1; q++) {
 			const long img = q / p->th;
 			const int ty = (int)(q % p->th);
@@ -311,18 +320,20 @@ static void grad_tiles(float *W, float *s, const float *dout, const struct conv2
 				GRAD_TILE(a, b, c, dd);
 			}
 		}
+	}
 }
 
 /* dinp [n][c][h][w] += B dV B^T for the input tiles of tile rows [q0, q1),
- * dropping what falls on the padding; s: 16 (tw + 1) floats. */
-static void dinput_tiles(float *dinp, const float *dV, float *s, const struct conv2d_dims *d,
+ * dropping what falls on the padding. */
+static void dinput_tiles(float *dinp, const float *dV, const struct conv2d_dims *d,
 			 const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t tw1 = (size_t)tw + 1, nt = (size_t)(q1 - q0) * tw;
 	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
 
-	for (int ci = 0; ci < d->c; ci++)
+	for (int ci = 0; ci < d->c; ci++) {
+		float s[SCRATCH];
 		for (long q = q0; q < q1; q++) {
 			const long img = q / p->th;
 			const int ty = (int)(q % p->th);
@@ -368,6 +379,7 @@ static void dinput_tiles(float *dinp, const float *dV, float *s, const struct co
 					row[2 * tw - 1] += z2[tw - 1];
 			}
 		}
+	}
 }
 
 void wino_forward(float *out, float *work, const float *inp, const float *weight,
@@ -383,12 +395,12 @@ void wino_forward(float *out, float *work, const float *inp, const float *weight
 	for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 		const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 		const int nt = (int)(q1 - q0) * p.tw;
-		input_tiles(p.V, p.s, inp, d, &p, q0, q1);
+		input_tiles(p.V, inp, d, &p, q0, q1);
 		for (int e = 0; e < 16; e++)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, oc, nt, c, 1.0f,
 				    p.U + (size_t)e * oc * c, c, p.V + (size_t)e * c * nt, nt, 0.0f,
 				    p.M + (size_t)e * oc * nt, nt);
-		output_tiles(out, p.M, p.s, bias, d, &p, q0, q1);
+		output_tiles(out, p.M, bias, d, &p, q0, q1);
 	}
 }
 
@@ -406,9 +418,9 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 	for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 		const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 		const int nt = (int)(q1 - q0) * p.tw;
-		grad_tiles(p.M, p.s, dout, d, &p, q0, q1);
+		grad_tiles(p.M, dout, d, &p, q0, q1);
 		if (dweight) {
-			input_tiles(p.V, p.s, inp, d, &p, q0, q1);
+			input_tiles(p.V, inp, d, &p, q0, q1);
 			for (int e = 0; e < 16; e++)
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, c, nt, 1.0f,
 					    p.M + (size_t)e * oc * nt, nt, p.V + (size_t)e * c * nt, nt,
@@ -419,7 +431,7 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, nt, oc, 1.0f,
 					    p.U + (size_t)e * oc * c, c, p.M + (size_t)e * oc * nt, nt,
 					    0.0f, p.V + (size_t)e * c * nt, nt);
-			dinput_tiles(dinp, p.V, p.s, d, &p, q0, q1);
+			dinput_tiles(dinp, p.V, d, &p, q0, q1);
 		}
 	}
 	if (dweight)
