@@ -37,10 +37,25 @@ int cli_threads(const char *arg)
 	return n > 0 ? (int)n : 1;
 }
 
+/* Exits 0 once what went to stdout is out, else 1 with a message. */
+static void exit_after_stdout(void) HM_NORETURN;
+static void exit_after_stdout(void)
+{
+	if (fflush(stdout) || ferror(stdout))
+		die("write error: %s", strerror(errno));
+	exit(0);
+}
+
 void cli_version(void)
 {
 	printf("%s (hm suite) %s\n", hm_progname(), HM_VERSION);
-	exit(0);
+	exit_after_stdout();
+}
+
+void cli_help(const char *text)
+{
+	fputs(text, stdout);
+	exit_after_stdout();
 }
 
 FILE *cli_open_input(const char *path)

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-	"usage: hm-align [options] LANDMARKS\n"
+	"Usage: hm-align [options] LANDMARKS\n"
 	"Aligns the face in each image of LANDMARKS (\"-\" = stdin) to a template\n"
 	"and writes image records to stdout, or JPEG files with --out-dir.\n"
 	"\n"
@@ -151,8 +151,7 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 			c->verbose = 1;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
+			cli_help(usage_text);
 		case O_VERSION:
 			cli_version();
 			break;

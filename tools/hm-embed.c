@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-	"usage: hm-embed [options] -m MODEL [RECORDS]\n"
+	"Usage: hm-embed [options] -m MODEL [RECORDS]\n"
 	"Runs the model MODEL on each image record of RECORDS (default: stdin)\n"
 	"and writes embedding records, with the same keys and labels, to stdout.\n"
 	"\n"
@@ -86,8 +86,7 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 			c->verbose = 1;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(fflush(stdout) ? 1 : 0);
+			cli_help(usage_text);
 		case O_VERSION:
 			cli_version();
 			break;

@@ -144,8 +144,7 @@ static void parse(struct cmdline *c, int argc, char **argv)
 			set_mode(c, MODE_STATS);
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
+			cli_help(usage_text);
 		case OPT_VERSION:
 			cli_version();
 			break;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 static const char usage_text[] =
-	"usage: hm-roc [options] [SCORES...]\n"
+	"Usage: hm-roc [options] [SCORES...]\n"
 	"Evaluates score files (fold,same,score,a,b as hm-verify writes them;\n"
 	"default: stdin), each one curve: k-fold accuracy (mean +- std), AUC, EER,\n"
 	"TAR at given FARs, facenet VAL at a FAR, and the thresholds chosen.\n"
@@ -136,8 +136,7 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 			c->output = optarg;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
+			cli_help(usage_text);
 		case O_VERSION:
 			cli_version();
 			break;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 static const char usage_text[] =
-	"usage: hm-synth [options] -o DIR\n"
+	"Usage: hm-synth [options] -o DIR\n"
 	"Renders a synthetic face data set into DIR: JPEG images, DIR/landmarks.txt\n"
 	"(each image's exact 5-point landmarks) and, for lfw and ytf, the pair list.\n"
 	"\n"
@@ -167,8 +167,7 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 			c->quiet = 1;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
+			cli_help(usage_text);
 		case O_VERSION:
 			cli_version();
 			break;

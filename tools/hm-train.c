@@ -229,8 +229,7 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 		case 'q': cl->quiet = 1; break;
 		case 'v': cl->verbose = 1; break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(fflush(stdout) ? 1 : 0);
+			cli_help(usage_text);
 		case OPT_VERSION: cli_version(); break;
 		default: die_usage("unknown option");
 		}

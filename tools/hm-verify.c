@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char usage_text[] =
-	"usage: hm-verify [options] PAIRS [EMBEDDINGS]\n"
+	"Usage: hm-verify [options] PAIRS [EMBEDDINGS]\n"
 	"Scores each pair of the list PAIRS by the cosine similarity of its two\n"
 	"embeddings, read as records from EMBEDDINGS (default: stdin), and writes\n"
 	"the CSV fold,same,score,a,b to stdout.\n"
@@ -65,8 +65,7 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 			c->output = optarg;
 			break;
 		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
+			cli_help(usage_text);
 		case O_VERSION:
 			cli_version();
 			break;

@@ -139,7 +139,7 @@ test_expect_success 'usage errors exit 2 and write nothing' '
 
 test_expect_success '--help and --version exit 0 on stdout' '
 	hm-synth --help >help &&
-	grep -q "^usage: hm-synth" help &&
+	grep -q "^Usage: hm-synth" help &&
 	hm-synth --version >version &&
 	grep -q "^hm-synth (hm suite) " version
 '

@@ -163,7 +163,7 @@ test_expect_success '--progress draws a progress line; -q silences it' '
 
 test_expect_success '--help and --version' '
 	hm-align --help >help &&
-	grep -q "^usage: hm-align \[options\] LANDMARKS" help &&
+	grep -q "^Usage: hm-align \[options\] LANDMARKS" help &&
 	grep -q -- "--skip-bad" help &&
 	hm-align --version >v && grep -q "^hm-align (hm suite) " v
 '

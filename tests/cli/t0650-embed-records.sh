@@ -191,7 +191,7 @@ test_expect_success '--progress draws a progress line; -q silences it; none by d
 
 test_expect_success '--help and --version' '
 	hm-embed --help >help &&
-	grep -q "^usage: hm-embed \[options\] -m MODEL \[RECORDS\]" help &&
+	grep -q "^Usage: hm-embed \[options\] -m MODEL \[RECORDS\]" help &&
 	grep -q -- "--flip MODE" help &&
 	hm-embed --version >v && grep -q "^hm-embed (hm suite) " v
 '

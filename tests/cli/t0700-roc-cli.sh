@@ -150,7 +150,7 @@ test_expect_success 'usage errors exit 2' '
 
 test_expect_success '--help names every option of the man page and --version works' '
 	hm-roc --help >help.txt &&
-	grep -q "^usage: hm-roc" help.txt &&
+	grep -q "^Usage: hm-roc" help.txt &&
 	for o in $(grep -o -- "--[a-z][a-z-]*" help.txt | sort -u); do
 		opt=$(printf "%s" "${o#--}" | sed "s/-/\\\\\\\\-/g") &&
 		grep -q -- "Fl \\\\-$opt" "$TEST_ROOT/man/man1/hm-roc.1" ||
