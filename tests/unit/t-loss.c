@@ -397,6 +397,68 @@ static void test_ohem(void)
 	is_int(kept, 1, "ohem:0.01 keeps at least one");
 }
 
+/* The other process of a two-process job, for test_ohem_shards(): its
+ * losses, added where its shard lies. */
+static const float *other_L;
+static int other_at, other_n;
+
+static int fake_sum(float *buf, size_t n)
+{
+	for (int i = 0; i < other_n; i++)
+		buf[other_at + i] += other_L[i];
+	return n == (size_t)2 * other_n ? 0 : -1;
+}
+
+/* Two shards of 5 with loss_set_shard() keep what one process of 10 keeps,
+ * with N/K weights and N/K-scaled losses summing to one process's. */
+static void test_ohem_shards(void)
+{
+	enum { N = 10, H = N / 2 };
+	float x[N * 2], W[3 * 2] = { 1, 0, 0, 1, -1, -1 };
+	float L[N], w[N], L2[2][H], w2[2][H], loss2[2];
+	int y[N];
+	static float big[N * 3 * 2 + 6 * N + 2 * 3];
+	struct loss_config c;
+	loss_config_default(&c, LOSS_COSFACE);
+	c.s = 4;
+	loss_hm_parse(&c.hm, &c.hm_param, "ohem:0.3");
+	/* The hardest three all in the second half: a per-shard choice would
+	 * keep two of each half. */
+	for (int i = 0; i < N; i++) {
+		double a = i < H ? 0.1 * i : 2.0 + 0.3 * i;
+		x[2 * i] = (float)cos(a), x[2 * i + 1] = (float)sin(a);
+		y[i] = 0;
+	}
+	struct loss_out o = { .sample_loss = L, .sample_weight = w };
+	loss_forward_backward(&o, NULL, NULL, NULL, big, x, y, W, NULL, &c, 0, N, 2, 3);
+	for (int s = 0; s < 2; s++) {	/* each shard's own losses first */
+		struct loss_out os = { .sample_loss = L2[s] };
+		loss_set_shard(1, 0, NULL);
+		loss_forward_backward(&os, NULL, NULL, NULL, big, x + 2 * H * s, y, W, NULL,
+				      &c, 0, H, 2, 3);
+	}
+	int rc = 0;
+	for (int s = 0; s < 2; s++) {
+		struct loss_out os = { .sample_weight = w2[s] };
+		other_L = L2[1 - s], other_at = H * (1 - s), other_n = H;
+		loss_set_shard(2, s, fake_sum);
+		rc |= loss_forward_backward(&os, NULL, NULL, NULL, big, x + 2 * H * s, y, W,
+					    NULL, &c, 0, H, 2, 3);
+		loss2[s] = os.loss;
+	}
+	loss_set_shard(1, 0, NULL);
+	int same = 1, kept_second = 0;
+	for (int i = 0; i < N; i++) {
+		same &= w2[i / H][i % H] == 2 * w[i];
+		kept_second += i >= H && w[i] != 0;
+	}
+	is_int(rc, 0, "sharded ohem: both shards computed");
+	is_int(kept_second, 3, "the three hardest lie in the second shard");
+	ok(same, "each shard weights its samples 2/K where one process weights 1/K");
+	is_near((loss2[0] + loss2[1]) / 2, o.loss, 1e-6,
+		"the shards' losses average to one process's");
+}
+
 /* Gradients add to what the buffers hold; NULL skips one. */
 static void test_accumulate(void)
 {
@@ -536,6 +598,7 @@ int main(void)
 	test_branches();
 	test_values();
 	test_ohem();
+	test_ohem_shards();
 	test_accumulate();
 	test_gradients();
 	return done_testing();
