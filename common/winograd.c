@@ -46,23 +46,45 @@
  * 512 x 512), V and M (or W); the transforms' few rows of scratch are on
  * the stack (w <= 1024).
  *
- * The transforms work on a tile row at once, vectorised over tx: an input
- * row is split into its even and odd columns (column 2k-1 and 2k are the
- * first two of tile k's four, 2k+1 and 2k+2 the first two of tile k+1's),
- * so every loop is unit stride.  The sums run in a fixed order on the
- * calling thread, and OpenBLAS's sgemm is deterministic for a given thread
- * count, so the results are the same bytes from run to run.
+ * The transforms work on a tile row at once, in loops over tx that GCC
+ * vectorises (omp simd): the input transform first combines the tile
+ * row's four image rows column by column (unit stride), then reads that
+ * at stride 2 (tile tx starts at column 2tx-1); the other transforms read
+ * or write the 16 matrices as 16 unit-stride streams.  The sums run in a
+ * fixed order on the calling thread, and OpenBLAS's sgemm is deterministic
+ * for a given thread count, so the results are the same bytes from run to
+ * run.
+ *
+ * Threads.  The transforms run on the calling thread between the sgemms,
+ * as nn.c's im2col does (STYLE 10: one owner of the cores).  An OpenMP
+ * "parallel for" over channels in each transform (disjoint outputs) was
+ * measured: no faster beside OpenBLAS's two threads on this 2-core
+ * machine (64-channel layers 1.37-1.48x over im2col either way), so it
+ * was left out.
+ *
+ * Measured (AMD EPYC, 2 cores, 2 threads, OpenBLAS 0.3.21 Zen, batch 64,
+ * forward + dinp + dweight, direct-convolution GFLOP per second, im2col ->
+ * Winograd, in one process, interleaved; load 5-6 from other work, so only
+ * the ratios mean much; bench/convstep.c "compare"):
+ *   IR-18 64x112x112->64 53 -> 79, 64x56x56->64 52 -> 70, 64->128 @56
+ *   58 -> 82, 128x28x28 61-65 -> 89-105, 256x14x14 59-67 -> 94-111,
+ *   512x7x7 62-64 -> 81-90; the whole conv step 55 -> 74 (1.36x).
+ *   Also faster at 16 and 32 channels (56x56: 1.9x and 1.3x; 112x112:
+ *   1.6x and 1.3x), hence WINO_MIN_CH 16; narrower is untested, so it
+ *   stays on im2col.
  *
  * Error bound.  The transforms' coefficients are 0, +-1 and +-1/2: B^T d
  * and A^T m add at most 3 terms each way (9 in 2d), G g 3 (exact halving),
  * so each transform adds a few rounding errors of relative size 2^-24
- * against the largest term; the sgemm sums 16x fewer (c instead of 9c)
- * products per entry, but of terms up to ~4x (input) times ~2.25x (weight)
- * larger than the plain products, and the output transform cancels them.
+ * against the largest term; each sgemm entry sums 9x fewer products (c
+ * instead of 9c), but of terms up to ~4x (input) times ~2.25x (weight)
+ * larger than the plain products, which the output transform cancels.
  * Measured against conv2d_forward_ref() (double), the norm-wise relative
- * error max|diff| / max|ref| is 1e-7 to 1e-6 for c up to 512 with uniform
- * inputs (tests/unit/t-winograd.c asserts 1e-5), the order of the im2col
- * path's, whose sums are 9x longer.
+ * error max|diff| / max|ref| is at most 7.5e-7 for c up to 256 with
+ * uniform inputs, forward, dinp and dweight (tests/unit/t-winograd.c
+ * asserts 1e-5), the order of the im2col path's.  Whole networks
+ * (tests/ref/model_torch.py against PyTorch float64): ir18's errors went
+ * from dinp 6e-3 (a PReLU kink crossing, see there) to 5e-5.
  */
 #include "winograd.h"
 #include "nn.h"
@@ -84,8 +106,7 @@
 #define WINO_TMAX 1024
 /* The workspace bound (floats), CONV_WORK_MAX in nn.c. */
 #define WINO_WORK_MAX ((size_t)12 << 20)
-/* Narrower layers stay on im2col: with few channels the sgemms are thin
- * and the transforms, not the multiplications, take the time. */
+/* Narrower layers stay on im2col (see "Measured" above). */
 #define WINO_MIN_CH 16
 /* The widest tile row (w <= 2 WINO_TW_MAX): the transforms' scratch rows
  * live on each thread's stack. */
