@@ -83,6 +83,34 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		die_usage("the pair list and the embeddings cannot both be stdin");
 }
 
+/* Writes the scores to OUTPUT ("-": stdout) atomically: 0, or -1 with the
+ * message set.  A reader gone away ends the process quietly, as filters do. */
+static int write_scores(const char *output, const struct pair_list *pairs,
+			const double *score)
+{
+	struct outfile o;
+	if (outfile_open(&o, output))
+		return -1;
+	int rc = scores_write_header(o.fp);
+	for (long i = 0; !rc && i < pairs->n; i++) {
+		const struct pair *p = &pairs->p[i];
+		rc = scores_write_row(o.fp, p->fold, p->same, score[i], p->a, p->b);
+	}
+	if (rc) {
+		int e = errno;
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", hm_errmsg());
+		outfile_abort(&o);
+		outfile_quiet_on_epipe(e);
+		return hm_error("'%s': %s", output, msg);
+	}
+	if (outfile_commit(&o)) {
+		outfile_quiet_on_epipe(errno);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline c;
@@ -102,30 +130,17 @@ int main(int argc, char **argv)
 	if (in != stdin)
 		fclose(in);
 	double *score = xmalloc((size_t)pairs.n * sizeof *score);
-	if (verify_scores(&v, &pairs, c.pairs, c.embeddings, score))
+	if (verify_scores(&v, &pairs, c.pairs, c.embeddings, score)) {
+		free(score);	/* LeakSanitizer may not see it from die() */
 		die("%s", hm_errmsg());
+	}
 
 	/* Every check passed: only now does output start. */
-	struct outfile o;
-	if (outfile_open(&o, c.output))
-		die("%s", hm_errmsg());
-	int rc = scores_write_header(o.fp);
-	for (long i = 0; !rc && i < pairs.n; i++) {
-		const struct pair *p = &pairs.p[i];
-		rc = scores_write_row(o.fp, p->fold, p->same, score[i], p->a, p->b);
-	}
-	if (rc) {
-		int e = errno;
-		outfile_abort(&o);
-		outfile_quiet_on_epipe(e);	/* a reader gone: stop as filters do */
-		die("'%s': %s", c.output, hm_errmsg());
-	}
-	if (outfile_commit(&o)) {
-		outfile_quiet_on_epipe(errno);
-		die("%s", hm_errmsg());
-	}
+	int rc = write_scores(c.output, &pairs, score);
 	free(score);
 	verify_release(&v);
 	pair_list_free(&pairs);
+	if (rc)
+		die("%s", hm_errmsg());
 	return 0;
 }
