@@ -2,11 +2,12 @@
  * Winograd F(2x2, 3x3) (common/winograd.c) against the double-precision
  * twins conv2d_forward_ref()/conv2d_backward_ref(): forward (with and
  * without bias), dinp and dweight accumulated into non-zero buffers, on odd
- * and even sizes, outputs smaller than one tile, n 1 and 3; that
- * conv2d_*() take the path (and HM_CONV-free conv2d_set_winograd(0) leaves
- * it); that the im2col path gives the same within the bound; that the
- * workspace does not grow with the batch; that results are the same bytes
- * twice.
+ * and even sizes, outputs smaller than one tile, n 1 and 3, several chunks
+ * of tile rows; that conv2d_*() take the path, and leave it after
+ * conv2d_set_winograd(0); that the forced im2col path gives the same
+ * within the bound; that only 3x3 stride-1 pad-1 shapes with 16 or more
+ * channels take it; that the workspace stays bounded and does not grow
+ * with the batch; that results are the same bytes twice.
  *
  * The bound: max |got - ref| / max |ref| <= 1e-5 (norm-wise).  Each output
  * sums c*9 products of uniform [-1, 1) values; float32 rounding of the
