@@ -50,17 +50,19 @@
  * vectorises (omp simd): the input transform first combines the tile
  * row's four image rows column by column (unit stride), then reads that
  * at stride 2 (tile tx starts at column 2tx-1); the other transforms read
- * or write the 16 matrices as 16 unit-stride streams.  The sums run in a
- * fixed order on the calling thread, and OpenBLAS's sgemm is deterministic
- * for a given thread count, so the results are the same bytes from run to
- * run.
+ * or write the 16 matrices as 16 unit-stride streams.  Every sum runs on
+ * one thread in a fixed order, so the results are the same bytes from run
+ * to run and for any thread count.
  *
- * Threads.  The transforms run on the calling thread between the sgemms,
- * as nn.c's im2col does (STYLE 10: one owner of the cores).  An OpenMP
- * "parallel for" over channels in each transform (disjoint outputs) was
- * measured: no faster beside OpenBLAS's two threads on this 2-core
- * machine (64-channel layers 1.37-1.48x over im2col either way), so it
- * was left out.
+ * Threads (see "The threads" below, above wino_forward()): one OpenMP
+ * region per call, the transforms' channels and the chunk's 16 sgemms
+ * shared among its threads, OpenBLAS held to one thread meanwhile.  The
+ * first version ran the transforms serially between two-thread sgemms;
+ * an OpenMP loop in the transforms alone was no faster (OpenBLAS's
+ * workers spun on the other core in sched_yield, 21% of a training
+ * step's samples in perf), and the whole conv step of IR-18 went from
+ * 96 to 124 GFLOP/s (1.29x) with the shared sgemms, hm-train from 5.4 to
+ * 7.3 img/s.
  *
  * Measured (AMD EPYC, 2 cores, 2 threads, OpenBLAS 0.3.21 Zen, batch 64,
  * forward + dinp + dweight, direct-convolution GFLOP per second, im2col ->
@@ -96,8 +98,14 @@
 #define PRAGMA(x) _Pragma(#x)
 #ifdef _OPENMP
 #define SIMD PRAGMA(omp simd)
+/* A loop shared among the threads of the enclosing parallel region (run
+ * whole by the caller outside one), in equal static parts. */
+#define SHARED_FOR PRAGMA(omp for schedule(static))
+#define PARALLEL PRAGMA(omp parallel)
 #else
 #define SIMD
+#define SHARED_FOR
+#define PARALLEL
 #endif
 
 /* Floats for a chunk's V and M together, and the widest chunk (tiles). */
@@ -163,6 +171,7 @@ static void weight_tiles(float *U, const float *weight, const struct conv2d_dims
 {
 	const size_t es = (size_t)d->oc * d->c;
 
+	SHARED_FOR
 	for (size_t oc = 0; oc < es; oc++) {
 		const float *g = weight + oc * 9;
 		float t[4][3];
@@ -186,6 +195,7 @@ static void dweight_add(float *dweight, const float *dU, const struct conv2d_dim
 {
 	const size_t es = (size_t)d->oc * d->c;
 
+	SHARED_FOR
 	for (size_t oc = 0; oc < es; oc++) {
 		float t[3][4], *dw = dweight + oc * 9;
 		for (int j = 0; j < 4; j++) {
@@ -218,6 +228,7 @@ static void input_tiles(float *V, const float *inp, const struct conv2d_dims *d,
 	const size_t tw2 = 2 * (size_t)tw + 2, nt = (size_t)(q1 - q0) * tw;
 	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
 
+	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
 		/* z_i[x + 1] = (B^T applied down the tile's four rows)_i at column x;
 		 * columns -1 and w, w + 1 (past an odd edge) stay zero */
@@ -275,6 +286,7 @@ static void output_tiles(float *out, const float *M, const float *bias,
 	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
 	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
 
+	SHARED_FOR
 	for (int o = 0; o < d->oc; o++) {
 		const float b = bias ? bias[o] : 0.0f;
 		float s[2 * WINO_TW_MAX];
@@ -321,6 +333,7 @@ static void grad_tiles(float *W, const float *dout, const struct conv2d_dims *d,
 	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
 	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
 
+	SHARED_FOR
 	for (int o = 0; o < d->oc; o++) {
 		float zero[2 * WINO_TW_MAX + 2];
 		memset(zero, 0, (2 * (size_t)tw + 2) * sizeof *zero);
@@ -354,6 +367,7 @@ static void dinput_tiles(float *dinp, const float *dV, const struct conv2d_dims 
 	const size_t tw1 = (size_t)tw + 1, nt = (size_t)(q1 - q0) * tw;
 	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
 
+	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
 		float s[SCRATCH];
 		for (long q = q0; q < q1; q++) {
@@ -404,6 +418,35 @@ static void dinput_tiles(float *dinp, const float *dV, const struct conv2d_dims 
 	}
 }
 
+/*
+ * The threads.  Every thread of one OpenMP parallel region walks the same
+ * chunks; each transform shares its channels among them, and the 16
+ * sgemms of a chunk are shared out whole, each run single-threaded on the
+ * thread that owns it.  OpenBLAS's own threads are set to one for the
+ * call (and restored after): its workers would otherwise spin beside ours
+ * while the transforms run, which is why an OpenMP loop in the transforms
+ * alone did not pay.  Every sum is made on one thread in a fixed order
+ * (an sgemm by one thread, dU[e] by the thread that owns e), so the
+ * results do not depend on the thread count.
+ */
+static int blas_solo(void)
+{
+#ifdef _OPENMP
+	const int n = openblas_get_num_threads();
+	if (n > 1)
+		openblas_set_num_threads(1);
+	return n;
+#else
+	return 1;
+#endif
+}
+
+static void blas_restore(int n)
+{
+	if (n > 1)
+		openblas_set_num_threads(n);
+}
+
 void wino_forward(float *out, float *work, const float *inp, const float *weight,
 		  const float *bias, const struct conv2d_dims *d)
 {
@@ -413,17 +456,24 @@ void wino_forward(float *out, float *work, const float *inp, const float *weight
 	plan_init(&p, work, d);
 	if (p.rows == 0)
 		return;
-	weight_tiles(p.U, weight, d);
-	for (long q0 = 0; q0 < p.rows; q0 += p.R) {
-		const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
-		const int nt = (int)(q1 - q0) * p.tw;
-		input_tiles(p.V, inp, d, &p, q0, q1);
-		for (int e = 0; e < 16; e++)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, oc, nt, c, 1.0f,
-				    p.U + (size_t)e * oc * c, c, p.V + (size_t)e * c * nt, nt, 0.0f,
-				    p.M + (size_t)e * oc * nt, nt);
-		output_tiles(out, p.M, bias, d, &p, q0, q1);
+	const int nb = blas_solo();
+	PARALLEL
+	{
+		weight_tiles(p.U, weight, d);
+		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
+			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
+			const int nt = (int)(q1 - q0) * p.tw;
+			input_tiles(p.V, inp, d, &p, q0, q1);
+			SHARED_FOR
+			for (int e = 0; e < 16; e++)
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, oc, nt, c,
+					    1.0f, p.U + (size_t)e * oc * c, c,
+					    p.V + (size_t)e * c * nt, nt, 0.0f,
+					    p.M + (size_t)e * oc * nt, nt);
+			output_tiles(out, p.M, bias, d, &p, q0, q1);
+		}
 	}
+	blas_restore(nb);
 }
 
 void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
@@ -435,27 +485,36 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 	plan_init(&p, work, d);
 	if (p.rows == 0 || (!dinp && !dweight))
 		return;
-	if (dinp)
-		weight_tiles(p.U, weight, d);
-	for (long q0 = 0; q0 < p.rows; q0 += p.R) {
-		const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
-		const int nt = (int)(q1 - q0) * p.tw;
-		grad_tiles(p.M, dout, d, &p, q0, q1);
-		if (dweight) {
-			input_tiles(p.V, inp, d, &p, q0, q1);
-			for (int e = 0; e < 16; e++)
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, c, nt, 1.0f,
-					    p.M + (size_t)e * oc * nt, nt, p.V + (size_t)e * c * nt, nt,
-					    q0 ? 1.0f : 0.0f, p.dU + (size_t)e * oc * c, c);
+	const int nb = blas_solo();
+	PARALLEL
+	{
+		if (dinp)
+			weight_tiles(p.U, weight, d);
+		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
+			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
+			const int nt = (int)(q1 - q0) * p.tw;
+			grad_tiles(p.M, dout, d, &p, q0, q1);
+			if (dweight) {
+				input_tiles(p.V, inp, d, &p, q0, q1);
+				SHARED_FOR
+				for (int e = 0; e < 16; e++)
+					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, c, nt,
+						    1.0f, p.M + (size_t)e * oc * nt, nt,
+						    p.V + (size_t)e * c * nt, nt, q0 ? 1.0f : 0.0f,
+						    p.dU + (size_t)e * oc * c, c);
+			}
+			if (dinp) {
+				SHARED_FOR
+				for (int e = 0; e < 16; e++)
+					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, nt, oc,
+						    1.0f, p.U + (size_t)e * oc * c, c,
+						    p.M + (size_t)e * oc * nt, nt, 0.0f,
+						    p.V + (size_t)e * c * nt, nt);
+				dinput_tiles(dinp, p.V, d, &p, q0, q1);
+			}
 		}
-		if (dinp) {
-			for (int e = 0; e < 16; e++)
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, nt, oc, 1.0f,
-					    p.U + (size_t)e * oc * c, c, p.M + (size_t)e * oc * nt, nt,
-					    0.0f, p.V + (size_t)e * c * nt, nt);
-			dinput_tiles(dinp, p.V, d, &p, q0, q1);
-		}
+		if (dweight)
+			dweight_add(dweight, p.dU, d);
 	}
-	if (dweight)
-		dweight_add(dweight, p.dU, d);
+	blas_restore(nb);
 }

@@ -12,9 +12,12 @@
  * Callers normally go through conv2d_*(); tests call these directly too.
  *
  * Ownership: the caller owns every buffer, work included
- * (wino_workspace() floats, independent of d->n).  Threads: OpenBLAS runs
- * the sgemms; the transforms run on the calling thread (see winograd.c).
- * Results are the same bytes for the same inputs and thread count.
+ * (wino_workspace() floats, independent of d->n).  Threads: the calling
+ * thread's OpenMP team (omp_get_max_threads()) shares the transforms and
+ * runs the sgemms one per thread, with OpenBLAS set to one thread for the
+ * call and restored after; call it outside any parallel region.  Results
+ * are the same bytes for the same inputs, whatever the thread count (in
+ * a build without OpenMP, OpenBLAS runs the sgemms on its threads).
  */
 #ifndef HM_WINOGRAD_H
 #define HM_WINOGRAD_H

@@ -7,7 +7,8 @@
  * conv2d_set_winograd(0); that the forced im2col path gives the same
  * within the bound; that only 3x3 stride-1 pad-1 shapes with 16 or more
  * channels take it; that the workspace stays bounded and does not grow
- * with the batch; that results are the same bytes twice.
+ * with the batch; that results are the same bytes twice, and with one
+ * thread as with two.
  *
  * The bound: max |got - ref| / max |ref| <= 1e-5 (norm-wise).  Each output
  * sums c*9 products of uniform [-1, 1) values; float32 rounding of the
@@ -17,6 +18,7 @@
  * 1e-7 to 1e-6 here (winograd.c, "Error bound").
  */
 #include "tap.h"
+#include "blas.h"
 #include "nn.h"
 #include "rng.h"
 #include "err.h"
@@ -108,6 +110,26 @@ static void check(int n, int c, int oc, int h, int w, int with_bias)
 		free(y2), free(dx2), free(dw2), free(dx3), free(dw3), free(dw1), free(dx1);
 	}
 
+#ifdef _OPENMP
+	/* one thread computes the same bytes as two (every sum is one
+	 * thread's, in a fixed order; see winograd.c "The threads").  Without
+	 * OpenMP (make OPENMP=0) OpenBLAS splits the sgemms, whose bytes then
+	 * depend on its thread count. */
+	{
+		float *y1 = rnd(no, 0, 0), *dx1 = copyf(dxi, ni), *dw1 = copyf(dwi, nw);
+		float *dx2 = copyf(dxi, ni), *dw2 = copyf(dwi, nw);
+		conv2d_backward(dx2, dw2, NULL, work, dy, x, wt, &d);
+		blas_set_threads(1);
+		conv2d_forward(y1, work, x, wt, b, &d);
+		conv2d_backward(dx1, dw1, NULL, work, dy, x, wt, &d);
+		blas_set_threads(2);
+		ok(!memcmp(y, y1, no * sizeof *y) && !memcmp(dx1, dx2, ni * sizeof *dx1) &&
+		   !memcmp(dw1, dw2, nw * sizeof *dw1),
+		   "%s: one thread gives the bytes two threads give", what);
+		free(y1), free(dx1), free(dw1), free(dx2), free(dw2);
+	}
+#endif
+
 	/* the forced im2col path agrees within the bound */
 	conv2d_set_winograd(0);
 	ok(!conv2d_uses_winograd(&d), "%s: conv2d_set_winograd(0) leaves the path", what);
@@ -127,6 +149,7 @@ int main(void)
 	static const int hw[][2] = { { 1, 1 }, { 2, 3 }, { 7, 7 }, { 8, 8 }, { 13, 11 } };
 	static const int ch[][2] = { { 16, 16 }, { 16, 64 }, { 64, 16 } };
 
+	blas_set_threads(2);	/* the parallel path, on any machine */
 	rng_seed(&R, 7);
 	for (size_t i = 0; i < sizeof hw / sizeof hw[0]; i++)
 		for (size_t j = 0; j < sizeof ch / sizeof ch[0]; j++)
