@@ -144,6 +144,24 @@ const char *blas_describe(void)
 	return describe_buf;
 }
 
+int blas_hold_single(void)
+{
+#ifdef _OPENMP
+	const int n = openblas_get_num_threads();
+	if (n > 1)
+		openblas_set_num_threads(1);
+	return n;
+#else
+	return 1;
+#endif
+}
+
+void blas_release_single(int n)
+{
+	if (n > 1)
+		openblas_set_num_threads(n);
+}
+
 void blas_set_threads(int n)
 {
 	if (n < 1)

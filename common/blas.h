@@ -65,6 +65,16 @@ const char *blas_describe(void);
 void blas_set_threads(int n);
 
 /*
+ * For a layer whose OpenMP team runs the sgemms itself, one per thread:
+ * blas_hold_single() sets OpenBLAS to one thread (so none of its workers
+ * spins beside the team) and returns the count it had, which
+ * blas_release_single() restores.  Without OpenMP both do nothing (the
+ * layer's one thread then leaves the sgemms to OpenBLAS's threads).
+ */
+int blas_hold_single(void);
+void blas_release_single(int n);
+
+/*
  * The decision alone, for tests: the core to ask for, given the detected
  * core's name and the CPU's features; NULL when the detected core is fine
  * or the CPU has nothing better than it.

@@ -90,6 +90,7 @@
  * 1.4e-5, 3.0e-5, 9.8e-6).
  */
 #include "winograd.h"
+#include "blas.h"
 #include "nn.h"
 
 #include <cblas.h>
@@ -429,24 +430,6 @@ static void dinput_tiles(float *dinp, const float *dV, const struct conv2d_dims 
  * (an sgemm by one thread, dU[e] by the thread that owns e), so the
  * results do not depend on the thread count.
  */
-static int blas_solo(void)
-{
-#ifdef _OPENMP
-	const int n = openblas_get_num_threads();
-	if (n > 1)
-		openblas_set_num_threads(1);
-	return n;
-#else
-	return 1;
-#endif
-}
-
-static void blas_restore(int n)
-{
-	if (n > 1)
-		openblas_set_num_threads(n);
-}
-
 void wino_forward(float *out, float *work, const float *inp, const float *weight,
 		  const float *bias, const struct conv2d_dims *d)
 {
@@ -456,7 +439,7 @@ void wino_forward(float *out, float *work, const float *inp, const float *weight
 	plan_init(&p, work, d);
 	if (p.rows == 0)
 		return;
-	const int nb = blas_solo();
+	const int nb = blas_hold_single();
 	PARALLEL
 	{
 		weight_tiles(p.U, weight, d);
@@ -473,7 +456,7 @@ void wino_forward(float *out, float *work, const float *inp, const float *weight
 			output_tiles(out, p.M, bias, d, &p, q0, q1);
 		}
 	}
-	blas_restore(nb);
+	blas_release_single(nb);
 }
 
 void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
@@ -485,7 +468,7 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 	plan_init(&p, work, d);
 	if (p.rows == 0 || (!dinp && !dweight))
 		return;
-	const int nb = blas_solo();
+	const int nb = blas_hold_single();
 	PARALLEL
 	{
 		if (dinp)
@@ -516,5 +499,5 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 		if (dweight)
 			dweight_add(dweight, p.dU, d);
 	}
-	blas_restore(nb);
+	blas_release_single(nb);
 }
