@@ -7,6 +7,7 @@
  * that do not depend on the OpenMP thread count.
  */
 #include "tap.h"
+#include "floats.h"
 #include "nn.h"
 #include "rng.h"
 #include "err.h"
@@ -20,31 +21,7 @@ static struct rng R;
 
 static float *rnd(size_t n, float lo, float hi)
 {
-	float *p = xmalloc((n ? n : 1) * sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)rng_range(&R, lo, hi);
-	return p;
-}
-
-static float *copyf(const float *a, size_t n)
-{
-	float *p = xmalloc((n ? n : 1) * sizeof *p);
-	memcpy(p, a, n * sizeof *p);
-	return p;
-}
-
-/* max |got - want| / max |want|: a norm-wise relative error. */
-static double rel_err(const float *got, const float *want, size_t n)
-{
-	double e = 0, m = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)got[i] - want[i]);
-		if (d > e || isnan(d))
-			e = isnan(d) ? INFINITY : d;
-		if (fabs(want[i]) > m)
-			m = fabs(want[i]);
-	}
-	return m > 0 ? e / m : e;
+	return rand_floats(&R, n, lo, hi);
 }
 
 #define is_close(got, want, n, tol, ...)                                     \

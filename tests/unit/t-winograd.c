@@ -18,6 +18,7 @@
  * 1e-7 to 1e-6 here (winograd.c, "Error bound").
  */
 #include "tap.h"
+#include "floats.h"
 #include "blas.h"
 #include "nn.h"
 #include "rng.h"
@@ -28,31 +29,7 @@ static struct rng R;
 
 static float *rnd(size_t n, float lo, float hi)
 {
-	float *p = xmalloc((n ? n : 1) * sizeof *p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = (float)rng_range(&R, lo, hi);
-	return p;
-}
-
-static float *copyf(const float *a, size_t n)
-{
-	float *p = xmalloc((n ? n : 1) * sizeof *p);
-	memcpy(p, a, n * sizeof *p);
-	return p;
-}
-
-/* max |got - want| / max |want| (NaN: infinity). */
-static double rel_err(const float *got, const float *want, size_t n)
-{
-	double e = 0, m = 0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)got[i] - want[i]);
-		if (d > e || isnan(d))
-			e = isnan(d) ? INFINITY : d;
-		if (fabs(want[i]) > m)
-			m = fabs(want[i]);
-	}
-	return m > 0 ? e / m : e;
+	return rand_floats(&R, n, lo, hi);
 }
 
 #define TOL 1e-5
