@@ -162,6 +162,16 @@ void blas_release_single(int n)
 		openblas_set_num_threads(n);
 }
 
+void sgemm_overwrite(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
+		     const float *b, int ldb, float *c, int ldc)
+{
+	for (int i = 0; i < m; i++)
+		memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof *c);
+	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+		    trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 1.0f, c,
+		    ldc);
+}
+
 void blas_set_threads(int n)
 {
 	if (n < 1)

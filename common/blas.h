@@ -75,6 +75,17 @@ int blas_hold_single(void);
 void blas_release_single(int n);
 
 /*
+ * c [m, n] (row stride ldc) = op(a) . op(b), row-major, op transposing when
+ * trans_a / trans_b is non-zero: what cblas_sgemm gives with alpha 1 and
+ * beta 0, whatever c held (NaN included).  It clears c with memset and asks
+ * for beta 1: OpenBLAS 0.3.21 clears c for beta 0 in its own sgemm_beta
+ * pass, which on the thin products of the convolutions costs more than
+ * memset (conv layers of an IR-18 step: 121 -> 135 GFLOP/s).
+ */
+void sgemm_overwrite(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
+		     const float *b, int ldb, float *c, int ldc);
+
+/*
  * The decision alone, for tests: the core to ask for, given the detected
  * core's name and the CPU's features; NULL when the detected core is fine
  * or the CPU has nothing better than it.

@@ -13,6 +13,7 @@
  * iteration).  The `if` clause keeps small loops serial, where waking
  * threads costs more than the work.
  */
+#include "blas.h"
 #include "nn.h"
 #include "rng.h"
 #include "winograd.h"
@@ -353,8 +354,8 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 			if (gn > 1)
 				c = work + (size_t)ckk * cols, ldc = cols;
 			/* c [oc, cols] = weight [oc, ckk] . col [ckk, cols] */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->oc, (int)cols, ckk,
-				    1.0f, weight, ckk, col, (int)ldcol, 0.0f, c, (int)ldc);
+			sgemm_overwrite(0, 0, d->oc, (int)cols, ckk, weight, ckk, col, (int)ldcol, c,
+					(int)ldc);
 			if (gn > 1)
 				group_scatter(y, c, bias, gn, d->oc, ohw);
 			else if (bias)
@@ -426,9 +427,8 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
 				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)cols,
 					    d->oc, 1.0f, weight, ckk, dy, (int)lddy, 1.0f, dx, (int)ohw);
 			} else {
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)cols,
-					    d->oc, 1.0f, weight, ckk, dy, (int)lddy, 0.0f, work,
-					    (int)cols);
+				sgemm_overwrite(1, 0, ckk, (int)cols, d->oc, weight, ckk, dy,
+						(int)lddy, work, (int)cols);
 				col2im_add(dx, work, cols, gn, d, ow, oy0, oy1);
 			}
 		}

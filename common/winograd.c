@@ -449,10 +449,9 @@ void wino_forward(float *out, float *work, const float *inp, const float *weight
 			input_tiles(p.V, inp, d, &p, q0, q1);
 			SHARED_FOR
 			for (int e = 0; e < 16; e++)
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, oc, nt, c,
-					    1.0f, p.U + (size_t)e * oc * c, c,
-					    p.V + (size_t)e * c * nt, nt, 0.0f,
-					    p.M + (size_t)e * oc * nt, nt);
+				sgemm_overwrite(0, 0, oc, nt, c, p.U + (size_t)e * oc * c, c,
+						p.V + (size_t)e * c * nt, nt,
+						p.M + (size_t)e * oc * nt, nt);
 			output_tiles(out, p.M, bias, d, &p, q0, q1);
 		}
 	}
@@ -480,19 +479,23 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 			if (dweight) {
 				input_tiles(p.V, inp, d, &p, q0, q1);
 				SHARED_FOR
-				for (int e = 0; e < 16; e++)
-					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, c, nt,
-						    1.0f, p.M + (size_t)e * oc * nt, nt,
-						    p.V + (size_t)e * c * nt, nt, q0 ? 1.0f : 0.0f,
-						    p.dU + (size_t)e * oc * c, c);
+				for (int e = 0; e < 16; e++) {
+					const float *dy = p.M + (size_t)e * oc * nt;
+					const float *x = p.V + (size_t)e * c * nt;
+					float *du = p.dU + (size_t)e * oc * c;
+					if (q0)
+						cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+							    oc, c, nt, 1.0f, dy, nt, x, nt, 1.0f, du, c);
+					else
+						sgemm_overwrite(0, 1, oc, c, nt, dy, nt, x, nt, du, c);
+				}
 			}
 			if (dinp) {
 				SHARED_FOR
 				for (int e = 0; e < 16; e++)
-					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, nt, oc,
-						    1.0f, p.U + (size_t)e * oc * c, c,
-						    p.M + (size_t)e * oc * nt, nt, 0.0f,
-						    p.V + (size_t)e * c * nt, nt);
+					sgemm_overwrite(1, 0, c, nt, oc, p.U + (size_t)e * oc * c, c,
+							p.M + (size_t)e * oc * nt, nt,
+							p.V + (size_t)e * c * nt, nt);
 				dinput_tiles(dinp, p.V, d, &p, q0, q1);
 			}
 		}

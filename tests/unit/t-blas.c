@@ -13,6 +13,7 @@
 #include "err.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdint.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -112,6 +113,40 @@ static void test_choose(void)
 	ok(blas_choose_core("COOPERLAKE", 1, 1) == NULL, "names compare without case");
 }
 
+/* sgemm_overwrite() against a double loop, every transpose, with c full
+ * of NaN (beta 0 must not read it) and two columns past n that must stay. */
+static void test_overwrite(void)
+{
+	enum { M = 5, N = 7, K = 3, LDC = N + 2 };
+	float a[M * K], b[K * N], c[M * LDC];
+
+	for (int i = 0; i < M * K; i++)
+		a[i] = (float)((i * 7) % 11) - 5.0f;
+	for (int i = 0; i < K * N; i++)
+		b[i] = (float)((i * 5) % 13) * 0.25f - 1.5f;
+	for (int ta = 0; ta < 2; ta++)
+		for (int tb = 0; tb < 2; tb++) {
+			int bad = 0;
+			for (int i = 0; i < M * LDC; i++)
+				c[i] = i % LDC < N ? NAN : 123.0f;
+			/* a is [M, K] or, transposed, read as [K, M]; b likewise */
+			sgemm_overwrite(ta, tb, M, N, K, a, ta ? M : K, b, tb ? K : N, c, LDC);
+			for (int i = 0; i < M; i++)
+				for (int j = 0; j < LDC; j++) {
+					double want = 123.0;
+					if (j < N) {
+						want = 0;
+						for (int l = 0; l < K; l++)
+							want += (double)(ta ? a[l * M + i] : a[i * K + l]) *
+								(tb ? b[j * K + l] : b[l * N + j]);
+					}
+					bad += !(fabs(c[i * LDC + j] - want) <= 1e-5 * (1 + fabs(want)));
+				}
+			ok(bad == 0, "sgemm_overwrite trans_a %d trans_b %d: %d entries wrong", ta,
+			   tb, bad);
+		}
+}
+
 int main(int argc, char **argv)
 {
 	char self[1024];
@@ -124,6 +159,7 @@ int main(int argc, char **argv)
 		return child(argc, argv);
 
 	test_choose();
+	test_overwrite();
 
 	len = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (!ok(len > 0, "found the test binary"))
