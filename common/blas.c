@@ -109,7 +109,11 @@ int blas_init(int argc, char **argv)
 	int passive = 0;
 #ifdef _OPENMP
 	/* libgomp's idle threads spin for milliseconds after each parallel loop,
-	 * beside OpenBLAS's threads; passive waiting hands the cores back. */
+	 * beside OpenBLAS's threads; passive waiting hands the cores back.
+	 * OpenBLAS's idle workers, in turn, call sched_yield for 2^28 cycles
+	 * (0.1 s) after each sgemm, on the cores the suite's own team works on
+	 * next; 2^4, OpenBLAS's least, has them sleep at once (ir18 training:
+	 * sched_yield calls 6.3 M -> 1.0 M, CPU time 49.0 -> 43.6 s). */
 	passive = !getenv("OMP_WAIT_POLICY");
 #endif
 	if (!want && !passive) {
@@ -118,6 +122,7 @@ int blas_init(int argc, char **argv)
 	}
 	if ((want && setenv("OPENBLAS_CORETYPE", want, 1)) ||
 	    (passive && setenv("OMP_WAIT_POLICY", "passive", 1)) ||
+	    (passive && setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0)) ||
 	    setenv("HM_BLAS_REEXEC", want ? want : REEXEC_SAME_CORE, 1)) {
 		describe(plain);
 		return hm_error("cannot set the environment: %s", strerror(errno));

@@ -19,6 +19,9 @@
 #include <omp.h>
 #endif
 
+/* Exported by OpenBLAS 0.3.21 (driver/others/openblas_env.c), not in cblas.h. */
+int openblas_thread_timeout(void);
+
 static int child(int argc, char **argv)
 {
 	float a[6] = { 1, 2, 3, 4, 5, 6 }, b[6] = { 1, 0, -1, 2, 0.5f, 3 }, c[4];
@@ -33,6 +36,8 @@ static int child(int argc, char **argv)
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c,
 		    2);
 	printf("omp %s\n", getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "-");
+	/* what OpenBLAS read when it loaded (its default is 28) */
+	printf("timeout %d\n", openblas_thread_timeout());
 	printf("guard %s\ncore %s\ndescribe %s\nsgemm %s\n", guard ? guard : "-",
 	       openblas_get_corename(), blas_describe(),
 	       c[0] == 0.5f && c[1] == 13 && c[2] == 2 && c[3] == 28 ? "ok" : "wrong");
@@ -40,7 +45,7 @@ static int child(int argc, char **argv)
 }
 
 struct run {
-	int starts, same_pid;
+	int starts, same_pid, timeout;
 	char guard[64], core[64], describe[256], sgemm[16], error[256], omp[32];
 };
 
@@ -59,7 +64,9 @@ static int run_child(struct run *r, const char *self, const char *const *vars)
 	 * set so that only the core decides a re-exec, except in the tests
 	 * that name it. */
 	int names_omp = 0;
-	snprintf(cmd, sizeof cmd, "env -u OPENBLAS_CORETYPE -u HM_BLAS_REEXEC -u HM_BLAS_FAKE_CORE");
+	snprintf(cmd, sizeof cmd,
+		 "env -u OPENBLAS_CORETYPE -u HM_BLAS_REEXEC -u HM_BLAS_FAKE_CORE"
+		 " -u OPENBLAS_THREAD_TIMEOUT");
 	for (const char *const *v = vars; *v; v++) {
 		names_omp |= !strncmp(*v, "OMP_WAIT_POLICY", 15);
 		if (!strchr(*v, '='))
@@ -81,6 +88,8 @@ static int run_child(struct run *r, const char *self, const char *const *vars)
 				first_pid = pid;
 			else if (pid != first_pid)
 				r->same_pid = 0;
+		} else if (sscanf(line, "timeout %d", &r->timeout) == 1) {
+			;
 		} else if (!strncmp(line, "omp ", 4)) {
 			snprintf(r->omp, sizeof r->omp, "%s", line + 4);
 		} else if (!strncmp(line, "guard ", 6)) {
@@ -220,6 +229,7 @@ int main(int argc, char **argv)
 #ifdef _OPENMP
 		is_int(r.starts, 2, "OpenMP build: it re-executed itself once");
 		is_str(r.omp, "passive", "with OMP_WAIT_POLICY=passive");
+		is_int(r.timeout, 4, "and OpenBLAS read OPENBLAS_THREAD_TIMEOUT=4");
 		if (!generic) {
 			is_str(r.guard, "same", "the guard says only the wait policy changed");
 			is_str(r.core, real, "the detected core is kept");
@@ -228,9 +238,19 @@ int main(int argc, char **argv)
 #else
 		is_int(r.starts, generic ? 2 : 1, "no OpenMP: the core alone decides");
 		is_str(r.omp, "-", "OMP_WAIT_POLICY stays unset");
+		is_int(r.timeout, 28, "OpenBLAS keeps its thread timeout");
 #endif
 		is_str(r.sgemm, "ok", "sgemm is right");
 	}
+#ifdef _OPENMP
+	{
+		/* The user's OPENBLAS_THREAD_TIMEOUT is kept through the re-exec. */
+		const char *vars[] = { "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT=10", NULL };
+		ok(run_child(&r, self, vars) == 0, "child with OPENBLAS_THREAD_TIMEOUT=10 ran");
+		is_int(r.starts, 2, "it re-executed itself once");
+		is_int(r.timeout, 10, "OpenBLAS read the user's timeout");
+	}
+#endif
 	{
 		/* The user's OMP_WAIT_POLICY is kept. */
 		const char *vars[] = { "OMP_WAIT_POLICY=active", NULL };
