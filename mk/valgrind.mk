@@ -15,6 +15,10 @@
 # tests/tmp/valgrind/log/PID.log (stderr stays the tool's own, which the
 # tests check); a program with an error or a definite leak exits 99, which
 # fails its test, and the logs are summed up at the end.
+# The pipeline tests (t0800) run make, whose recipes name bin/hm-X: they
+# give make SHELL=tests/tmp/valgrind/make-shell (tests/cli/lib.sh's
+# VG_MAKE), which runs each recipe with those names turned into the
+# wrappers' (make still prints the recipe as written).
 # mk/valgrind.supp holds suppressions for third-party noise only.
 
 VG_DIR := tests/tmp/valgrind
@@ -51,6 +55,13 @@ valgrind-wrappers: all $(REF_DRIVERS)
 			'$(VG_FLAGS)' '$(CURDIR)/'$$t >$$w; \
 		chmod +x $$w; \
 	done
+	@printf '%s\n' '#!/bin/bash' \
+		'# make SHELL for the pipeline tests (mk/valgrind.mk): the recipe, the' \
+		'# last argument, runs with each bin/hm-X as its memcheck wrapper.' \
+		'n=$$#' \
+		'r=$$(printf "%s" "$${!n}" | sed -E "s#(^|[[:space:];|&(])bin/hm-#\\1$(CURDIR)/$(VG_DIR)/bin/hm-#g")' \
+		'exec bash "$${@:1:n-1}" "$$r"' >$(VG_DIR)/make-shell
+	@chmod +x $(VG_DIR)/make-shell
 
 check-valgrind-unit: $(UNIT_BIN) valgrind-wrappers
 	prove --exec 'valgrind $(VG_FLAGS)' $(VG_UNIT_TESTS)

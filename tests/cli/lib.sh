@@ -16,9 +16,12 @@ set -u
 TEST_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SHARED=${HM_SHARED:-$TEST_ROOT/../shared}
 PATH=$TEST_ROOT/bin:$PATH
-# make check-valgrind (mk/valgrind.mk): the tools run under memcheck.
+# make check-valgrind (mk/valgrind.mk): the tools run under memcheck, also
+# those a make recipe names as bin/hm-X (tests pass "${VG_MAKE[@]}" to make).
+VG_MAKE=()
 if [ "${HM_VALGRIND:-}" = 1 ]; then
 	PATH=$TEST_ROOT/tests/tmp/valgrind/bin:$PATH
+	VG_MAKE=(SHELL="$TEST_ROOT/tests/tmp/valgrind/make-shell")
 fi
 export PATH SHARED TEST_ROOT
 HM_THREADS=${HM_THREADS:-2}

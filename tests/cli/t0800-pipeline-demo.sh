@@ -13,7 +13,7 @@ keep_tools=()
 for t in "$TEST_ROOT"/bin/hm-*; do keep_tools+=(-o "bin/${t##*/}"); done
 
 dmake() {
-	make -C "$TEST_ROOT" --no-print-directory "${keep_tools[@]}" DEMO="$SCRATCH/demo" \
+	make -C "$TEST_ROOT" --no-print-directory "${keep_tools[@]}" "${VG_MAKE[@]}" DEMO="$SCRATCH/demo" \
 		DEMO_IDS=40 DEMO_IMGS=10 DEMO_LFW_PAIRS= DEMO_LFW_IDS=20 \
 		DEMO_LFW_PAIRS_PER_FOLD=10 DEMO_ARCH=ir:1,1,1,1:8,16,32,64 DEMO_EMB=64 \
 		DEMO_BATCH=32 DEMO_EPOCHS=4 DEMO_LR_STEPS=3 "$@"

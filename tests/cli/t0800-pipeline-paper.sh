@@ -15,7 +15,7 @@ for t in "$TEST_ROOT"/bin/hm-*; do keep_tools+=(-o "bin/${t##*/}"); done
 # Tiny runs: 10 steps of 8 images on one thread (bit-exact resume needs the
 # same thread count).
 pmake() {
-	make -C "$TEST_ROOT" --no-print-directory "${keep_tools[@]}" RESULTS="$SCRATCH/results" \
+	make -C "$TEST_ROOT" --no-print-directory "${keep_tools[@]}" "${VG_MAKE[@]}" RESULTS="$SCRATCH/results" \
 		PROFILE=small SMALL_ITERS=10 SMALL_LR_STEPS=8 HM_BATCH=8 HM_TRAIN_FLAGS=-j1 "$@"
 }
 
@@ -115,7 +115,8 @@ test_expect_success 'interrupted training (checkpoint at step 6, no model) resum
 '
 
 test_expect_success 'the resumed model equals an uninterrupted run byte for byte' '
-	make -C "$TEST_ROOT" --no-print-directory "${keep_tools[@]}" RESULTS="$SCRATCH/straight" PROFILE=small \
+	make -C "$TEST_ROOT" --no-print-directory "${keep_tools[@]}" "${VG_MAKE[@]}" \
+		RESULTS="$SCRATCH/straight" PROFILE=small \
 		SMALL_ITERS=10 SMALL_LR_STEPS=8 HM_BATCH=8 HM_TRAIN_FLAGS=-j1 CASIA="$SCRATCH/casia" LFW="$SCRATCH/lfw" \
 		"$SCRATCH/straight/small/casia-softmax/model.hmm" >out 2>err &&
 	! grep -q -- --resume out &&
