@@ -32,8 +32,10 @@
  * test can watch the re-exec happen and OpenBLAS load the chosen core.
  *
  * Threads (STYLE 10): OpenBLAS owns the cores inside an sgemm call; the
- * suite's own loops (common/nn.c) use OpenMP over disjoint outputs, never
- * around an sgemm call, so the two pools never nest.  blas_set_threads()
+ * suite's own loops (common/nn.c) use OpenMP over disjoint outputs.  The
+ * one place an OpenMP team calls sgemm itself (common/winograd.c) first
+ * holds OpenBLAS to one thread (blas_hold_single()), so the two pools
+ * never nest.  blas_set_threads()
  * sets both to the tool's -j value.
  *
  * Nothing here allocates; blas_describe() returns a static string.
