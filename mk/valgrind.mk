@@ -27,7 +27,7 @@ VG_FLAGS := -q --tool=memcheck --error-exitcode=99 --leak-check=full \
 	--suppressions=$(CURDIR)/mk/valgrind.supp --num-callers=30 \
 	--log-file=$(CURDIR)/$(VG_DIR)/log/%p.log
 # The tools: no AVX-512 under valgrind 3.19, so OpenBLAS is told a core
-# valgrind runs, and libgomp waits passively; both spare blas_init's
+# valgrind runs, and libgomp waits passively; these spare blas_init's
 # re-exec, whose new image valgrind would not follow.  The unit tests run
 # in the plain environment.  t-blas is left out: it checks that a child
 # re-executed through /proc/self/exe sees the CPU its parent saw, but the
@@ -42,8 +42,14 @@ VG_FLAGS := -q --tool=memcheck --error-exitcode=99 --leak-check=full \
 # on stderr ("hwloc x86 backend cannot work under Valgrind") in every rank,
 # which failed t0560's quiet-stderr test; without that backend hwloc still
 # reads the topology from Linux's /sys, and says nothing.
+# OPENBLAS_THREAD_TIMEOUT=4: what blas_init's re-exec sets beside the
+# passive wait policy.  Without it OpenBLAS's idle worker spins for 2^28
+# cycles after every threaded sgemm, and under valgrind, which runs one
+# thread at a time, that spin starves the main thread: model-driver's
+# face18 case ran for over two hours unfinished, and takes 3.5 minutes
+# with it (as with one thread).
 VG_ENV := OPENBLAS_CORETYPE=Haswell OMP_WAIT_POLICY=passive JSIMD_FORCENONE=1 \
-	HWLOC_COMPONENTS=-x86
+	HWLOC_COMPONENTS=-x86 OPENBLAS_THREAD_TIMEOUT=4
 VG_UNIT_TESTS ?= $(filter-out tests/unit/t-blas.t,$(call tests_in,tests/unit))
 VG_CLI_TESTS ?= $(call tests_in,tests/cli)
 VG_REF_TESTS ?= $(call tests_in,tests/ref)
