@@ -46,8 +46,9 @@ VG_FLAGS := -q --tool=memcheck --error-exitcode=99 --leak-check=full \
 # passive wait policy.  Without it OpenBLAS's idle worker spins for 2^28
 # cycles after every threaded sgemm, and under valgrind, which runs one
 # thread at a time, that spin starves the main thread: model-driver's
-# face18 case ran for over two hours unfinished, and takes 3.5 minutes
-# with it (as with one thread).
+# ir18 case ran for over two hours unfinished, and tests/ref/model_torch.py
+# passes in 36 minutes with it; its face18 case alone takes 3.5 minutes
+# with it, as with one thread.
 VG_ENV := OPENBLAS_CORETYPE=Haswell OMP_WAIT_POLICY=passive JSIMD_FORCENONE=1 \
 	HWLOC_COMPONENTS=-x86 OPENBLAS_THREAD_TIMEOUT=4
 VG_UNIT_TESTS ?= $(filter-out tests/unit/t-blas.t,$(call tests_in,tests/unit))
