@@ -35,8 +35,7 @@
  * suite's own loops (common/nn.c) use OpenMP over disjoint outputs.  The
  * one place an OpenMP team calls sgemm itself (common/winograd.c) first
  * holds OpenBLAS to one thread (blas_hold_single()), so the two pools
- * never nest.  blas_set_threads()
- * sets both to the tool's -j value.
+ * never nest.  blas_set_threads() sets both to the tool's -j value.
  *
  * Nothing here allocates; blas_describe() returns a static string.
  */
