@@ -34,7 +34,7 @@ UNIT_BIN := $(UNIT_SRC:.c=.t)
 REF_DRIVERS := $(patsubst %.c,%,$(sort $(wildcard tests/ref/*-driver.c)))
 MAN_PAGES := $(sort $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7))
 
-.PHONY: all check check-unit check-cli lint-man install clean demo
+.PHONY: all check check-unit check-cli check-blas-env lint-man install clean demo
 .DELETE_ON_ERROR:
 # Keep test and tool objects between runs (make would delete them as intermediates).
 .SECONDARY: $(UNIT_SRC:.c=.o) $(REF_DRIVERS:=.o) $(TOOL_SRC:.c=.o)
@@ -73,6 +73,14 @@ check-unit: $(UNIT_BIN)
 
 check-cli: all
 	$(PROVE) $(call tests_in,tests/cli)
+
+# The unit tests under both BLAS environments a machine may give them:
+# OPENBLAS_CORETYPE unset (OpenBLAS detects, hm may choose) and set to an
+# older core of the processor's family, as some AVX-512 machines pin it.
+BLAS_ENV_CORE = $(shell grep -qm1 AuthenticAMD /proc/cpuinfo 2>/dev/null && echo Zen || echo Haswell)
+check-blas-env: $(UNIT_BIN)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PROVE) $(call tests_in,tests/unit)
+	env OPENBLAS_CORETYPE=$(BLAS_ENV_CORE) $(PROVE) $(call tests_in,tests/unit)
 
 # mandoc exits non-zero on warnings with -W warning.
 lint-man:

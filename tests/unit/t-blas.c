@@ -156,9 +156,27 @@ static void test_overwrite(void)
 		}
 }
 
+/* What OpenBLAS detects in a process started without OPENBLAS_CORETYPE:
+ * the parent's own openblas_get_corename() names the user's forced core
+ * when the environment sets one, not the detection. */
+static void detected_core(const char *self, char *core, size_t n)
+{
+	char cmd[1200];
+	FILE *p;
+
+	snprintf(cmd, sizeof cmd, "env -u OPENBLAS_CORETYPE '%s' corename", self);
+	core[0] = 0;
+	p = popen(cmd, "r");
+	if (!p)
+		return;
+	if (fgets(core, (int)n, p))
+		core[strcspn(core, "\n")] = 0;
+	pclose(p);
+}
+
 int main(int argc, char **argv)
 {
-	char self[1024];
+	char self[1024], real[64];
 	ssize_t len;
 	struct run r;
 	const char *want;
@@ -166,6 +184,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "child"))
 		return child(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "corename"))
+		return puts(openblas_get_corename()) < 0;
 
 	test_choose();
 	test_overwrite();
@@ -180,7 +200,11 @@ int main(int argc, char **argv)
 		 __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
 	avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 	want = avx512 ? "SkylakeX" : avx2_fma ? "Haswell" : NULL;
-	diag("this CPU: %s; OpenBLAS detects %s", want ? want : "no AVX2", openblas_get_corename());
+	detected_core(self, real, sizeof real);
+	ok(real[0] != 0, "a child without OPENBLAS_CORETYPE names its core: %s", real);
+	diag("this CPU: %s; OpenBLAS detects %s; this process runs %s (OPENBLAS_CORETYPE %s)",
+	     want ? want : "no AVX2", real, openblas_get_corename(),
+	     getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "unset");
 
 	{
 		/* The forced case: the detection is told the core is Prescott. */
@@ -201,7 +225,6 @@ int main(int argc, char **argv)
 	{
 		/* Nothing forced: a CPU that OpenBLAS detects well runs as is. */
 		const char *vars[] = { NULL };
-		const char *real = openblas_get_corename();
 		int generic = blas_choose_core(real, avx512, avx2_fma) != NULL;
 		ok(run_child(&r, self, vars) == 0, "child without the hook ran");
 		is_int(r.starts, generic ? 2 : 1, "re-exec only when the detected core (%s) is generic", real);
@@ -223,7 +246,6 @@ int main(int argc, char **argv)
 		/* OMP_WAIT_POLICY unset: with OpenMP, one re-exec sets it passive and
 		 * leaves a well-detected core alone. */
 		const char *vars[] = { "OMP_WAIT_POLICY", NULL };
-		const char *real = openblas_get_corename();
 		int generic = blas_choose_core(real, avx512, avx2_fma) != NULL;
 		ok(run_child(&r, self, vars) == 0, "child without OMP_WAIT_POLICY ran");
 #ifdef _OPENMP
