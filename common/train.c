@@ -888,7 +888,10 @@ static int setup_fresh(struct trainer *T)
 				     "too few", T->pack.n_classes - 1, T->c.classes);
 	if (!T->c.classes)
 		T->c.classes = T->pack.n_classes;
-	T->m = model_new(T->c.arch, 0, T->pack.height, T->pack.width, T->c.emb_dim);
+	/* A-Softmax scales by |x|: the ir family's embedding batch norm must
+	 * not pin it (model.h, MODEL_FEATURES_TRAINABLE). */
+	T->m = model_new_flags(T->c.arch, 0, T->pack.height, T->pack.width, T->c.emb_dim,
+			       T->c.loss.kind == LOSS_ASOFTMAX ? MODEL_FEATURES_TRAINABLE : 0);
 	if (!T->m)
 		return -1;
 	model_init(T->m, T->c.seed);

@@ -106,4 +106,67 @@ write_hmm(\"old2/checkpoint.hmm\", meta, t)
 	cmp old1/model.hmm old2/model.hmm
 '
 
+# A-Softmax multiplies cos by |x|.  The ir embedding ends in a batch norm:
+# in training, each feature has zero mean and unit variance over the batch,
+# so the mean |x|^2 of a batch is exactly sum(gamma^2 + beta^2); with gamma
+# frozen at 1 (iresnet.py) only beta could move it.  For A-Softmax gamma
+# trains (hm-train(1)): after 50 steps |gamma| has grown well past its
+# initial sqrt(16) = 4 (measured 5.93), the model file says
+# features.trainable, the checkpoint holds its momentum.  ArcFace keeps
+# gamma at exactly 1.
+read_gamma() {
+	/usr/bin/python3 -c "
+import sys, types
+sys.path.insert(0, \"$TEST_ROOT/tests/ref\")
+sys.modules[\"torch\"] = types.ModuleType(\"torch\")
+import numpy as np
+from hmm_load import read_hmm
+meta, t = read_hmm(sys.argv[1])
+g = t[\"features.weight\"].astype(np.float64)
+print(\"%.6f\" % np.linalg.norm(g), meta.get(\"features.trainable\", \"-\"),
+      int(\"momentum/features.weight\" in t), float(np.abs(g - 1).max()))
+" "$1"
+}
+
+test_expect_success 'A-Softmax: the embedding scale trains, and the feature norm grows' '
+	hm-train -j1 $NET --loss asoftmax --epochs 5 -o asm p.hmr >/dev/null &&
+	read_gamma asm/checkpoint.hmm >g && cat g &&
+	read -r norm key mom dev <g &&
+	test "$key" = 1 && test "$mom" = 1 &&
+	awk -v n="$norm" "BEGIN { exit !(n > 1.2 * 4) }" &&
+	read_gamma asm/model.hmm | grep -q " 1 0 " &&
+	hm-train -j1 $NET --loss arcface --epochs 5 -o arc p.hmr >/dev/null &&
+	read_gamma arc/checkpoint.hmm >g && cat g &&
+	read -r norm key mom dev <g &&
+	test "$norm" = 4.000000 && test "$key" = - && test "$mom" = 0 && test "$dev" = 0.0
+'
+
+test_expect_success 'A-Softmax: stopped and resumed, byte-identical' '
+	hm-train -j1 $NET --loss asoftmax --epochs 5 --stop-after 13 -o asm2 p.hmr \
+		2>/dev/null &&
+	hm-train -j1 --resume asm2 >/dev/null &&
+	cmp asm/model.hmm asm2/model.hmm
+'
+
+# A checkpoint from before: no features.trainable key, no momentum for it.
+# It resumes with the weight frozen at the value it has.
+test_expect_success 'an A-Softmax checkpoint without the key resumes with gamma frozen' '
+	hm-train -j1 $NET --loss asoftmax --epochs 5 --stop-after 13 -o asm3 p.hmr \
+		2>/dev/null &&
+	/usr/bin/python3 -c "
+import sys, types
+sys.path.insert(0, \"$TEST_ROOT/tests/ref\")
+sys.modules[\"torch\"] = types.ModuleType(\"torch\")
+from hmm_load import read_hmm, write_hmm
+meta, t = read_hmm(\"asm3/checkpoint.hmm\")
+del meta[\"features.trainable\"], t[\"momentum/features.weight\"]
+write_hmm(\"asm3/checkpoint.hmm\", meta, t)
+" &&
+	read_gamma asm3/checkpoint.hmm >before &&
+	hm-train -j1 --resume asm3 >/dev/null &&
+	read_gamma asm3/checkpoint.hmm >after && cat before after &&
+	test "$(cut -d" " -f1 before)" = "$(cut -d" " -f1 after)" &&
+	grep -q " - 0 " after
+'
+
 test_done
