@@ -144,6 +144,38 @@ static int connect_socket(const char *path)
 	return fd;
 }
 
+/* The names bash reads as a descriptor of its own in a redirection
+ * (/dev/stdout, /dev/stderr, /dev/fd/N; and /proc/self/fd/N): N, else -1.
+ * Followed as links they would end at the file the descriptor has open,
+ * to be replaced by a new one the descriptor never sees. */
+static int fd_name(const char *path)
+{
+	if (!strcmp(path, "/dev/stdout"))
+		return STDOUT_FILENO;
+	if (!strcmp(path, "/dev/stderr"))
+		return STDERR_FILENO;
+	const char *n = NULL;
+	if (!strncmp(path, "/dev/fd/", 8))
+		n = path + 8;
+	else if (!strncmp(path, "/proc/self/fd/", 14))
+		n = path + 14;
+	if (!n || *n < '0' || *n > '9' || strlen(n) > 6)
+		return -1;
+	char *end;
+	long fd = strtol(n, &end, 10);
+	return *end ? -1 : (int)fd;
+}
+
+/* A descriptor already open (fd_name): written through a copy of it,
+ * sharing its offset and flags (O_APPEND of '>>'), as the shell does. */
+static int open_fd(struct outfile *o, int fd)
+{
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (copy >= 0 && !(o->fp = fdopen(copy, "wb")))
+		close(copy);
+	return o->fp ? 0 : hm_error_file(o->path, "cannot open: %s", strerror(errno));
+}
+
 /* A device, FIFO or socket: written where it is, as the shell's '>' does;
  * replacing it with a file would take it away from everyone else. */
 static int open_in_place(struct outfile *o, const struct stat *st)
@@ -217,7 +249,9 @@ int outfile_open(struct outfile *o, const char *path)
 		return hm_error_file(path, "out of memory");
 	struct stat st;
 	int exists = stat(path, &st) == 0, rc;
-	if (exists && !S_ISREG(st.st_mode))
+	if (fd_name(path) >= 0)
+		rc = open_fd(o, fd_name(path));
+	else if (exists && !S_ISREG(st.st_mode))
 		rc = open_in_place(o, &st);
 	else if (!(o->dest = follow_links(path)))
 		rc = hm_error_file(path, "cannot create: %s", strerror(errno));

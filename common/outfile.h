@@ -14,6 +14,8 @@
  *   the shell's '>' does (no temp file, no rename, no fsync); commit
  *   flushes, closes and reports the errors the writes met.
  * - "-" (or NULL): stdout, written in place; commit only flushes.
+ *   /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N, read as bash
+ *   reads them: descriptor N, written in place (its offset, its '>>').
  *
  * Open temp files are remembered, so die() (see err.h) and a fatal signal
  * remove them: a killed or failing tool leaves nothing partial behind.

@@ -227,6 +227,33 @@ static void test_fifo_and_socket(void)
 	close(s);
 }
 
+/* /dev/fd/N names our own descriptor N, as in bash: written through it
+ * (its offset, its O_APPEND), not through the file it has open. */
+static void test_fd_names(void)
+{
+	const char *d = scratch("fd");
+	const char *log = in(d, "log");
+	int p[2];
+	char name[64], buf[8] = { 0 };
+	if (pipe(p)) {
+		ok(0, "pipe");
+		return;
+	}
+	snprintf(name, sizeof name, "/dev/fd/%d", p[1]);
+	is_int(outfile_write_all(name, "fd", 2), 0, "written to /dev/fd/N, a pipe");
+	ok(read(p[0], buf, sizeof buf) == 2 && !memcmp(buf, "fd", 2), "through that descriptor");
+	close(p[0]);
+	close(p[1]);
+	is_int(outfile_write_all(log, "one,", 4), 0, "a log");
+	int fd = open(log, O_WRONLY | O_APPEND);
+	snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+	is_int(outfile_write_all(name, "two", 3), 0, "written to /proc/self/fd/N open with O_APPEND");
+	close(fd);
+	ok(holds(log, "one,two"), "appended, as >> would, not replaced");
+	is_int(outfile_write_all("/dev/fd/999", "x", 1), -1, "a descriptor not open fails");
+	like(hm_errmsg(), "Bad file descriptor", "saying why");
+}
+
 /* Device nodes made here, never the real /dev: c 1 3 is null, c 1 7 full. */
 static void test_devices(void)
 {
@@ -338,6 +365,7 @@ int main(void)
 	test_links();
 	test_hard_link();
 	test_fifo_and_socket();
+	test_fd_names();
 	test_devices();
 	test_not_files();
 	test_stale_through_link();
