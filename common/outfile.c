@@ -393,21 +393,6 @@ void outfile_remove_stale(const char *name)
 	free(path);
 }
 
-/* mkdir NAME, or find a directory (or a link to one) there: 0, or -1 with
- * errno set; a file, device or FIFO there is ENOTDIR (outputs are folders). */
-static int make_dir(const char *name)
-{
-	struct stat st;
-	if (mkdir(name, 0777) == 0)
-		return 0;
-	if (errno != EEXIST)
-		return -1;
-	if (stat(name, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0;
-	errno = ENOTDIR;
-	return -1;
-}
-
 int make_dirs(const char *dir)
 {
 	if (!dir[0])
@@ -419,7 +404,7 @@ int make_dirs(const char *dir)
 		int end = *s == '\0';
 		if (*s == '/' || end) {
 			*s = '\0';
-			if (make_dir(p)) {
+			if (mkdir(p, 0777) && errno != EEXIST) {
 				int e = errno;
 				hm_error_file(p, "cannot create directory: %s", strerror(e));
 				free(p);
@@ -431,6 +416,10 @@ int make_dirs(const char *dir)
 		}
 	}
 	free(p);
+	/* A file, device or FIFO of that name: the output is a folder. */
+	struct stat st;
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		return hm_error_file(dir, "cannot create directory: %s", strerror(ENOTDIR));
 	return 0;
 }
 

@@ -60,7 +60,8 @@ int outfile_write_all(const char *path, const void *buf, size_t n);
  * taking over an output another run was killed writing (hm-train --resume).
  */
 void outfile_remove_stale(const char *path);
-/* Creates directory DIR and its parents (mkdir -p).  Returns 0 or -1. */
+/* Creates directory DIR and its parents (mkdir -p); a file, device or FIFO
+ * named DIR is an error ("Not a directory").  Returns 0 or -1. */
 int make_dirs(const char *dir);
 /* Creates the parent directories of file PATH.  Returns 0 or -1. */
 int make_parent_dirs(const char *path);
