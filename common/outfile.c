@@ -251,6 +251,8 @@ int outfile_open(struct outfile *o, const char *path)
 	int exists = stat(path, &st) == 0, rc;
 	if (fd_name(path) >= 0)
 		rc = open_fd(o, fd_name(path));
+	else if (exists && S_ISDIR(st.st_mode))	/* as readers say "read error" */
+		rc = hm_error_file(path, "write error: %s", strerror(EISDIR));
 	else if (exists && !S_ISREG(st.st_mode))
 		rc = open_in_place(o, &st);
 	else if (!(o->dest = follow_links(path)))
