@@ -1,6 +1,6 @@
 /*
  * outfile: outputs that are either complete or absent, written the way
- * what the path already is asks for (hm(7), OUTPUT FILES):
+ * what the path already is asks for (hm(7), "Output files"):
  *
  * - a regular file or a new name: outfile_open() writes "DEST.tmp.PID"
  *   beside it, with the mode (and, where permitted, the owner) of the file
@@ -16,6 +16,7 @@
  * - "-" (or NULL): stdout, written in place; commit only flushes.
  *   /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N, read as bash
  *   reads them: descriptor N, written in place (its offset, its '>>').
+ * - a directory: an error, "write error: Is a directory", before any work.
  *
  * Open temp files are remembered, so die() (see err.h) and a fatal signal
  * remove them: a killed or failing tool leaves nothing partial behind.
