@@ -65,14 +65,19 @@ tests/ref/%-driver: tests/ref/%-driver.o libhm.a
 PROVE := prove --exec ''
 tests_in = $(shell find $(1) -type f -perm -u+x \( -name '*.t' -o -name '*.sh' \
 	-o -name '*.py' \) | sort)
+# A tool that wrote over a device with a file would break every process on
+# the machine: after the tests, /dev/null must still be a character device
+# (checked also when a test failed; the status is then prove's).
+NULL_GUARD = rc=$$?; test -c /dev/null || \
+	{ echo '/dev/null is no longer a character device'; exit 1; }; exit $$rc
 check: all $(UNIT_BIN) $(REF_DRIVERS) lint-man
-	$(PROVE) $(call tests_in,tests/unit tests/cli tests/ref)
+	$(PROVE) $(call tests_in,tests/unit tests/cli tests/ref); $(NULL_GUARD)
 
 check-unit: $(UNIT_BIN)
-	$(PROVE) $(call tests_in,tests/unit)
+	$(PROVE) $(call tests_in,tests/unit); $(NULL_GUARD)
 
 check-cli: all
-	$(PROVE) $(call tests_in,tests/cli)
+	$(PROVE) $(call tests_in,tests/cli); $(NULL_GUARD)
 
 # The unit tests under both BLAS environments a machine may give them:
 # OPENBLAS_CORETYPE unset (OpenBLAS detects, hm may choose) and set to an

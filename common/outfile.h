@@ -1,10 +1,22 @@
 /*
- * outfile: outputs that are either complete or absent.
+ * outfile: outputs that are either complete or absent, written the way
+ * what the path already is asks for (hm(7), "Output files"):
  *
- * outfile_open() writes to "PATH.tmp.PID" beside PATH; outfile_commit()
- * flushes, fsyncs, closes and renames it over PATH, so a reader never sees a
- * half-written file.  outfile_abort() removes the temp file.  A path of "-"
- * (or NULL) means stdout: commit then only flushes and checks for errors.
+ * - a regular file or a new name: outfile_open() writes "DEST.tmp.PID"
+ *   beside it, with the mode (and, where permitted, the owner) of the file
+ *   it replaces; outfile_commit() flushes, fsyncs, closes and renames it
+ *   over DEST, so a reader never sees a half-written file.  outfile_abort()
+ *   removes the temp file.  A hard link to the old file keeps the old
+ *   content: the new one is a new file.
+ * - a symbolic link (a chain, or one dangling to a name still to create):
+ *   DEST is where the chain ends; the link stays, its target is replaced.
+ * - a character or block device, a FIFO or a socket: written in place, as
+ *   the shell's '>' does (no temp file, no rename, no fsync); commit
+ *   flushes, closes and reports the errors the writes met.
+ * - "-" (or NULL): stdout, written in place; commit only flushes.
+ *   /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N, read as bash
+ *   reads them: descriptor N, written in place (its offset, its '>>').
+ * - a directory: an error, "write error: Is a directory", before any work.
  *
  * Open temp files are remembered, so die() (see err.h) and a fatal signal
  * remove them: a killed or failing tool leaves nothing partial behind.
@@ -17,8 +29,9 @@
 
 struct outfile {
 	FILE *fp;
-	char *path;	/* final name, NULL for stdout */
-	char *tmp;	/* temp name, NULL for stdout */
+	char *path;	/* the name given, for messages; NULL for stdout */
+	char *dest;	/* the file the temp is renamed to; NULL in place */
+	char *tmp;	/* temp name; NULL when written in place */
 	int slot;	/* index in the cleanup registry, -1 if none */
 };
 
@@ -26,8 +39,20 @@ struct outfile {
 int outfile_open(struct outfile *o, const char *path);
 /* Completes the file.  Returns 0, or -1 (write error, disk full, ...). */
 int outfile_commit(struct outfile *o);
-/* Discards the temp file (no-op for stdout). */
+/* Discards the temp file (in place: only closes; stdout stays open). */
 void outfile_abort(struct outfile *o);
+/* True when O writes in place (stdout, a device, a FIFO, a socket): a
+ * stream, no file on disk for side files to describe. */
+static inline int outfile_in_place(const struct outfile *o)
+{
+	return !o->tmp;
+}
+/*
+ * Takes back an output committed before a later step failed: removes the
+ * regular file PATH (a link's target: what was written); a device, FIFO or
+ * socket, which cannot be unwritten, stays.
+ */
+void outfile_remove(const char *path);
 /* Writes a whole file atomically from memory. */
 int outfile_write_all(const char *path, const void *buf, size_t n);
 /*
@@ -36,7 +61,8 @@ int outfile_write_all(const char *path, const void *buf, size_t n);
  * taking over an output another run was killed writing (hm-train --resume).
  */
 void outfile_remove_stale(const char *path);
-/* Creates directory DIR and its parents (mkdir -p).  Returns 0 or -1. */
+/* Creates directory DIR and its parents (mkdir -p); a file, device or FIFO
+ * named DIR is an error ("Not a directory").  Returns 0 or -1. */
 int make_dirs(const char *dir);
 /* Creates the parent directories of file PATH.  Returns 0 or -1. */
 int make_parent_dirs(const char *path);

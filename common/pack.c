@@ -1320,7 +1320,7 @@ int pack_build(const char *input, const char *out, const struct pack_options *op
 	int *perm = NULL;
 	char *hmi = pack_side_path(out, ".hmi");
 	char *side = NULL;
-	int side_done = 0, rc = -1, n_workers = opt->threads > 0 ? opt->threads : 1;
+	int side_done = 0, streamed = 0, rc = -1, n_workers = opt->threads > 0 ? opt->threads : 1;
 	long cap = 0, done = 0, n_batch = 0;
 	uint64_t pos = 0;
 
@@ -1408,8 +1408,10 @@ int pack_build(const char *input, const char *out, const struct pack_options *op
 		hm_error_file(out, "write error: %s", strerror(errno ? errno : EIO));
 		goto out;
 	}
-	/* Side files, then the index, then the pack itself. */
-	if (s.type == PACK_TREE || s.type == PACK_BIN) {
+	/* Side files, then the index, then the pack itself; none beside a pack
+	 * written in place (a device, a FIFO): there is no file to describe. */
+	streamed = outfile_in_place(&o);
+	if (!streamed && (s.type == PACK_TREE || s.type == PACK_BIN)) {
 		side = pack_side_path(out, s.type == PACK_TREE ? ".labels.csv" : ".pairs.csv");
 		if (!side) {
 			hm_error("out of memory");
@@ -1420,10 +1422,11 @@ int pack_build(const char *input, const char *out, const struct pack_options *op
 			goto out;
 		side_done = 1;
 	}
-	if (rec_index_save(&ix, hmi))
+	if (!streamed && rec_index_save(&ix, hmi))
 		goto out;
 	if (outfile_commit(&o)) {
-		unlink(hmi);
+		if (!streamed)
+			outfile_remove(hmi);
 		goto out;
 	}
 	if (opt->progress)
@@ -1440,7 +1443,7 @@ out:
 		if (o.fp)
 			outfile_abort(&o);
 		if (side_done)
-			unlink(side);
+			outfile_remove(side);
 	}
 	if (wk)
 		for (int t = 0; t < n_workers; t++)
