@@ -144,6 +144,15 @@ test_expect_success 'a train.csv path and --label; the files named in errors' '
 	test_fails_cleanly 1 "line 2: " hm-plot bad.csv && grep -q "not a number" .fail.err
 '
 
+test_expect_success '--help names every option of the man page' '
+	hm-plot --help >help.txt && grep -q "^Usage: hm-plot" help.txt &&
+	for o in $(grep -o -- "--[a-z][a-z-]*" help.txt | sort -u); do
+		opt=$(printf "%s" "${o#--}" | sed "s/-/\\\\\\\\-/g") &&
+		grep -q -- "Fl \\\\-$opt" "$TEST_ROOT/man/man1/hm-plot.1" ||
+			{ echo "man page lacks $o"; exit 1; }
+	done
+'
+
 mkscores() {
 	/usr/bin/python3 -c '
 import sys
