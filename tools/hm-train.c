@@ -4,6 +4,7 @@
 #include "dist.h"
 #include "err.h"
 #include "loss.h"
+#include "model.h"
 #include "optim.h"
 #include "outfile.h"
 #include "train.h"
@@ -144,6 +145,8 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 			if (strlen(optarg) >= sizeof c->arch)
 				die_usage("--arch: '%s' is too long", optarg);
 			snprintf(c->arch, sizeof c->arch, "%s", optarg);
+			if (model_arch_check(c->arch) < 0)	/* exit 2, as other bad values */
+				die_usage("--arch: %s", hm_errmsg());
 			given(cl, "arch");
 			break;
 		case OPT_EMB:

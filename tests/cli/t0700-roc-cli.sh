@@ -119,7 +119,7 @@ test_expect_success 'bad scores files: exit 1 naming file and line, nothing writ
 	printf "%s\n" fold,same,score 0,1,nan >nan.csv &&
 	test_fails_cleanly 1 "line 2: score must be a finite number" hm-roc nan.csv &&
 	printf "%s\n" a,b,c 0,1,0.5 >header.csv &&
-	test_fails_cleanly 1 "line 1: expected the header" hm-roc header.csv &&
+	test_fails_cleanly 1 "line 1: not a scores CSV: expected the header" hm-roc header.csv &&
 	printf "%s\n" fold,same,score,a,b 0,1,0.5 >width.csv &&
 	test_fails_cleanly 1 "line 2: expected 5 fields, got 3" hm-roc width.csv &&
 	: >empty.csv &&
@@ -127,6 +127,24 @@ test_expect_success 'bad scores files: exit 1 naming file and line, nothing writ
 	echo fold,same,score >norows.csv &&
 	test_fails_cleanly 1 "no scores" hm-roc norows.csv &&
 	test_fails_cleanly 1 "nope.csv" hm-roc nope.csv
+'
+
+# The old message for these was a CSV syntax error ("line 1: quote inside
+# an unquoted field") that named no file kind.
+test_expect_success 'not a scores file (records, a model, binary, other CSV): says so and what one is' '
+	printf "HMR\032\001\000\002\000binary" >emb.hmr &&
+	test_fails_cleanly 1 "'\''emb.hmr'\'': a record stream (.hmr: images or embeddings; hm-verify scores embeddings), not a scores CSV: expected the header '\''fold,same,score,a,b'\'' (or '\''fold,same,score'\'') and rows like 0,1,0.71,KEY_A,KEY_B, as hm-verify writes them" \
+		hm-roc emb.hmr &&
+	test_expect_code 1 hm-roc <emb.hmr 2>err && grep -q "^hm-roc: '\''-'\'': a record stream" err &&
+	cat emb.hmr | test_expect_code 1 hm-roc 2>err && grep -q "'\''-'\'': a record stream" err &&
+	printf "HMM\032\001\000" >m.hmm &&
+	test_fails_cleanly 1 "'\''m.hmm'\'': a model file (.hmm), not a scores CSV" hm-roc m.hmm &&
+	printf "\377\330\377\340\000\020JFIF" >x.jpg &&
+	test_fails_cleanly 1 "'\''x.jpg'\'': binary data, not a scores CSV" hm-roc x.jpg &&
+	printf "%s\n" "\"a\"b,c" >q.csv &&
+	test_fails_cleanly 1 "'\''q.csv'\'': line 1: text after a closing quote: not a scores CSV: expected the header" hm-roc q.csv &&
+	printf "%s\n" a,b,same,fold x,y,1,0 >pairs.csv &&
+	test_fails_cleanly 1 "'\''pairs.csv'\'': line 1: not a scores CSV: expected the header" hm-roc pairs.csv
 '
 
 test_expect_success 'bad folds and one-class files: exit 1 naming the file' '
