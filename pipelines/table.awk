@@ -116,7 +116,8 @@ function cell(t, k, h, m, f, fmt) {
 	return sprintf(fmt, mean_ * f) (sd_ >= 0 ? sprintf(" +- " fmt, sd_ * f) : "")
 }
 function dcell(t, k, m, f, fmt) {
-	if (!diff(t, k, m, f, "%+" substr(fmt, 2))) return "-"
+	if (!diff(t, k, m, f, "%+" substr(fmt, 2)))
+		return anyrun(t, k, 0) && anyrun(t, k, 1) ? "n/a" : "-"
 	return sprintf("%+" substr(fmt, 2), dmean_ * f) (dsd_ >= 0 ? sprintf(" +- " fmt, dsd_ * f) : "")
 }
 
