@@ -688,6 +688,12 @@ static int finish_tensors(struct model *m)
 	return 0;
 }
 
+int model_arch_check(const char *arch)
+{
+	struct arch a;
+	return parse_arch(arch ? arch : "", &a) ? -1 : 0;
+}
+
 struct model *model_new(const char *arch, int in_c, int in_h, int in_w, int emb_dim)
 {
 	struct arch a;

@@ -99,6 +99,10 @@ struct model;
  * bad architecture string or size.  Free with model_free().
  */
 struct model *model_new(const char *arch, int in_c, int in_h, int in_w, int emb_dim);
+/* Whether ARCH is a valid architecture string (what model_new() accepts,
+ * sizes aside): 0, or -1 with the reason recorded ("architecture 'x': ..."),
+ * so that tools can refuse a bad --arch as a usage error. */
+int model_arch_check(const char *arch);
 void model_free(struct model *m);
 const struct model_shape *model_get_shape(const struct model *m);
 

@@ -227,6 +227,13 @@ static void test_csv(void)
 	is_str(l.n ? l.p[0].a : NULL, "img/a.jpg", "CSV keys taken as written (extension kept)");
 	pair_list_free(&l);
 
+	/* Folds numbered from 1, or any labels: each label a fold, kept. */
+	p = WRITE("fold1.csv", "a,b,same,fold\nx,y,1,1\nx,z,0,10\nu,v,1,2\n");
+	ok(pairs_load(&l, p, PAIRS_AUTO) == 0, "CSV with folds 1, 2, 10 (from 1, a gap)");
+	ok(l.n == 3 && l.n_folds == 3 && l.p[0].fold == 1 && l.p[1].fold == 10 &&
+	   l.p[2].fold == 2, "3 folds, labels as written");
+	pair_list_free(&l);
+
 	p = WRITE("forced.csv", "a b 1\n");
 	ok(pairs_load(&l, p, PAIRS_CSV) < 0, "--format csv on a non-CSV file fails");
 	like(hm_errmsg(), "line 1: expected 3 or 4 fields, got 1", "and says why");
@@ -313,8 +320,6 @@ static void test_errors(void)
 	FAILS("csv: same not 0/1 on the first row is no header", "x,y,2\nx,y,1\n", PAIRS_AUTO,
 	      "line 1: same must be 0 or 1, got '2'");
 	FAILS("csv: bad fold", "x,y,1,0\nx,y,0,-1\n", PAIRS_AUTO, "line 2: bad fold '-1'");
-	FAILS("csv: a fold with no pairs", "x,y,1,0\nx,y,0,2\n", PAIRS_AUTO,
-	      "fold 1 has no pairs (folds run 0..2)");
 	FAILS("csv: empty key", "a,b,same\n,y,1\n", PAIRS_AUTO, "line 2: empty key");
 	FAILS("csv: unterminated quote", "a,b,same\nx,\"y,1\n", PAIRS_AUTO,
 	      "line 2: quoted field not closed");
