@@ -15,12 +15,15 @@
 #                  holding train.rec and train.idx, or the .rec file itself
 #   LFW            data/lfw: LFW/Name/Name_0001.jpg
 #   LFW_LANDMARKS  LFW/landmarks.txt if present (hm-synth writes it), else
-#                  ../shared/data/lfw_landmark.txt
-#   LFW_PAIRS      LFW/pairs.txt if present, else ../shared/data/pairs.txt
+#                  data/lfw_landmark.txt
+#   LFW_PAIRS      LFW/pairs.txt if present, else data/pairs.txt
 #   YTF            data/ytf: frame folders YTF/Name/video/frame.jpg
 #   YTF_LANDMARKS  YTF/landmarks.txt (five points per frame, e.g. MTCNN's)
-#   YTF_SPLITS     YTF/splits.txt if present, else ../shared/data/splits.txt
+#   YTF_SPLITS     YTF/splits.txt if present, else data/splits.txt
 #   RESULTS        results: packs go to RESULTS/data, rows to RESULTS/PROFILE
+# The defaults data/lfw_landmark.txt, data/pairs.txt and data/splits.txt are
+# the public protocol files kept in the repository (HM_PROTOCOLS);
+# data/README.md says what each is and where it was published.
 #
 # Packs (file targets): RESULTS/data/{casia,ms1m}.hmr (+ .hmi) for training,
 # RESULTS/data/{lfw,ytf}.hmr for testing, all aligned to insightface's
@@ -31,12 +34,12 @@
 ifndef HM_DATA_MK
 HM_DATA_MK := 1
 
-# Pipelines need bash and stop a pipe at its first failing stage (STYLE 18).
+# Pipelines need bash and stop a pipe at its first failing stage.
 SHELL := bash
 .SHELLFLAGS := -eo pipefail -c
 .DELETE_ON_ERROR:
 
-HM_SHARED_DATA ?= ../shared/data
+HM_PROTOCOLS := data
 RESULTS ?= results
 HM_DATA := $(RESULTS)/data
 
@@ -44,11 +47,11 @@ CASIA ?= data/casia
 CASIA_LANDMARKS ?= $(CASIA)/landmarks.txt
 MS1M ?= data/faces_emore
 LFW ?= data/lfw
-LFW_LANDMARKS ?= $(firstword $(wildcard $(LFW)/landmarks.txt) $(HM_SHARED_DATA)/lfw_landmark.txt)
-LFW_PAIRS ?= $(firstword $(wildcard $(LFW)/pairs.txt) $(HM_SHARED_DATA)/pairs.txt)
+LFW_LANDMARKS ?= $(firstword $(wildcard $(LFW)/landmarks.txt) $(HM_PROTOCOLS)/lfw_landmark.txt)
+LFW_PAIRS ?= $(firstword $(wildcard $(LFW)/pairs.txt) $(HM_PROTOCOLS)/pairs.txt)
 YTF ?= data/ytf
 YTF_LANDMARKS ?= $(YTF)/landmarks.txt
-YTF_SPLITS ?= $(firstword $(wildcard $(YTF)/splits.txt) $(HM_SHARED_DATA)/splits.txt)
+YTF_SPLITS ?= $(firstword $(wildcard $(YTF)/splits.txt) $(HM_PROTOCOLS)/splits.txt)
 
 # $(call hm_q,TEXT): TEXT inside single quotes for the shell.
 hm_q = $(subst ','\'',$(1))
@@ -64,8 +67,8 @@ HM_PUB_ytf := YouTube Faces at https://www.cs.tau.ac.il/~wolf/ytfaces/ (frame_im
 
 HM_LAYOUT_casia := an image tree CASIA/ID/NNN.jpg with its landmark file CASIA_LANDMARKS (default CASIA/landmarks.txt: path, label, x1 y1 ... x5 y5 per line), or insightface's faces_webface_112x112 (CASIA=folder holding train.rec and train.idx, or the .rec file)
 HM_LAYOUT_ms1m := insightface's faces_emore (MS1M=folder holding train.rec and train.idx, or the .rec file)
-HM_LAYOUT_lfw := an image tree LFW/Name/Name_0001.jpg, its landmarks LFW_LANDMARKS (path x1 y1 ... x5 y5 per line; default LFW/landmarks.txt, else $(HM_SHARED_DATA)/lfw_landmark.txt) and its pair list LFW_PAIRS (default LFW/pairs.txt, else $(HM_SHARED_DATA)/pairs.txt)
-HM_LAYOUT_ytf := frame folders YTF/Name/video/frame.jpg, their landmarks YTF_LANDMARKS (path x1 y1 ... x5 y5 per frame; default YTF/landmarks.txt) and the split list YTF_SPLITS (default YTF/splits.txt, else $(HM_SHARED_DATA)/splits.txt)
+HM_LAYOUT_lfw := an image tree LFW/Name/Name_0001.jpg, its landmarks LFW_LANDMARKS (path x1 y1 ... x5 y5 per line; default LFW/landmarks.txt, else $(HM_PROTOCOLS)/lfw_landmark.txt) and its pair list LFW_PAIRS (default LFW/pairs.txt, else $(HM_PROTOCOLS)/pairs.txt)
+HM_LAYOUT_ytf := frame folders YTF/Name/video/frame.jpg, their landmarks YTF_LANDMARKS (path x1 y1 ... x5 y5 per frame; default YTF/landmarks.txt) and the split list YTF_SPLITS (default YTF/splits.txt, else $(HM_PROTOCOLS)/splits.txt)
 
 # What is wrong with each data set: empty when it is usable, else one
 # "hm: VARIABLE: what is missing\n" line per problem (printf %b text).
@@ -129,16 +132,15 @@ $(HM_DATA)/ytf.hmr: $(HM_DATA)/ytf.src | bin/hm-align bin/hm-pack
 	bin/hm-align --root $(YTF) $(YTF_LANDMARKS) | bin/hm-pack -o $@ -
 
 # Synthetic stand-ins for the demo (demo.mk): hm-synth renders a
-# CASIA-shaped training tree and an LFW-shaped test tree (for the real LFW
-# pair list when DEMO_LFW_PAIRS names one), hm-align aligns both to the
-# insightface template scaled to DEMO_SIZE, hm-pack packs them.
+# CASIA-shaped training tree and an LFW-shaped test tree for the pair list
+# DEMO_LFW_PAIRS, hm-align aligns both to the insightface template scaled to
+# DEMO_SIZE, hm-pack packs them.
 #   DEMO             demo: the output folder
 #   DEMO_IDS         500 training identities, DEMO_IMGS 20 images each
 #   DEMO_DIFFICULTY  0.9 nuisance, DEMO_LOOKALIKE 0.3 look-alike identities
 #                    (both sets), DEMO_DATA_SEED 1
-#   DEMO_LFW_PAIRS   ../shared/data/pairs.txt when present: 6000 pairs,
-#                    7701 images; empty: DEMO_LFW_IDS 300 identities and
-#                    DEMO_LFW_PAIRS_PER_FOLD 30 (600 pairs)
+#   DEMO_LFW_PAIRS   data/pairs.txt: the real LFW list, 6000 pairs of
+#                    7701 images
 #   DEMO_SIZE        32x32 aligned faces
 DEMO ?= demo
 DEMO_IDS ?= 500
@@ -146,14 +148,12 @@ DEMO_IMGS ?= 20
 DEMO_DIFFICULTY ?= 0.9
 DEMO_LOOKALIKE ?= 0.3
 DEMO_DATA_SEED ?= 1
-DEMO_LFW_PAIRS ?= $(wildcard $(HM_SHARED_DATA)/pairs.txt)
-DEMO_LFW_IDS ?= 300
-DEMO_LFW_PAIRS_PER_FOLD ?= 30
+DEMO_LFW_PAIRS ?= $(HM_PROTOCOLS)/pairs.txt
 DEMO_SIZE ?= 32x32
 
 hm_demo_nuisance = --difficulty $(DEMO_DIFFICULTY) --lookalike $(DEMO_LOOKALIKE) --seed $(DEMO_DATA_SEED)
 hm_demo_casia_opts = --kind casia --identities $(DEMO_IDS) --images-per-id $(DEMO_IMGS) $(hm_demo_nuisance)
-hm_demo_lfw_opts = --kind lfw $(if $(DEMO_LFW_PAIRS),--pairs-from $(DEMO_LFW_PAIRS),--identities $(DEMO_LFW_IDS) --pairs $(DEMO_LFW_PAIRS_PER_FOLD)) $(hm_demo_nuisance)
+hm_demo_lfw_opts = --kind lfw --pairs-from $(DEMO_LFW_PAIRS) $(hm_demo_nuisance)
 
 $(DEMO)/casia.opts: hm-FORCE
 	$(call hm_stamp,$(hm_demo_casia_opts))
@@ -165,7 +165,7 @@ $(DEMO)/align.opts: hm-FORCE
 $(DEMO)/casia/landmarks.txt: $(DEMO)/casia.opts | bin/hm-synth
 	bin/hm-synth -q $(hm_demo_casia_opts) -o $(DEMO)/casia
 
-$(DEMO)/lfw/landmarks.txt: $(DEMO)/lfw.opts | bin/hm-synth
+$(DEMO)/lfw/landmarks.txt: $(DEMO)/lfw.opts $(DEMO_LFW_PAIRS) | bin/hm-synth
 	bin/hm-synth -q $(hm_demo_lfw_opts) -o $(DEMO)/lfw
 
 # The casia landmark file carries each image's identity: the record labels.
