@@ -74,7 +74,7 @@ HM_LAYOUT_ytf := frame folders YTF/Name/video/frame.jpg, their landmarks YTF_LAN
 # "hm: VARIABLE: what is missing\n" line per problem (printf %b text).
 HM_BAD_casia = $(if $(call hm_rec,$(CASIA)),,$(if $(call hm_isdir,$(CASIA)),$(if $(wildcard $(CASIA_LANDMARKS)),,hm: CASIA_LANDMARKS: no landmark file '$(CASIA_LANDMARKS)' (and no train.rec in '$(CASIA)')\n),hm: CASIA: no training data at '$(CASIA)'\n))
 HM_BAD_ms1m = $(if $(call hm_rec,$(MS1M)),,hm: MS1M: no RecordIO file at '$(MS1M)' (nor '$(MS1M)/train.rec')\n)
-HM_BAD_lfw = $(if $(call hm_isdir,$(LFW)),,hm: LFW: no image tree at '$(LFW)'\n)$(if $(wildcard $(LFW_LANDMARKS)),,hm: LFW_LANDMARKS: no landmark file '$(LFW_LANDMARKS)'\n)$(if $(wildcard $(LFW_PAIRS)),,hm: LFW_PAIRS: no pair list '$(LFW_PAIRS)'\n)
+HM_BAD_lfw = $(if $(call hm_isdir,$(LFW)),,hm: LFW: no image tree at '$(LFW)'\n)$(if $(wildcard $(LFW_LANDMARKS)),,hm: LFW_LANDMARKS: no landmark file '$(LFW_LANDMARKS)' ($(HM_PROTOCOLS)/lfw_landmark.txt has MTCNN's five points for all 13233 LFW images, from github.com/clcarwin/sphereface_pytorch; see $(HM_PROTOCOLS)/README.md)\n)$(if $(wildcard $(LFW_PAIRS)),,hm: LFW_PAIRS: no pair list '$(LFW_PAIRS)'\n)
 HM_BAD_ytf = $(if $(call hm_isdir,$(YTF)),,hm: YTF: no frame folders at '$(YTF)'\n)$(if $(wildcard $(YTF_LANDMARKS)),,hm: YTF_LANDMARKS: no landmark file '$(YTF_LANDMARKS)'\n)$(if $(wildcard $(YTF_SPLITS)),,hm: YTF_SPLITS: no split list '$(YTF_SPLITS)'\n)
 
 # $(call hm_missing,SET): the message for SET (casia, ms1m, lfw, ytf) as
@@ -85,9 +85,14 @@ HM_VAR_ms1m := MS1M
 HM_VAR_lfw := LFW
 HM_VAR_ytf := YTF
 
+# make -n: MAKEFLAGS' first word holds the one-letter flags (no dash).
+HM_DRY_RUN := $(findstring n,$(filter-out -%,$(firstword $(MAKEFLAGS))))
+
 # $(call hm_check_data,SETS,GOALS): at parse time, report every missing set
 # of SETS on standard error and stop (make exits 2) before any recipe runs.
-hm_check_data = $(if $(strip $(foreach s,$(1),$(call hm_missing,$(s)))),$(foreach s,$(1),$(if $(call hm_missing,$(s)),$(shell printf '%b\n' '$(call hm_q,$(call hm_missing,$(s)))' >&2)))$(error missing data for $(2); nothing was run))
+# Under make -n the report is a warning and the recipe is printed: a user
+# previews the commands before downloading the data.
+hm_check_data = $(if $(strip $(foreach s,$(1),$(call hm_missing,$(s)))),$(foreach s,$(1),$(if $(call hm_missing,$(s)),$(shell printf '%b\n' '$(call hm_q,$(call hm_missing,$(s)))' >&2)))$(if $(HM_DRY_RUN),$(shell echo 'hm: make -n: $(2) would stop here for missing data; the commands it would run:' >&2),$(error missing data for $(2); nothing was run)))
 
 # The sources of a pack (and, for the test sets, the pair list its scores
 # use), as one line; the .src stamp changes, and the pack and everything made
@@ -113,7 +118,7 @@ hm-FORCE:
 hm_stamp = @mkdir -p $(@D) && echo '$(call hm_q,$(1))' | cmp -s - $@ || echo '$(call hm_q,$(1))' > $@
 
 $(HM_DATA)/%.src: hm-FORCE
-	@$(if $(call hm_missing,$*),printf '%b\n' '$(call hm_q,$(call hm_missing,$*))' >&2; exit 2)
+	$(if $(HM_DRY_RUN),,@$(if $(call hm_missing,$*),printf '%b\n' '$(call hm_q,$(call hm_missing,$*))' >&2; exit 2))
 	$(call hm_stamp,$(hm_src_$*))
 
 # Training packs: an aligned tree goes through hm-align, a RecordIO file is
