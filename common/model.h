@@ -1,13 +1,14 @@
 /*
- * model: the suite's CNN backbones (DESIGN section 5), built from nn.h
- * layers, with forward, backward, initialisation and model files.
+ * model: the suite's CNN backbones, built from nn.h layers, with forward,
+ * backward, initialisation and model files.
  *
  * A network is an array of small tagged layer structs dispatched by a
- * switch (STYLE 8).  All trainable parameters live in ONE allocation, their
+ * switch.  All trainable parameters live in ONE allocation, their
  * gradients in another with the same layout, and non-trainable buffers (batch
- * norm running statistics, ir's frozen features.weight) in a third; model_tensor() gives named typed views
- * (STYLE 6), so zeroing, checkpointing and the optimiser update are one loop
- * each.  Activations for a batch size are planned by model_set_batch().
+ * norm running statistics, ir's frozen features.weight) in a third;
+ * model_tensor() gives named typed views.  So zeroing, checkpointing and the
+ * optimiser update are one loop each.  Activations for a batch size are
+ * planned by model_set_batch().
  *
  * Architectures (the string given to model_new):
  *   "ir18"    insightface IResNet-18 (arcface_torch backbones/iresnet.py):

@@ -1,5 +1,5 @@
 /*
- * scores: the scores CSV that hm-verify writes and hm-roc reads (DESIGN 4).
+ * scores: the scores CSV that hm-verify writes and hm-roc reads.
  *
  *   fold,same,score,a,b
  *   0,1,0.71327519416809082,Abel_Pacheco/Abel_Pacheco_0001,Abel_Pacheco/Abel_Pacheco_0004

@@ -1,21 +1,11 @@
 /* pairs: the real protocol files (LFW pairs.txt, YTF splits.txt, arcface
  * lfw_test_pair.txt) parse completely with the right keys, labels and folds;
  * format variants parse identically; CSV with and without folds; every error
- * names the file and line.  Shared data: $HM_SHARED (default ../shared). */
+ * names the file and line.  The protocol files are the repository's data/
+ * (the tests run from the repository root). */
 #include "tap.h"
 #include "err.h"
 #include "pairs.h"
-
-static char shared_path[8][1024];
-
-static const char *shared(const char *file)
-{
-	static int next;
-	const char *root = getenv("HM_SHARED");
-	char *p = shared_path[next++ % 8];
-	snprintf(p, 1024, "%s/data/%s", root && *root ? root : "../shared", file);
-	return p;
-}
 
 static const char *write_file(const char *name, const char *data, size_t n)
 {
@@ -100,7 +90,7 @@ static int same_pairs(const struct pair_list *x, const struct pair_list *y)
 
 static void test_lfw(struct pair_list *lfw)
 {
-	const char *path = shared("pairs.txt");
+	const char *path = "data/pairs.txt";
 	if (!ok(pairs_load(lfw, path, PAIRS_AUTO) == 0, "LFW pairs.txt loads (%s)", path)) {
 		diag("  %s", hm_errmsg());
 		return;
@@ -128,7 +118,7 @@ static void test_lfw(struct pair_list *lfw)
 static void test_arcface(const struct pair_list *lfw)
 {
 	struct pair_list l;
-	if (!ok(pairs_load(&l, shared("lfw_test_pair.txt"), PAIRS_AUTO) == 0,
+	if (!ok(pairs_load(&l, "data/lfw_test_pair.txt", PAIRS_AUTO) == 0,
 		"arcface lfw_test_pair.txt loads")) {
 		diag("  %s", hm_errmsg());
 		return;
@@ -161,7 +151,7 @@ static void test_ytf(void)
 {
 	struct pair_list y, v;
 	size_t n = 0;
-	const char *path = shared("splits.txt");
+	const char *path = "data/splits.txt";
 	if (!ok(pairs_load(&y, path, PAIRS_AUTO) == 0, "YTF splits.txt loads")) {
 		diag("  %s", hm_errmsg());
 		return;
