@@ -4,7 +4,8 @@
 # section that start with hm-), so an edited example is tested as edited.
 # They run in order in one directory, on small stand-ins for the data they
 # name, in the layout they expect:
-#   ../shared/data/pairs.txt          an LFW pairs.txt, 2 folds x (4 + 4)
+#   data/pairs.txt                    an LFW pairs.txt, 2 folds x (4 + 4)
+#                                     (the real one has 6000 pairs)
 #   faces_webface_112x112/train.rec   insightface's MXNet RecordIO layout
 #     (+ train.idx)                   (header record 0, the images, one
 #                                     record per identity): 32 synthetic
@@ -76,13 +77,13 @@ with open(rec, "wb") as f, open(rec[:-4] + ".idx", "w") as ix:
         write_record(f, r)
 EOF
 
-test_expect_success 'small stand-ins: ../shared/data/pairs.txt and faces_webface_112x112/train.rec' '
-	mkdir -p shared/data work/faces_webface_112x112 &&
+test_expect_success 'small stand-ins: data/pairs.txt and faces_webface_112x112/train.rec' '
+	mkdir -p work/data work/faces_webface_112x112 &&
 	awk "BEGIN { print \"2\t4\"
 		for (f = 0; f < 2; f++) {
 			for (i = 0; i < 4; i++) printf \"P%d_%d 1 2\n\", f, i
 			for (i = 0; i < 4; i++) printf \"P%d_%d 1 Q%d_%d 1\n\", f, i, f, i
-		} }" >shared/data/pairs.txt &&
+		} }" >work/data/pairs.txt &&
 	hm-synth -q --kind casia --identities 8 --images-per-id 4 --size 128x128 \
 		--lookalike 0 -o casia &&
 	hm-align -q --root casia casia/landmarks.txt >casia.stream &&
