@@ -24,7 +24,7 @@ import numpy as np
 
 ARCFACE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                     [41.5493, 92.3655], [70.7299, 92.2041]])
-# mean of ../shared/data/lfw_landmark.txt, rounded
+# mean of data/lfw_landmark.txt, rounded
 LFW_MEAN = np.array([[107.0, 114.0], [145.0, 114.0], [126.0, 137.0], [109.0, 158.0],
                      [142.0, 158.0]])
 

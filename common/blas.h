@@ -1,7 +1,7 @@
 /*
  * blas: OpenBLAS set-up for the whole suite (core choice, threads, -v text).
  *
- * Why this exists (DESIGN section 9): Debian's OpenBLAS 0.3.21 is built with
+ * Why this exists: Debian's OpenBLAS 0.3.21 is built with
  * DYNAMIC_ARCH and picks its kernels ("core") once, when the library loads,
  * from the CPU it detects.  It misdetects some CPUs (AVX-512 ones as
  * "Prescott") and then runs SSE3 kernels at a fifth of the speed.  The
@@ -31,11 +31,12 @@
  * core as NAME (e.g. Prescott) when deciding; everything else is real, so a
  * test can watch the re-exec happen and OpenBLAS load the chosen core.
  *
- * Threads (STYLE 10): OpenBLAS owns the cores inside an sgemm call; the
- * suite's own loops (common/nn.c) use OpenMP over disjoint outputs.  The
- * one place an OpenMP team calls sgemm itself (common/winograd.c) first
- * holds OpenBLAS to one thread (blas_hold_single()), so the two pools
- * never nest.  blas_set_threads() sets both to the tool's -j value.
+ * Threads, one owner of the cores at a time: OpenBLAS owns them inside an
+ * sgemm call; the suite's own loops (common/nn.c) use OpenMP over disjoint
+ * outputs.  The one place an OpenMP team calls sgemm itself
+ * (common/winograd.c) first holds OpenBLAS to one thread
+ * (blas_hold_single()), so the two pools never nest.  blas_set_threads()
+ * sets both to the tool's -j value.
  *
  * Nothing here allocates; blas_describe() returns a static string.
  */

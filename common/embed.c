@@ -185,9 +185,11 @@ int embed_run(struct embed_job *j)
 				break;
 			}
 			long idx = rd.n_records - 1;
+			/* Channels are converted as hm-train converts them
+			 * (data_record_to_chw): grey copied into three, colour
+			 * to grey luma.  The size must be the model's. */
 			if (rec.kind == REC_IMAGE &&
-			    (rec.width != sh->in_w || rec.height != sh->in_h ||
-			     rec.channels != sh->in_c)) {
+			    (rec.width != sh->in_w || rec.height != sh->in_h)) {
 				rc = hm_error_file(j->in_name, "record %ld '%s': image is "
 						   "%dx%dx%d, the model takes %dx%dx%d", idx,
 						   rec.key, rec.width, rec.height,

@@ -6,7 +6,7 @@
  * right, y down, in pixels of the original image.
  *
  * Formats (auto-detected from the first non-blank line, or named):
- *   plain  "path x1 y1 x2 y2 ... x5 y5"   (../shared/data/lfw_landmark.txt;
+ *   plain  "path x1 y1 x2 y2 ... x5 y5"   (data/lfw_landmark.txt;
  *          hm-synth writes this with lmk_write)
  *   casia  "path classid x1 y1 ... x5 y5" (sphereface_pytorch casia_landmark.txt)
  *   lst    insightface .lst, as face_preprocess.parse_lst_line() reads it:

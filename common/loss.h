@@ -137,7 +137,7 @@ struct loss_out {
  */
 void loss_set_shard(int n, int index, int (*sum)(float *buf, size_t n));
 
-/* Fills *c with the DESIGN section 5 defaults for kind k and no hard
+/* Fills *c with hm-train's defaults for kind k and no hard
  * mining: arcface s = 64, m = 0.5, no easy margin; cosface s = 64,
  * m = 0.35; asoftmax m = 4, lambda 1000, 0.12, 1, 5.  Unused fields get
  * these values too, so a config is always fully defined. */

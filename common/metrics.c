@@ -291,11 +291,14 @@ int metrics_val_threshold(double *threshold, const double *score, const int *sam
 	return 0;
 }
 
-int metrics_count_folds(const int *fold, long n)
+/* Marks the fold labels present in SEEN[METRICS_MAX_FOLDS]; returns how many
+ * distinct ones (0 when every pair has -1), or -1 with the message recorded. */
+static int fold_labels(char *seen, const int *fold, long n)
 {
 	if (n < 1)
 		return hm_error("no pairs");
 	int none = fold[0] == -1, k = 0;
+	memset(seen, 0, METRICS_MAX_FOLDS);
 	for (long i = 0; i < n; i++) {
 		if ((fold[i] == -1) != none)
 			return hm_error("pair %ld: fold %d, but pair 0 has fold %d: "
@@ -304,18 +307,18 @@ int metrics_count_folds(const int *fold, long n)
 		if (fold[i] < -1 || fold[i] >= METRICS_MAX_FOLDS)
 			return hm_error("pair %ld: fold %d is outside -1..%d", i, fold[i],
 					METRICS_MAX_FOLDS - 1);
-		if (fold[i] + 1 > k)
-			k = fold[i] + 1;
+		if (!none && !seen[fold[i]]) {
+			seen[fold[i]] = 1;
+			k++;
+		}
 	}
-	if (none)
-		return 0;
-	char seen[METRICS_MAX_FOLDS] = { 0 };
-	for (long i = 0; i < n; i++)
-		seen[fold[i]] = 1;
-	for (int f = 0; f < k; f++)
-		if (!seen[f])
-			return hm_error("fold %d has no pairs (folds run 0..%d)", f, k - 1);
 	return k;
+}
+
+int metrics_count_folds(const int *fold, long n)
+{
+	char seen[METRICS_MAX_FOLDS];
+	return fold_labels(seen, fold, n);
 }
 
 void metrics_kfold_free(struct metrics_kfold *k)
@@ -387,12 +390,22 @@ int metrics_kfold(struct metrics_kfold *k, const double *score, const int *same,
 		  double val_far)
 {
 	memset(k, 0, sizeof *k);
-	int n_folds = metrics_count_folds(fold, n);
+	char seen[METRICS_MAX_FOLDS];
+	int n_folds = fold_labels(seen, fold, n);
 	if (n_folds < 0)
 		return -1;
 	k->cross = n_folds >= 2;
 	k->n_folds = k->cross ? n_folds : 1;
 	k->fold = calloc((size_t)k->n_folds, sizeof *k->fold);
+	/* Fold labels in increasing order: the K-th one is fold index K. */
+	int label[METRICS_MAX_FOLDS], n_label = 0;
+	for (int v = 0; v < METRICS_MAX_FOLDS; v++)
+		if (seen[v])
+			label[n_label++] = v;
+	int *pos = malloc((size_t)METRICS_MAX_FOLDS * sizeof *pos);
+	if (pos)
+		for (int j = 0; j < n_label; j++)
+			pos[label[j]] = j;
 	double *tr_s = malloc((size_t)n * sizeof *tr_s);
 	double *te_s = malloc((size_t)n * sizeof *te_s);
 	int *tr_y = malloc((size_t)n * sizeof *tr_y);
@@ -400,7 +413,7 @@ int metrics_kfold(struct metrics_kfold *k, const double *score, const int *same,
 	double *acc = malloc((size_t)k->n_folds * sizeof *acc);
 	double *val = malloc((size_t)k->n_folds * sizeof *val);
 	int rc = 0;
-	if (!k->fold || !tr_s || !te_s || !tr_y || !te_y || !acc || !val) {
+	if (!k->fold || !tr_s || !te_s || !tr_y || !te_y || !acc || !val || !pos) {
 		rc = oom();
 		goto out;
 	}
@@ -409,11 +422,12 @@ int metrics_kfold(struct metrics_kfold *k, const double *score, const int *same,
 	for (int f = 0; f < k->n_folds; f++) {
 		long n_tr = 0, n_te = 0;
 		for (long i = 0; i < n; i++) {
-			if (!k->cross || fold[i] != f) {
+			int in_f = k->cross && pos[fold[i]] == f;
+			if (!k->cross || !in_f) {
 				tr_s[n_tr] = score[i];
 				tr_y[n_tr++] = same[i];
 			}
-			if (!k->cross || fold[i] == f) {
+			if (!k->cross || in_f) {
 				te_s[n_te] = score[i];
 				te_y[n_te++] = same[i];
 			}
@@ -423,6 +437,7 @@ int metrics_kfold(struct metrics_kfold *k, const double *score, const int *same,
 			rc = -1;
 			goto out;
 		}
+		mf->label = k->cross ? label[f] : -1;
 		acc[f] = mf->accuracy;
 		val[f] = mf->val;
 		thr_sum += mf->threshold;
@@ -436,6 +451,7 @@ int metrics_kfold(struct metrics_kfold *k, const double *score, const int *same,
 		k->far = far_sum / k->n_folds;
 	}
 out:
+	free(pos);
 	free(tr_s);
 	free(te_s);
 	free(tr_y);

@@ -3,7 +3,7 @@
  *
  * Input everywhere: N pairs as three arrays, score[i] (cosine similarity,
  * higher = more alike, finite), same[i] (1 same identity, 0 different) and,
- * for the fold-based measures, fold[i] (0-based, or -1 on every pair when the
+ * for the fold-based measures, fold[i] (a label 0..999, or -1 on every pair when the
  * list has no folds).  Nothing here reads files or prints: hm-roc(1) does.
  *
  * What is computed, and how exactly (hm-roc(1) says the same for users):
@@ -24,7 +24,9 @@
  *    j + 1 is followed; the threshold reported is point j's (the lowest score
  *    threshold whose FAR does not exceed f).
  *
- *  Accuracy (metrics_kfold): folds 0..K-1 from the fold column.  For each
+ *  Accuracy (metrics_kfold): the folds are the distinct labels of the fold
+ *    column, in increasing order (0..9 and 1..10 alike: each label is a
+ *    fold, gaps allowed; metrics_fold.label keeps the data's).  For each
  *    fold the threshold is chosen on the other folds (the best accuracy) and
  *    applied to the fold; accuracy = correct / pairs in the fold; the summary
  *    is the mean and the population standard deviation over folds.  When the
@@ -56,8 +58,8 @@
  * Ownership: results are caller-owned structs whose arrays the functions
  * allocate; free them with metrics_roc_free() / metrics_kfold_free().
  * Errors (return -1, message recorded): no pairs, no same or no different
- * pairs for the ROC, folds neither all -1 nor all >= 0, an empty fold, out of
- * memory.  Messages carry no file name: the caller prefixes it.
+ * pairs for the ROC, folds neither all -1 nor all >= 0, a fold label above
+ * METRICS_MAX_FOLDS - 1, out of memory.  Messages carry no file name: the caller prefixes it.
  */
 #ifndef HM_METRICS_H
 #define HM_METRICS_H
@@ -85,6 +87,7 @@ double metrics_eer(const struct metrics_roc *r, double *threshold);
 double metrics_tar_at_far(const struct metrics_roc *r, double far, double *threshold);
 
 struct metrics_fold {
+	int label;		/* the data's fold label; -1 without k-fold */
 	long n, n_same, n_diff;	/* test pairs */
 	double accuracy;	/* correct / n on the test pairs */
 	double threshold;	/* chosen on the training pairs: a score (exact)
@@ -124,8 +127,8 @@ int metrics_best_grid(double *threshold, long *correct, const double *score,
  * different ones; -1 out of memory, else 0. */
 int metrics_val_threshold(double *threshold, const double *score, const int *same,
 			  long n, double far_target);
-/* Checks FOLD[0..N-1] and counts the folds: all -1 gives 0, else every fold
- * 0..K-1 must have pairs and K (<= METRICS_MAX_FOLDS) is returned; -1 with
+/* Checks FOLD[0..N-1] and counts the folds: all -1 gives 0, else the number
+ * of distinct labels (each 0..METRICS_MAX_FOLDS - 1) is returned; -1 with
  * "pair I: ..." recorded (I 0-based) when they are not. */
 int metrics_count_folds(const int *fold, long n);
 

@@ -689,6 +689,12 @@ static int finish_tensors(struct model *m)
 	return 0;
 }
 
+int model_arch_check(const char *arch)
+{
+	struct arch a;
+	return parse_arch(arch ? arch : "", &a) ? -1 : 0;
+}
+
 struct model *model_new(const char *arch, int in_c, int in_h, int in_w, int emb_dim)
 {
 	return model_new_flags(arch, in_c, in_h, in_w, emb_dim, 0);

@@ -1,13 +1,14 @@
 /*
- * model: the suite's CNN backbones (DESIGN section 5), built from nn.h
- * layers, with forward, backward, initialisation and model files.
+ * model: the suite's CNN backbones, built from nn.h layers, with forward,
+ * backward, initialisation and model files.
  *
  * A network is an array of small tagged layer structs dispatched by a
- * switch (STYLE 8).  All trainable parameters live in ONE allocation, their
+ * switch.  All trainable parameters live in ONE allocation, their
  * gradients in another with the same layout, and non-trainable buffers (batch
- * norm running statistics, ir's frozen features.weight) in a third; model_tensor() gives named typed views
- * (STYLE 6), so zeroing, checkpointing and the optimiser update are one loop
- * each.  Activations for a batch size are planned by model_set_batch().
+ * norm running statistics, ir's frozen features.weight) in a third;
+ * model_tensor() gives named typed views.  So zeroing, checkpointing and the
+ * optimiser update are one loop each.  Activations for a batch size are
+ * planned by model_set_batch().
  *
  * Architectures (the string given to model_new):
  *   "ir18"    insightface IResNet-18 (arcface_torch backbones/iresnet.py):
@@ -118,6 +119,10 @@ struct model *model_new(const char *arch, int in_c, int in_h, int in_w, int emb_
 #define MODEL_FEATURES_TRAINABLE 1u
 struct model *model_new_flags(const char *arch, int in_c, int in_h, int in_w, int emb_dim,
 			      unsigned flags);
+/* Whether ARCH is a valid architecture string (what model_new() accepts,
+ * sizes aside): 0, or -1 with the reason recorded ("architecture 'x': ..."),
+ * so that tools can refuse a bad --arch as a usage error. */
+int model_arch_check(const char *arch);
 void model_free(struct model *m);
 const struct model_shape *model_get_shape(const struct model *m);
 

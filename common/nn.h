@@ -31,7 +31,7 @@
  *     takes the conv output pointer directly and dinp of the linear layer
  *     is the conv layer's dout.  There is no flatten function.
  *
- * Threads (STYLE 10): one owner per layer.  In convolution and linear
+ * Threads: one owner per layer.  In convolution and linear
  * layers OpenBLAS owns the cores: their own loops (im2col, col2im, bias)
  * run on the calling thread between sgemm calls (OpenMP threads there
  * would busy-wait beside OpenBLAS's and halve the sgemm's speed; see

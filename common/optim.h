@@ -25,7 +25,8 @@
  * train.py passes module_partial_fc.parameters() to the same SGD with
  * weight_decay; the MXNet trainer gives fc7_weight wd_mult 1).  hm-train
  * does too; the softmax head's bias is not decayed.  (arcface_torch also
- * decays batch-norm parameters; DESIGN section 5 says not to, and we don't.)
+ * decays batch-norm parameters; hm-train does not: its recipe decays
+ * neither batch norm nor biases.)
  *
  * Ownership: the caller owns every array; nothing here allocates, except
  * optim_steps_parse(), which fills a fixed array in the caller's struct.

@@ -531,8 +531,21 @@ int pairs_load(struct pair_list *list, const char *path, enum pairs_format forma
 					blank = 0;
 		r = hm_error_file(b.name, blank ? "empty file" : "no pairs");
 	}
-	/* Folds of ytf and csv come from the file: each one must have pairs. */
-	if (r == 0 && list->n_folds > 0 && (format == PAIRS_YTF || format == PAIRS_CSV)) {
+	/* csv: any fold labels, each one a fold (metrics.h); count them. */
+	if (r == 0 && list->n_folds > 0 && format == PAIRS_CSV) {
+		char *seen = calloc((size_t)list->n_folds, 1);
+		if (!seen)
+			r = oom(&b);
+		list->n_folds = 0;
+		for (long i = 0; seen && i < list->n; i++)
+			if (!seen[list->p[i].fold]) {
+				seen[list->p[i].fold] = 1;
+				list->n_folds++;
+			}
+		free(seen);
+	}
+	/* ytf splits run 1..max: each one must have pairs. */
+	if (r == 0 && list->n_folds > 0 && format == PAIRS_YTF) {
 		long *count = calloc((size_t)list->n_folds, sizeof *count);
 		if (!count)
 			r = oom(&b);
@@ -540,11 +553,8 @@ int pairs_load(struct pair_list *list, const char *path, enum pairs_format forma
 			count[list->p[i].fold]++;
 		for (int k = 0; count && k < list->n_folds; k++)
 			if (!count[k]) {
-				r = format == PAIRS_YTF ?
-					hm_error_file(b.name, "split %d has no pairs (splits "
-						      "run 1..%d)", k + 1, list->n_folds) :
-					hm_error_file(b.name, "fold %d has no pairs (folds "
-						      "run 0..%d)", k, list->n_folds - 1);
+				r = hm_error_file(b.name, "split %d has no pairs (splits "
+						  "run 1..%d)", k + 1, list->n_folds);
 				break;
 			}
 		free(count);

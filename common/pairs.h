@@ -11,8 +11,10 @@
  *            with or without the header line, CRLF tolerated, last newline
  *            optional.  Fold = split - 1; every split 1..max must have pairs.
  *   arcface  arcface-pytorch lfw_test_pair.txt: "path_a path_b same", no folds.
- *   csv      "a,b,same[,fold]" (fold 0-based) with an optional header line
- *            (a first row whose third field starts with a letter).
+ *   csv      "a,b,same[,fold]" with an optional header line (a first row
+ *            whose third field starts with a letter).  Fold: a label 0..999;
+ *            the distinct labels are the folds (0..9 and 1..10 alike), kept
+ *            as written; n_folds counts them.
  *
  * Keys are what the record streams use: the image path relative to the data
  * root without its extension ("Abel_Pacheco/Abel_Pacheco_0001"); for ytf, the
@@ -34,7 +36,7 @@ enum pairs_format { PAIRS_AUTO, PAIRS_LFW, PAIRS_YTF, PAIRS_ARCFACE, PAIRS_CSV }
 struct pair {
 	char *a, *b;	/* keys */
 	int same;	/* 1 same identity, 0 different */
-	int fold;	/* 0-based, -1 when the list has no folds */
+	int fold;	/* the fold's label (lfw, ytf: 0-based), -1 when none */
 	long line;	/* line number in the file, for messages */
 };
 

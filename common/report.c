@@ -30,8 +30,10 @@ int report_curve_compute(struct report_curve *c, const char *label,
 	}
 	c->auc = metrics_auc(&c->roc);
 	c->eer = metrics_eer(&c->roc, &c->eer_threshold);
-	for (int i = 0; i < o->n_far; i++)
+	for (int i = 0; i < o->n_far; i++) {
 		c->tar[i] = metrics_tar_at_far(&c->roc, o->far[i], &c->tar_threshold[i]);
+		c->tar_ok[i] = o->far[i] == 0.0 || o->far[i] * (double)c->n_diff >= 1.0;
+	}
 	return 0;
 }
 
@@ -117,7 +119,7 @@ static int build(struct table *t, const struct report_curve *c, int n,
 	memset(t, 0, sizeof *t);
 	if (o->per_fold) {
 		static const char *head[] = { "curve", "fold", "pairs", "same", "diff",
-					      "accuracy", NULL, "VAL", "FAR",
+					      "accuracy %", NULL, "VAL %", "FAR %",
 					      "VAL distance" };
 		t->cols = 10;
 		if (table_row(t))
@@ -133,16 +135,16 @@ static int build(struct table *t, const struct report_curve *c, int n,
 					return -1;
 				cellf(t, 0, "%s", c[i].label);
 				if (c[i].kf.cross)
-					cellf(t, 1, "%d", f);
+					cellf(t, 1, "%d", m->label);
 				else
 					cellf(t, 1, "all");
 				cellf(t, 2, "%ld", m->n);
 				cellf(t, 3, "%ld", m->n_same);
 				cellf(t, 4, "%ld", m->n_diff);
-				cellf(t, 5, "%.4f", m->accuracy);
+				cellf(t, 5, "%.2f", 100 * m->accuracy);
 				cellf(t, 6, "%.4f", m->threshold);
-				cell_num(t, 7, m->val_ok, "%.4f", m->val);
-				cell_num(t, 8, m->val_ok, "%.5f", m->far);
+				cell_num(t, 7, m->val_ok, "%.2f", 100 * m->val);
+				cell_num(t, 8, m->val_ok, "%.3f", 100 * m->far);
 				cell_num(t, 9, m->val_ok, "%.4f", m->val_threshold);
 			}
 		}
@@ -155,16 +157,16 @@ static int build(struct table *t, const struct report_curve *c, int n,
 	cellf(t, k++, "curve");
 	cellf(t, k++, "pairs");
 	cellf(t, k++, "folds");
-	cellf(t, k++, "accuracy");
+	cellf(t, k++, "accuracy %%");
 	cellf(t, k++, "std");
 	cellf(t, k++, "%s", thr);
 	cellf(t, k++, "AUC");
-	cellf(t, k++, "EER");
+	cellf(t, k++, "EER %%");
 	for (int j = 0; j < o->n_far; j++)
-		cellf(t, k++, "TAR@FAR=%g", o->far[j]);
-	cellf(t, k++, "VAL@FAR=%g", o->val_far);
+		cellf(t, k++, "TAR@FAR=%g %%", o->far[j]);
+	cellf(t, k++, "VAL@FAR=%g %%", o->val_far);
 	cellf(t, k++, "std");
-	cellf(t, k++, "FAR");
+	cellf(t, k++, "FAR %%");
 	for (k = 1; k < t->cols; k++)
 		t->right[k] = 1;
 	for (int i = 0; i < n; i++) {
@@ -178,16 +180,16 @@ static int build(struct table *t, const struct report_curve *c, int n,
 			cellf(t, k++, "%d", r->data_folds);
 		else
 			cellf(t, k++, "none");
-		cellf(t, k++, "%.4f", r->kf.accuracy);
-		cellf(t, k++, "%.4f", r->kf.accuracy_std);
+		cellf(t, k++, "%.2f", 100 * r->kf.accuracy);
+		cellf(t, k++, "%.2f", 100 * r->kf.accuracy_std);
 		cellf(t, k++, "%.4f", r->kf.threshold_mean);
 		cellf(t, k++, "%.6f", r->auc);
-		cellf(t, k++, "%.4f", r->eer);
+		cellf(t, k++, "%.2f", 100 * r->eer);
 		for (int j = 0; j < o->n_far; j++)
-			cellf(t, k++, "%.4f", r->tar[j]);
-		cell_num(t, k++, r->kf.val_ok, "%.4f", r->kf.val);
-		cell_num(t, k++, r->kf.val_ok, "%.4f", r->kf.val_std);
-		cell_num(t, k++, r->kf.val_ok, "%.5f", r->kf.far);
+			cell_num(t, k++, r->tar_ok[j], "%.2f", 100 * r->tar[j]);
+		cell_num(t, k++, r->kf.val_ok, "%.2f", 100 * r->kf.val);
+		cell_num(t, k++, r->kf.val_ok, "%.2f", 100 * r->kf.val_std);
+		cell_num(t, k++, r->kf.val_ok, "%.3f", 100 * r->kf.far);
 	}
 	return 0;
 }
@@ -196,7 +198,10 @@ static int build(struct table *t, const struct report_curve *c, int n,
 static int notes(FILE *fp, const struct report_curve *c, int n,
 		 const struct report_opts *o, const char *bullet)
 {
-	if (out(fp, "\n%saccuracy: each fold's threshold chosen on the other folds; %s\n",
+	if (out(fp, "\n%saccuracy, EER, TAR, VAL and FAR in percent; AUC as a fraction\n",
+		bullet))
+		return -1;
+	if (out(fp, "%saccuracy: each fold's threshold chosen on the other folds; %s\n",
 		bullet,
 		o->protocol == METRICS_EXACT
 			? "exact search over the scores (same when score >= threshold)"
@@ -212,6 +217,13 @@ static int notes(FILE *fp, const struct report_curve *c, int n,
 		if (!c[i].kf.val_ok &&
 		    out(fp, "%s%s: VAL n/a: a fold lacks same or different pairs\n",
 			bullet, c[i].label))
+			return -1;
+		int na = 0;
+		for (int j = 0; j < o->n_far && !o->per_fold; j++)
+			na += !c[i].tar_ok[j];
+		if (na && out(fp, "%s%s: TAR n/a at FAR < 1/%ld (%.3g): with %ld different "
+			      "pairs the smallest FAR above 0 is 1/%ld\n", bullet, c[i].label,
+			      c[i].n_diff, 1.0 / (double)c[i].n_diff, c[i].n_diff, c[i].n_diff))
 			return -1;
 	}
 	return 0;
@@ -293,7 +305,7 @@ int report_csv(FILE *fp, const struct report_curve *c, int n,
 			for (int f = 0; f < c[i].kf.n_folds; f++) {
 				const struct metrics_fold *m = &c[i].kf.fold[f];
 				if (csvio_put(fp, c[i].label) ||
-				    out(fp, ",%d,%ld,%ld,%ld", c[i].kf.cross ? f : -1, m->n,
+				    out(fp, ",%d,%ld,%ld,%ld", c[i].kf.cross ? m->label : -1, m->n,
 					m->n_same, m->n_diff) ||
 				    csv_num(fp, 1, m->accuracy) || csv_num(fp, 1, m->threshold) ||
 				    csv_num(fp, m->val_ok, m->val) ||
@@ -323,7 +335,8 @@ int report_csv(FILE *fp, const struct report_curve *c, int n,
 		    csv_num(fp, 1, r->eer) || csv_num(fp, 1, r->eer_threshold))
 			return -1;
 		for (int j = 0; j < o->n_far; j++)
-			if (csv_num(fp, 1, r->tar[j]) || csv_num(fp, 1, r->tar_threshold[j]))
+			if (csv_num(fp, r->tar_ok[j], r->tar[j]) ||
+			    csv_num(fp, r->tar_ok[j], r->tar_threshold[j]))
 				return -1;
 		if (csv_num(fp, r->kf.val_ok, r->kf.val) ||
 		    csv_num(fp, r->kf.val_ok, r->kf.val_std) ||
@@ -386,12 +399,13 @@ int report_json(FILE *fp, const struct report_curve *c, int n,
 		    json_num(fp, ",\n      ", "auc", 1, r->auc) ||
 		    json_num(fp, ", ", "eer", 1, r->eer) ||
 		    json_num(fp, ", ", "eer_threshold", 1, r->eer_threshold) ||
+		    json_num(fp, ",\n      ", "far_resolution", 1, 1.0 / (double)r->n_diff) ||
 		    out(fp, ",\n      \"tar\": ["))
 			return -1;
 		for (int j = 0; j < o->n_far; j++)
 			if (json_num(fp, j ? ", {" : "{", "far", 1, o->far[j]) ||
-			    json_num(fp, ", ", "tar", 1, r->tar[j]) ||
-			    json_num(fp, ", ", "threshold", 1, r->tar_threshold[j]) ||
+			    json_num(fp, ", ", "tar", r->tar_ok[j], r->tar[j]) ||
+			    json_num(fp, ", ", "threshold", r->tar_ok[j], r->tar_threshold[j]) ||
 			    out(fp, "}"))
 				return -1;
 		if (out(fp, "],\n") ||
@@ -403,7 +417,7 @@ int report_json(FILE *fp, const struct report_curve *c, int n,
 		for (int f = 0; f < r->kf.n_folds; f++) {
 			const struct metrics_fold *m = &r->kf.fold[f];
 			if (out(fp, "%s\n        {\"fold\": %d, \"pairs\": %ld, \"same\": %ld, "
-				"\"different\": %ld", f ? "," : "", r->kf.cross ? f : -1, m->n,
+				"\"different\": %ld", f ? "," : "", r->kf.cross ? m->label : -1, m->n,
 				m->n_same, m->n_diff) ||
 			    json_num(fp, ", ", "accuracy", 1, m->accuracy) ||
 			    json_num(fp, ", ", "threshold", 1, m->threshold) ||

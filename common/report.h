@@ -16,6 +16,11 @@
  * (FPR 0) sit on the left edge.  A curve drawn dashed (a label ending in
  * "-hm", report_pair_styles) has the attribute stroke-dasharray.
  *
+ * Units: the text and Markdown tables give rates for people, in percent
+ * (accuracy and its std, EER, TAR, VAL and its std, FAR) and the AUC as a
+ * fraction; CSV and JSON give every number as a fraction (0..1) in full
+ * precision, for programs.  The FAR targets are fractions everywhere.
+ *
  * Ownership: report_curve_compute() fills a caller-owned struct; free its
  * arrays with report_curve_free().  Writers return 0, or -1 with "write
  * error" recorded; they only write to FP (the caller opens and commits it).
@@ -46,6 +51,10 @@ struct report_curve {
 	struct metrics_roc roc;
 	double auc, eer, eer_threshold;
 	double tar[REPORT_MAX_FAR], tar_threshold[REPORT_MAX_FAR];
+	/* TAR at far[j] is resolvable: far[j] is 0 or at least 1 / n_diff
+	 * (the smallest non-zero FAR the different pairs can show); else it
+	 * is written as n/a (null in JSON, empty in CSV) with a note. */
+	int tar_ok[REPORT_MAX_FAR];
 };
 
 /* Every measure for the scores S.  0, or -1 with the message recorded

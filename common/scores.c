@@ -70,13 +70,90 @@ static int parse_row(struct scores *s, char **f, const char *name, long line)
 	return 0;
 }
 
+/* The input with its first bytes peeked at: a FILE (fopencookie) that
+ * gives back those bytes, then the rest, so that a pipe can be sniffed. */
+struct peek {
+	FILE *fp;
+	unsigned char head[8];
+	size_t n, pos;
+};
+
+static ssize_t peek_read(void *cookie, char *buf, size_t size)
+{
+	struct peek *p = cookie;
+	if (p->pos < p->n) {
+		size_t k = p->n - p->pos < size ? p->n - p->pos : size;
+		memcpy(buf, p->head + p->pos, k);
+		p->pos += k;
+		return (ssize_t)k;
+	}
+	size_t got = fread(buf, 1, size, p->fp);
+	return got == 0 && ferror(p->fp) ? -1 : (ssize_t)got;
+}
+
+static int peek_close(void *cookie)
+{
+	struct peek *p = cookie;
+	int r = p->fp == stdin ? 0 : fclose(p->fp);
+	free(p);
+	return r;
+}
+
+/* What the first bytes say a file is, when it is clearly no CSV. */
+static const char *not_csv(const unsigned char *h, size_t n)
+{
+	if (n >= 4 && !memcmp(h, "HMR\x1a", 4))
+		return "a record stream (.hmr: images or embeddings; hm-verify "
+		       "scores embeddings)";
+	if (n >= 4 && !memcmp(h, "HMI\x1a", 4))
+		return "a pack index (.hmi)";
+	if (n >= 4 && !memcmp(h, "HMM\x1a", 4))
+		return "a model file (.hmm)";
+	for (size_t i = 0; i < n; i++)
+		if (h[i] == 0 || (h[i] < 0x20 && h[i] != '\t' && h[i] != '\n' &&
+				  h[i] != '\r'))
+			return "binary data";
+	return NULL;
+}
+
+#define NOT_SCORES "not a scores CSV: expected the header '" SCORES_HEADER \
+	"' (or 'fold,same,score') and rows like 0,1,0.71,KEY_A,KEY_B, as " \
+	"hm-verify writes them"
+
 int scores_load(struct scores *s, const char *path)
 {
 	memset(s, 0, sizeof *s);
 	const char *name = path ? path : "-";
-	struct csvio *c = csvio_open(name);
-	if (!c)
+	struct peek *pk = calloc(1, sizeof *pk);
+	if (!pk)
+		return hm_error_file(name, "out of memory");
+	pk->fp = strcmp(name, "-") ? fopen(name, "rb") : stdin;
+	if (!pk->fp) {
+		free(pk);
+		return hm_error_file(name, "cannot open: %s", strerror(errno));
+	}
+	pk->n = fread(pk->head, 1, sizeof pk->head, pk->fp);
+	if (pk->n == 0 && ferror(pk->fp)) {
+		int e = errno;
+		peek_close(pk);
+		return hm_error_file(name, "read error: %s", strerror(e));
+	}
+	const char *kind = not_csv(pk->head, pk->n);
+	if (kind) {
+		peek_close(pk);
+		return hm_error_file(name, "%s, " NOT_SCORES, kind);
+	}
+	FILE *in = fopencookie(pk, "rb", (cookie_io_functions_t){ .read = peek_read,
+								   .close = peek_close });
+	if (!in) {
+		peek_close(pk);
+		return hm_error_file(name, "out of memory");
+	}
+	struct csvio *c = csvio_open_fp(in, name);
+	if (!c) {
+		fclose(in);
 		return -1;
+	}
 	char **f;
 	int nf, rc, width = 0;
 	long cap = 0;
@@ -85,8 +162,7 @@ int scores_load(struct scores *s, const char *path)
 		if (!width) {
 			if (nf < 3 || strcmp(f[0], "fold") || strcmp(f[1], "same") ||
 			    strcmp(f[2], "score") || (nf != 3 && nf != 5)) {
-				rc = hm_error_file(name, "line %ld: expected the header '%s' "
-						   "(or 'fold,same,score')", line, SCORES_HEADER);
+				rc = hm_error_file(name, "line %ld: " NOT_SCORES, line);
 				break;
 			}
 			width = nf;
@@ -104,7 +180,15 @@ int scores_load(struct scores *s, const char *path)
 			break;
 		}
 	}
+	if (rc < 0 && !width && strstr(hm_errmsg(), ": line ") &&
+	    !strstr(hm_errmsg(), "read error") && !strstr(hm_errmsg(), NOT_SCORES)) {
+		/* CSV syntax broken before any header: not a scores file. */
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", hm_errmsg());
+		hm_error("%s: " NOT_SCORES, msg);
+	}
 	csvio_close(c);
+	fclose(in);
 	if (rc == 0 && !width)
 		rc = hm_error_file(name, "empty file: expected the header '%s'",
 				   SCORES_HEADER);

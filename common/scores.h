@@ -1,10 +1,11 @@
 /*
- * scores: the scores CSV that hm-verify writes and hm-roc reads (DESIGN 4).
+ * scores: the scores CSV that hm-verify writes and hm-roc reads.
  *
  *   fold,same,score,a,b
  *   0,1,0.71327519416809082,Abel_Pacheco/Abel_Pacheco_0001,Abel_Pacheco/Abel_Pacheco_0004
  *
- * fold: 0-based, or -1 when the pair list has no folds; same: 1 or 0;
+ * fold: the pair list's fold (a label 0..999: each distinct label is a
+ * fold, metrics.h), or -1 when the pair list has no folds; same: 1 or 0;
  * score: cosine similarity (a finite decimal number, higher = more alike),
  * written with the fewest digits that read back as the same double; a, b:
  * the pair's keys (quoted by csvio_put() when they need it).  A reader

@@ -1,5 +1,6 @@
 /* train: the training loop, checkpoints and exact resume (see train.h). */
 #include "train.h"
+#include "csvio.h"
 #include "data.h"
 #include "dist.h"
 #include "embtab.h"
@@ -280,7 +281,26 @@ static int config_from_file(struct train_config *c, const struct modelfile *mf,
 	return 0;
 }
 
-/* Every option of GIVEN's command line that defines the run must match. */
+/* The run-defining options a resume may change: the length (longer only)
+ * and the step schedule's milestones.  The others define what the model is
+ * (architecture, loss, classes, batch, seed, ...) or how its state was
+ * reached, and must match. */
+static int resume_may_change(const char *name)
+{
+	return !strcmp(name, "iters") || !strcmp(name, "epochs") ||
+	       !strcmp(name, "lr-steps");
+}
+
+static int was_given(const struct train_config *c, const char *name)
+{
+	for (int i = 0; i < c->n_given; i++)
+		if (!strcmp(c->given[i], name))
+			return 1;
+	return 0;
+}
+
+/* Every option of GIVEN's command line that defines the run must match,
+ * but those resume_may_change(). */
 static int check_given(const struct train_config *cmd, const struct train_config *st,
 		       const char *path)
 {
@@ -292,6 +312,8 @@ static int check_given(const struct train_config *cmd, const struct train_config
 	}
 	for (int i = 0; i < cmd->n_given && !rc; i++) {
 		char key[80];
+		if (resume_may_change(cmd->given[i]))
+			continue;	/* checked once the pack's size is known */
 		snprintf(key, sizeof key, "train.%s", cmd->given[i]);
 		const char *x = kv_find(&a, key), *y = kv_find(&b, key);
 		if (!x || !y)
@@ -326,6 +348,11 @@ struct trainer {
 	float *demb, *ws;
 	struct rng drop;
 	long per_epoch, total, t;	/* t: steps done */
+	/* on resume: the checkpoint's length and milestones, and the note of
+	 * an extension (written on the first train.csv row after it) */
+	long old_epochs, old_iters;
+	char old_lr_steps[256];
+	char ext_note[600];
 	struct lr_schedule sched;
 	long last_ckpt;			/* iteration of the checkpoint on disk, -1 */
 	FILE *csv;
@@ -641,7 +668,7 @@ static int open_csv(struct trainer *T, int resumed)
 		T->csv = fopen(T->csv_path, "a");
 	} else {
 		T->csv = fopen(T->csv_path, "w");
-		if (T->csv && fputs("epoch,iter,loss,acc,lr,img_s\n", T->csv) < 0) {
+		if (T->csv && fputs("epoch,iter,loss,acc,lr,img_s,note\n", T->csv) < 0) {
 			fclose(T->csv);
 			T->csv = NULL;
 		}
@@ -906,6 +933,16 @@ static int setup_resume(struct trainer *T, struct modelfile *mf)
 	struct train_config st = T->c;
 	if (config_from_file(&st, mf, path) < 0 || check_given(&T->c, &st, path) < 0)
 		return -1;
+	/* A new length or milestones given: kept, checked in train_run(). */
+	T->old_epochs = st.epochs;
+	T->old_iters = st.iters;
+	snprintf(T->old_lr_steps, sizeof T->old_lr_steps, "%s", st.lr_steps);
+	if (was_given(&T->c, "iters") || was_given(&T->c, "epochs")) {
+		st.epochs = T->c.epochs;
+		st.iters = T->c.iters;
+	}
+	if (was_given(&T->c, "lr-steps"))
+		memcpy(st.lr_steps, T->c.lr_steps, sizeof st.lr_steps);
 	/* The stored run-defining options, this command's others. */
 	snprintf(T->c.arch, sizeof T->c.arch, "%s", st.arch);
 	T->c.emb_dim = st.emb_dim;
@@ -972,6 +1009,55 @@ static int load_resume_tensors(struct trainer *T, const struct modelfile *mf)
 				path) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* "--iters 20" or "--epochs 4" for a length. */
+static void length_text(char *buf, size_t n, long epochs, long iters)
+{
+	if (iters > 0)
+		snprintf(buf, n, "--iters %ld", iters);
+	else
+		snprintf(buf, n, "--epochs %ld", epochs);
+}
+
+/* On resume, after T->total: a length other than the checkpoint's must be
+ * longer (an extension), milestones counted in the other unit must be given
+ * anew; an extension or new milestones are reported on stderr and noted in
+ * train.csv.  An unchanged length and schedule change nothing. */
+static int check_extension(struct trainer *T)
+{
+	const char *path = T->resume_from;
+	long old_total = T->old_iters > 0 ? T->old_iters : T->old_epochs * T->per_epoch;
+	char was[64], now[64];
+	length_text(was, sizeof was, T->old_epochs, T->old_iters);
+	length_text(now, sizeof now, T->c.epochs, T->c.iters);
+	if (T->total < old_total)
+		return hm_error_file(path, "%s (%ld iterations) is shorter than the "
+				     "checkpoint's %s (%ld): a resume can extend a run, "
+				     "not shorten it", now, T->total, was, old_total);
+	int unit_changed = (T->old_iters > 0) != (T->c.iters > 0);
+	if (unit_changed && T->old_lr_steps[0] && !was_given(&T->c, "lr-steps"))
+		return hm_error_file(path, "the checkpoint's --lr-steps %s count %s; with "
+				     "%s give --lr-steps again", T->old_lr_steps,
+				     T->old_iters > 0 ? "iterations" : "epochs", now);
+	int steps_changed = strcmp(T->old_lr_steps, T->c.lr_steps) != 0;
+	if (T->total == old_total && !steps_changed)
+		return 0;
+	char steps[600] = "";
+	if (steps_changed)
+		snprintf(steps, sizeof steps, "; --lr-steps %s (was %s)",
+			 T->c.lr_steps[0] ? T->c.lr_steps : "none",
+			 T->old_lr_steps[0] ? T->old_lr_steps : "none");
+	if (T->total != old_total)
+		snprintf(T->ext_note, sizeof T->ext_note, "extended at iteration %ld from "
+			 "%ld to %ld iterations (%s, was %s)%s", T->t, old_total, T->total,
+			 now, was, steps);
+	else
+		snprintf(T->ext_note, sizeof T->ext_note, "new schedule at iteration "
+			 "%ld%s", T->t, steps);
+	if (T->rank == 0)
+		fprintf(stderr, "%s: resuming '%s': %s\n", hm_progname(), path, T->ext_note);
 	return 0;
 }
 
@@ -1232,6 +1318,8 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 		goto out;
 	}
 	T.total = T.c.iters > 0 ? T.c.iters : T.c.epochs * T.per_epoch;
+	if (resumed && check_extension(&T) < 0)
+		goto out;
 	if (resumed && T.t > T.total) {
 		hm_error_file(T.resume_from, "state.iteration %ld is past the run's %ld "
 			      "iterations", T.t, T.total);
@@ -1310,12 +1398,15 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 		}
 		struct loss_out lo = { 0 };
 		double lr = 0;
+		if (T.t > t_first)
+			T.ext_note[0] = '\0';	/* on the first row after it only */
 		if (step(&T, b, &lo, &lr) < 0)
 			goto out;
 		double now = now_seconds(), acc = (double)lo.n_correct / T.B;
 		double img_s = T.B / fmax(now - t0, 1e-9);
-		if (T.csv && (fprintf(T.csv, "%ld,%ld,%.6g,%.6g,%.6g,%.1f\n",
+		if (T.csv && (fprintf(T.csv, "%ld,%ld,%.6g,%.6g,%.6g,%.1f,",
 			    (T.t - 1) / T.per_epoch + 1, T.t, lo.loss, acc, lr, img_s) < 0 ||
+		    csvio_put(T.csv, T.ext_note) || fputc('\n', T.csv) == EOF ||
 		    fflush(T.csv))) {
 			hm_error_file(T.csv_path, "write error: %s", strerror(errno));
 			goto out;

@@ -31,10 +31,11 @@
  *                   iteration, the epoch and the dropout RNG state.
  *   model.hmm       at the end: the backbone, the head and the loss
  *                   metadata (no optimiser state).
- *   train.csv       one row per iteration: epoch,iter,loss,acc,lr,img_s
+ *   train.csv       one row per iteration: epoch,iter,loss,acc,lr,img_s,note
  *                   (epoch 1-based, iter = steps done, acc = the batch's
- *                   fraction right); on resume, rows after the checkpoint
- *                   are dropped and new rows appended.
+ *                   fraction right, note empty but on the first row after
+ *                   a resume that extended the run); on resume, rows after
+ *                   the checkpoint are dropped and new rows appended.
  * A run that stops on NaN never writes a checkpoint after the bad step:
  * the last checkpoint on disk is the last good state.
  *
@@ -49,7 +50,11 @@
  * run-defining option also given on the command line (listed in
  * train_config.given) must equal the stored value, else the resume fails
  * naming it; the others (output, threads, progress, checkpoint period,
- * stop point, --val, --test) come from the command line.
+ * stop point, --val, --test) come from the command line.  Exceptions, to
+ * extend a run: a longer length (iters or epochs) and new lr_steps may be
+ * given; they apply from the checkpoint's iteration on, are stored in the
+ * checkpoints written after it, and are reported on stderr and in the
+ * train.csv note.  A shorter length is refused.
  *
  * Output: progress on stderr (when enabled), report lines on cfg->report:
  *   epoch 3: val accuracy 97.50% +- 1.20% (600 pairs, 10 folds)

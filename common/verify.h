@@ -6,7 +6,7 @@
  * csv) a key is a record key and its embedding is that record's vector.  For
  * video lists (ytf, or any list with VIDEOS set) a key names a video, and its
  * embedding aggregates every record whose key starts with "KEY/": the
- * normalised mean of the frames' normalised vectors (DESIGN 6), summed in
+ * normalised mean of the frames' normalised vectors, summed in
  * stream order.  A record under two listed videos ("a/b/c" under "a" and
  * "a/b") counts for both.  Only records that some pair uses are kept, so
  * memory is one vector per listed key, plus every record key seen.

@@ -21,7 +21,7 @@ sys.path.insert(0, "tests/ref")
 import hmtest  # noqa: E402
 from hmm_load import write_hmm  # noqa: E402
 
-DATA = "/work/shared/data"
+DATA = hmtest.DATA  # data/, the protocol files
 OUT = "fuzz/corpus"
 
 

@@ -15,12 +15,15 @@
 #                  holding train.rec and train.idx, or the .rec file itself
 #   LFW            data/lfw: LFW/Name/Name_0001.jpg
 #   LFW_LANDMARKS  LFW/landmarks.txt if present (hm-synth writes it), else
-#                  ../shared/data/lfw_landmark.txt
-#   LFW_PAIRS      LFW/pairs.txt if present, else ../shared/data/pairs.txt
+#                  data/lfw_landmark.txt
+#   LFW_PAIRS      LFW/pairs.txt if present, else data/pairs.txt
 #   YTF            data/ytf: frame folders YTF/Name/video/frame.jpg
 #   YTF_LANDMARKS  YTF/landmarks.txt (five points per frame, e.g. MTCNN's)
-#   YTF_SPLITS     YTF/splits.txt if present, else ../shared/data/splits.txt
+#   YTF_SPLITS     YTF/splits.txt if present, else data/splits.txt
 #   RESULTS        results: packs go to RESULTS/data, rows to RESULTS/PROFILE
+# The defaults data/lfw_landmark.txt, data/pairs.txt and data/splits.txt are
+# the public protocol files kept in the repository (HM_PROTOCOLS);
+# data/README.md says what each is and where it was published.
 #
 # Packs (file targets): RESULTS/data/{casia,ms1m}.hmr (+ .hmi) for training,
 # RESULTS/data/{lfw,ytf}.hmr for testing, all aligned to insightface's
@@ -31,12 +34,12 @@
 ifndef HM_DATA_MK
 HM_DATA_MK := 1
 
-# Pipelines need bash and stop a pipe at its first failing stage (STYLE 18).
+# Pipelines need bash and stop a pipe at its first failing stage.
 SHELL := bash
 .SHELLFLAGS := -eo pipefail -c
 .DELETE_ON_ERROR:
 
-HM_SHARED_DATA ?= ../shared/data
+HM_PROTOCOLS := data
 RESULTS ?= results
 HM_DATA := $(RESULTS)/data
 
@@ -44,11 +47,11 @@ CASIA ?= data/casia
 CASIA_LANDMARKS ?= $(CASIA)/landmarks.txt
 MS1M ?= data/faces_emore
 LFW ?= data/lfw
-LFW_LANDMARKS ?= $(firstword $(wildcard $(LFW)/landmarks.txt) $(HM_SHARED_DATA)/lfw_landmark.txt)
-LFW_PAIRS ?= $(firstword $(wildcard $(LFW)/pairs.txt) $(HM_SHARED_DATA)/pairs.txt)
+LFW_LANDMARKS ?= $(firstword $(wildcard $(LFW)/landmarks.txt) $(HM_PROTOCOLS)/lfw_landmark.txt)
+LFW_PAIRS ?= $(firstword $(wildcard $(LFW)/pairs.txt) $(HM_PROTOCOLS)/pairs.txt)
 YTF ?= data/ytf
 YTF_LANDMARKS ?= $(YTF)/landmarks.txt
-YTF_SPLITS ?= $(firstword $(wildcard $(YTF)/splits.txt) $(HM_SHARED_DATA)/splits.txt)
+YTF_SPLITS ?= $(firstword $(wildcard $(YTF)/splits.txt) $(HM_PROTOCOLS)/splits.txt)
 
 # $(call hm_q,TEXT): TEXT inside single quotes for the shell.
 hm_q = $(subst ','\'',$(1))
@@ -64,14 +67,14 @@ HM_PUB_ytf := YouTube Faces at https://www.cs.tau.ac.il/~wolf/ytfaces/ (frame_im
 
 HM_LAYOUT_casia := an image tree CASIA/ID/NNN.jpg with its landmark file CASIA_LANDMARKS (default CASIA/landmarks.txt: path, label, x1 y1 ... x5 y5 per line), or insightface's faces_webface_112x112 (CASIA=folder holding train.rec and train.idx, or the .rec file)
 HM_LAYOUT_ms1m := insightface's faces_emore (MS1M=folder holding train.rec and train.idx, or the .rec file)
-HM_LAYOUT_lfw := an image tree LFW/Name/Name_0001.jpg, its landmarks LFW_LANDMARKS (path x1 y1 ... x5 y5 per line; default LFW/landmarks.txt, else $(HM_SHARED_DATA)/lfw_landmark.txt) and its pair list LFW_PAIRS (default LFW/pairs.txt, else $(HM_SHARED_DATA)/pairs.txt)
-HM_LAYOUT_ytf := frame folders YTF/Name/video/frame.jpg, their landmarks YTF_LANDMARKS (path x1 y1 ... x5 y5 per frame; default YTF/landmarks.txt) and the split list YTF_SPLITS (default YTF/splits.txt, else $(HM_SHARED_DATA)/splits.txt)
+HM_LAYOUT_lfw := an image tree LFW/Name/Name_0001.jpg, its landmarks LFW_LANDMARKS (path x1 y1 ... x5 y5 per line; default LFW/landmarks.txt, else $(HM_PROTOCOLS)/lfw_landmark.txt) and its pair list LFW_PAIRS (default LFW/pairs.txt, else $(HM_PROTOCOLS)/pairs.txt)
+HM_LAYOUT_ytf := frame folders YTF/Name/video/frame.jpg, their landmarks YTF_LANDMARKS (path x1 y1 ... x5 y5 per frame; default YTF/landmarks.txt) and the split list YTF_SPLITS (default YTF/splits.txt, else $(HM_PROTOCOLS)/splits.txt)
 
 # What is wrong with each data set: empty when it is usable, else one
 # "hm: VARIABLE: what is missing\n" line per problem (printf %b text).
 HM_BAD_casia = $(if $(call hm_rec,$(CASIA)),,$(if $(call hm_isdir,$(CASIA)),$(if $(wildcard $(CASIA_LANDMARKS)),,hm: CASIA_LANDMARKS: no landmark file '$(CASIA_LANDMARKS)' (and no train.rec in '$(CASIA)')\n),hm: CASIA: no training data at '$(CASIA)'\n))
 HM_BAD_ms1m = $(if $(call hm_rec,$(MS1M)),,hm: MS1M: no RecordIO file at '$(MS1M)' (nor '$(MS1M)/train.rec')\n)
-HM_BAD_lfw = $(if $(call hm_isdir,$(LFW)),,hm: LFW: no image tree at '$(LFW)'\n)$(if $(wildcard $(LFW_LANDMARKS)),,hm: LFW_LANDMARKS: no landmark file '$(LFW_LANDMARKS)'\n)$(if $(wildcard $(LFW_PAIRS)),,hm: LFW_PAIRS: no pair list '$(LFW_PAIRS)'\n)
+HM_BAD_lfw = $(if $(call hm_isdir,$(LFW)),,hm: LFW: no image tree at '$(LFW)'\n)$(if $(wildcard $(LFW_LANDMARKS)),,hm: LFW_LANDMARKS: no landmark file '$(LFW_LANDMARKS)' ($(HM_PROTOCOLS)/lfw_landmark.txt has MTCNN's five points for all 13233 LFW images, from github.com/clcarwin/sphereface_pytorch; see $(HM_PROTOCOLS)/README.md)\n)$(if $(wildcard $(LFW_PAIRS)),,hm: LFW_PAIRS: no pair list '$(LFW_PAIRS)'\n)
 HM_BAD_ytf = $(if $(call hm_isdir,$(YTF)),,hm: YTF: no frame folders at '$(YTF)'\n)$(if $(wildcard $(YTF_LANDMARKS)),,hm: YTF_LANDMARKS: no landmark file '$(YTF_LANDMARKS)'\n)$(if $(wildcard $(YTF_SPLITS)),,hm: YTF_SPLITS: no split list '$(YTF_SPLITS)'\n)
 
 # $(call hm_missing,SET): the message for SET (casia, ms1m, lfw, ytf) as
@@ -82,9 +85,14 @@ HM_VAR_ms1m := MS1M
 HM_VAR_lfw := LFW
 HM_VAR_ytf := YTF
 
+# make -n: MAKEFLAGS' first word holds the one-letter flags (no dash).
+HM_DRY_RUN := $(findstring n,$(filter-out -%,$(firstword $(MAKEFLAGS))))
+
 # $(call hm_check_data,SETS,GOALS): at parse time, report every missing set
 # of SETS on standard error and stop (make exits 2) before any recipe runs.
-hm_check_data = $(if $(strip $(foreach s,$(1),$(call hm_missing,$(s)))),$(foreach s,$(1),$(if $(call hm_missing,$(s)),$(shell printf '%b\n' '$(call hm_q,$(call hm_missing,$(s)))' >&2)))$(error missing data for $(2); nothing was run))
+# Under make -n the report is a warning and the recipe is printed: a user
+# previews the commands before downloading the data.
+hm_check_data = $(if $(strip $(foreach s,$(1),$(call hm_missing,$(s)))),$(foreach s,$(1),$(if $(call hm_missing,$(s)),$(shell printf '%b\n' '$(call hm_q,$(call hm_missing,$(s)))' >&2)))$(if $(HM_DRY_RUN),$(shell echo 'hm: make -n: $(2) would stop here for missing data; the commands it would run:' >&2),$(error missing data for $(2); nothing was run)))
 
 # The sources of a pack (and, for the test sets, the pair list its scores
 # use), as one line; the .src stamp changes, and the pack and everything made
@@ -110,7 +118,7 @@ hm-FORCE:
 hm_stamp = @mkdir -p $(@D) && echo '$(call hm_q,$(1))' | cmp -s - $@ || echo '$(call hm_q,$(1))' > $@
 
 $(HM_DATA)/%.src: hm-FORCE
-	@$(if $(call hm_missing,$*),printf '%b\n' '$(call hm_q,$(call hm_missing,$*))' >&2; exit 2)
+	$(if $(HM_DRY_RUN),,@$(if $(call hm_missing,$*),printf '%b\n' '$(call hm_q,$(call hm_missing,$*))' >&2; exit 2))
 	$(call hm_stamp,$(hm_src_$*))
 
 # Training packs: an aligned tree goes through hm-align, a RecordIO file is
@@ -129,16 +137,15 @@ $(HM_DATA)/ytf.hmr: $(HM_DATA)/ytf.src | bin/hm-align bin/hm-pack
 	bin/hm-align --root $(YTF) $(YTF_LANDMARKS) | bin/hm-pack -o $@ -
 
 # Synthetic stand-ins for the demo (demo.mk): hm-synth renders a
-# CASIA-shaped training tree and an LFW-shaped test tree (for the real LFW
-# pair list when DEMO_LFW_PAIRS names one), hm-align aligns both to the
-# insightface template scaled to DEMO_SIZE, hm-pack packs them.
+# CASIA-shaped training tree and an LFW-shaped test tree for the pair list
+# DEMO_LFW_PAIRS, hm-align aligns both to the insightface template scaled to
+# DEMO_SIZE, hm-pack packs them.
 #   DEMO             demo: the output folder
 #   DEMO_IDS         500 training identities, DEMO_IMGS 20 images each
 #   DEMO_DIFFICULTY  0.9 nuisance, DEMO_LOOKALIKE 0.3 look-alike identities
 #                    (both sets), DEMO_DATA_SEED 1
-#   DEMO_LFW_PAIRS   ../shared/data/pairs.txt when present: 6000 pairs,
-#                    7701 images; empty: DEMO_LFW_IDS 300 identities and
-#                    DEMO_LFW_PAIRS_PER_FOLD 30 (600 pairs)
+#   DEMO_LFW_PAIRS   data/pairs.txt: the real LFW list, 6000 pairs of
+#                    7701 images
 #   DEMO_SIZE        32x32 aligned faces
 DEMO ?= demo
 DEMO_IDS ?= 500
@@ -146,14 +153,12 @@ DEMO_IMGS ?= 20
 DEMO_DIFFICULTY ?= 0.9
 DEMO_LOOKALIKE ?= 0.3
 DEMO_DATA_SEED ?= 1
-DEMO_LFW_PAIRS ?= $(wildcard $(HM_SHARED_DATA)/pairs.txt)
-DEMO_LFW_IDS ?= 300
-DEMO_LFW_PAIRS_PER_FOLD ?= 30
+DEMO_LFW_PAIRS ?= $(HM_PROTOCOLS)/pairs.txt
 DEMO_SIZE ?= 32x32
 
 hm_demo_nuisance = --difficulty $(DEMO_DIFFICULTY) --lookalike $(DEMO_LOOKALIKE) --seed $(DEMO_DATA_SEED)
 hm_demo_casia_opts = --kind casia --identities $(DEMO_IDS) --images-per-id $(DEMO_IMGS) $(hm_demo_nuisance)
-hm_demo_lfw_opts = --kind lfw $(if $(DEMO_LFW_PAIRS),--pairs-from $(DEMO_LFW_PAIRS),--identities $(DEMO_LFW_IDS) --pairs $(DEMO_LFW_PAIRS_PER_FOLD)) $(hm_demo_nuisance)
+hm_demo_lfw_opts = --kind lfw --pairs-from $(DEMO_LFW_PAIRS) $(hm_demo_nuisance)
 
 $(DEMO)/casia.opts: hm-FORCE
 	$(call hm_stamp,$(hm_demo_casia_opts))
@@ -165,7 +170,7 @@ $(DEMO)/align.opts: hm-FORCE
 $(DEMO)/casia/landmarks.txt: $(DEMO)/casia.opts | bin/hm-synth
 	bin/hm-synth -q $(hm_demo_casia_opts) -o $(DEMO)/casia
 
-$(DEMO)/lfw/landmarks.txt: $(DEMO)/lfw.opts | bin/hm-synth
+$(DEMO)/lfw/landmarks.txt: $(DEMO)/lfw.opts $(DEMO_LFW_PAIRS) | bin/hm-synth
 	bin/hm-synth -q $(hm_demo_lfw_opts) -o $(DEMO)/lfw
 
 # The casia landmark file carries each image's identity: the record labels.

@@ -19,8 +19,8 @@
 # One rate for all four runs, so that a difference is hard mining's alone:
 # at 0.1, softmax with power:2 became NaN (iteration 14, or 101 with a
 # one-epoch warm-up) and ArcFace (s 64, m 0.5) reached 84% instead of 95% on
-# this small net in 4 epochs.  (paper.mk keeps DESIGN's 0.1 for its
-# baselines and gives -hm rows 0.01; see there.)
+# this small net in 4 epochs.  (paper.mk keeps 0.1 for its baselines and
+# gives -hm rows 0.01; see there.)
 #
 # What to expect (2 cores): about 7 minutes from a fresh clone, build
 # included (data 40 s, then the four trainings two at a time, one thread

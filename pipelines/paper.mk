@@ -20,9 +20,10 @@
 # Data: CASIA, MS1M, LFW (+ LFW_LANDMARKS, LFW_PAIRS), YTF (+ YTF_LANDMARKS,
 # YTF_SPLITS); see data.mk.  What a requested row needs and lacks is
 # reported before anything runs (make exits 2), with the expected layout
-# and where the data set is published.
+# and where the data set is published; make -n reports it too and prints
+# the recipe.
 #
-# Recipe (DESIGN section 5): SGD lr 0.1 (HM_LR), momentum 0.9, weight decay
+# Recipe: SGD lr 0.1 (HM_LR), momentum 0.9, weight decay
 # 5e-4, batch 64 (HM_BATCH), step schedule (CASIA: 24 epochs, x0.1 after
 # 10, 18, 22; MS1M: 16 epochs, x0.1 after 9, 14), hm-train's loss constants
 # (arcface s 64 m 0.5, cosface s 64 m 0.35, asoftmax m 4 with SphereFace's
@@ -52,9 +53,10 @@
 # What to expect: LFW accuracies in the high nineties for CASIA-WebFace
 # training (the paper's table; ArcFace highest), lower on YTF.  Time: on a
 # 2-core machine an IR-18 trains at about 4 to 17 images per second
-# (DESIGN section 9), so one CASIA-WebFace model (24 epochs of 0.49M images)
-# takes one to four weeks: run paper rows on a larger machine, or
-# PROFILE=small to try the stages.
+# (PyTorch 1.13 on 2 threads: 4.3; the bound at 15.6 GFLOP per training
+# image and a 270 GFLOP/s sgemm: 17), so one CASIA-WebFace model (24 epochs
+# of 0.49M images) takes one to four weeks: run paper rows on a larger
+# machine, or PROFILE=small to try the stages.
 
 ifndef HM_PAPER_MK
 HM_PAPER_MK := 1

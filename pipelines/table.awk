@@ -11,6 +11,9 @@
 # +- the population std over folds (hm-roc's); with several seeds it is the
 # mean over seeds +- the sample std over seeds, and the difference is the
 # mean of the per-seed differences +- their sample std, each seed listed.
+# hm-roc's CSV holds fractions (0..1); the table shows accuracy and TAR in
+# percent.  A TAR that hm-roc leaves empty (FAR below 1 / different pairs:
+# not resolvable) is "n/a" and takes no part in means or differences.
 # Labels must not contain commas or quotes (the pipelines' never do).
 
 BEGIN { FS = ","; ntest = 0 }
@@ -58,7 +61,7 @@ function stat(t, k, h, m,    i, s, r, v, sum, sq, n) {
 	n = 0; sum = 0; sq = 0
 	for (i = 1; i <= nseed[t]; i++) {
 		r = t SUBSEP k SUBSEP h SUBSEP seeds[t, i]
-		if (!(r in has)) continue
+		if (!(r in has) || (m == "tar" && tar[r] == "")) continue
 		v = (m == "acc") ? acc[r] : (m == "auc") ? auc[r] : tar[r]
 		n++; sum += v; s = r
 	}
@@ -68,7 +71,7 @@ function stat(t, k, h, m,    i, s, r, v, sum, sq, n) {
 	else {
 		for (i = 1; i <= nseed[t]; i++) {
 			r = t SUBSEP k SUBSEP h SUBSEP seeds[t, i]
-			if (!(r in has)) continue
+			if (!(r in has) || (m == "tar" && tar[r] == "")) continue
 			v = (m == "acc") ? acc[r] : (m == "auc") ? auc[r] : tar[r]
 			sq += (v - mean_) ^ 2
 		}
@@ -86,6 +89,7 @@ function diff(t, k, m, f, fmt,    i, a, b, n, sum, sq, d, dd) {
 		a = t SUBSEP k SUBSEP 0 SUBSEP seeds[t, i]
 		b = t SUBSEP k SUBSEP 1 SUBSEP seeds[t, i]
 		if (!(a in has) || !(b in has)) continue
+		if (m == "tar" && (tar[a] == "" || tar[b] == "")) continue
 		dd = (m == "acc") ? acc[b] - acc[a] : (m == "auc") ? auc[b] - auc[a] : tar[b] - tar[a]
 		d[++n] = dd; sum += dd
 		dlist_ = dlist_ (n > 1 ? ", " : "") sprintf(fmt, dd * f)
@@ -100,12 +104,20 @@ function diff(t, k, m, f, fmt,    i, a, b, n, sum, sq, d, dd) {
 	return n
 }
 
+# Whether key k, variant h has a run at all (seed aside).
+function anyrun(t, k, h,    i) {
+	for (i = 1; i <= nseed[t]; i++)
+		if ((t SUBSEP k SUBSEP h SUBSEP seeds[t, i]) in has) return 1
+	return 0
+}
+
 function cell(t, k, h, m, f, fmt) {
-	if (!stat(t, k, h, m)) return "-"
+	if (!stat(t, k, h, m)) return anyrun(t, k, h) ? "n/a" : "-"
 	return sprintf(fmt, mean_ * f) (sd_ >= 0 ? sprintf(" +- " fmt, sd_ * f) : "")
 }
 function dcell(t, k, m, f, fmt) {
-	if (!diff(t, k, m, f, "%+" substr(fmt, 2))) return "-"
+	if (!diff(t, k, m, f, "%+" substr(fmt, 2)))
+		return anyrun(t, k, 0) && anyrun(t, k, 1) ? "n/a" : "-"
 	return sprintf("%+" substr(fmt, 2), dmean_ * f) (dsd_ >= 0 ? sprintf(" +- " fmt, dsd_ * f) : "")
 }
 

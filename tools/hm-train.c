@@ -4,6 +4,7 @@
 #include "dist.h"
 #include "err.h"
 #include "loss.h"
+#include "model.h"
 #include "optim.h"
 #include "outfile.h"
 #include "train.h"
@@ -55,7 +56,8 @@ static const char usage_text[] =
 	"      --checkpoint-every N  write DIR/checkpoint.hmm every N iterations\n"
 	"                         (1000; 0: only at the end and when stopped)\n"
 	"      --resume PATH      continue from a checkpoint (a file, or a directory\n"
-	"                         holding checkpoint.hmm)\n"
+	"                         holding checkpoint.hmm); a longer --iters or\n"
+	"                         --epochs and new --lr-steps extend the run\n"
 	"      --stop-after N     stop after iteration N as if interrupted\n"
 	"      --val PACK         verification pack, LFW-protocol accuracy each epoch\n"
 	"      --val-pairs FILE   its pair list (LFW pairs.txt, YTF splits, CSV...)\n"
@@ -150,6 +152,8 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 			if (strlen(optarg) >= sizeof c->arch)
 				die_usage("--arch: '%s' is too long", optarg);
 			snprintf(c->arch, sizeof c->arch, "%s", optarg);
+			if (model_arch_check(c->arch) < 0)	/* exit 2, as other bad values */
+				die_usage("--arch: %s", hm_errmsg());
 			given(cl, "arch");
 			break;
 		case OPT_EMB:

@@ -15,7 +15,8 @@
 #   test_skip WHAT WHY          a test that cannot run here (TAP skip)
 set -u
 TEST_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-SHARED=${HM_SHARED:-$TEST_ROOT/../shared}
+# The protocol files (data/README.md); a test reads nothing outside TEST_ROOT.
+DATA=$TEST_ROOT/data
 PATH=$TEST_ROOT/bin:$PATH
 # make check-valgrind (mk/valgrind.mk): the tools run under memcheck, also
 # those a make recipe names as bin/hm-X (tests pass "${VG_MAKE[@]}" to make).
@@ -24,7 +25,7 @@ if [ "${HM_VALGRIND:-}" = 1 ]; then
 	PATH=$TEST_ROOT/tests/tmp/valgrind/bin:$PATH
 	VG_MAKE=(SHELL="$TEST_ROOT/tests/tmp/valgrind/make-shell")
 fi
-export PATH SHARED TEST_ROOT
+export PATH DATA TEST_ROOT
 HM_THREADS=${HM_THREADS:-2}
 export HM_THREADS
 test_count=0

@@ -1,15 +1,15 @@
 #!/bin/bash
 # hm-synth --pairs-from / --landmarks-from: the real protocol files of
-# ../shared/data (heads of them, to stay fast) name exactly what is made.
+# data/ (heads of them, to stay fast) name exactly what is made.
 . "$(dirname "$0")/lib.sh"
 
 # An LFW pairs.txt of one fold: the real file's first 50 matched and first
 # 50 mismatched pairs under a "1<TAB>50" header.
-{ printf '1\t50\n'; sed -n '2,51p' "$SHARED/data/pairs.txt"; sed -n '302,351p' "$SHARED/data/pairs.txt"; } >pairs50.txt
+{ printf '1\t50\n'; sed -n '2,51p' "$DATA/pairs.txt"; sed -n '302,351p' "$DATA/pairs.txt"; } >pairs50.txt
 # A YTF splits.txt of split 1's first 15 same and first 15 different pairs
 # (CRLF kept, no header), and the first 200 LFW landmark lines.
-{ sed -n '1,15p' "$SHARED/data/splits.txt"; sed -n '251,265p' "$SHARED/data/splits.txt"; } >splits30.txt
-head -n 200 "$SHARED/data/lfw_landmark.txt" >lm200.txt
+{ sed -n '1,15p' "$DATA/splits.txt"; sed -n '251,265p' "$DATA/splits.txt"; } >splits30.txt
+head -n 200 "$DATA/lfw_landmark.txt" >lm200.txt
 
 # lfw_images PAIRS: the image paths an LFW pairs.txt references, sorted
 lfw_images() {
@@ -36,7 +36,7 @@ test_expect_success 'a face depends on its name, not on the other names in the l
 '
 
 test_expect_success '--pairs-from an arcface list (paths, no folds): those images' '
-	head -n 20 "$SHARED/data/lfw_test_pair.txt" >arc.txt &&
+	head -n 20 "$DATA/lfw_test_pair.txt" >arc.txt &&
 	hm-synth --pairs-from arc.txt -o arc -q &&
 	awk "{ print \$1; print \$2 }" arc.txt | sort -u >want &&
 	(cd arc && find . -name "*.jpg" | sed "s|^\./||" | sort) >got &&
@@ -79,9 +79,9 @@ test_expect_success '--landmarks-from: those paths, landmarks equal to the input
 '
 
 test_expect_success '--pairs-from with --landmarks-from: the pairs images at the real positions' '
-	hm-synth --pairs-from pairs50.txt --landmarks-from "$SHARED/data/lfw_landmark.txt" -o both -q &&
+	hm-synth --pairs-from pairs50.txt --landmarks-from "$DATA/lfw_landmark.txt" -o both -q &&
 	cmp lfw/pairs.txt both/pairs.txt &&
-	grep "^Abel_Pacheco/Abel_Pacheco_0001.jpg" "$SHARED/data/lfw_landmark.txt" >real &&
+	grep "^Abel_Pacheco/Abel_Pacheco_0001.jpg" "$DATA/lfw_landmark.txt" >real &&
 	grep "^Abel_Pacheco/Abel_Pacheco_0001.jpg" both/landmarks.txt >made &&
 	paste real made | awk -F"\t" "{ for (i = 2; i <= 11; i++) { d = \$i - \$(i + 11);
 		if (d < 0) d = -d; if (d > 0.5) bad = 1 } } END { exit bad }"

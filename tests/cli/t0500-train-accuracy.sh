@@ -43,7 +43,7 @@ test_expect_success 'it learned: the first epoch was far below' '
 '
 
 test_expect_success 'train.csv: header, one row per iteration, epochs, the step schedule' '
-	head -n 1 out/train.csv >h && echo "epoch,iter,loss,acc,lr,img_s" >h.want &&
+	head -n 1 out/train.csv >h && echo "epoch,iter,loss,acc,lr,img_s,note" >h.want &&
 	cmp h h.want &&
 	test $(wc -l <out/train.csv) = 201 &&
 	awk -F, "NR > 1 && (\$2 != NR - 1 || \$1 != int((NR - 2) / 10) + 1) { exit 1 }" out/train.csv &&

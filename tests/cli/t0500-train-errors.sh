@@ -26,6 +26,10 @@ test_expect_success 'usage errors exit 2 with nothing on stdout' '
 		--lr-steps 2 p.hmr &&
 	test_fails_cleanly 2 "--lr-schedule" hm-train -o o --epochs 3 --lr-schedule exp p.hmr &&
 	test_fails_cleanly 2 "--loss" hm-train -o o --epochs 1 --loss triplet p.hmr &&
+	test_fails_cleanly 2 "--arch: architecture '\''resnet50'\'': unknown (ir18, face18[:se]," \
+		hm-train -o o --epochs 1 -a resnet50 p.hmr &&
+	test_fails_cleanly 2 "--arch: architecture '\''ir:2,2:64'\'': 2 depths but 1 widths" \
+		hm-train -o o --epochs 1 --arch ir:2,2:64 p.hmr &&
 	test_fails_cleanly 2 "--hm" hm-train -o o --epochs 1 --hm hardest p.hmr &&
 	test_fails_cleanly 2 "--val and --val-pairs" hm-train -o o --epochs 1 --val p.hmr p.hmr &&
 	test_fails_cleanly 2 "one pack expected" hm-train -o o --epochs 1 p.hmr p.hmr &&

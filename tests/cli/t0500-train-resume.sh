@@ -72,9 +72,69 @@ test_expect_success 'resuming with a different run-defining option fails, naming
 	cp conflict/checkpoint.hmm ck.before &&
 	test_fails_cleanly 1 "--lr 0.5 differs from the checkpoint" \
 		hm-train --resume conflict --lr 0.5 &&
-	test_fails_cleanly 1 "--epochs 6 differs from the checkpoint" \
-		hm-train --resume conflict --epochs 6 &&
+	test_fails_cleanly 1 "--loss softmax differs from the checkpoint" \
+		hm-train --resume conflict --loss softmax &&
+	test_fails_cleanly 1 "--classes 9 differs from the checkpoint" \
+		hm-train --resume conflict --classes 9 &&
+	test_fails_cleanly 1 "--batch 4 differs from the checkpoint" \
+		hm-train --resume conflict -b 4 &&
+	test_fails_cleanly 1 "--arch ir:1,1,1,1:4,8,16,64 differs from the checkpoint" \
+		hm-train --resume conflict -a ir:1,1,1,1:4,8,16,64 &&
+	test_fails_cleanly 1 "--epochs 4 (40 iterations) is shorter than the checkpoint'\''s --epochs 5 (50): a resume can extend a run, not shorten it" \
+		hm-train --resume conflict --epochs 4 &&
+	test_fails_cleanly 1 "the checkpoint'\''s --lr-steps 3 count epochs; with --iters 60 give --lr-steps again" \
+		hm-train --resume conflict --iters 60 &&
 	cmp ck.before conflict/checkpoint.hmm
+'
+
+# Extending a run: nothing in a step schedule depends on the run's length
+# (the order of batch t, warm-up and milestones are functions of t), so a
+# finished run extended to N iterations must give the bytes of a run of N
+# from the start, and a new milestone past the old end must give the bytes
+# of a run that had it all along.
+EXT="-q -a ir:1,1,1,1:4,8,16,32 --emb-size 16 -b 8 --warmup 4"
+test_expect_success 'a finished run of 12 iterations extended to 20 (--iters 20): the bytes of a 20-run' '
+	hm-train -j1 $EXT --iters 20 -o ref20 p.hmr >/dev/null &&
+	hm-train -j1 $EXT --iters 12 -o ext p.hmr >/dev/null && test -s ext/model.hmm &&
+	hm-train -j1 --resume ext --iters 20 >out 2>err &&
+	grep -q "^trained 20 iterations" out &&
+	echo "hm-train: resuming '\''ext/checkpoint.hmm'\'': extended at iteration 12 from 12 to 20 iterations (--iters 20, was --iters 12)" >want &&
+	cmp want err &&
+	cmp ref20/model.hmm ext/model.hmm && cmp ref20/checkpoint.hmm ext/checkpoint.hmm
+'
+
+test_expect_success 'train.csv notes where the extension began, on that row alone' '
+	head -n 1 ext/train.csv | grep -qx "epoch,iter,loss,acc,lr,img_s,note" &&
+	test $(wc -l <ext/train.csv) = 21 &&
+	awk -F, "\$2 == 13" ext/train.csv | grep -q ",\"extended at iteration 12 from 12 to 20 iterations (--iters 20, was --iters 12)\"\$" &&
+	test $(grep -c extended ext/train.csv) = 1 &&
+	cut -d, -f 1-5 ref20/train.csv >a && cut -d, -f 1-5 ext/train.csv >b && cmp a b
+'
+
+test_expect_success 'the checkpoint keeps the new length: stopped in the extension, a plain --resume ends at 20' '
+	hm-train -j1 $EXT --iters 12 -o ext2 p.hmr >/dev/null &&
+	hm-train -j1 --resume ext2 --iters 20 --stop-after 16 2>/dev/null &&
+	test ! -e ext2/model.hmm.tmp.* && hm-train -j1 --resume ext2 >out 2>err &&
+	grep -q "^trained 20 iterations" out && test ! -s err &&
+	cmp ref20/model.hmm ext2/model.hmm
+'
+
+test_expect_success 'a new schedule on resume: --lr-steps 16 added to a run of 12, extended to 20' '
+	hm-train -j1 $EXT --iters 20 --lr-steps 16 -o ref20s p.hmr >/dev/null &&
+	hm-train -j1 $EXT --iters 12 -o ext3 p.hmr >/dev/null &&
+	hm-train -j1 --resume ext3 --iters 20 --lr-steps 16 >/dev/null 2>err &&
+	grep -q "from 12 to 20 iterations (--iters 20, was --iters 12); --lr-steps 16 (was none)" err &&
+	cmp ref20s/model.hmm ext3/model.hmm &&
+	! cmp -s ref20/model.hmm ext3/model.hmm
+'
+
+test_expect_success 'in epochs: a run of 2 epochs extended with --epochs 3 is a 3-epoch run' '
+	hm-train -j1 $EXT --epochs 3 -o ref3 p.hmr >/dev/null &&
+	hm-train -j1 $EXT --epochs 2 -o ext4 p.hmr >/dev/null &&
+	hm-train -j1 --resume ext4 --epochs 3 >out 2>err &&
+	grep -q "^trained 30 iterations" out &&
+	grep -q "from 20 to 30 iterations (--epochs 3, was --epochs 2)" err &&
+	cmp ref3/model.hmm ext4/model.hmm
 '
 
 test_expect_success 'resuming on another pack fails' '

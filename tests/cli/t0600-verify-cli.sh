@@ -53,6 +53,17 @@ test_expect_success 'cosine scores with the list folds, labels and keys' '
 	cmp out.csv want.csv
 '
 
+test_expect_success 'folds numbered from 1 in the list: kept as written, hm-roc takes them' '
+	sed "2,\$ s/,\([01]\)\$/,1\1/" list.csv >list10.csv &&
+	hm-verify list10.csv emb.hmr >out10.csv &&
+	printf "%s\n" "fold,same,score,a,b" "10,1,1,x/x_0001,x/x_0002" \
+		"10,0,0,x/x_0001,y/y_0001" "11,0,0,y/y_0001,x/x_0002" \
+		"11,1,1,x/x_0002,x/x_0002" >want.csv &&
+	cmp out10.csv want.csv &&
+	hm-roc --csv out.csv | cut -d, -f2- >a && hm-roc --csv out10.csv | cut -d, -f2- >b &&
+	cmp a b && grep -q "^4,2,2,2," b
+'
+
 test_expect_success 'embeddings on stdin; --output writes the same bytes, no temp left' '
 	mkemb emb.hmr <good.txt &&
 	hm-verify list.csv <emb.hmr >out.csv &&

@@ -42,10 +42,56 @@ test_expect_success 'an image of another size: exit 1 naming the record, nothing
 		hm-embed -m m/model.hmm big.hmr
 '
 
-test_expect_success 'grey images for an RGB model: exit 1 naming the record (no conversion)' '
-	test_fails_cleanly 1 "'"'"'gray.hmr'"'"': record 0 '"'"'$(cat graykey)'"'"': image is 24x24x1, the model takes 24x24x3" \
-		hm-embed -m m/model.hmm gray.hmr &&
-	test_fails_cleanly 1 "'"'"'-'"'"': record 0 " hm-embed -m m/model.hmm - <gray.hmr
+# Channels are converted as hm-train converts them (hm-embed(1)): a grey
+# record for a colour model is the same image copied into three channels,
+# a colour record for a grey model its BT.601 luma (libjpeg's fixed point).
+# Raw records make both sides exact, so the embeddings must be the same bytes.
+cat >chan.py <<'EOF'
+import os, sys
+sys.path.insert(0, os.path.join(os.environ["TEST_ROOT"], "tests", "ref"))
+import hmtest
+way, src, dst = sys.argv[1:]
+out = []
+for r in hmtest.read_records(src):
+    p = r.pixels().astype("int64")
+    if way == "grey-to-rgb":
+        q = p.repeat(3, axis=2)
+    else:
+        q = (19595 * p[:, :, 0] + 38470 * p[:, :, 1] + 7471 * p[:, :, 2] + 32768) >> 16
+        q = q[:, :, None]
+    out.append(hmtest.image_record(r.key, r.w, r.h, q.shape[2], 0,
+                                   q.astype("uint8").tobytes(), r.label))
+hmtest.write_stream(dst, out)
+EOF
+
+test_expect_success 'grey records for an RGB model: embedded as the same image in three channels' '
+	hm-pack -q --encoding raw -o grayraw.hmr gray.hmr &&
+	/usr/bin/python3 chan.py grey-to-rgb grayraw.hmr rgbraw.hmr &&
+	hm-embed -m m/model.hmm grayraw.hmr >e-gray.hmr &&
+	hm-embed -m m/model.hmm rgbraw.hmr >e-rgb.hmr &&
+	echo "80 embeddings, 1 ends" >want && /usr/bin/python3 count.py e-gray.hmr >got &&
+	cmp want got && cmp e-gray.hmr e-rgb.hmr &&
+	hm-embed -m m/model.hmm - <gray.hmr >e-jpeg.hmr &&
+	/usr/bin/python3 count.py e-jpeg.hmr >got && cmp want got
+'
+
+test_expect_success 'a grey pack trains an ir model, and the same records embed with it' '
+	hm-align -q --root c --size 24x24 --gray c/landmarks.txt | hm-pack -q -o gtrain.hmr - &&
+	hm-train -j2 -q -a ir:1,1,1,1:8,16,32,64 --emb-size 16 -b 8 --iters 2 \
+		-o mg gtrain.hmr >/dev/null &&
+	hm-embed -m mg/model.hmm gray.hmr >e.hmr &&
+	/usr/bin/python3 count.py e.hmr >got && cmp want got
+'
+
+test_expect_success 'RGB records for a grey model (face): embedded as their luma' '
+	hm-train -j2 -q -a face:1,1:8,16 --emb-size 16 -b 8 --iters 2 \
+		-o mf gtrain.hmr >/dev/null &&
+	hm-pack -q --encoding raw -o goodraw.hmr good.hmr &&
+	/usr/bin/python3 chan.py rgb-to-grey goodraw.hmr lumaraw.hmr &&
+	hm-embed -m mf/model.hmm goodraw.hmr >f-rgb.hmr &&
+	hm-embed -m mf/model.hmm lumaraw.hmr >f-luma.hmr &&
+	/usr/bin/python3 count.py f-rgb.hmr >got && cmp want got &&
+	cmp f-rgb.hmr f-luma.hmr
 '
 
 test_expect_success 'a bad record in the first batch: nothing written' '

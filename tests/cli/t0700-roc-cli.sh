@@ -13,6 +13,7 @@ printf '%s\n' fold,same,score,a,b -1,1,0.9,p,q -1,0,0.5,p,r -1,1,0.5,s,t \
 printf '%s\n' fold,same,score 0,1,0.9 0,0,0.1 0,0,0.5 1,1,0.8 1,1,0.4 1,0,0.3 \
 	>two.csv
 
+# FAR 0.25 lies below 1/2, the smallest FAR two different pairs resolve: n/a.
 test_expect_success 'CSV: hand-computed AUC, EER, TAR, accuracy and thresholds' '
 	hm-roc --csv --far 0.25,0.5 tiny.csv >out.csv &&
 	/usr/bin/python3 -c "
@@ -23,8 +24,8 @@ r = r[0]
 want = {\"curve\": \"tiny.csv\", \"pairs\": \"4\", \"same\": \"2\", \"different\": \"2\",
         \"folds\": \"0\", \"protocol\": \"exact\", \"accuracy\": \"0.75\",
         \"accuracy_std\": \"0\", \"threshold_mean\": repr(0.1 + (0.5 - 0.1) / 2), \"auc\": \"0.875\",
-        \"eer\": \"0.25\", \"eer_threshold\": \"0.5\", \"tar@far=0.25\": \"0.75\",
-        \"threshold@far=0.25\": \"0.9\", \"tar@far=0.5\": \"1\",
+        \"eer\": \"0.25\", \"eer_threshold\": \"0.5\", \"tar@far=0.25\": \"\",
+        \"threshold@far=0.25\": \"\", \"tar@far=0.5\": \"1\",
         \"threshold@far=0.5\": \"0.5\"}
 bad = {k: (r.get(k), v) for k, v in want.items() if r.get(k) != v}
 assert not bad, bad
@@ -45,7 +46,7 @@ test_expect_success 'text table: aligned columns, notes on protocol and folds' '
 	hm-roc --label "a long curve name" --label B tiny.csv two.csv >t.txt &&
 	sed -n "1,3p" t.txt >table &&
 	test "$(awk "{ print length(\$0) }" table | sort -u | wc -l)" = 1 &&
-	grep -q "^a long curve name  *4  *none  *0.7500 " table &&
+	grep -q "^a long curve name  *4  *none  *75.00 " table &&
 	grep -q "^B  *6  *2 " table &&
 	grep -q "exact search over the scores (same when score >= threshold)" t.txt &&
 	grep -q "^a long curve name: no folds: one threshold chosen and scored on all pairs (no k-fold)" t.txt &&
@@ -118,7 +119,7 @@ test_expect_success 'bad scores files: exit 1 naming file and line, nothing writ
 	printf "%s\n" fold,same,score 0,1,nan >nan.csv &&
 	test_fails_cleanly 1 "line 2: score must be a finite number" hm-roc nan.csv &&
 	printf "%s\n" a,b,c 0,1,0.5 >header.csv &&
-	test_fails_cleanly 1 "line 1: expected the header" hm-roc header.csv &&
+	test_fails_cleanly 1 "line 1: not a scores CSV: expected the header" hm-roc header.csv &&
 	printf "%s\n" fold,same,score,a,b 0,1,0.5 >width.csv &&
 	test_fails_cleanly 1 "line 2: expected 5 fields, got 3" hm-roc width.csv &&
 	: >empty.csv &&
@@ -128,13 +129,85 @@ test_expect_success 'bad scores files: exit 1 naming file and line, nothing writ
 	test_fails_cleanly 1 "nope.csv" hm-roc nope.csv
 '
 
+# The old message for these was a CSV syntax error ("line 1: quote inside
+# an unquoted field") that named no file kind.
+test_expect_success 'not a scores file (records, a model, binary, other CSV): says so and what one is' '
+	printf "HMR\032\001\000\002\000binary" >emb.hmr &&
+	test_fails_cleanly 1 "'\''emb.hmr'\'': a record stream (.hmr: images or embeddings; hm-verify scores embeddings), not a scores CSV: expected the header '\''fold,same,score,a,b'\'' (or '\''fold,same,score'\'') and rows like 0,1,0.71,KEY_A,KEY_B, as hm-verify writes them" \
+		hm-roc emb.hmr &&
+	test_expect_code 1 hm-roc <emb.hmr 2>err && grep -q "^hm-roc: '\''-'\'': a record stream" err &&
+	cat emb.hmr | test_expect_code 1 hm-roc 2>err && grep -q "'\''-'\'': a record stream" err &&
+	printf "HMM\032\001\000" >m.hmm &&
+	test_fails_cleanly 1 "'\''m.hmm'\'': a model file (.hmm), not a scores CSV" hm-roc m.hmm &&
+	printf "\377\330\377\340\000\020JFIF" >x.jpg &&
+	test_fails_cleanly 1 "'\''x.jpg'\'': binary data, not a scores CSV" hm-roc x.jpg &&
+	printf "%s\n" "\"a\"b,c" >q.csv &&
+	test_fails_cleanly 1 "'\''q.csv'\'': line 1: text after a closing quote: not a scores CSV: expected the header" hm-roc q.csv &&
+	printf "%s\n" a,b,same,fold x,y,1,0 >pairs.csv &&
+	test_fails_cleanly 1 "'\''pairs.csv'\'': line 1: not a scores CSV: expected the header" hm-roc pairs.csv
+'
+
 test_expect_success 'bad folds and one-class files: exit 1 naming the file' '
 	printf "%s\n" fold,same,score 0,1,0.5 -1,0,0.4 >mixed.csv &&
 	test_fails_cleanly 1 "'\''mixed.csv'\'': pair 1: fold -1" hm-roc mixed.csv &&
-	printf "%s\n" fold,same,score 0,1,0.5 2,0,0.4 >gap.csv &&
-	test_fails_cleanly 1 "'\''gap.csv'\'': fold 1 has no pairs" hm-roc gap.csv &&
 	printf "%s\n" fold,same,score 0,1,0.5 0,1,0.4 >same.csv &&
 	test_fails_cleanly 1 "'\''same.csv'\'': no different pairs" hm-roc tiny.csv same.csv
+'
+
+test_expect_success 'folds numbered from 1 (or any labels): each label a fold, the same numbers' '
+	awk -F, -v OFS=, "NR > 1 { \$1 += 1 } 1" two.csv >from1.csv &&
+	awk -F, -v OFS=, "NR > 1 { \$1 = \$1 ? 10 : 3 } 1" two.csv >labels.csv &&
+	hm-roc --csv two.csv | cut -d, -f2- >a && hm-roc --csv from1.csv | cut -d, -f2- >b &&
+	hm-roc --csv labels.csv | cut -d, -f2- >c && cmp a b && cmp a c &&
+	grep -q "^6,3,3,2," b &&
+	hm-roc --per-fold --csv from1.csv | cut -d, -f2,6 | tail -n +2 >got &&
+	printf "%s\n" 1,0.6666666666666666 2,0.6666666666666666 >want && cmp got want &&
+	hm-roc --json labels.csv >l.json &&
+	/usr/bin/python3 -c "
+import json
+c = json.load(open(\"l.json\"))[\"curves\"][0]
+assert [f[\"fold\"] for f in c[\"fold_results\"]] == [3, 10], c
+"
+'
+
+test_expect_success 'units: text and Markdown in percent, CSV and JSON as fractions' '
+	hm-roc --far 0.5 tiny.csv >u.txt && hm-roc --markdown --far 0.5 tiny.csv >u.md &&
+	hm-roc --csv --far 0.5 tiny.csv >u.csv &&
+	head -n 1 u.txt | grep -q "accuracy %.*EER %.*TAR@FAR=0.5 %" &&
+	grep -q "^tiny.csv  *4  *none  *75.00  *0.00  *0.3000  *0.875000  *25.00  *100.00 " u.txt &&
+	grep -q "^| tiny.csv | 4 | none | 75.00 | 0.00 | 0.3000 | 0.875000 | 25.00 | 100.00 |" u.md &&
+	grep -q "^accuracy, EER, TAR, VAL and FAR in percent; AUC as a fraction" u.txt &&
+	grep -q "^- accuracy, EER, TAR, VAL and FAR in percent" u.md &&
+	grep -q "^tiny.csv,4,2,2,0,exact,0.75,0,0.3[0-9]*,0.875,0.25,0.5,1,0.5," u.csv
+'
+
+# 50 different pairs resolve FARs down to 1/50 = 0.02 (and 0).
+test_expect_success 'TAR@FAR below 1/different pairs: n/a in every format, one note' '
+	awk "BEGIN { print \"fold,same,score\"; for (i = 0; i < 50; i++)
+		printf \"-1,1,%.3f\n-1,0,%.3f\n\", 0.5 + i / 100, i / 100 }" >fifty.csv &&
+	hm-roc --far 1e-6,0,0.02,1e-4 fifty.csv >f.txt &&
+	head -n 2 f.txt | awk "NR == 2 { exit !(\$9 == \"n/a\" && \$10 != \"n/a\" &&
+		\$11 != \"n/a\" && \$12 == \"n/a\") }" &&
+	test $(grep -c "TAR n/a" f.txt) = 1 &&
+	grep -q "^fifty.csv: TAR n/a at FAR < 1/50 (0.02): with 50 different pairs the smallest FAR above 0 is 1/50$" f.txt &&
+	hm-roc --markdown --far 1e-6 fifty.csv >f.md &&
+	grep -q "| n/a | " f.md && test $(grep -c "^- fifty.csv: TAR n/a" f.md) = 1 &&
+	hm-roc --csv --far 1e-6,0.02 fifty.csv >f.csv &&
+	/usr/bin/python3 -c "
+import csv
+r = list(csv.DictReader(open(\"f.csv\")))[0]
+assert r[\"tar@far=1e-06\"] == \"\" and r[\"threshold@far=1e-06\"] == \"\", r
+assert float(r[\"tar@far=0.02\"]) == 1.0, r
+" &&
+	hm-roc --json --far 1e-6,0.02 fifty.csv >f.json &&
+	/usr/bin/python3 -c "
+import json
+c = json.load(open(\"f.json\"))[\"curves\"][0]
+assert c[\"far_resolution\"] == 0.02, c
+assert c[\"tar\"][0] == {\"far\": 1e-06, \"tar\": None, \"threshold\": None}, c[\"tar\"]
+assert c[\"tar\"][1][\"tar\"] == 1.0, c[\"tar\"]
+" &&
+	hm-roc --far 0.02 fifty.csv >g.txt && ! grep -q "n/a" g.txt
 '
 
 test_expect_success 'usage errors exit 2' '

@@ -39,7 +39,7 @@ test_expect_success 'data: faces, a model, LFW-like records; embeddings for ever
 	hm-synth -q --kind lfw --identities 40 --images-per-id 4 --pairs 4 --size 64x64 -o l &&
 	hm-align -q --root l --size 16x16 --encoding raw l/landmarks.txt >lfw.hmr &&
 	test $(wc -c <lfw.hmr) -gt 100000 &&
-	/usr/bin/python3 - "$SHARED/data/pairs.txt" <<-\EOF
+	/usr/bin/python3 - "$DATA/pairs.txt" <<-\EOF
 	import os, random, sys
 	sys.path.insert(0, os.path.join(os.environ["TEST_ROOT"], "tests", "ref"))
 	import hmtest
@@ -66,8 +66,8 @@ test_expect_success 'hm-align | head -c 100 (raw records, more than a pipe holds
 '
 
 test_expect_success 'hm-verify | head -c 100 (6000 pairs), also with -o -' '
-	quiet_stop hm-verify "$SHARED/data/pairs.txt" emb.hmr &&
-	quiet_stop hm-verify -o - "$SHARED/data/pairs.txt" emb.hmr
+	quiet_stop hm-verify "$DATA/pairs.txt" emb.hmr &&
+	quiet_stop hm-verify -o - "$DATA/pairs.txt" emb.hmr
 '
 
 test_expect_success 'hm-pack --list | head -c 100 (7701 records)' '

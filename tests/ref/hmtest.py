@@ -9,8 +9,8 @@ snippet first adds $TEST_ROOT/tests/ref to sys.path.
 What is here:
   - paths: ROOT (the repository), REF (tests/ref), BIN (the built tools),
     DRIVERS (the built tests/ref/*-driver programs),
-    SHARED and DATA (the shared data directory: $HM_SHARED, by default
-    ../shared beside the repository, and its data/);
+    DATA (data/, the protocol files: LFW pairs.txt, lfw_landmark.txt,
+    lfw_test_pair.txt, YTF splits.txt; a test reads nothing outside ROOT);
   - a TAP emitter: ok() for each check, done() for the plan and the exit
     status, bail_out() when a test cannot start;
   - scratch_dir() for a temporary directory and capture() to run a program;
@@ -43,8 +43,7 @@ if os.environ.get("HM_VALGRIND") == "1":
 else:
     BIN = os.path.join(ROOT, "bin")
     DRIVERS = REF
-SHARED = os.environ.get("HM_SHARED") or os.path.join(ROOT, "..", "shared")
-DATA = os.path.join(SHARED, "data")
+DATA = os.path.join(ROOT, "data")
 
 
 # --- TAP ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ keys, line); this script parses LFW pairs.txt, YTF splits.txt and arcface
 lfw_test_pair.txt itself, following hm-pairs(5), and compares pair by pair.
 It also runs the LFW-to-CSV awk conversion shown in hm-pairs(5) and checks
 that the CSV reads back as the same pairs, and that a truncated pairs.txt
-fails cleanly.  Shared data: $HM_SHARED (default ../shared).
+fails cleanly.  The protocol files are the repository's data/.
 """
 import os
 import subprocess

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """hm-roc's fold measures against independent numpy implementations.
 
-Written here from DESIGN section 6 and the reference code it names, not from
+Written here from hm-roc(1) and the reference code named below, not from
 common/metrics.c:
   - insightface's calculate_roc/calculate_accuracy (recognition/.../
     verification.py): squared distance d = 2 - 2*cos, thresholds

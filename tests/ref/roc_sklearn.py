@@ -107,14 +107,25 @@ def main():
                          xtol=1e-14)
             ok(abs(c["eer"] - eer) <= 1e-9, "%s: EER %.9f" % (name, eer),
                "got %r, brentq %r" % (c["eer"], eer))
+            # FARs below 1 / (different pairs) are not resolvable: null
+            n_diff = int((np.asarray(y) == 0).sum())
+            fars = (1e-3, 1e-2, 0.1, 0.3)
+            res = [f * n_diff >= 1 for f in fars]
+            ok(c["far_resolution"] == 1 / n_diff,
+               "%s: far_resolution 1/%d" % (name, n_diff), repr(c["far_resolution"]))
             tars = [t["tar"] for t in c["tar"]]
-            want = [float(np.interp(f, fpr, tpr)) for f in (1e-3, 1e-2, 0.1, 0.3)]
-            ok(np.allclose(tars, want, rtol=0, atol=1e-12),
+            ok([t is not None for t in tars] == res,
+               "%s: TAR null exactly where FAR < 1/%d" % (name, n_diff), repr(tars))
+            want = [float(np.interp(f, fpr, tpr)) for f in fars]
+            pick = [i for i in range(len(fars)) if res[i] and tars[i] is not None]
+            ok(np.allclose([tars[i] for i in pick], [want[i] for i in pick], rtol=0,
+                           atol=1e-12),
                "%s: TAR@FAR = np.interp on the ROC" % name, "got %s\nnp  %s" % (tars, want))
             # the TAR threshold: the last point with FPR <= target
             th = [t["threshold"] for t in c["tar"]]
-            want_th = [thr[np.nonzero(fpr <= f)[0][-1]] for f in (1e-3, 1e-2, 0.1, 0.3)]
-            want_th = [s.max() + 1 if np.isinf(v) else v for v in want_th]
+            want_th = [thr[np.nonzero(fpr <= f)[0][-1]] for f in fars]
+            want_th = [(s.max() + 1 if np.isinf(v) else v) if r else None
+                       for v, r in zip(want_th, res)]
             ok(th == want_th, "%s: TAR thresholds are the last point with FPR <= FAR" % name,
                "got %s\nwant %s" % (th, want_th))
         # one class only: no ROC, a clean error naming the file

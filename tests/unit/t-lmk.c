@@ -16,10 +16,7 @@ static const char *write_file(const char *name, const char *text)
 
 static void test_lfw(void)
 {
-	const char *shared = getenv("HM_SHARED");
-	char path[1024];
-	snprintf(path, sizeof path, "%s/data/lfw_landmark.txt",
-		 shared && *shared ? shared : "../shared");
+	const char *path = "data/lfw_landmark.txt";
 	struct lmk_list l;
 	if (!ok(lmk_load(&l, path, LMK_AUTO) == 0, "lfw_landmark.txt parses"))
 		diag("%s", hm_errmsg());

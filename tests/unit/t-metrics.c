@@ -122,8 +122,7 @@ static void test_folds(void)
 		  mixed[] = { 0, -1 }, big[] = { 1000 };
 	is_int(metrics_count_folds(none, 3), 0, "all -1: no folds");
 	is_int(metrics_count_folds(three, 4), 3, "folds 0..2");
-	is_int(metrics_count_folds(gap, 2), -1, "a fold without pairs");
-	like(hm_errmsg(), "fold 1 has no pairs", "message names the empty fold");
+	is_int(metrics_count_folds(gap, 2), 2, "labels 0 and 2: two folds (any labels)");
 	is_int(metrics_count_folds(mixed, 2), -1, "-1 mixed with folds");
 	like(hm_errmsg(), "pair 1", "message names the pair");
 	is_int(metrics_count_folds(big, 1), -1, "fold 1000 is out of range");
@@ -157,6 +156,21 @@ static void test_kfold(void)
 	is_near(k.accuracy, 0.5, 1e-15, "insightface mean 0.5");
 	is_near(k.accuracy_std, 1.0 / 6, 1e-15, "population std 1/6");
 	metrics_kfold_free(&k);
+
+	/* Folds numbered from 1 (or any labels): the same folds, in label
+	 * order, and the same numbers; the labels are kept. */
+	const int f1[] = { 1, 1, 1, 2, 2, 2 }, f7[] = { 7, 7, 7, 30, 30, 30 };
+	for (int v = 0; v < 2; v++) {
+		metrics_kfold(&k, s, y, v ? f7 : f1, 6, METRICS_EXACT, 1e-3);
+		ok(k.cross && k.n_folds == 2 && k.fold[0].label == (v ? 7 : 1) &&
+		   k.fold[1].label == (v ? 30 : 2), "labels %s: two folds, labels kept",
+		   v ? "7, 30" : "1, 2");
+		ok(fabs(k.fold[0].threshold - 0.35) < 1e-15 &&
+		   fabs(k.fold[1].threshold - 0.7) < 1e-15 &&
+		   fabs(k.accuracy - 2.0 / 3) < 1e-15 && k.fold[0].n == 3, "labels %s: as folds 0 and 1",
+		   v ? "7, 30" : "1, 2");
+		metrics_kfold_free(&k);
+	}
 
 	const int nf[] = { -1, -1, -1, -1, -1, -1 };
 	metrics_kfold(&k, s, y, nf, 6, METRICS_EXACT, 1e-3);

@@ -106,7 +106,7 @@ static void test_tensors(void)
 	is_int(model_n_tensors(m), 156, "ir18: 156 tensors (187 in the state_dict, less 31 "
 	       "num_batches_tracked)");
 	is_int(nb, 15232, "ir18: 15,232 buffer floats");
-	is_near(model_macs(m) / 1e9, 2.61, 0.005, "ir18: 2.61 GMAC per image (DESIGN)");
+	is_near(model_macs(m) / 1e9, 2.61, 0.005, "ir18: 2.61 GMAC per image");
 	ok(has_shape(find(m, "conv1.weight"), 4, 64, 3, 3, 3), "conv1.weight 64x3x3x3");
 	ok(has_shape(find(m, "prelu.weight"), 1, 64, 0, 0, 0), "prelu.weight per channel");
 	ok(has_shape(find(m, "layer1.0.downsample.0.weight"), 4, 64, 64, 1, 1),

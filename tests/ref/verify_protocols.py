@@ -2,7 +2,7 @@
 """hm-verify end to end on the real protocol files, against numpy.
 
 Embedding records (written here byte by byte from hm-records(5)) are made for
-every key of $SHARED/data/pairs.txt (LFW, 7701 images) and for the videos of
+every key of data/pairs.txt (LFW, 7701 images) and for the videos of
 splits.txt (YTF, 1 to 4 frames per video, plus decoy frames under look-alike
 video names such as "Name/10/" beside "Name/1" that must not be mixed in).
 hm-verify's scores must equal numpy's cosine of the unit vectors (for YTF the
