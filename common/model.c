@@ -123,6 +123,7 @@ struct tinfo {
 struct model {
 	struct model_shape shape;
 	struct arch arch;
+	unsigned flags;		/* MODEL_* of model_new_flags() */
 	float dropout;
 	int oom, too_big;	/* sticky while building */
 
@@ -196,9 +197,9 @@ static int parse_arch(const char *s, struct arch *a)
 		return hm_error("architecture '%.40s...': too long", s);
 	static const int d18[4] = { 2, 2, 2, 2 }, w18[4] = { 64, 128, 256, 512 };
 	const char *p;
-	if (!strcmp(s, "ir18") || !strcmp(s, "face18")) {
+	if (!strcmp(s, "ir18") || !strcmp(s, "face18") || !strcmp(s, "face18:se")) {
 		a->family = s[0] == 'i' ? FAM_IR : FAM_FACE;
-		a->se = a->family == FAM_FACE;
+		a->se = !strcmp(s, "face18:se");
 		a->n_stages = 4;
 		memcpy(a->depth, d18, sizeof d18);
 		memcpy(a->width, w18, sizeof w18);
@@ -223,7 +224,7 @@ static int parse_arch(const char *s, struct arch *a)
 			return hm_error("architecture '%s': unexpected '%s'%s", s, p,
 					a->family == FAM_FACE ? " (only ':se' may follow)" : "");
 	} else {
-		return hm_error("architecture '%s': unknown (ir18, face18, "
+		return hm_error("architecture '%s': unknown (ir18, face18[:se], "
 				"ir:D1,..:W1,.. or face:D1,..:W1,..[:se])", s);
 	}
 	if (a->se)
@@ -505,7 +506,7 @@ static void build_ir(struct model *m)
 	x = bnorm(m, "bn2", x, 0);
 	x = same_shape(m, L_DROPOUT, x, -1);
 	x = linear(m, "fc", x, m->shape.emb_dim);
-	m->output = bnorm(m, "features", x, 1);
+	m->output = bnorm(m, "features", x, !(m->flags & MODEL_FEATURES_TRAINABLE));
 }
 
 static void build_face(struct model *m)
@@ -696,6 +697,12 @@ int model_arch_check(const char *arch)
 
 struct model *model_new(const char *arch, int in_c, int in_h, int in_w, int emb_dim)
 {
+	return model_new_flags(arch, in_c, in_h, in_w, emb_dim, 0);
+}
+
+struct model *model_new_flags(const char *arch, int in_c, int in_h, int in_w, int emb_dim,
+			      unsigned flags)
+{
 	struct arch a;
 	if (!arch)
 		arch = "";
@@ -723,6 +730,7 @@ struct model *model_new(const char *arch, int in_c, int in_h, int in_w, int emb_
 	m->shape.in_c = in_c, m->shape.in_h = in_h, m->shape.in_w = in_w;
 	m->shape.emb_dim = emb_dim;
 	m->arch = a;
+	m->flags = a.family == FAM_IR ? flags & MODEL_FEATURES_TRAINABLE : 0;
 	m->dropout = a.dropout;
 	m->input = new_value(m, in_c, in_h, in_w);
 	if (a.family == FAM_IR)
@@ -1523,8 +1531,11 @@ static char *dup_int(int v)
 int model_file_entries(const struct model *m, struct mf_kv **kv, int *n_kv,
 		       struct mf_tensor **t, int *n_t)
 {
-	static const char *keys[5] = { "arch", "in_c", "in_h", "in_w", "emb_dim" };
-	struct mf_kv *k = realloc(*kv, sizeof *k * (size_t)(*n_kv + 5));
+	static const char *keys[6] = { "arch", "in_c", "in_h", "in_w", "emb_dim",
+				       "features.trainable" };
+	/* the last only when set: files without it load as before */
+	int nk = m->flags & MODEL_FEATURES_TRAINABLE ? 6 : 5;
+	struct mf_kv *k = realloc(*kv, sizeof *k * (size_t)(*n_kv + nk));
 	if (!k)
 		return hm_error("out of memory");
 	*kv = k;
@@ -1532,8 +1543,9 @@ int model_file_entries(const struct model *m, struct mf_kv **kv, int *n_kv,
 	if (!x)
 		return hm_error("out of memory");
 	*t = x;
-	const int vals[4] = { m->shape.in_c, m->shape.in_h, m->shape.in_w, m->shape.emb_dim };
-	for (int i = 0; i < 5; i++) {
+	const int vals[5] = { m->shape.in_c, m->shape.in_h, m->shape.in_w, m->shape.emb_dim,
+			      1 };
+	for (int i = 0; i < nk; i++) {
 		char *key = strdup(keys[i]);
 		char *value = i == 0 ? strdup(m->shape.arch) : dup_int(vals[i - 1]);
 		if (!key || !value) {
@@ -1597,9 +1609,23 @@ static int meta_int(const struct modelfile *mf, const char *name, const char *ke
 	return 0;
 }
 
-int model_load_tensors(struct model *m, const struct modelfile *mf, const char *name)
+/* The architecture a file's metadata and tensors say: "face18" files
+ * written before face18 meant use_se=False hold SE tensors, and are
+ * "face18:se". */
+static const char *file_arch(const struct modelfile *mf)
 {
 	const char *arch = modelfile_get(mf, "arch");
+	if (arch && !strcmp(arch, "face18"))
+		for (int i = 0; i < mf->n_tensors; i++)
+			if (!strncmp(mf->tensors[i].name, "layer", 5) &&
+			    strstr(mf->tensors[i].name, ".se."))
+				return "face18:se";
+	return arch;
+}
+
+int model_load_tensors(struct model *m, const struct modelfile *mf, const char *name)
+{
+	const char *arch = file_arch(mf);
 	if (arch) {
 		struct arch a;
 		if (parse_arch(arch, &a))
@@ -1657,7 +1683,8 @@ int model_load_tensors(struct model *m, const struct modelfile *mf, const char *
 
 struct model *model_from_file(const struct modelfile *mf, const char *name)
 {
-	const char *arch = modelfile_get(mf, "arch");
+	const char *arch = file_arch(mf);
+	const char *ft = modelfile_get(mf, "features.trainable");
 	int in_c, in_h, in_w, emb;
 	if (!arch)
 		return hm_error_file(name, "metadata 'arch' missing (not a model?)"), NULL;
@@ -1666,7 +1693,11 @@ struct model *model_from_file(const struct modelfile *mf, const char *name)
 	    meta_int(mf, name, "in_w", 1, MAX_SIDE, &in_w) ||
 	    meta_int(mf, name, "emb_dim", 1, MAX_EMB, &emb))
 		return NULL;
-	struct model *m = model_new(arch, in_c, in_h, in_w, emb);
+	if (ft && strcmp(ft, "0") && strcmp(ft, "1"))
+		return hm_error_file(name, "metadata 'features.trainable': '%s' is not 0 "
+				     "or 1", ft), NULL;
+	struct model *m = model_new_flags(arch, in_c, in_h, in_w, emb,
+					  ft && !strcmp(ft, "1") ? MODEL_FEATURES_TRAINABLE : 0);
 	if (!m) {
 		hm_error_prefix("'%s'", name);
 		return NULL;

@@ -21,11 +21,15 @@
  *             trainable, as iresnet.py sets requires_grad=False).
  *             Default 3x112x112, 512-d, dropout 0 (arcface_torch trains with
  *             dropout=0).  24,025,088 trainable parameters; 2.61 GMAC.
- *   "face18"  arcface-pytorch resnet_face18() with its default use_se=True
- *             (models/resnet.py, ResNetFace + IRBlock + SEBlock): stem conv3x3
+ *   "face18"  arcface-pytorch resnet_face18(use_se=False), as its train.py
+ *             builds it with config.py's use_se = False ("face18:se": with
+ *             the SE blocks, the function's default use_se=True; a file
+ *             written as "face18" before this change holds SE tensors and
+ *             loads as "face18:se") (models/resnet.py, ResNetFace + IRBlock
+ *             [+ SEBlock]): stem conv3x3
  *             + BN + PReLU + max-pool 2x2; IRBlocks [2,2,2,2] x (64,128,256,
  *             512), strides 1,2,2,2, each BN, conv3x3 (in->in), BN, PReLU,
- *             conv3x3 (in->out, stride), BN, SE, plus shortcut, then the same
+ *             conv3x3 (in->out, stride), BN, [SE,] plus shortcut, then the same
  *             PReLU again after the add (one shared slope per block); head BN2d,
  *             dropout, FC (fc5), BN1d (bn5).  Default 1x128x128, 512-d,
  *             dropout 0.5 (nn.Dropout()).
@@ -34,7 +38,7 @@
  *             "ir18" is "ir:2,2,2,2:64,128,256,512".
  *   "face:D1,..:W1,..[:se]"  the same for the face18 family; ":se" adds SE
  *             blocks (widths >= 16); "face18" is
- *             "face:2,2,2,2:64,128,256,512:se".
+ *             "face:2,2,2,2:64,128,256,512", "face18:se" the same with ":se".
  * Input size, channels and embedding size are options of model_new() with
  * the architecture's defaults when 0; the FC input size follows from the
  * input size (7x7x512 for ir18 at 112x112, 8x8x512 for face18 at 128x128).
@@ -100,6 +104,21 @@ struct model;
  * bad architecture string or size.  Free with model_free().
  */
 struct model *model_new(const char *arch, int in_c, int in_h, int in_w, int emb_dim);
+
+/*
+ * The same with FLAGS: MODEL_FEATURES_TRAINABLE makes the ir family's
+ * "features" BN1d weight a trainable parameter (initialised to 1 as
+ * before) instead of the buffer iresnet.py freezes, so the embedding's
+ * scale, and with it the feature norm that A-Softmax multiplies its
+ * cosines by, can grow as in SphereFace (whose embedding has no batch
+ * norm).  hm-train sets it for A-Softmax runs.  The face family's bn5 is
+ * trainable anyway: the flag does nothing there.  Model files of such a
+ * model carry "features.trainable" = "1" (model_from_file() reads it;
+ * files without it load frozen, as they were trained).
+ */
+#define MODEL_FEATURES_TRAINABLE 1u
+struct model *model_new_flags(const char *arch, int in_c, int in_h, int in_w, int emb_dim,
+			      unsigned flags);
 /* Whether ARCH is a valid architecture string (what model_new() accepts,
  * sizes aside): 0, or -1 with the reason recorded ("architecture 'x': ..."),
  * so that tools can refuse a bad --arch as a usage error. */

@@ -1,6 +1,8 @@
-/* optim: SGD with momentum and weight decay, learning-rate schedules. */
+/* optim: SGD with momentum and weight decay, learning-rate schedules,
+ * gradient-norm clipping. */
 #include "optim.h"
 #include "err.h"
+#include "scores.h"
 
 #include <errno.h>
 #include <math.h>
@@ -64,6 +66,16 @@ double lr_at(const struct lr_schedule *s, long t)
 	double lr = s->base;
 	if (t < 0)
 		t = 0;
+	if (s->kind == LR_POLY) {
+		/* PolyScheduler.get_lr() at last_epoch t. */
+		if (t < s->warmup)
+			return s->base * (double)t / (double)s->warmup;
+		double span = (double)(s->total - s->warmup);
+		double u = span > 0 ? (double)(t - s->warmup) / span : 1.0;
+		if (u > 1)
+			u = 1;
+		return s->base * pow(1.0 - u, s->power);
+	}
 	if (s->kind == LR_COSINE) {
 		double span = (double)(s->total - s->warmup);
 		double u = span > 0 ? (double)(t - s->warmup) / span : 1.0;
@@ -114,4 +126,55 @@ int optim_steps_parse(long *steps, int *n, const char *s)
 			return 0;
 		p = end + 1;
 	}
+}
+
+int optim_schedule_parse(enum lr_kind *kind, double *power, const char *s)
+{
+	*power = 2;
+	if (!strcmp(s, "step")) {
+		*kind = LR_STEP;
+		return 0;
+	}
+	if (!strcmp(s, "cosine")) {
+		*kind = LR_COSINE;
+		return 0;
+	}
+	if (strncmp(s, "poly", 4) || (s[4] && s[4] != ':'))
+		return hm_error("'%s' is not step, cosine, poly or poly:POWER", s);
+	*kind = LR_POLY;
+	if (!s[4])
+		return 0;
+	char *end;
+	errno = 0;
+	double p = strtod(s + 5, &end);
+	if (end == s + 5 || *end || errno || !isfinite(p) || p <= 0 || p > 1e6)
+		return hm_error("'%s': the power of poly must be a number > 0", s);
+	*power = p;
+	return 0;
+}
+
+char *optim_schedule_name(char *buf, size_t n, enum lr_kind kind, double power)
+{
+	char p[40];
+	if (kind == LR_POLY)
+		snprintf(buf, n, "poly:%s", scores_fmt_double(p, power));
+	else
+		snprintf(buf, n, "%s", kind == LR_COSINE ? "cosine" : "step");
+	return buf;
+}
+
+double optim_clip_grad_norm(float *g, size_t n, double max_norm)
+{
+	double ss = 0;
+	for (size_t i = 0; i < n; i++)
+		ss += (double)g[i] * g[i];
+	float norm = (float)sqrt(ss);
+	/* torch: clip_coef = max_norm / (total_norm + 1e-6), float32 */
+	float recip = 1.0f / (norm + 1e-6f);
+	float coef = recip * (float)max_norm;
+	if (coef > 1.0f)	/* torch.clamp(max=1.0); NaN stays NaN */
+		coef = 1.0f;
+	for (size_t i = 0; i < n; i++)
+		g[i] *= coef;
+	return norm;
 }

@@ -1,6 +1,7 @@
 /*
- * optim: hm-train's optimiser (SGD with momentum and weight decay) and its
- * learning-rate schedules (step, cosine, linear warm-up).
+ * optim: hm-train's optimiser (SGD with momentum and weight decay), its
+ * learning-rate schedules (step, cosine, polynomial, linear warm-up) and
+ * gradient-norm clipping.
  *
  * What it is: the update rule on plain float arrays and the schedule as a
  * pure function of the iteration.  What it is not: it does not know the
@@ -49,7 +50,7 @@ void optim_sgd_step_ref(double *p, double *buf, const double *g, size_t n,
 
 #define OPTIM_MAX_STEPS 32
 
-enum lr_kind { LR_STEP, LR_COSINE };
+enum lr_kind { LR_STEP, LR_COSINE, LR_POLY };
 
 /*
  * A learning-rate schedule over iterations t = 0, 1, ... (t counts the
@@ -62,8 +63,14 @@ enum lr_kind { LR_STEP, LR_COSINE };
  *   cosine   lr(t) = base * (1 + cos(pi * u)) / 2,
  *            u = (t - warmup) / (total - warmup) clamped to [0, 1]:
  *            from base after the warm-up down to 0 at the last iteration.
- *   warm-up  for t < warmup, the rate above is multiplied by
- *            (t + 1) / warmup (linear from base/warmup up to base).
+ *   poly     arcface_torch's PolyScheduler (lr_scheduler.py):
+ *            lr(t) = base * t / warmup for t < warmup (from 0: the
+ *            reference's warm-up, not the one below), then
+ *            base * (1 - (t - warmup) / (total - warmup))^power, power 2
+ *            by default, 0 at the last iteration (clamped past it).
+ *   warm-up  step and cosine: for t < warmup, the rate above is
+ *            multiplied by (t + 1) / warmup (linear from base/warmup up
+ *            to base).
  *
  * The milestones in iterations are the caller's conversion (hm-train
  * multiplies epoch milestones by the iterations per epoch).
@@ -73,7 +80,8 @@ struct lr_schedule {
 	double base;		/* the rate after warm-up, before any decay */
 	double factor;		/* step: multiplier at each milestone (0.1) */
 	long warmup;		/* iterations of linear warm-up, 0 for none */
-	long total;		/* iterations of the whole run (cosine) */
+	long total;		/* iterations of the whole run (cosine, poly) */
+	double power;		/* poly: the exponent (2) */
 	int n_steps;
 	long steps[OPTIM_MAX_STEPS];	/* increasing milestones, iterations */
 };
@@ -87,5 +95,35 @@ double lr_at(const struct lr_schedule *s, long t);
  * steps[] and *n.  0, or -1 with a message naming the bad element.
  */
 int optim_steps_parse(long *steps, int *n, const char *s);
+
+/*
+ * Parses a schedule name: "step", "cosine", "poly" (power 2) or
+ * "poly:P" (P > 0, finite) into *KIND and *POWER (2 unless poly:P).
+ * 0, or -1 with a message.  optim_schedule_name() writes the canonical
+ * text back ("step", "cosine", "poly:2"; the power in the fewest digits
+ * that read back exactly) into BUF of N >= 40 bytes and returns it.
+ */
+int optim_schedule_parse(enum lr_kind *kind, double *power, const char *s);
+char *optim_schedule_name(char *buf, size_t n, enum lr_kind kind, double power);
+
+/*
+ * Clips the global L2 norm of N gradient values G to MAX_NORM, as
+ * torch.nn.utils.clip_grad_norm_(params, max_norm) (PyTorch 1.13,
+ * norm_type 2) does over a parameter list:
+ *
+ *	norm = sqrt(sum of g^2)		(over all N values together)
+ *	coef = min(1, max_norm / (norm + 1e-6))
+ *	g    = g * coef			(every value, even when coef is 1)
+ *
+ * The sum is taken in double and rounded to float once (torch sums each
+ * tensor in float32, then the norms: the two norms agree to a few units
+ * in the last place); coef is computed in float32 as torch does
+ * ((1 / (norm + 1e-6)) * max_norm, Tensor.__rtruediv__'s reciprocal
+ * then multiply), so for the same norm the clipped values are torch's
+ * bit for bit.  Returns the norm before clipping (NaN or infinite when a
+ * gradient is: the gradients are then scaled by NaN or 0 as torch's are,
+ * and the caller's finiteness checks stop the run).
+ */
+double optim_clip_grad_norm(float *g, size_t n, double max_norm);
 
 #endif

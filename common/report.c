@@ -461,7 +461,34 @@ static const char *const palette[] = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728
 				       "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
 				       "#bcbd22", "#17becf" };
 
-static int xml_str(FILE *fp, const char *s)
+const char *report_colour(int i)
+{
+	return palette[(i % 10 + 10) % 10];
+}
+
+/* Whether label A without a "-hm" suffix is B's base. */
+static size_t base_len(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 3 && !strcmp(s + n - 3, "-hm") ? n - 3 : n;
+}
+
+void report_pair_styles(const char *const *label, int n, int *colour, int *dashed)
+{
+	int next = 0;
+	for (int i = 0; i < n; i++) {
+		size_t bi = base_len(label[i]);
+		dashed[i] = bi != strlen(label[i]);
+		colour[i] = -1;
+		for (int j = 0; j < i && colour[i] < 0; j++)
+			if (base_len(label[j]) == bi && !strncmp(label[i], label[j], bi))
+				colour[i] = colour[j];
+		if (colour[i] < 0)
+			colour[i] = next++;
+	}
+}
+
+int report_xml_str(FILE *fp, const char *s)
 {
 	for (; *s; s++) {
 		int r;
@@ -496,7 +523,7 @@ static double sy(double tpr)
 	return PY0 + PH * (1.0 - tpr);
 }
 
-static int svg_frame(FILE *fp, const struct axis *a)
+static int svg_frame(FILE *fp, const struct axis *a, const char *title)
 {
 	if (out(fp, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"white\" "
 		"stroke=\"black\"/>\n", PX0, PY0, PW, PH))
@@ -532,10 +559,11 @@ static int svg_frame(FILE *fp, const struct axis *a)
 		   "(FAR), log scale</text>\n"
 		   "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\" "
 		   "transform=\"rotate(-90 %g %g)\">true accept rate (TAR)</text>\n"
-		   "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\" font-size=\"15\">"
-		   "ROC</text>\n",
+		   "<text class=\"title\" x=\"%g\" y=\"%g\" text-anchor=\"middle\" "
+		   "font-size=\"15\">",
 		   PX0 + PW / 2, PY0 + PH + 42, 24.0, PY0 + PH / 2, 24.0, PY0 + PH / 2,
-		   PX0 + PW / 2, PY0 - 14);
+		   PX0 + PW / 2, PY0 - 14) ||
+	       report_xml_str(fp, title) || out(fp, "</text>\n");
 }
 
 static int svg_chance(FILE *fp, const struct axis *a)
@@ -551,7 +579,8 @@ static int svg_chance(FILE *fp, const struct axis *a)
 	return out(fp, "\"/>\n");
 }
 
-static int svg_legend(FILE *fp, const struct report_curve *c, int n)
+static int svg_legend(FILE *fp, const struct report_curve *c, int n,
+		      const int *colour, const int *dashed)
 {
 	size_t longest = 0;
 	for (int i = 0; i < n; i++)
@@ -566,16 +595,24 @@ static int svg_legend(FILE *fp, const struct report_curve *c, int n)
 	for (int i = 0; i < n; i++) {
 		double ly = y + 4 + 18.0 * i + 9;
 		if (out(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-			"stroke=\"%s\" stroke-width=\"2\"/>\n<text x=\"%.1f\" y=\"%.1f\">",
-			x + 8, ly, x + 32, ly, palette[i % 10], x + 38, ly + 4) ||
-		    xml_str(fp, c[i].label) || out(fp, "</text>\n"))
+			"stroke=\"%s\" stroke-width=\"2\"%s/>\n<text x=\"%.1f\" y=\"%.1f\">",
+			x + 8, ly, x + 32, ly, report_colour(colour[i]),
+			dashed[i] ? " stroke-dasharray=\"" REPORT_DASH "\"" : "", x + 38,
+			ly + 4) ||
+		    report_xml_str(fp, c[i].label) || out(fp, "</text>\n"))
 			return -1;
 	}
 	return out(fp, "</g>\n");
 }
 
-int report_svg(FILE *fp, const struct report_curve *c, int n)
+static int svg_curves(FILE *fp, const struct report_curve *c, int n,
+		      const struct axis *a, const char *fm, const int *colour,
+		      const int *dashed);
+
+int report_svg(FILE *fp, const struct report_curve *c, int n, const char *title)
 {
+	if (!title)
+		title = "ROC";
 	/* The left edge: the decade at or below the smallest non-zero FPR. */
 	double m = 1.0;
 	for (int i = 0; i < n; i++)
@@ -593,22 +630,46 @@ int report_svg(FILE *fp, const struct report_curve *c, int n)
 	if (out(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" "
 		"height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
-		"font-size=\"12\">\n<title>ROC</title>\n<desc>ROC curves written by "
+		"font-size=\"12\">\n<title>", SVG_W, SVG_H, SVG_W, SVG_H) ||
+	    report_xml_str(fp, title) ||
+	    out(fp, "</title>\n<desc>ROC curves written by "
 		"hm-roc: x = log10 of the false accept rate from %s (left edge; FAR 0 "
 		"drawn there) to 1, y = true accept rate from 0 to 1. See hm-roc(1) for "
 		"the mapping of points.</desc>\n"
 		"<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-		SVG_W, SVG_H, SVG_W, SVG_H, scores_fmt_double(fm, a.far_min)) ||
-	    svg_frame(fp, &a) || svg_chance(fp, &a))
+		scores_fmt_double(fm, a.far_min)) ||
+	    svg_frame(fp, &a, title) || svg_chance(fp, &a))
 		return -1;
+	const char **labels = malloc((size_t)(n ? n : 1) * sizeof *labels);
+	int *colour = malloc((size_t)(n ? n : 1) * sizeof *colour);
+	int *dashed = malloc((size_t)(n ? n : 1) * sizeof *dashed);
+	int rc = labels && colour && dashed ? 0 : hm_error("out of memory");
+	if (!rc) {
+		for (int i = 0; i < n; i++)
+			labels[i] = c[i].label;
+		report_pair_styles(labels, n, colour, dashed);
+		rc = svg_curves(fp, c, n, &a, fm, colour, dashed);
+	}
+	free(labels);
+	free(colour);
+	free(dashed);
+	return rc;
+}
+
+static int svg_curves(FILE *fp, const struct report_curve *c, int n,
+		      const struct axis *ap, const char *fm, const int *colour,
+		      const int *dashed)
+{
+	struct axis a = *ap;
 	if (out(fp, "<g id=\"curves\" data-x0=\"%g\" data-y0=\"%g\" data-width=\"%g\" "
 		"data-height=\"%g\" data-far-min=\"%s\">\n", PX0, PY0, PW, PH, fm))
 		return -1;
 	for (int i = 0; i < n; i++) {
 		if (out(fp, "<polyline class=\"curve\" data-label=\"") ||
-		    xml_str(fp, c[i].label) ||
-		    out(fp, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" "
-			"stroke-linejoin=\"round\" points=\"", palette[i % 10]))
+		    report_xml_str(fp, c[i].label) ||
+		    out(fp, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s "
+			"stroke-linejoin=\"round\" points=\"", report_colour(colour[i]),
+			dashed[i] ? " stroke-dasharray=\"" REPORT_DASH "\"" : ""))
 			return -1;
 		for (long k = 0; k < c[i].roc.n; k++)
 			if (out(fp, "%s%.3f,%.3f", k ? " " : "", sx(&a, c[i].roc.fpr[k]),
@@ -617,5 +678,6 @@ int report_svg(FILE *fp, const struct report_curve *c, int n)
 		if (out(fp, "\"/>\n"))
 			return -1;
 	}
-	return out(fp, "</g>\n") || svg_legend(fp, c, n) || out(fp, "</svg>\n") ? -1 : 0;
+	return out(fp, "</g>\n") || svg_legend(fp, c, n, colour, dashed) ||
+	       out(fp, "</svg>\n") ? -1 : 0;
 }

@@ -13,7 +13,8 @@
  *   x = x0 + width * (log10(max(FPR, far_min)) - log10(far_min)) / -log10(far_min)
  *   y = y0 + height * (1 - TPR)
  * with coordinates written to 3 decimals.  Points with FPR below far_min
- * (FPR 0) sit on the left edge.
+ * (FPR 0) sit on the left edge.  A curve drawn dashed (a label ending in
+ * "-hm", report_pair_styles) has the attribute stroke-dasharray.
  *
  * Units: the text and Markdown tables give rates for people, in percent
  * (accuracy and its std, EER, TAR, VAL and its std, FAR) and the AUC as a
@@ -72,7 +73,22 @@ int report_json(FILE *fp, const struct report_curve *c, int n,
 		const struct report_opts *o);
 /* "curve,threshold,fpr,tpr" and every ROC point of every curve. */
 int report_roc_points(FILE *fp, const struct report_curve *c, int n);
-/* The ROC curves on a log FAR axis, with axes, labels and a legend. */
-int report_svg(FILE *fp, const struct report_curve *c, int n);
+/* The ROC curves on a log FAR axis, with axes, labels and a legend, under
+ * TITLE (NULL: "ROC"); styles as report_pair_styles() gives them. */
+int report_svg(FILE *fp, const struct report_curve *c, int n, const char *title);
+
+/*
+ * Paired styles for plots of baselines and their hard-mining runs: a label
+ * ending in "-hm" is dashed (*DASHED 1) and shares the colour of the label
+ * that is the same without "-hm", when there is one; every other label
+ * gets the next colour in order of appearance.  COLOUR and DASHED have N
+ * entries.  report_colour() is the colour of index I (10, then again).
+ */
+void report_pair_styles(const char *const *label, int n, int *colour, int *dashed);
+const char *report_colour(int i);
+/* The SVG stroke-dasharray of a dashed line. */
+#define REPORT_DASH "7 4"
+/* Writes S as XML character data (escaped).  0, or -1 "write error". */
+int report_xml_str(FILE *fp, const char *s);
 
 #endif

@@ -35,8 +35,15 @@ const char *const train_run_options[] = {
 	"arch", "emb-size", "classes", "loss", "scale", "margin", "easy-margin",
 	"lambda-base", "lambda-gamma", "lambda-power", "lambda-min", "hm",
 	"batch", "epochs", "iters", "lr", "lr-schedule", "lr-steps", "warmup",
-	"momentum", "wd", "seed", NULL
+	"momentum", "wd", "seed", "clip-grad", NULL
 };
+
+/* Run-defining options newer than the first checkpoints: a checkpoint
+ * without one resumes with this value, the behaviour it was trained with. */
+static const char *stored_default(const char *name)
+{
+	return !strcmp(name, "clip-grad") ? "0" : NULL;
+}
 
 void train_config_default(struct train_config *c)
 {
@@ -45,6 +52,7 @@ void train_config_default(struct train_config *c)
 	loss_config_default(&c->loss, LOSS_ARCFACE);
 	c->batch = 64;
 	c->lr = 0.1;
+	c->poly_power = 2;
 	c->momentum = 0.9;
 	c->wd = 5e-4;
 	c->checkpoint_every = 1000;
@@ -145,8 +153,10 @@ static int tensor_add(struct kvs *k, const char *name, float *data, int ndim,
 static int config_to_kv(struct kvs *k, const struct train_config *c)
 {
 	const struct loss_config *l = &c->loss;
-	char hm[64], lr[32], mom[32], wd[32];
+	char hm[64], lr[32], mom[32], wd[32], clip[32], sched[48];
 	scores_fmt_double(lr, c->lr);
+	scores_fmt_double(clip, c->clip_grad);
+	optim_schedule_name(sched, sizeof sched, c->schedule, c->poly_power);
 	scores_fmt_double(mom, c->momentum);
 	scores_fmt_double(wd, c->wd);
 	if (l->hm == HM_NONE)
@@ -169,12 +179,13 @@ static int config_to_kv(struct kvs *k, const struct train_config *c)
 	       kv_add(k, "train.epochs", "%ld", c->epochs) ||
 	       kv_add(k, "train.iters", "%ld", c->iters) ||
 	       kv_add(k, "train.lr", "%s", lr) ||
-	       kv_add(k, "train.lr-schedule", "%s", c->cosine ? "cosine" : "step") ||
+	       kv_add(k, "train.lr-schedule", "%s", sched) ||
 	       kv_add(k, "train.lr-steps", "%s", c->lr_steps[0] ? c->lr_steps : "none") ||
 	       kv_add(k, "train.warmup", "%ld", c->warmup) ||
 	       kv_add(k, "train.momentum", "%s", mom) ||
 	       kv_add(k, "train.wd", "%s", wd) ||
-	       kv_add(k, "train.seed", "%" PRIu64, c->seed) ? -1 : 0;
+	       kv_add(k, "train.seed", "%" PRIu64, c->seed) ||
+	       kv_add(k, "train.clip-grad", "%s", clip) ? -1 : 0;
 }
 
 static const char *kv_find(const struct kvs *k, const char *key)
@@ -215,6 +226,8 @@ static int config_from_file(struct train_config *c, const struct modelfile *mf,
 		snprintf(key, sizeof key, "train.%s", train_run_options[n]);
 		v[n] = modelfile_get(mf, key);
 		if (!v[n])
+			v[n] = stored_default(train_run_options[n]);
+		if (!v[n])
 			return hm_error_file(path, "not a checkpoint: no '%s'", key);
 		static const char *const text = " arch loss hm lr-schedule lr-steps ";
 		static const char *const integer =
@@ -249,13 +262,17 @@ static int config_from_file(struct train_config *c, const struct modelfile *mf,
 	c->epochs = atol(v[13]);
 	c->iters = atol(v[14]);
 	c->lr = strtod(v[15], NULL);
-	c->cosine = !strcmp(v[16], "cosine");
+	if (optim_schedule_parse(&c->schedule, &c->poly_power, v[16]) < 0) {
+		snprintf(msg, sizeof msg, "%s", hm_errmsg());
+		return hm_error_file(path, "train.lr-schedule: %s", msg);
+	}
 	snprintf(c->lr_steps, sizeof c->lr_steps, "%s", strcmp(v[17], "none") ? v[17] : "");
 	c->warmup = atol(v[18]);
 	c->momentum = strtod(v[19], NULL);
 	c->wd = strtod(v[20], NULL);
 	c->seed = strtoull(v[21], NULL, 10);
-	if (c->batch < 1 || (c->epochs < 1 && c->iters < 1))
+	c->clip_grad = strtod(v[22], NULL);
+	if (c->batch < 1 || (c->epochs < 1 && c->iters < 1) || c->clip_grad < 0)
 		return hm_error_file(path, "bad training options in the checkpoint");
 	if (loss_config_check(l) < 0) {
 		snprintf(msg, sizeof msg, "%s", hm_errmsg());
@@ -685,7 +702,8 @@ static int setup_schedule(struct trainer *T)
 {
 	struct lr_schedule *s = &T->sched;
 	memset(s, 0, sizeof *s);
-	s->kind = T->c.cosine ? LR_COSINE : LR_STEP;
+	s->kind = T->c.schedule;
+	s->power = T->c.poly_power;
 	s->base = T->c.lr;
 	s->factor = 0.1;
 	s->warmup = T->c.warmup;
@@ -897,7 +915,10 @@ static int setup_fresh(struct trainer *T)
 				     "too few", T->pack.n_classes - 1, T->c.classes);
 	if (!T->c.classes)
 		T->c.classes = T->pack.n_classes;
-	T->m = model_new(T->c.arch, 0, T->pack.height, T->pack.width, T->c.emb_dim);
+	/* A-Softmax scales by |x|: the ir family's embedding batch norm must
+	 * not pin it (model.h, MODEL_FEATURES_TRAINABLE). */
+	T->m = model_new_flags(T->c.arch, 0, T->pack.height, T->pack.width, T->c.emb_dim,
+			       T->c.loss.kind == LOSS_ASOFTMAX ? MODEL_FEATURES_TRAINABLE : 0);
 	if (!T->m)
 		return -1;
 	model_init(T->m, T->c.seed);
@@ -931,12 +952,14 @@ static int setup_resume(struct trainer *T, struct modelfile *mf)
 	T->c.epochs = st.epochs;
 	T->c.iters = st.iters;
 	T->c.lr = st.lr;
-	T->c.cosine = st.cosine;
+	T->c.schedule = st.schedule;
+	T->c.poly_power = st.poly_power;
 	memcpy(T->c.lr_steps, st.lr_steps, sizeof st.lr_steps);
 	T->c.warmup = st.warmup;
 	T->c.momentum = st.momentum;
 	T->c.wd = st.wd;
 	T->c.seed = st.seed;
+	T->c.clip_grad = st.clip_grad;
 	const char *pack = T->c.pack ? T->c.pack : modelfile_get(mf, "train.pack");
 	if (!pack)
 		return hm_error_file(path, "not a checkpoint: no 'train.pack'");
@@ -1157,6 +1180,12 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 	model_backward(T->m, T->demb, NULL);
 	if (T->size > 1 && sum_gradients(T) < 0)
 		return -1;
+	if (c->clip_grad > 0) {
+		/* Every rank holds the same summed gradient: the same norm. */
+		size_t ng;
+		float *g = model_grads(T->m, &ng);
+		optim_clip_grad_norm(g, ng, c->clip_grad);
+	}
 	double lr = lr_at(&T->sched, T->t);
 	float flr = (float)lr, fm = (float)c->momentum, fwd = (float)c->wd;
 	int n = model_n_tensors(T->m);

@@ -10,6 +10,10 @@
  *	loss, demb, dW, db = loss_forward_backward(emb, labels, W, b, iter t)
  *	stop if the loss is NaN or infinite (nothing updated)
  *	model_backward(demb)
+ *	with clip_grad: the backbone's gradient (every trainable tensor,
+ *	  not the head) scaled to global L2 norm <= clip_grad
+ *	  (optim_clip_grad_norm, as arcface_torch's clip_grad_norm_ of
+ *	  backbone.parameters(); under MPI after the gradient sum)
  *	lr = lr_at(schedule, t); SGD on every trainable backbone tensor
  *	(weight decay where model_tensor.decay), the head weight (decayed)
  *	and the softmax bias (not decayed)
@@ -96,6 +100,7 @@
 #include <stdio.h>
 
 #include "loss.h"
+#include "optim.h"
 
 #define TRAIN_MAX_GIVEN 64
 
@@ -111,10 +116,13 @@ struct train_config {
 	int batch;
 	long epochs, iters;	/* one of them > 0 */
 	double lr;
-	int cosine;		/* 0: step schedule with lr_steps */
+	enum lr_kind schedule;	/* LR_STEP uses lr_steps */
+	double poly_power;	/* LR_POLY's exponent (2) */
 	char lr_steps[256];	/* "10,18,22": epochs with --epochs, else iterations */
 	long warmup;		/* iterations */
 	double momentum, wd;
+	double clip_grad;	/* max global L2 norm of the backbone's gradient;
+				   0: no clipping */
 	uint64_t seed;
 	/* per invocation */
 	int threads;		/* for the record; the tool sets the pools */

@@ -30,7 +30,9 @@ static const char usage_text[] =
 	"  --markdown           a Markdown table instead of the text table\n"
 	"  --per-fold           one row per fold instead of per curve\n"
 	"  --roc FILE           also write every ROC point to FILE (CSV)\n"
-	"  --svg FILE           also draw the ROC curves to FILE (SVG)\n"
+	"  --svg FILE           also draw the ROC curves to FILE (SVG); a curve\n"
+	"                       labelled NAME-hm is dashed in NAME's colour\n"
+	"  --title TEXT         the title of the SVG (ROC)\n"
 	"  -o, --output FILE    write the table to FILE instead of stdout\n"
 	"  -h, --help           this text\n"
 	"      --version        the suite version\n";
@@ -46,6 +48,8 @@ struct cmdline {
 	struct report_opts opts;
 	const char *roc, *svg, *output;
 };
+
+static const char *svg_title;	/* --title */
 
 static void parse_far(struct report_opts *o, const char *arg)
 {
@@ -72,7 +76,7 @@ static void set_format(struct cmdline *c, enum format f, int *set)
 static void parse_args(struct cmdline *c, int argc, char **argv)
 {
 	enum { O_LABEL = 256, O_PROTOCOL, O_FAR, O_VAL_FAR, O_CSV, O_JSON, O_MARKDOWN,
-	       O_PER_FOLD, O_ROC, O_SVG, O_VERSION };
+	       O_PER_FOLD, O_ROC, O_SVG, O_TITLE, O_VERSION };
 	static const struct option opts[] = {
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "protocol", required_argument, NULL, O_PROTOCOL },
@@ -84,6 +88,7 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		{ "per-fold", no_argument, NULL, O_PER_FOLD },
 		{ "roc", required_argument, NULL, O_ROC },
 		{ "svg", required_argument, NULL, O_SVG },
+		{ "title", required_argument, NULL, O_TITLE },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -132,6 +137,9 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		case O_SVG:
 			c->svg = optarg;
 			break;
+		case O_TITLE:
+			svg_title = optarg;
+			break;
 		case 'o':
 			c->output = optarg;
 			break;
@@ -173,7 +181,7 @@ static int roc_writer(FILE *fp, const struct report_curve *c, int n,
 static int svg_writer(FILE *fp, const struct report_curve *c, int n,
 		      const struct report_opts *o)
 {
-	return report_svg(fp, c, n);
+	return report_svg(fp, c, n, svg_title);
 }
 
 /* Writes PATH atomically with W; dies naming PATH on failure. */

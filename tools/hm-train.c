@@ -23,7 +23,8 @@ static const char usage_text[] =
 	"(its index PACK.hmi beside it); write DIR/model.hmm, DIR/checkpoint.hmm\n"
 	"and DIR/train.csv.\n"
 	"\n"
-	"  -a, --arch ARCH        ir18, face18 or ir:D1,D2,D3,D4:W1,W2,W3,W4 (ir18)\n"
+	"  -a, --arch ARCH        ir18, face18[:se] or ir:D1,D2,D3,D4:W1,W2,W3,W4\n"
+	"                         (ir18)\n"
 	"      --emb-size N       embedding size (the architecture's)\n"
 	"      --classes N        classes of the head (max label + 1)\n"
 	"      --loss NAME        softmax, asoftmax, arcface or cosface (arcface)\n"
@@ -42,8 +43,11 @@ static const char usage_text[] =
 	"      --lr F             learning rate (0.1)\n"
 	"      --lr-steps LIST    multiply the rate by 0.1 at each milestone, e.g.\n"
 	"                         10,18,22: epochs with --epochs, else iterations\n"
-	"      --lr-schedule S    step (default) or cosine\n"
+	"      --lr-schedule S    step (default), cosine, or poly[:POWER]: lr (1 -\n"
+	"                         t/total)^POWER after the warm-up (POWER 2)\n"
 	"      --warmup N         linear warm-up over N iterations (0)\n"
+	"      --clip-grad NORM   clip the backbone's gradient to global L2 norm\n"
+	"                         NORM (0: off, the default)\n"
 	"      --momentum F       SGD momentum (0.9)\n"
 	"      --wd F             weight decay, not on batch norm, biases, PReLU\n"
 	"                         (5e-4)\n"
@@ -72,7 +76,8 @@ enum {
 	OPT_LBASE, OPT_LGAMMA, OPT_LPOWER, OPT_LMIN, OPT_HM, OPT_EPOCHS,
 	OPT_ITERS, OPT_LR, OPT_LR_STEPS, OPT_LR_SCHEDULE, OPT_WARMUP,
 	OPT_MOMENTUM, OPT_WD, OPT_SEED, OPT_CKPT, OPT_RESUME, OPT_STOP,
-	OPT_VAL, OPT_VAL_PAIRS, OPT_TEST, OPT_PROGRESS, OPT_VERSION, OPT_SYNC_BN
+	OPT_VAL, OPT_VAL_PAIRS, OPT_TEST, OPT_PROGRESS, OPT_VERSION, OPT_SYNC_BN,
+	OPT_CLIP_GRAD
 };
 
 struct cmdline {
@@ -119,6 +124,7 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 		{ "lr-steps", required_argument, NULL, OPT_LR_STEPS },
 		{ "lr-schedule", required_argument, NULL, OPT_LR_SCHEDULE },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "clip-grad", required_argument, NULL, OPT_CLIP_GRAD },
 		{ "momentum", required_argument, NULL, OPT_MOMENTUM },
 		{ "wd", required_argument, NULL, OPT_WD },
 		{ "seed", required_argument, NULL, OPT_SEED },
@@ -190,18 +196,18 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 			given(cl, "lr-steps");
 			break;
 		case OPT_LR_SCHEDULE:
-			if (!strcmp(optarg, "cosine"))
-				c->cosine = 1;
-			else if (!strcmp(optarg, "step"))
-				c->cosine = 0;
-			else
-				die_usage("--lr-schedule: '%s' is not step or cosine", optarg);
+			if (optim_schedule_parse(&c->schedule, &c->poly_power, optarg) < 0)
+				die_usage("--lr-schedule: %s", hm_errmsg());
 			cl->schedule_set = 1;
 			given(cl, "lr-schedule");
 			break;
 		case OPT_WARMUP:
 			c->warmup = cli_long("--warmup", optarg, 0, 1L << 40);
 			given(cl, "warmup");
+			break;
+		case OPT_CLIP_GRAD:
+			c->clip_grad = cli_double("--clip-grad", optarg, 0, 1e38);
+			given(cl, "clip-grad");
 			break;
 		case OPT_MOMENTUM:
 			c->momentum = cli_double("--momentum", optarg, 0, 1);
@@ -276,8 +282,9 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 		if (!c->epochs && !c->iters)
 			die_usage("--epochs or --iters is required");
 	}
-	if (c->cosine && c->lr_steps[0])
-		die_usage("--lr-steps is for the step schedule, not cosine");
+	if (c->schedule != LR_STEP && c->lr_steps[0])
+		die_usage("--lr-steps is for the step schedule, not %s",
+			  c->schedule == LR_COSINE ? "cosine" : "poly");
 	if (c->lr_steps[0]) {
 		long st[OPTIM_MAX_STEPS];
 		int n;

@@ -5,7 +5,7 @@
 # stderr instead of claiming success.
 . "$(dirname "$0")/lib.sh"
 
-TOOLS="hm-synth hm-align hm-pack hm-train hm-embed hm-verify hm-roc"
+TOOLS="hm-synth hm-align hm-pack hm-train hm-embed hm-verify hm-roc hm-plot"
 
 test_expect_success 'every tool: --help and --version on stdout, exit 0' '
 	for t in $TOOLS; do

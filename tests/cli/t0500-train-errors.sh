@@ -26,7 +26,7 @@ test_expect_success 'usage errors exit 2 with nothing on stdout' '
 		--lr-steps 2 p.hmr &&
 	test_fails_cleanly 2 "--lr-schedule" hm-train -o o --epochs 3 --lr-schedule exp p.hmr &&
 	test_fails_cleanly 2 "--loss" hm-train -o o --epochs 1 --loss triplet p.hmr &&
-	test_fails_cleanly 2 "--arch: architecture '\''resnet50'\'': unknown (ir18, face18," \
+	test_fails_cleanly 2 "--arch: architecture '\''resnet50'\'': unknown (ir18, face18[:se]," \
 		hm-train -o o --epochs 1 -a resnet50 p.hmr &&
 	test_fails_cleanly 2 "--arch: architecture '\''ir:2,2:64'\'': 2 depths but 1 widths" \
 		hm-train -o o --epochs 1 --arch ir:2,2:64 p.hmr &&

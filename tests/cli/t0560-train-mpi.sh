@@ -121,6 +121,18 @@ test_expect_success '--hm ohem:0.25 keeps the hardest of the whole batch: the sa
 		if (d > 1e-4 * \$2) bad = 1 } END { exit bad }"
 '
 
+# --clip-grad clips the gradient of the whole batch, after the sum over
+# ranks: every rank clips the same summed gradient by the same factor.
+# At 0.3 clipping binds (the loss after 20 steps: 3.47 against 1.01).
+test_expect_success '--clip-grad: 2 ranks of 8 clip as one process of 16 does' '
+	C="$ARGS --clip-grad 0.3" &&
+	hm-train $C --iters 20 -o c1 p.hmr >/dev/null &&
+	weights_agree differ c1/model.hmm one/model.hmm 1e-3 &&
+	$MPIRUN 2 hm-train $C --sync-bn --iters 20 -o c2 p.hmr >/dev/null &&
+	weights_agree c2/model.hmm c1/model.hmm 1e-5 &&
+	weights_agree c2/checkpoint.hmm c1/checkpoint.hmm 1e-4
+'
+
 test_expect_success 'stopped by one process at 8, resumed by 2 ranks: the uninterrupted weights' '
 	hm-train $ARGS --iters 20 --stop-after 8 -o part p.hmr 2>err &&
 	grep -q "stopped after iteration 8" err &&

@@ -104,7 +104,8 @@ pickle.dump((jpgs, [i % 2 == 0 for i in range(len(jpgs) // 2)]), open(\"v.bin\",
 	hm-embed -q -m ref-t/model.hmm lfw.hmr >emb.hmr &&
 	hm-verify -o ref-scores.csv ref-l/pairs.txt emb.hmr &&
 	hm-roc -o ref-table.txt --svg ref.svg --roc ref-roc.csv ref-scores.csv &&
-	test -s ref-table.txt && test -s ref.svg && test -s ref-roc.csv
+	test -s ref-table.txt && test -s ref.svg && test -s ref-roc.csv &&
+	hm-plot -o ref-plot.svg ref-t && test -s ref-plot.svg
 '
 IMAGE=$(cd ref-l && ls */*.jpg | head -n 1)
 
@@ -127,6 +128,8 @@ OUT=r.svg REF=ref.svg CMD="hm-roc --svg r.svg ref-scores.csv >table"
 check "hm-roc --svg"
 OUT=r.csv REF=ref-roc.csv CMD="hm-roc --roc r.csv ref-scores.csv >table"
 check "hm-roc --roc"
+OUT=pl.svg REF=ref-plot.svg CMD="hm-plot -o pl.svg ref-t"
+check "hm-plot -o"
 OUT=sy/landmarks.txt REF=ref-l/landmarks.txt CMD="$SYNTH -o sy"
 check "hm-synth -o: DIR/landmarks.txt"
 OUT=sy/pairs.txt REF=ref-l/pairs.txt CMD="$SYNTH -o sy"

@@ -7,6 +7,17 @@
  * g [STEPS][N] (one gradient per step).  Starts from a zero momentum
  * buffer, applies STEPS updates and writes raw float32 to stdout: p after
  * each step ([STEPS][N]), then the final momentum buffer [N].
+ *
+ *   optim-driver clip N MAX_NORM
+ *
+ * Reads g [N] (float32) from stdin, runs optim_clip_grad_norm() and
+ * writes the clipped g [N] (float32), then the norm it returned
+ * (float64).
+ *
+ *   optim-driver lr SCHEDULE BASE WARMUP TOTAL T...
+ *
+ * Prints lr_at() of the schedule ("step", "cosine", "poly", "poly:P";
+ * no milestones) at each iteration T, one "%.17g" per line.
  * Exit 1 on a short read or failed write, 2 on bad usage.
  */
 #include "err.h"
@@ -14,6 +25,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static long positive(const char *s)
 {
@@ -32,9 +44,43 @@ static float *in_f(size_t n, const char *what)
 	return p;
 }
 
+static int clip_main(int argc, char **argv)
+{
+	if (argc != 4)
+		die_usage("usage: optim-driver clip N MAX_NORM");
+	size_t n = (size_t)positive(argv[2]);
+	double max_norm = strtod(argv[3], NULL);
+	float *g = in_f(n, "g");
+	double norm = optim_clip_grad_norm(g, n, max_norm);
+	if (fwrite(g, sizeof *g, n, stdout) != n ||
+	    fwrite(&norm, sizeof norm, 1, stdout) != 1 || fflush(stdout))
+		die("stdout: write failed");
+	free(g);
+	return 0;
+}
+
+static int lr_main(int argc, char **argv)
+{
+	if (argc < 7)
+		die_usage("usage: optim-driver lr SCHEDULE BASE WARMUP TOTAL T...");
+	struct lr_schedule s = { .factor = 0.1 };
+	if (optim_schedule_parse(&s.kind, &s.power, argv[2]) < 0)
+		die_usage("%s", hm_errmsg());
+	s.base = strtod(argv[3], NULL);
+	s.warmup = strtol(argv[4], NULL, 10);
+	s.total = strtol(argv[5], NULL, 10);
+	for (int i = 6; i < argc; i++)
+		printf("%.17g\n", lr_at(&s, strtol(argv[i], NULL, 10)));
+	return fflush(stdout) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	hm_set_progname(argv[0]);
+	if (argc > 1 && !strcmp(argv[1], "clip"))
+		return clip_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "lr"))
+		return lr_main(argc, argv);
 	if (argc != 5)
 		die_usage("usage: optim-driver N STEPS MOMENTUM WD");
 	size_t n = (size_t)positive(argv[1]);

@@ -131,7 +131,8 @@ class ResNetFace(nn.Module):
 def reference(arch, in_c, in_h, in_w, emb):
     """The module for an architecture string (parsed independently)."""
     named = {"ir18": "ir:2,2,2,2:64,128,256,512",
-             "face18": "face:2,2,2,2:64,128,256,512:se"}
+             "face18": "face:2,2,2,2:64,128,256,512",
+             "face18:se": "face:2,2,2,2:64,128,256,512:se"}
     parts = named.get(arch, arch).split(":")
     depths = [int(v) for v in parts[1].split(",")]
     widths = [int(v) for v in parts[2].split(",")]

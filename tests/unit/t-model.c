@@ -146,8 +146,14 @@ static void test_tensors(void)
 
 	m = model_new("face18", 0, 0, 0, 0);
 	model_params(m, &np);
-	is_int(np, 25716169, "face18: 25,716,169 trainable parameters (torch, use_se=True)");
-	is_int(model_n_tensors(m), 191, "face18: 191 tensors");
+	is_int(np, 25627081, "face18: 25,627,081 trainable parameters (torch, use_se=False)");
+	is_int(model_n_tensors(m), 151, "face18: 151 tensors, no SE block");
+	ok(!find(m, "layer2.0.se.fc.0.weight"), "face18: no SE (arcface-pytorch's config)");
+	model_free(m);
+	m = model_new("face18:se", 0, 0, 0, 0);
+	model_params(m, &np);
+	is_int(np, 25716169, "face18:se: 25,716,169 trainable parameters (torch, use_se=True)");
+	is_int(model_n_tensors(m), 191, "face18:se: 191 tensors");
 	ok(has_shape(find(m, "prelu.weight"), 1, 1, 0, 0, 0), "one PReLU slope (nn.PReLU())");
 	ok(has_shape(find(m, "layer2.0.conv1.weight"), 4, 64, 64, 3, 3),
 	   "IRBlock conv1 keeps the input width");
@@ -695,6 +701,80 @@ static void test_files(void)
 	model_free(n);
 }
 
+/* A file written when "face18" meant SE blocks (arch "face18", SE tensors)
+ * loads as "face18:se"; a model with MODEL_FEATURES_TRAINABLE trains the
+ * ir features' weight and its file says so; a file without the key loads
+ * it frozen. */
+static void test_compat(void)
+{
+	const char *path = tmp_path("legacy.hmm");
+	struct model *se = model_new("face18:se", 1, 16, 16, 8);
+	model_init(se, 3);
+	struct mf_kv *kv = NULL;
+	struct mf_tensor *t = NULL;
+	int n_kv = 0, n_t = 0;
+	model_file_entries(se, &kv, &n_kv, &t, &n_t);
+	for (int i = 0; i < n_kv; i++)
+		if (!strcmp(kv[i].key, "arch")) {
+			free(kv[i].value);
+			kv[i].value = strdup("face18");
+		}
+	is_int(modelfile_write(path, kv, n_kv, t, n_t), 0, "an old face18 file written");
+	struct model *m = model_load(path);
+	ok(m && !strcmp(model_get_shape(m)->arch, "face18:se") &&
+	   model_n_tensors(m) == model_n_tensors(se), "it loads as face18:se, SE blocks and all");
+	int same = m != NULL;
+	for (int i = 0; same && i < model_n_tensors(se); i++)
+		same = !memcmp(model_tensor(se, i)->data, model_tensor(m, i)->data,
+			       model_tensor(se, i)->count * sizeof(float));
+	ok(same, "with its values");
+	model_free(m);
+	for (int i = 0; i < n_kv; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
+	free(t);
+	model_free(se);
+
+	struct model *f = model_new_flags("ir:1,1:4,8", 3, 8, 8, 6, MODEL_FEATURES_TRAINABLE);
+	struct model *z = model_new("ir:1,1:4,8", 3, 8, 8, 6);
+	size_t nf, nz;
+	model_params(f, &nf);
+	model_params(z, &nz);
+	const struct model_tensor *fw = find(f, "features.weight");
+	ok(fw && fw->trainable && fw->grad && !fw->decay, "flag: features.weight trainable, "
+	   "not decayed");
+	is_int((int)(nf - nz), 6, "six more parameters");
+	ok(!find(z, "features.weight")->trainable, "default: frozen (iresnet.py)");
+	model_init(f, 2);
+	is_int(model_save(f, path), 0, "saved");
+	struct modelfile mf;
+	modelfile_read(&mf, path);
+	is_str(modelfile_get(&mf, "features.trainable"), "1", "the file says so");
+	modelfile_free(&mf);
+	m = model_load(path);
+	ok(m && find(m, "features.weight")->trainable, "and loads trainable");
+	model_free(m);
+	model_init(z, 2);
+	model_save(z, path);
+	modelfile_read(&mf, path);
+	ok(!modelfile_get(&mf, "features.trainable"), "a frozen model's file has no key");
+	modelfile_free(&mf);
+	m = model_load(path);
+	ok(m && !find(m, "features.weight")->trainable, "and loads frozen");
+	model_free(m);
+	struct model *g = model_new_flags("face:1:16", 1, 8, 8, 6, MODEL_FEATURES_TRAINABLE);
+	model_save(g, path);
+	modelfile_read(&mf, path);
+	ok(!modelfile_get(&mf, "features.trainable"), "face family: the flag does nothing");
+	modelfile_free(&mf);
+	model_free(g);
+	model_free(f);
+	model_free(z);
+	unlink(path);
+}
+
 int main(void)
 {
 	test_arch_strings();
@@ -708,5 +788,6 @@ int main(void)
 	test_fold("face:1,2:16,32:se", 1, 20, 22, 12, 3);
 	test_fold("ir:1,1:8,16", 3, 9, 11, 6, 4);
 	test_files();
+	test_compat();
 	return done_testing();
 }

@@ -41,6 +41,77 @@ static void test_cosine(void)
 	is_near(lr_at(&s, 60), 0.1, 1e-15, "cosine: half way through the rest");
 }
 
+/* arcface_torch's PolyScheduler: warm-up t / warmup from 0, then
+ * (1 - u)^power; values worked out by hand. */
+static void test_poly(void)
+{
+	struct lr_schedule s = { .kind = LR_POLY, .base = 0.1, .total = 1000,
+				 .power = 2 };
+	is_near(lr_at(&s, 0), 0.1, 1e-15, "poly: base at t 0");
+	is_near(lr_at(&s, 250), 0.1 * 0.5625, 1e-15, "poly: (3/4)^2 at a quarter");
+	is_near(lr_at(&s, 500), 0.025, 1e-15, "poly: (1/2)^2 half way");
+	is_near(lr_at(&s, 999), 1e-7, 1e-18, "poly: (1/1000)^2 at the last step");
+	is_near(lr_at(&s, 1000), 0, 1e-18, "poly: 0 at the end");
+	is_near(lr_at(&s, 2000), 0, 1e-18, "poly: clamped past the end");
+	s.power = 1;
+	is_near(lr_at(&s, 250), 0.075, 1e-15, "poly:1 is linear decay");
+	s.power = 2;
+	s.warmup = 200;
+	is_near(lr_at(&s, 0), 0, 1e-18, "poly warm-up: 0 at t 0 (the reference's)");
+	is_near(lr_at(&s, 50), 0.025, 1e-15, "poly warm-up: t / warmup");
+	is_near(lr_at(&s, 199), 0.1 * 199 / 200, 1e-15, "poly warm-up: last step");
+	is_near(lr_at(&s, 200), 0.1, 1e-15, "poly: base right after the warm-up");
+	is_near(lr_at(&s, 600), 0.025, 1e-15, "poly: half way through the rest");
+	s.n_steps = 1;
+	s.steps[0] = 10;
+	is_near(lr_at(&s, 600), 0.025, 1e-15, "poly ignores milestones");
+}
+
+static void test_schedule_parse(void)
+{
+	enum lr_kind k = LR_POLY;
+	double p = 0;
+	char buf[48];
+	is_int(optim_schedule_parse(&k, &p, "step"), 0, "parse step");
+	ok(k == LR_STEP && p == 2, "step");
+	is_int(optim_schedule_parse(&k, &p, "cosine"), 0, "parse cosine");
+	ok(k == LR_COSINE, "cosine");
+	is_int(optim_schedule_parse(&k, &p, "poly"), 0, "parse poly");
+	ok(k == LR_POLY && p == 2, "poly is power 2");
+	is_str(optim_schedule_name(buf, sizeof buf, k, p), "poly:2", "its name");
+	is_int(optim_schedule_parse(&k, &p, "poly:0.9"), 0, "parse poly:0.9");
+	ok(k == LR_POLY && p == 0.9, "power 0.9");
+	is_str(optim_schedule_name(buf, sizeof buf, k, p), "poly:0.9",
+	       "its name reads back");
+	is_str(optim_schedule_name(buf, sizeof buf, LR_COSINE, 2), "cosine",
+	       "cosine's name");
+	is_int(optim_schedule_parse(&k, &p, "poly:"), -1, "poly: rejected");
+	is_int(optim_schedule_parse(&k, &p, "poly:0"), -1, "power 0 rejected");
+	is_int(optim_schedule_parse(&k, &p, "poly:-1"), -1, "negative rejected");
+	is_int(optim_schedule_parse(&k, &p, "poly:2x"), -1, "junk rejected");
+	is_int(optim_schedule_parse(&k, &p, "polynomial"), -1, "polynomial rejected");
+	like(hm_errmsg(), "not step, cosine, poly", "message lists the kinds");
+	is_int(optim_schedule_parse(&k, &p, "linear"), -1, "unknown rejected");
+}
+
+/* clip_grad_norm_ by hand: g (3, 4) has norm 5. */
+static void test_clip(void)
+{
+	float g[2] = { 3, 4 };
+	is_near(optim_clip_grad_norm(g, 2, 10), 5, 1e-6, "norm returned");
+	ok(g[0] == 3 && g[1] == 4, "under the limit: untouched");
+	is_near(optim_clip_grad_norm(g, 2, 1), 5, 1e-6, "norm before clipping");
+	is_near(g[0], 0.6, 1e-6, "clipped to norm 1: 3/5");
+	is_near(g[1], 0.8, 1e-6, "clipped to norm 1: 4/5");
+	is_near(optim_clip_grad_norm(g, 2, 1), 1, 1e-6, "norm 1 afterwards");
+	ok(g[0] <= 0.6f && g[1] <= 0.8f, "clipping again keeps it (1e-6 margin)");
+	float z[3] = { 0, 0, 0 };
+	is_near(optim_clip_grad_norm(z, 3, 5), 0, 0, "zero gradient: norm 0");
+	ok(z[0] == 0 && z[1] == 0 && z[2] == 0, "zero gradient stays zero");
+	float nan[2] = { NAN, 1 };
+	ok(isnan(optim_clip_grad_norm(nan, 2, 5)), "NaN gradient: NaN norm");
+}
+
 static void test_parse(void)
 {
 	long st[OPTIM_MAX_STEPS];
@@ -103,6 +174,9 @@ int main(void)
 {
 	test_step();
 	test_cosine();
+	test_poly();
+	test_schedule_parse();
+	test_clip();
 	test_parse();
 	test_sgd();
 	return done_testing();
