@@ -83,7 +83,7 @@ cp bin/hm-synth bin/hm-align bin/hm-pack bin/hm-train bin/hm-embed tests/ref/mod
 	"$tmp/bin/"
 cc=${BENCH_CC:-cc}
 cflags=${BENCH_CFLAGS:--std=c11 -O2 -D_GNU_SOURCE -fopenmp -Icommon}
-libs=${BENCH_LIBS:--fopenmp -lturbojpeg -lz -lopenblas -lcsv -lpthread -lm}
+libs=${BENCH_LIBS:--fopenmp -lturbojpeg -ljpeg -lz -lopenblas -lcsv -lpthread -lm}
 # shellcheck disable=SC2086
 $cc $cflags -o "$tmp/bin/convstep" bench/convstep.c libhm.a $libs
 PATH=$tmp/bin:$PATH
