@@ -21,7 +21,7 @@ OMP := -fopenmp
 endif
 CPPFLAGS += -D_GNU_SOURCE -Icommon -MMD -MP
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) $(OMP)
-LDLIBS += -lturbojpeg -lz -lopenblas -lcsv -lpthread -lm
+LDLIBS += -lturbojpeg -ljpeg -lz -lopenblas -lcsv -lpthread -lm
 ALL_LDFLAGS = $(LDFLAGS) $(SAN) $(OMP)
 
 LIB_SRC := $(sort $(wildcard common/*.c))

@@ -1,19 +1,23 @@
 #!/usr/bin/python3
 """OpenCV side of the hm-align row of bench/run.sh (make bench), and its test data.
 
-  align_opencv.py --make DIR N   writes N 250x250 JPEG faces (DIR/img/pNNNN/NNNNNN.jpg,
+  align_opencv.py --make DIR N [--large]
+                                 writes N 250x250 JPEG faces (DIR/img/pNNNN/NNNNNN.jpg,
                                  quality 90, as LFW) and DIR/landmarks.txt (plain format,
-                                 LFW-like 5-point landmarks)
-  align_opencv.py --run DIR [R] [--umeyama]
+                                 LFW-like 5-point landmarks); --large: 1000x1000 photos
+                                 with one face about 150 px across, anywhere in the frame
+  align_opencv.py --run DIR [R] [--umeyama] [--raw]
                                  aligns them on one thread, R times (default 3), and
-                                 prints the median images/s
+                                 prints the median images/s; --raw: no JPEG encode, the
+                                 pixels are written as they are (hm-align --encoding raw)
 
 The OpenCV chain per image: read the file, cv2.imdecode, the similarity by
 cv2.estimateAffinePartial2D (about 50 us; a numpy Umeyama as insightface's
 estimate_norm costs about 250 us here, so OpenCV's own is the fairer baseline;
 --umeyama selects it), cv2.warpAffine to 112x112 (INTER_LINEAR, black border),
 cv2.imencode JPEG quality 95, write the bytes to /dev/null: the same work as
-`hm-align --root DIR/img DIR/landmarks.txt >/dev/null`.
+`hm-align --root DIR/img DIR/landmarks.txt >/dev/null`.  The whole image is
+decoded, as users' scripts do (cv2.imread or cv2.imdecode), whatever its size.
 """
 import os
 import sys
@@ -29,16 +33,25 @@ LFW_MEAN = np.array([[107.0, 114.0], [145.0, 114.0], [126.0, 137.0], [109.0, 158
                      [142.0, 158.0]])
 
 
-def make(d, n):
+def make(d, n, large=False):
     rng = np.random.default_rng(1)
+    side = 1000 if large else 250
     lines = []
     for i in range(n):
         # smooth background, a skin-toned ellipse, eyes, mouth, mild noise
-        bg = cv2.resize(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8), (250, 250),
+        bg = cv2.resize(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8), (side, side),
                         interpolation=cv2.INTER_CUBIC)
         ang = rng.uniform(-0.25, 0.25)
         sc = rng.uniform(0.85, 1.15)
         c = LFW_MEAN.mean(0) + rng.normal(0, 4, 2)
+        if large:
+            # a photo: some mid-scale detail over the background, and the
+            # face (the ellipse is 124 px wide at scale 1) 150 px across
+            detail = cv2.resize(rng.integers(0, 64, (60, 60, 3), dtype=np.uint8),
+                                (side, side), interpolation=cv2.INTER_LINEAR)
+            bg = cv2.add(cv2.multiply(bg, 0.8), detail)
+            sc *= 150 / 124
+            c = rng.uniform(150, side - 150, 2)
         R = sc * np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
         lm = (LFW_MEAN - LFW_MEAN.mean(0)) @ R.T + c + rng.normal(0, 1.5, (5, 2))
         skin = tuple(int(v) for v in rng.integers(90, 230, 3))
@@ -75,7 +88,7 @@ def umeyama(src, dst):
     return M
 
 
-def run(d, repeats, fit):
+def run(d, repeats, fit, raw=False):
     cv2.setNumThreads(1)
     items = []
     with open(os.path.join(d, "landmarks.txt")) as f:
@@ -94,22 +107,27 @@ def run(d, repeats, fit):
                 M = fit(lm)
                 face = cv2.warpAffine(img, M, (112, 112), flags=cv2.INTER_LINEAR,
                                       borderValue=0)
-                ok, enc = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 95])
-                sink.write(enc.tobytes())
+                if raw:
+                    sink.write(face.tobytes())
+                else:
+                    ok, enc = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                    sink.write(enc.tobytes())
             rates.append(len(items) / (time.perf_counter() - t))
     print("%.1f" % sorted(rates)[len(rates) // 2])
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--make":
-        make(sys.argv[2], int(sys.argv[3]))
-    elif 3 <= len(sys.argv) <= 5 and sys.argv[1] == "--run":
-        use_umeyama = sys.argv[-1] == "--umeyama"
-        args = sys.argv[2:len(sys.argv) - use_umeyama]
-        if use_umeyama:
+    flags = {a for a in sys.argv[2:] if a.startswith("--")}
+    args = [a for a in sys.argv[2:] if not a.startswith("--")]
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "--make" and len(args) == 2 and flags <= {"--large"}:
+        make(args[0], int(args[1]), "--large" in flags)
+    elif cmd == "--run" and 1 <= len(args) <= 2 and flags <= {"--umeyama", "--raw"}:
+        if "--umeyama" in flags:
             fit = lambda lm: umeyama(lm, ARCFACE)
         else:
             fit = lambda lm: cv2.estimateAffinePartial2D(lm, ARCFACE)[0]
-        run(args[0], int(args[1]) if len(args) > 1 else 3, fit)
+        run(args[0], int(args[1]) if len(args) > 1 else 3, fit, "--raw" in flags)
     else:
-        sys.exit("usage: align_opencv.py --make DIR N | --run DIR [REPEATS] [--umeyama]")
+        sys.exit("usage: align_opencv.py --make DIR N [--large] | "
+                 "--run DIR [REPEATS] [--umeyama] [--raw]")

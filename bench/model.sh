@@ -17,7 +17,7 @@ omp=-fopenmp
 [ "${OPENMP:-1}" = 0 ] && omp=
 make -s -C "$root" libhm.a
 cc -std=c11 -O2 -D_GNU_SOURCE $omp -I"$root/common" -o "$tmp/model" "$root/bench/model.c" \
-	"$root/libhm.a" -lturbojpeg -lz -lopenblas -lcsv -lpthread -lm
+	"$root/libhm.a" -lturbojpeg -ljpeg -lz -lopenblas -lcsv -lpthread -lm
 "$tmp/model" "$arch" "$batch" "$threads"
 /usr/bin/python3 - "$root" "$arch" "$batch" "$threads" <<'PY'
 import resource, sys, time

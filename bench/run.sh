@@ -10,6 +10,10 @@
 #   BENCH_RUNS=3       runs per figure (at least 1; 3 or more for the table)
 #   BENCH_THREADS=2    threads on both sides: -j for hm (OpenBLAS and OpenMP),
 #                      torch.set_num_threads and OMP_NUM_THREADS for PyTorch
+#   BENCH_ALIGN_BASE=BIN
+#                      another hm-align (say main's, built elsewhere) measured
+#                      in the same rounds on the two -j 1 JPEG cases: a
+#                      before/after row each
 #   QUICK=1            small work (batch 8 training, 48 images to embed, 200
 #                      to align, batch 2 conv step) to check the harness itself
 #   BENCH_CC, BENCH_CFLAGS, BENCH_LIBS
@@ -23,7 +27,11 @@
 #          the training and embedding limits below use.
 #   align  hm-align -j 1 beside OpenCV 4.6 on one thread
 #          (bench/align_opencv.py: decode a 250x250 JPEG, fit the
-#          similarity, warp to 112x112, encode q95), and -j 2 beside -j 1.
+#          similarity, warp to 112x112, encode q95); the same with raw
+#          pixels out (--encoding raw; OpenCV without imencode), which shows
+#          what the encode costs; -j 2 beside -j 1; and 1000x1000 photos with
+#          a 150-px face, where hm-align decodes only the face's region and
+#          OpenCV the whole image, as users' scripts do.
 #   embed  hm-embed ir18 end to end (read records, decode JPEG, forward,
 #          write; --flip none, start-up included) beside PyTorch eval
 #          forwards under no_grad (bench/embed_torch.py, start-up excluded).
@@ -56,8 +64,10 @@ want() { case " $rows " in *" $1 "*) return 0 ;; esac; return 1; }
 
 if [ "$quick" = 1 ]; then
 	train_b=8 train_iters=2 embed_b=16 embed_n=48 embed_batches=1 align_n=200 conv_b=2
+	align_big_n=20
 else
 	train_b=64 train_iters=3 embed_b=64 embed_n=256 embed_batches=2 align_n=2000 conv_b=64
+	align_big_n=200
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hm-bench.XXXXXX")
@@ -83,7 +93,7 @@ cp bin/hm-synth bin/hm-align bin/hm-pack bin/hm-train bin/hm-embed tests/ref/mod
 	"$tmp/bin/"
 cc=${BENCH_CC:-cc}
 cflags=${BENCH_CFLAGS:--std=c11 -O2 -D_GNU_SOURCE -fopenmp -Icommon}
-libs=${BENCH_LIBS:--fopenmp -lturbojpeg -lz -lopenblas -lcsv -lpthread -lm}
+libs=${BENCH_LIBS:--fopenmp -lturbojpeg -ljpeg -lz -lopenblas -lcsv -lpthread -lm}
 # shellcheck disable=SC2086
 $cc $cflags -o "$tmp/bin/convstep" bench/convstep.c libhm.a $libs
 PATH=$tmp/bin:$PATH
@@ -103,24 +113,41 @@ load_sample
 
 # --- align: hm-align -j 1 / -j 2 vs OpenCV, one of each per round --------
 if want align; then
-	say "align: making $align_n images"
-	mkdir "$tmp/al"
+	say "align: making $align_n images, and $align_big_n 1000x1000 ones"
+	mkdir "$tmp/al" "$tmp/alb"
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py bench/align_opencv.py --make "$tmp/al" "$align_n"
-	cat "$tmp"/al/img/*/*.jpg >/dev/null	# page cache
-	hm_align_rate() {
-		local t0 t1
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py bench/align_opencv.py --make "$tmp/alb" \
+		"$align_big_n" --large
+	cat "$tmp"/al/img/*/*.jpg "$tmp"/alb/img/*/*.jpg >/dev/null	# page cache
+	hm_align_rate() {	# DIR N THREADS [OPTION...]
+		local t0 t1 d=$1 n=$2 j=$3
+		shift 3
 		t0=$(date +%s.%N)
-		hm-align -q -j "$1" --root "$tmp/al/img" "$tmp/al/landmarks.txt" >/dev/null
+		"${HM_ALIGN:-hm-align}" -q -j "$j" "$@" --root "$d/img" "$d/landmarks.txt" >/dev/null
 		t1=$(date +%s.%N)
-		calc "$align_n / ($t1 - $t0)" 1
+		calc "$n / ($t1 - $t0)" 1
 	}
-	al_cv=() al_1=() al_2=()
+	cv_rate() {	# DIR [--raw]
+		OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py bench/align_opencv.py --run "$1" 1 ${2:-}
+	}
+	base=${BENCH_ALIGN_BASE:-}
+	if [ -n "$base" ]; then
+		cp "$base" "$tmp/bin/hm-align-base"
+	fi
+	al_cv=() al_1=() al_2=() al_raw=() al_cvraw=() al_big=() al_cvbig=() al_b1=() al_bbig=()
 	for r in $(seq "$runs"); do
 		say "align run $r/$runs"
-		al_1+=("$(hm_align_rate 1)")
-		al_cv+=("$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
-			$py bench/align_opencv.py --run "$tmp/al" 1)")
-		al_2+=("$(hm_align_rate 2)")
+		al_1+=("$(hm_align_rate "$tmp/al" "$align_n" 1)")
+		al_cv+=("$(cv_rate "$tmp/al")")
+		al_2+=("$(hm_align_rate "$tmp/al" "$align_n" 2)")
+		al_raw+=("$(hm_align_rate "$tmp/al" "$align_n" 1 --encoding raw)")
+		al_cvraw+=("$(cv_rate "$tmp/al" --raw)")
+		al_big+=("$(hm_align_rate "$tmp/alb" "$align_big_n" 1)")
+		al_cvbig+=("$(cv_rate "$tmp/alb")")
+		if [ -n "$base" ]; then
+			al_b1+=("$(HM_ALIGN=hm-align-base hm_align_rate "$tmp/al" "$align_n" 1)")
+			al_bbig+=("$(HM_ALIGN=hm-align-base hm_align_rate "$tmp/alb" "$align_big_n" 1)")
+		fi
 		load_sample
 	done
 	cv_version=$($py -c 'import cv2; print(cv2.__version__)')
@@ -227,6 +254,16 @@ if want align; then
 	h=$(median "${al_1[@]}") p=$(median "${al_cv[@]}")
 	ratio=$(calc "$h / $p")
 	echo "| hm-align -j 1, 250x250 JPEG -> 112x112 JPEG: img/s | $(calc "$h" 0) | OpenCV ${cv_version}, 1 thread: $(calc "$p" 0) | ${ratio}x | >= 1.5x: $(met "$ratio" ">=" 1.5) | - |"
+	hr=$(median "${al_raw[@]}") pr=$(median "${al_cvraw[@]}")
+	echo "| hm-align -j 1, 250x250 JPEG -> 112x112 raw (--encoding raw): img/s | $(calc "$hr" 0) | OpenCV, no imencode: $(calc "$pr" 0) | $(calc "$hr / $pr")x | - | the JPEG encode: hm $(calc "1e6 / $h - 1e6 / $hr" 0) us of $(calc "1e6 / $h" 0) us per image, OpenCV $(calc "1e6 / $p - 1e6 / $pr" 0) of $(calc "1e6 / $p" 0) |"
+	hb=$(median "${al_big[@]}") pb=$(median "${al_cvbig[@]}")
+	ratio=$(calc "$hb / $pb")
+	echo "| hm-align -j 1, 1000x1000 JPEG (150-px face) -> 112x112 JPEG: img/s | $(calc "$hb" 0) | OpenCV, whole-image decode: $(calc "$pb" 0) | ${ratio}x | >= 3.0x: $(met "$ratio" ">=" 3.0) | - |"
+	if [ -n "$base" ]; then
+		b1=$(median "${al_b1[@]}") bb=$(median "${al_bbig[@]}")
+		echo "| hm-align -j 1, 250x250 JPEG, this build beside BENCH_ALIGN_BASE: img/s | $(calc "$h" 0) | base: $(calc "$b1" 0) | $(calc "$h / $b1")x | - | - |"
+		echo "| hm-align -j 1, 1000x1000 JPEG, this build beside BENCH_ALIGN_BASE: img/s | $(calc "$hb" 0) | base: $(calc "$bb" 0) | $(calc "$hb / $bb")x | - | - |"
+	fi
 	h2=$(median "${al_2[@]}")
 	ratio=$(calc "$h2 / $h")
 	echo "| hm-align -j 2 beside -j 1: img/s | $(calc "$h2" 0) | hm-align -j 1: $(calc "$h" 0) | ${ratio}x | - | 2.00x on 2 cores: at $(calc "100 * $ratio / 2" 0)% |"
@@ -240,5 +277,7 @@ echo "runs (hm / reference, in the order run):"
 want train && echo "  train img/s: $(list "${tr_hm[@]}") / $(list "${tr_pt[@]}"); peak RSS KiB: $(list "${rss_hm[@]}") / $(list "${rss_pt[@]}")"
 want embed && echo "  embed img/s: $(list "${em_hm[@]}") / $(list "${em_pt[@]}")"
 want align && echo "  align img/s: -j 1 $(list "${al_1[@]}") / OpenCV $(list "${al_cv[@]}") / -j 2 $(list "${al_2[@]}")"
+want align && echo "  align raw img/s: -j 1 $(list "${al_raw[@]}") / OpenCV $(list "${al_cvraw[@]}"); 1000x1000: -j 1 $(list "${al_big[@]}") / OpenCV $(list "${al_cvbig[@]}")"
+want align && [ -n "${BENCH_ALIGN_BASE:-}" ] && echo "  BENCH_ALIGN_BASE ($BENCH_ALIGN_BASE) img/s: 250x250 $(list "${al_b1[@]}"); 1000x1000 $(list "${al_bbig[@]}")"
 echo "  conv GFLOP/s: $(list $cv) / sgemm $(list $sg)"
 }

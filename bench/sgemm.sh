@@ -22,7 +22,7 @@ trap 'rm -rf "$tmp"' EXIT
 omp=-fopenmp
 [ "${OPENMP:-1}" = 0 ] && omp=
 cflags="-std=c11 -O2 -D_GNU_SOURCE $omp -I$root/common"
-libs="-lturbojpeg -lz -lopenblas -lcsv -lpthread -lm"
+libs="-lturbojpeg -ljpeg -lz -lopenblas -lcsv -lpthread -lm"
 make -s -C "$root" libhm.a
 # shellcheck disable=SC2086
 cc $cflags -o "$tmp/gemm" "$root/bench/gemm.c" "$root/libhm.a" $libs

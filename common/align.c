@@ -152,11 +152,12 @@ static int warp_check(const struct image *out, const struct image *in,
 }
 
 /* One border pixel: source position quantised as in the fast loop, each tap
- * checked, taps outside the image read 0. */
-static void warp_pixel_border(unsigned char *o, const struct image *in, double sx,
-			      double sy, int C)
+ * checked, taps outside the W x H image read 0.  The pixels are those of
+ * the window of IN at (OX, OY) of that image; a tap inside the image but
+ * outside the window sets *MISS (the caller decoded too little). */
+static void warp_pixel_border(unsigned char *o, const struct image *in, int ox, int oy,
+			      int w, int h, double sx, double sy, int C, int *miss)
 {
-	int w = in->width, h = in->height;
 	if (!(sx > -1 && sx < w && sy > -1 && sy < h)) {
 		memset(o, 0, C);
 		return;
@@ -167,11 +168,22 @@ static void warp_pixel_border(unsigned char *o, const struct image *in, double s
 	int w11 = (fx * fy + WONE / 2) >> WBITS;
 	int wt[4] = { WONE - fx - fy + w11, fx - w11, fy - w11, w11 };
 	int tx[4] = { x0, x0 + 1, x0, x0 + 1 }, ty[4] = { y0, y0, y0 + 1, y0 + 1 };
+	int in_tap[4];
+	for (int k = 0; k < 4; k++) {
+		in_tap[k] = tx[k] >= 0 && tx[k] < w && ty[k] >= 0 && ty[k] < h;
+		tx[k] -= ox;
+		ty[k] -= oy;
+		if (in_tap[k] && (tx[k] < 0 || tx[k] >= in->width || ty[k] < 0 ||
+				  ty[k] >= in->height)) {
+			*miss = 1;
+			in_tap[k] = 0;
+		}
+	}
 	for (int c = 0; c < C; c++) {
 		int acc = WONE / 2;
 		for (int k = 0; k < 4; k++)
-			if (tx[k] >= 0 && tx[k] < w && ty[k] >= 0 && ty[k] < h)
-				acc += wt[k] * in->data[((size_t)ty[k] * w + tx[k]) * C + c];
+			if (in_tap[k])
+				acc += wt[k] * in->data[((size_t)ty[k] * in->width + tx[k]) * C + c];
 		o[c] = (unsigned char)(acc >> WBITS);
 	}
 }
@@ -212,13 +224,75 @@ static inline void warp_run(unsigned char *restrict o, const unsigned char *rest
  * all three channels (and two bytes of the next pixel, weighted 0); rows p
  * and q are interleaved so that one pmaddwd forms p*w0x + q*w1x per lane.
  * The 8-byte loads read 2 bytes past the second tap, which the caller
- * guarantees to be inside the image by keeping y0 + 1 < h - 1.
+ * guarantees to be inside the image by keeping y0 + 1 < h - 1 (for a
+ * window, inside its buffer: image_alloc()'s 16 bytes of slack).
  */
 static void warp_run3_sse2(unsigned char *restrict o, const unsigned char *restrict src,
 			   size_t stride, int64_t X, int64_t Y, int64_t DX, int64_t DY, int n)
 {
 	const __m128i zero = _mm_setzero_si128(), round = _mm_set1_epi32(WONE / 2);
-	for (int i = 0; i < n; i++, X += DX, Y += DY, o += 3) {
+	const __m128i mask = _mm_set1_epi32(WONE - 1), one = _mm_set1_epi32(WONE);
+	int i = 0;
+	/*
+	 * Four pixels a step: their weights side by side (the same integer
+	 * formulas as below, so the same bytes), each pixel's sum as below,
+	 * and the four results stored as 32-bit words 3 bytes apart, each
+	 * word's fourth byte overwritten by the next pixel.  The last store's
+	 * fourth byte falls on the pixel after the four, so the group loop
+	 * stops while at least one pixel of the run is left for the loop below.
+	 */
+	for (; i + 4 < n; i += 4) {
+		uint32_t xq[4], yq[4];
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++, X += DX, Y += DY) {
+			xq[k] = (uint32_t)(X >> (FRAC - WBITS));
+			yq[k] = (uint32_t)(Y >> (FRAC - WBITS));
+		}
+		__m128i fx = _mm_and_si128(_mm_set_epi32((int)xq[3], (int)xq[2], (int)xq[1],
+							 (int)xq[0]), mask);
+		__m128i fy = _mm_and_si128(_mm_set_epi32((int)yq[3], (int)yq[2], (int)yq[1],
+							 (int)yq[0]), mask);
+		/* fx, fy < 2^11 in the low halves: pmaddwd gives fx * fy exactly */
+		__m128i w11 = _mm_srli_epi32(_mm_add_epi32(_mm_madd_epi16(fx, fy), round), WBITS);
+		__m128i w01 = _mm_sub_epi32(fx, w11), w10 = _mm_sub_epi32(fy, w11);
+		__m128i w00 = _mm_add_epi32(_mm_sub_epi32(_mm_sub_epi32(one, fx), fy), w11);
+		__m128i left = _mm_or_si128(w00, _mm_slli_epi32(w10, 16));
+		__m128i right = _mm_or_si128(w01, _mm_slli_epi32(w11, 16));
+		__m128i lr[2] = { _mm_unpacklo_epi32(left, right), _mm_unpackhi_epi32(left, right) };
+		__m128i res[4];
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++) {
+			const unsigned char *p = src + (size_t)(yq[k] >> WBITS) * stride +
+						 (size_t)(xq[k] >> WBITS) * 3;
+			__m128i a = _mm_loadl_epi64((const __m128i *)p);
+			__m128i b = _mm_loadl_epi64((const __m128i *)(p + stride));
+			__m128i ab = _mm_unpacklo_epi8(a, b);
+			__m128i lo = _mm_unpacklo_epi8(ab, zero), hi = _mm_unpackhi_epi8(ab, zero);
+			/* (left, left, left, right) and (right, right, -, -): the lanes
+			 * marked - land in the sum's fourth lane, which is dropped */
+			__m128i wl, wr;
+			if (k & 1) {
+				wl = _mm_shuffle_epi32(lr[k >> 1], _MM_SHUFFLE(3, 2, 2, 2));
+				wr = _mm_shuffle_epi32(lr[k >> 1], _MM_SHUFFLE(3, 3, 3, 3));
+			} else {
+				wl = _mm_shuffle_epi32(lr[k >> 1], _MM_SHUFFLE(1, 0, 0, 0));
+				wr = _mm_shuffle_epi32(lr[k >> 1], _MM_SHUFFLE(1, 1, 1, 1));
+			}
+			__m128i s_lo = _mm_madd_epi16(lo, wl), s_hi = _mm_madd_epi16(hi, wr);
+			__m128i sum = _mm_add_epi32(s_lo, _mm_add_epi32(_mm_srli_si128(s_lo, 12),
+									 _mm_slli_si128(s_hi, 4)));
+			res[k] = _mm_srli_epi32(_mm_add_epi32(sum, round), WBITS);
+		}
+		__m128i px = _mm_packus_epi16(_mm_packs_epi32(res[0], res[1]),
+					      _mm_packs_epi32(res[2], res[3]));
+#pragma GCC unroll 4
+		for (int k = 0; k < 4; k++, o += 3) {
+			uint32_t v = (uint32_t)_mm_cvtsi128_si32(px);
+			memcpy(o, &v, 4);
+			px = _mm_srli_si128(px, 4);
+		}
+	}
+	for (; i < n; i++, X += DX, Y += DY, o += 3) {
 		uint32_t xq = (uint32_t)(X >> (FRAC - WBITS)), yq = (uint32_t)(Y >> (FRAC - WBITS));
 		uint32_t fx = xq & (WONE - 1), fy = yq & (WONE - 1);
 		uint32_t w11 = (fx * fy + WONE / 2) >> WBITS;
@@ -251,12 +325,33 @@ static int inside(int64_t X, int64_t Y, int xlim, int ylim)
 	return X >= 0 && Y >= 0 && (X >> FRAC) < xlim && (Y >> FRAC) < ylim;
 }
 
-int align_warp(struct image *out, const struct image *in, const double m[6])
+/* Whether the taps (x0, y0) .. (x0 + 1, y0 + 1) of window position (X, Y)
+ * lie inside a window of WW x WH pixels. */
+static int in_window(int64_t X, int64_t Y, int ww, int wh)
+{
+	return X >= 0 && Y >= 0 && (X >> FRAC) + 1 < ww && (Y >> FRAC) + 1 < wh;
+}
+
+/*
+ * The warp, reading a window: IN holds the pixels of the rectangle at
+ * (OX, OY) of a W x H image.  Every decision (which pixels take the fast
+ * run, each position and weight) is made in the coordinates of the whole
+ * image, exactly as for the whole image; only the pixel addresses move by
+ * (OX, OY), an exact integer shift, so the output is byte-identical to the
+ * warp of the whole image as long as the window holds every tap inside the
+ * image.  A tap inside the image but outside the window fails (-1): it
+ * would mean the caller decoded too little.
+ */
+static int warp_window(struct image *out, const struct image *in, int ox, int oy,
+		       int w, int h, const double m[6])
 {
 	double inv[6];
 	if (warp_check(out, in, m, inv))
 		return -1;
-	const int C = in->channels, W = out->width, w = in->width, h = in->height;
+	const int C = in->channels, W = out->width;
+	const int ww = in->width, wh = in->height;
+	const int64_t OX = (int64_t)ox << FRAC, OY = (int64_t)oy << FRAC;
+	int miss = 0;
 	const double one = (double)((int64_t)1 << FRAC);
 	/* Rounding the position to the nearest 1/2048 px = adding half a step. */
 	const int64_t half = (int64_t)1 << (FRAC - WBITS - 1);
@@ -266,7 +361,8 @@ int align_warp(struct image *out, const struct image *in, const double m[6])
 	int64_t DY = fixed_ok ? llround(inv[3] * one) : 0;
 	/* Interior: x0 + 1 <= w - 1 and y0 + 1 <= h - 1; the SSE2 RGB loop
 	 * over-reads 2 bytes after the lower tap row, so it also keeps that row
-	 * off the image's last one. */
+	 * off the image's last one (a window's last row may be that row: the
+	 * 2 bytes then fall in image_alloc()'s slack). */
 	int xlim = w - 1, ylim = h - 1;
 #ifdef __SSE2__
 	if (C == 3)
@@ -306,10 +402,17 @@ int align_warp(struct image *out, const struct image *in, const double m[6])
 				while (ub >= ua && !inside(X0 + ub * DX, Y0 + ub * DY, xlim, ylim))
 					ub--;
 			}
+			/* the run's ends are inside the window, so all of it is */
+			if (ua <= ub &&
+			    (!in_window(X0 + ua * DX - OX, Y0 + ua * DY - OY, ww, wh) ||
+			     !in_window(X0 + ub * DX - OX, Y0 + ub * DY - OY, ww, wh))) {
+				miss = 1;
+				ua = 0, ub = -1;
+			}
 			if (ua <= ub) {
-				int64_t X = X0 + ua * DX, Y = Y0 + ua * DY;
+				int64_t X = X0 + ua * DX - OX, Y = Y0 + ua * DY - OY;
 				unsigned char *o = row + (size_t)ua * C;
-				size_t stride = (size_t)w * C;
+				size_t stride = (size_t)ww * C;
 				if (C == 3)
 #ifdef __SSE2__
 					warp_run3_sse2(o, in->data, stride, X, Y, DX, DY, ub - ua + 1);
@@ -327,11 +430,19 @@ int align_warp(struct image *out, const struct image *in, const double m[6])
 				u = ub;
 				continue;
 			}
-			warp_pixel_border(row + (size_t)u * C, in, inv[0] * u + sx0,
-					  inv[3] * u + sy0, C);
+			warp_pixel_border(row + (size_t)u * C, in, ox, oy, w, h,
+					  inv[0] * u + sx0, inv[3] * u + sy0, C, &miss);
 		}
 	}
+	if (miss)
+		return hm_error("warp: the decoded window (%dx%d at %d,%d) misses pixels "
+				"the warp reads", ww, wh, ox, oy);
 	return 0;
+}
+
+int align_warp(struct image *out, const struct image *in, const double m[6])
+{
+	return warp_window(out, in, 0, 0, in->width, in->height, m);
 }
 
 int align_warp_ref(struct image *out, const struct image *in, const double m[6])
@@ -381,6 +492,101 @@ int align_face(struct image *out, double m[6], const struct image *in,
 		return hm_error_prefix("'%s'", name);
 	}
 	return 0;
+}
+
+int align_decode_denom(const double m[6])
+{
+	double s = hypot(m[0], m[3]);	/* output px per source px */
+	int d = 8;
+	while (d > 1 && !(s * d <= 1))
+		d /= 2;
+	return d;
+}
+
+/* M for the image decoded at 1/D: source x = D x' + (D - 1) / 2. */
+static void map_scaled(double ms[6], const double m[6], int d)
+{
+	double c = (d - 1) / 2.0;
+	for (int r = 0; r < 2; r++) {
+		const double *a = m + 3 * r;
+		double *b = ms + 3 * r;
+		b[0] = a[0] * d;
+		b[1] = a[1] * d;
+		b[2] = a[2] + (a[0] + a[1]) * c;
+	}
+}
+
+static int clamp_coord(double v)
+{
+	const double lim = 1 << 24;
+	return (int)(v < -lim ? -lim : v > lim ? lim : v);
+}
+
+/* The source pixels the warp by M into W x H reads: the bounding box of the
+ * output corners mapped back, the bilinear tap to the right and below, and
+ * one pixel of margin all round (positions are quantised to 1/2048). */
+static void source_rect(int rect[4], const double m[6], int W, int H)
+{
+	double inv[6], x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+	align_invert(inv, m);	/* M came from align_fit(): never singular */
+	for (int k = 0; k < 4; k++) {
+		double x, y;
+		align_map(inv, k & 1 ? W - 1 : 0, k & 2 ? H - 1 : 0, &x, &y);
+		x0 = fmin(x0, x), x1 = fmax(x1, x);
+		y0 = fmin(y0, y), y1 = fmax(y1, y);
+	}
+	rect[0] = clamp_coord(floor(x0) - 1);
+	rect[1] = clamp_coord(floor(y0) - 1);
+	rect[2] = clamp_coord(floor(x1) + 2);
+	rect[3] = clamp_coord(floor(y1) + 2);
+}
+
+int align_face_decode(struct image *out, double m[6], struct image_window *win,
+		      struct jpeg *j, const unsigned char *buf, size_t n, int channels,
+		      const float pt[5][2], const struct align_template *t,
+		      enum align_decode mode, const char *name)
+{
+	double src[5][2], mm[6], ms[6];
+	struct image in = { 0 };
+	struct image_window w;
+	memset(out, 0, sizeof *out);
+	for (int i = 0; i < 5; i++) {
+		src[i][0] = pt[i][0];
+		src[i][1] = pt[i][1];
+	}
+	if (align_fit(mm, (const double (*)[2])src, (const double (*)[2])t->pt, 5)) {
+		/* the decode's complaint first, as when the image was read first */
+		if (image_decode(j, buf, n, channels, &in, name))
+			return -1;
+		image_free(&in);
+		align_fit(mm, (const double (*)[2])src, (const double (*)[2])t->pt, 5);
+		return hm_error_prefix("'%s'", name);
+	}
+	if (m)
+		memcpy(m, mm, sizeof mm);
+	int rc;
+	if (mode == ALIGN_DECODE_FULL) {
+		rc = image_decode(j, buf, n, channels, &in, name);
+		w = (struct image_window){ .full_width = in.width, .full_height = in.height,
+					   .denom = 1 };
+	} else {
+		int d = mode == ALIGN_DECODE_SCALED ? align_decode_denom(mm) : 1, rect[4];
+		map_scaled(ms, mm, d);
+		source_rect(rect, ms, t->width, t->height);
+		rc = image_decode_region(j, buf, n, channels, d, rect, &in, &w, name);
+	}
+	if (rc)
+		return -1;
+	map_scaled(ms, mm, w.denom);
+	if (win)
+		*win = w;
+	rc = image_alloc(out, t->width, t->height, in.channels);
+	if (!rc && warp_window(out, &in, w.x, w.y, w.full_width, w.full_height, ms)) {
+		image_free(out);
+		rc = hm_error_prefix("'%s'", name);
+	}
+	image_free(&in);
+	return rc;
 }
 
 int align_key(char *buf, size_t size, const char *path)
@@ -466,14 +672,17 @@ static char *out_path(const struct align_batch *b, const char *path)
 static void process(struct align_batch *b, struct jpeg *j, long i, struct slot *s)
 {
 	const struct lmk_entry *e = &b->list->e[i];
-	struct image in = { 0 }, out = { 0 };
+	struct image out = { 0 };
 	char *path = full_path(b, e->path), *dest = NULL;
+	unsigned char *buf = NULL;
+	size_t n = 0;
 	int rc = path ? 0 : hm_error("out of memory");
 	if (!rc)
-		rc = image_load(j, path, b->channels, &in);
+		rc = file_read_all(path, &buf, &n);
 	if (!rc)
-		rc = align_face(&out, NULL, &in, e->pt, b->tmpl, path);
-	image_free(&in);
+		rc = align_face_decode(&out, NULL, NULL, j, buf, n, b->channels, e->pt,
+				       b->tmpl, b->decode, path);
+	free(buf);
 	if (!rc && b->out_dir) {
 		dest = out_path(b, e->path);
 		rc = !dest || make_parent_dirs(dest) ||

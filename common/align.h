@@ -79,6 +79,41 @@ int align_warp_ref(struct image *out, const struct image *in, const double m[6])
 int align_face(struct image *out, double m[6], const struct image *in,
 	       const float pt[5][2], const struct align_template *t, const char *name);
 
+/*
+ * How much of a JPEG to decode for one face (PNM files are always read
+ * whole).  The map sends the output rectangle to a known source
+ * quadrilateral; its bounding box, plus the bilinear taps and a pixel of
+ * margin, is all the warp reads.
+ *   ALIGN_DECODE_REGION  only that box, at full size (image_decode_region):
+ *                        the output is byte-identical to FULL's.
+ *   ALIGN_DECODE_FULL    the whole image (image_decode), as before.
+ *   ALIGN_DECODE_SCALED  the box, and where the face is at least twice the
+ *                        output's size, decoded at 1/2, 1/4 or 1/8 by
+ *                        libjpeg's DCT scaling: the smallest scale 1/D with
+ *                        the map's scale (output px per source px) times D
+ *                        still <= 1, so the decoded face keeps at least as
+ *                        many pixels as the output; the map is adjusted to
+ *                        the scaled pixel grid.  The output differs from
+ *                        FULL's: a DCT-domain box filter before the bilinear
+ *                        warp instead of bilinear taps on the full image.
+ */
+enum align_decode { ALIGN_DECODE_REGION, ALIGN_DECODE_FULL, ALIGN_DECODE_SCALED };
+
+/* The decode scale denominator (1, 2, 4, 8) SCALED uses for map M. */
+int align_decode_denom(const double m[6]);
+
+/*
+ * align_face() from the encoded bytes BUF (N bytes, JPEG or PNM), decoding
+ * as MODE says, with CHANNELS channels (1 or 3).  M, if not NULL, receives
+ * the map fitted in full-size source coordinates; WIN, if not NULL, what
+ * was decoded.  A file that fails to decode reports that before any fault
+ * of its landmarks, as align_face() after image_decode() would.
+ */
+int align_face_decode(struct image *out, double m[6], struct image_window *win,
+		      struct jpeg *j, const unsigned char *buf, size_t n, int channels,
+		      const float pt[5][2], const struct align_template *t,
+		      enum align_decode mode, const char *name);
+
 /* --- align_batch: hm-align's work --- */
 
 struct align_batch {
@@ -89,6 +124,7 @@ struct align_batch {
 	int channels;			/* 3 RGB, 1 grey */
 	int encoding;			/* REC_JPEG or REC_RAW (records only) */
 	int quality;			/* JPEG quality 1..100 */
+	enum align_decode decode;	/* 0 = ALIGN_DECODE_REGION */
 	int threads;			/* >= 1 */
 	int skip_bad;			/* skip images that fail instead of stopping */
 	FILE *out;			/* records go here, or NULL with out_dir */

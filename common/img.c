@@ -4,16 +4,54 @@
 #include "rec.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jpeglib.h>
 #include <turbojpeg.h>
 
 #define MAX_FILE (64u << 20)
 
+/* libjpeg's errors longjmp back to the decode; its warnings (corrupt or
+ * truncated data) are neither printed nor fatal, as TurboJPEG treats them. */
+struct jerr {
+	struct jpeg_error_mgr pub;
+	jmp_buf jb;
+	char msg[JMSG_LENGTH_MAX];
+};
+
 struct jpeg {
 	tjhandle dec, enc;
+	/* region decodes go through libjpeg: TurboJPEG 2.1 cannot crop */
+	struct jpeg_decompress_struct d;
+	struct jerr err;
+	int have_d;
 };
+
+static void jerr_exit(j_common_ptr c)
+{
+	struct jerr *e = (struct jerr *)c->err;
+	e->pub.format_message(c, e->msg);
+	longjmp(e->jb, 1);
+}
+
+static void jerr_output(j_common_ptr c)
+{
+	(void)c;	/* warnings: as TurboJPEG, say nothing */
+}
+
+static int create_decompress(struct jpeg *j)
+{
+	j->d.err = jpeg_std_error(&j->err.pub);
+	j->err.pub.error_exit = jerr_exit;
+	j->err.pub.output_message = jerr_output;
+	if (setjmp(j->err.jb))
+		return -1;
+	jpeg_create_decompress(&j->d);
+	j->have_d = 1;
+	return 0;
+}
 
 struct jpeg *jpeg_new(void)
 {
@@ -29,6 +67,11 @@ struct jpeg *jpeg_new(void)
 		jpeg_free(j);
 		return NULL;
 	}
+	if (create_decompress(j)) {
+		hm_error("cannot initialise libjpeg: %s", j->err.msg);
+		jpeg_free(j);
+		return NULL;
+	}
 	return j;
 }
 
@@ -40,6 +83,8 @@ void jpeg_free(struct jpeg *j)
 		tjDestroy(j->dec);
 	if (j->enc)
 		tjDestroy(j->enc);
+	if (j->have_d)
+		jpeg_destroy_decompress(&j->d);
 	free(j);
 }
 
@@ -48,7 +93,7 @@ int image_alloc(struct image *im, int width, int height, int channels)
 	im->width = width;
 	im->height = height;
 	im->channels = channels;
-	im->data = calloc((size_t)width * height * channels + 1, 1);
+	im->data = calloc((size_t)width * height * channels + 16, 1);
 	if (!im->data)
 		return hm_error("out of memory for a %dx%d image", width, height);
 	return 0;
@@ -84,6 +129,80 @@ static int decode_jpeg(struct jpeg *j, const unsigned char *buf, size_t n,
 		return hm_error_file(name, "bad JPEG: %s", tjGetErrorStr2(j->dec));
 	}
 	return 0;
+}
+
+static int clampi(int v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/*
+ * The region decode (see img.h).  Set up as tjDecompress2() sets up its
+ * decompressor for TJPF_RGB / TJPF_GRAY and TJFLAG_ACCURATEDCT (islow IDCT,
+ * fancy upsampling), so that the pixels are the same.
+ */
+static int region_work(struct jpeg *j, const unsigned char *buf, size_t n,
+		       int channels, int denom, const int rect[4],
+		       struct image *out, struct image_window *win,
+		       const char *name)
+{
+	struct jpeg_decompress_struct *d = &j->d;
+	jpeg_mem_src(d, buf, (unsigned long)n);
+	jpeg_read_header(d, TRUE);
+	int w = (int)d->image_width, h = (int)d->image_height;
+	if (w > REC_MAX_SIDE || h > REC_MAX_SIDE) {
+		jpeg_abort_decompress(d);
+		return hm_error_file(name, "JPEG size %dx%d out of range", w, h);
+	}
+	if (d->jpeg_color_space == JCS_CMYK || d->jpeg_color_space == JCS_YCCK) {
+		jpeg_abort_decompress(d);
+		return hm_error_file(name, "CMYK JPEG not supported");
+	}
+	if (!channels)
+		channels = d->jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
+	d->out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_EXT_RGB;
+	d->dct_method = JDCT_ISLOW;
+	d->do_fancy_upsampling = TRUE;
+	d->scale_num = 1;
+	d->scale_denom = (unsigned)denom;
+	jpeg_start_decompress(d);
+	int W = (int)d->output_width, H = (int)d->output_height;
+	int x0 = clampi(rect[0], 0, W - 1), x1 = clampi(rect[2], x0, W - 1);
+	int y0 = clampi(rect[1], 0, H - 1), y1 = clampi(rect[3], y0, H - 1);
+	/* one more column each side: a crop's edge columns may differ */
+	JDIMENSION xoff = (JDIMENSION)(x0 > 0 ? x0 - 1 : 0);
+	JDIMENSION cw = (JDIMENSION)((x1 < W - 1 ? x1 + 1 : x1) + 1) - xoff;
+	if (xoff > 0 || cw < (JDIMENSION)W)
+		jpeg_crop_scanline(d, &xoff, &cw);
+	if (image_alloc(out, (int)cw, y1 - y0 + 1, channels)) {
+		jpeg_abort_decompress(d);
+		return -1;
+	}
+	if (y0 > 0)
+		jpeg_skip_scanlines(d, (JDIMENSION)y0);
+	size_t stride = (size_t)cw * channels;
+	while ((int)d->output_scanline <= y1) {
+		JSAMPROW row = out->data + (size_t)((int)d->output_scanline - y0) * stride;
+		if (jpeg_read_scanlines(d, &row, 1) != 1)
+			break;	/* cannot happen with a memory source */
+	}
+	jpeg_abort_decompress(d);
+	*win = (struct image_window){ .x = (int)xoff, .y = y0, .full_width = W,
+				      .full_height = H, .denom = denom };
+	return 0;
+}
+
+static int decode_jpeg_region(struct jpeg *j, const unsigned char *buf, size_t n,
+			      int channels, int denom, const int rect[4],
+			      struct image *out, struct image_window *win,
+			      const char *name)
+{
+	if (setjmp(j->err.jb)) {
+		jpeg_abort_decompress(&j->d);
+		image_free(out);
+		return hm_error_file(name, "bad JPEG: %s", j->err.msg);
+	}
+	return region_work(j, buf, n, channels, denom, rect, out, win, name);
 }
 
 /* PNM header: magic, width, height, maxval, with '#' comments. */
@@ -166,6 +285,25 @@ int image_decode(struct jpeg *j, const unsigned char *buf, size_t n,
 	if (n == 0)
 		return hm_error_file(name, "empty image file");
 	return hm_error_file(name, "not a JPEG or PNM (P5/P6) image");
+}
+
+int image_decode_region(struct jpeg *j, const unsigned char *buf, size_t n,
+			int channels, int denom, const int rect[4],
+			struct image *out, struct image_window *win,
+			const char *name)
+{
+	memset(out, 0, sizeof *out);
+	if (denom != 1 && denom != 2 && denom != 4 && denom != 8)
+		return hm_error_file(name, "bad decode scale 1/%d", denom);
+	if (channels != 0 && channels != 1 && channels != 3)
+		return hm_error_file(name, "bad channel count %d", channels);
+	if (n >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff)
+		return decode_jpeg_region(j, buf, n, channels, denom, rect, out, win, name);
+	if (image_decode(j, buf, n, channels, out, name))
+		return -1;
+	*win = (struct image_window){ .full_width = out->width,
+				      .full_height = out->height, .denom = 1 };
+	return 0;
 }
 
 int file_read_all(const char *path, unsigned char **buf, size_t *n)

@@ -85,6 +85,7 @@ test_expect_success 'usage errors exit 2' '
 	test_fails_cleanly 2 "--quality" hm-align --quality 0 good.txt &&
 	test_fails_cleanly 2 "--template" hm-align --template vgg good.txt &&
 	test_fails_cleanly 2 "--encoding" hm-align --encoding png good.txt &&
+	test_fails_cleanly 2 "--decode: '"'"'fast'"'"'" hm-align --decode fast good.txt &&
 	test_fails_cleanly 2 "-j" hm-align -j 0 good.txt &&
 	test_fails_cleanly 2 "--encoding raw applies to records" \
 		hm-align --encoding raw --out-dir t good.txt &&

@@ -1,10 +1,13 @@
 /* Alignment: templates, the similarity fit against an independent solve, the
- * fast warp against its naive twin, keys, and the batch's determinism. */
+ * fast warp against its naive twin, region and scaled decodes against the
+ * whole decode, keys, and the batch's determinism. */
 #include "tap.h"
 #include "align.h"
 #include "err.h"
 #include "rec.h"
 #include "rng.h"
+
+#include <turbojpeg.h>
 
 static const double arcface[5][2] = {
 	{ 38.2946, 51.6963 }, { 73.5318, 51.5014 }, { 56.0252, 71.7366 },
@@ -284,6 +287,279 @@ static void test_face(void)
 	image_free(&in);
 }
 
+/* A photo-like picture: smooth colour, edges, a little noise. */
+static void photo(struct image *im, struct rng *r, int w, int h, int c)
+{
+	image_alloc(im, w, h, c);
+	double f[3][4];
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 4; i++)
+			f[k][i] = rng_range(r, 0.01, 0.08);
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++)
+			for (int k = 0; k < c; k++) {
+				double v = 128 + 60 * sin(x * f[k][0] + y * f[k][1]) +
+					   40 * cos(x * f[k][2] - y * f[k][3]);
+				if (((x / 17) ^ (y / 11)) % 7 == 0)
+					v = 255 - v;
+				v += rng_range(r, -6, 6);
+				im->data[((size_t)y * w + x) * c + k] =
+					(unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+			}
+}
+
+static unsigned char *to_jpeg(const struct image *im, int sub, int flags, unsigned long *n)
+{
+	tjhandle tj = tjInitCompress();
+	unsigned char *jb = NULL;
+	*n = 0;
+	tjCompress2(tj, im->data, im->width, 0, im->height,
+		    im->channels == 1 ? TJPF_GRAY : TJPF_RGB, &jb, n,
+		    im->channels == 1 ? TJSAMP_GRAY : sub, 90, flags);
+	tjDestroy(tj);
+	return jb;
+}
+
+/* Landmarks of a face: the template's points moved by a similarity of
+ * scale SC (source px per template px), angle ANG, centred at (CX, CY). */
+static void face_points(float pt[5][2], double sc, double ang, double cx, double cy)
+{
+	for (int i = 0; i < 5; i++) {
+		double x = arcface[i][0] - 56, y = arcface[i][1] - 72;
+		pt[i][0] = (float)(cx + sc * (cos(ang) * x - sin(ang) * y));
+		pt[i][1] = (float)(cy + sc * (sin(ang) * x + cos(ang) * y));
+	}
+}
+
+static double mean_diff(const struct image *a, const struct image *b, int *max)
+{
+	size_t n = (size_t)a->width * a->height * a->channels;
+	double s = 0;
+	*max = 0;
+	for (size_t i = 0; i < n; i++) {
+		int d = abs(a->data[i] - b->data[i]);
+		s += d;
+		*max = d > *max ? d : *max;
+	}
+	return s / n;
+}
+
+static void test_decode(void)
+{
+	struct rng r;
+	rng_seed(&r, 21);
+	struct jpeg *j = jpeg_new();
+	static const int subs[] = { TJSAMP_420, TJSAMP_422, TJSAMP_444, TJSAMP_420 };
+	static const char *const tnames[] = { "insightface", "sphereface", "insightface" };
+	static const int tsize[] = { 0, 0, 224 };
+	int same = 0, tries = 0, smaller = 0, fails = 0, outside_same = 0, outside = 0;
+	int border_same = 0, border = 0;
+	for (int pic = 0; pic < 10; pic++) {
+		/* colour 4:2:0, 4:2:2, 4:4:4, progressive 4:2:0; and grey files */
+		int grey_file = pic >= 8, kind = pic % 4;
+		struct image im;
+		int w = 160 + (int)rng_below(&r, 400), h = 160 + (int)rng_below(&r, 400);
+		photo(&im, &r, w, h, grey_file ? 1 : 3);
+		unsigned long n;
+		unsigned char *jb = to_jpeg(&im, subs[kind], kind == 3 ? TJFLAG_PROGRESSIVE : 0, &n);
+		image_free(&im);
+		for (int t = 0; t < 24; t++) {
+			struct align_template tp;
+			int ti = (int)rng_below(&r, 3);
+			align_template_init(&tp, tnames[ti], tsize[ti], tsize[ti]);
+			int ch = rng_below(&r, 2) ? 3 : 1;
+			float pt[5][2];
+			double sc = rng_range(&r, 0.4, 3.5), cx, cy;
+			int where = t % 4;	/* inside, across an edge, off the image, anywhere */
+			if (where == 0)
+				cx = rng_range(&r, 0.3, 0.7) * w, cy = rng_range(&r, 0.3, 0.7) * h;
+			else if (where == 1)
+				cx = rng_below(&r, 2) ? rng_range(&r, -20, 20) : w + rng_range(&r, -20, 20),
+				cy = rng_range(&r, 0, h);
+			else if (where == 2)
+				cx = -400 * sc, cy = rng_range(&r, -300, h + 300);
+			else
+				cx = rng_range(&r, -50, w + 50), cy = rng_range(&r, -50, h + 50);
+			face_points(pt, sc, rng_range(&r, -0.8, 0.8), cx, cy);
+			struct image full, reg;
+			struct image_window win;
+			double m1[6], m2[6];
+			int rc = align_face_decode(&full, m1, NULL, j, jb, n, ch, pt, &tp,
+						   ALIGN_DECODE_FULL, "f.jpg");
+			rc |= align_face_decode(&reg, m2, &win, j, jb, n, ch, pt, &tp,
+						ALIGN_DECODE_REGION, "f.jpg");
+			tries++;
+			if (rc) {
+				fails++;
+				diag("decode failed: %s", hm_errmsg());
+				continue;
+			}
+			int eq = !memcmp(full.data, reg.data, (size_t)tp.width * tp.height * ch) &&
+				 !memcmp(m1, m2, sizeof m1);
+			same += eq;
+			if (where == 1)
+				border++, border_same += eq;
+			if (where == 2) {
+				int black = 1;
+				for (size_t i = 0; i < (size_t)tp.width * tp.height * ch; i++)
+					black &= reg.data[i] == 0;
+				outside++, outside_same += eq && black;
+			}
+			smaller += win.full_width == w && win.full_height == h &&
+				   (long)win.x >= 0 && win.y >= 0 &&
+				   (long)reg.width * reg.height < (long)w * h;
+			image_free(&full);
+			image_free(&reg);
+		}
+		tjFree(jb);
+	}
+	ok(!fails, "every face decoded and warped");
+	ok(same == tries, "region decode: output byte-identical to the whole decode's "
+	   "(%d of %d faces: JPEG 4:2:0, 4:2:2, 4:4:4, progressive, grey; RGB and grey out; "
+	   "three templates)", same, tries);
+	ok(border && border_same == border, "faces across the image's edge: identical (%d)",
+	   border);
+	ok(outside && outside_same == outside, "faces off the image: identical, black (%d)",
+	   outside);
+	ok(smaller > tries / 2, "and the region is smaller than the image (%d of %d)", smaller,
+	   tries);
+
+	struct align_template t112;
+	align_template_init(&t112, "insightface", 0, 0);
+	/* SCALED: large faces decode at 1/2, 1/4, 1/8; how far from FULL. */
+	is_int(align_decode_denom((double[6]){ 1, 0, 0, 0, 1, 0 }), 1, "scale 1: whole size");
+	is_int(align_decode_denom((double[6]){ 0.6, 0, 0, 0, 0.6, 0 }), 1, "scale 0.6: whole size");
+	is_int(align_decode_denom((double[6]){ 0, 0.5, 0, -0.5, 0, 0 }), 2, "scale 0.5: 1/2");
+	is_int(align_decode_denom((double[6]){ 0.3, 0.1, 0, -0.1, 0.3, 0 }), 2,
+	       "scale 0.32: 1/2");
+	is_int(align_decode_denom((double[6]){ 0.2, 0, 0, 0, 0.2, 0 }), 4, "scale 0.2: 1/4");
+	is_int(align_decode_denom((double[6]){ 0.01, 0, 0, 0, 0.01, 0 }), 8, "scale 0.01: 1/8");
+	/*
+	 * Faces of scale 1.5 to 9 (source px per template px) in a 1400x1200
+	 * JPEG, twice: on the busy picture (edges, noise: what the box filter
+	 * of a scaled decode changes most), and as soft bright dots on a smooth
+	 * ground, where both decodes see the same picture and the dots' centres
+	 * show whether the map was moved to the scaled grid exactly.
+	 */
+	static const double scs[] = { 1.5, 2.5, 3.5, 5, 7, 9 };
+	for (int smooth = 0; smooth < 2; smooth++) {
+		struct image big;
+		int W = 1400, H = 1200;
+		float pts[6][5][2];
+		if (smooth)
+			image_alloc(&big, W, H, 3);
+		else
+			photo(&big, &r, W, H, 3);
+		for (int f = 0; f < 6; f++)
+			face_points(pts[f], scs[f], 0.1 * f - 0.25, 200 + 330 * (f % 3),
+				    300 + 600 * (f / 3));
+		if (smooth) {
+			for (int y = 0; y < H; y++)
+				for (int x = 0; x < W; x++) {
+					double v = 40 + 20 * sin(x * 0.004) * cos(y * 0.003);
+					for (int f = 0; f < 6; f++) {
+						double sg = 1.2 * scs[f];	/* 1.2 output px */
+						for (int i = 0; i < 5; i++) {
+							double dx = x - pts[f][i][0], dy = y - pts[f][i][1];
+							if (fabs(dx) < 5 * sg && fabs(dy) < 5 * sg)
+								v += 200 * exp(-(dx * dx + dy * dy) / (2 * sg * sg));
+						}
+					}
+					memset(big.data + ((size_t)y * W + x) * 3, (int)fmin(v, 255), 3);
+				}
+		}
+		unsigned long bn;
+		unsigned char *bj = to_jpeg(&big, TJSAMP_420, 0, &bn);
+		image_free(&big);
+		for (int f = 0; f < 6; f++) {
+			struct image full, sc;
+			struct image_window w2;
+			int rc2 = align_face_decode(&full, NULL, NULL, j, bj, bn, 3, pts[f], &t112,
+						    ALIGN_DECODE_FULL, "big.jpg");
+			rc2 |= align_face_decode(&sc, NULL, &w2, j, bj, bn, 3, pts[f], &t112,
+						 ALIGN_DECODE_SCALED, "big.jpg");
+			if (!ok(!rc2, "face scale %.1f: decodes", scs[f]))
+				continue;
+			int mx, want = scs[f] >= 8 ? 8 : scs[f] >= 4 ? 4 : scs[f] >= 2 ? 2 : 1;
+			double md = mean_diff(&full, &sc, &mx), worst = 0;
+			for (int i = 0; smooth && i < 5; i++) {
+				double c[2][2];
+				const struct image *o[2] = { &full, &sc };
+				for (int k = 0; k < 2; k++) {
+					double sx = 0, sy = 0, sw = 0;
+					for (int y = (int)t112.pt[i][1] - 6; y <= (int)t112.pt[i][1] + 6; y++)
+						for (int x = (int)t112.pt[i][0] - 6;
+						     x <= (int)t112.pt[i][0] + 6; x++) {
+							double bv = o[k]->data[(y * 112 + x) * 3 + 1] - 90.0;
+							bv = bv > 0 ? bv : 0;
+							sx += bv * x, sy += bv * y, sw += bv;
+						}
+					c[k][0] = sx / sw, c[k][1] = sy / sw;
+				}
+				worst = fmax(worst, hypot(c[0][0] - c[1][0], c[0][1] - c[1][1]));
+			}
+			if (!smooth)
+				ok(w2.denom == want, "face scale %.1f: decoded at 1/%d", scs[f], w2.denom);
+			diag("%s picture, face scale %.1f, decoded at 1/%d: scaled vs whole decode "
+			     "mean |diff| %.2f, max %d%s", smooth ? "smooth" : "busy", scs[f],
+			     w2.denom, md, mx, smooth ? "" : " (the busy picture)");
+			if (smooth)
+				diag("  dot centres %.3f px apart", worst);
+			if (want == 1)
+				ok(md == 0, "face scale %.1f: output unchanged", scs[f]);
+			else if (smooth)
+				ok(md < 1 && worst < 0.05, "smooth, face scale %.1f: scaled output "
+				   "within 1 grey level (%.2f), dots within 0.05 px (%.3f)", scs[f],
+				   md, worst);
+			else
+				ok(md < 12, "busy, face scale %.1f: scaled output differs (mean %.2f)",
+				   scs[f], md);
+			image_free(&full);
+			image_free(&sc);
+		}
+		tjFree(bj);
+	}
+
+	/* PNM inputs are read whole in every mode. */
+	struct image im, a, b;
+	photo(&im, &r, 200, 180, 3);
+	const char *ppm = tmp_path("d.ppm");
+	image_save_pnm(&im, ppm);
+	image_free(&im);
+	unsigned char *buf;
+	size_t pn;
+	file_read_all(ppm, &buf, &pn);
+	float pt[5][2];
+	face_points(pt, 0.3, 0.2, 100, 90);	/* a large face: SCALED would scale a JPEG */
+	struct image_window win;
+	int rc = align_face_decode(&a, NULL, NULL, j, buf, pn, 3, pt, &t112, ALIGN_DECODE_FULL,
+				   "d.ppm");
+	rc |= align_face_decode(&b, NULL, &win, j, buf, pn, 3, pt, &t112, ALIGN_DECODE_SCALED,
+				"d.ppm");
+	ok(!rc && win.denom == 1 && win.x == 0 && win.full_width == 200 &&
+	   !memcmp(a.data, b.data, 112 * 112 * 3), "PNM: read whole, output unchanged");
+	image_free(&a);
+	image_free(&b);
+	free(buf);
+	unlink(ppm);
+
+	/* The error a file gives comes before its landmarks' fault. */
+	float same_pt[5][2] = { { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 } };
+	const unsigned char junk[] = "not an image at all";
+	is_int(align_face_decode(&a, NULL, NULL, j, junk, sizeof junk, 3, same_pt, &t112,
+				 ALIGN_DECODE_REGION, "junk.jpg"), -1, "junk with degenerate landmarks");
+	like(hm_errmsg(), "'junk.jpg': not a JPEG or PNM", "the file's fault first");
+	unsigned long n;
+	photo(&im, &r, 64, 64, 3);
+	unsigned char *jb = to_jpeg(&im, TJSAMP_420, 0, &n);
+	image_free(&im);
+	is_int(align_face_decode(&a, NULL, NULL, j, jb, n, 3, same_pt, &t112,
+				 ALIGN_DECODE_REGION, "ok.jpg"), -1, "degenerate landmarks fail");
+	like(hm_errmsg(), "'ok.jpg': degenerate landmarks", "then the landmarks' fault");
+	tjFree(jb);
+	jpeg_free(j);
+}
+
 static void test_key(void)
 {
 	char k[64];
@@ -382,6 +658,7 @@ int main(void)
 	test_fit();
 	test_warp();
 	test_face();
+	test_decode();
 	test_key();
 	test_batch();
 	return done_testing();
