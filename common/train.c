@@ -865,9 +865,22 @@ static int setup_fresh(struct trainer *T)
 {
 	if (data_pack_open(&T->pack, T->c.pack, 1) < 0)
 		return -1;
-	if (T->c.classes && T->c.classes < T->pack.n_classes)
+	const struct data_pack *P = &T->pack;
+	if (P->n_identities < 2)
+		return hm_error_file(T->c.pack, "%ld records, all of one identity "
+				     "(label %d); training a classifier needs 2 or more",
+				     P->ix.n, P->n_classes - 1);
+	if (T->c.classes && T->c.classes < P->n_classes)
 		return hm_error_file(T->c.pack, "labels go up to %d; --classes %d is "
-				     "too few", T->pack.n_classes - 1, T->c.classes);
+				     "too few", P->n_classes - 1, T->c.classes);
+	if (T->c.classes && T->c.classes != P->n_classes) {
+		char used[64] = "";
+		if (P->n_identities != P->n_classes)
+			snprintf(used, sizeof used, ", %d of them used", P->n_identities);
+		return hm_error_file(T->c.pack, "labels 0..%d (%d identities%s); "
+				     "--classes %d does not match", P->n_classes - 1,
+				     P->n_classes, used, T->c.classes);
+	}
 	if (!T->c.classes)
 		T->c.classes = T->pack.n_classes;
 	T->m = model_new(T->c.arch, 0, T->pack.height, T->pack.width, T->c.emb_dim);

@@ -81,6 +81,40 @@ test_expect_success '--classes below the labels is refused' '
 		--epochs 1 p.hmr
 '
 
+test_expect_success 'a pack of one identity is refused before training' '
+	awk -F "\t" "\$2 == 0" d/landmarks.txt >one.txt && test $(wc -l <one.txt) = 6 &&
+	hm-align -q --root d --size 16x16 one.txt | hm-pack -q -o one.hmr - &&
+	test_fails_cleanly 1 "one.hmr'"'"': 6 records, all of one identity (label 0); training a classifier needs 2 or more" \
+		hm-train $NET -o o --epochs 1 one.hmr &&
+	test ! -e o
+'
+
+test_expect_success '--classes other than the labels is refused, naming both' '
+	test_fails_cleanly 1 "p.hmr'"'"': labels 0..3 (4 identities); --classes 5 does not match" \
+		hm-train $NET --classes 5 -o o --epochs 1 p.hmr &&
+	test ! -e o
+'
+
+cat >mkrec.py <<'PY'
+import glob, os, sys
+sys.path.insert(0, os.path.join(sys.argv[1], "tests", "ref"))
+import pack_import as P
+ids = sorted(os.listdir("al"))
+imgs = [(open(f, "rb").read(), ids.index(f.split("/")[1]), None)
+        for f in sorted(glob.glob("al/*/*.jpg"))]
+P.write_rec("train.rec", P.insightface_records(imgs))
+PY
+
+test_expect_success 'a RecordIO file: the message gives the hm-pack command, which works' '
+	/usr/bin/python3 mkrec.py "$TEST_ROOT" &&
+	test_fails_cleanly 1 "train.rec'"'"': an MXNet RecordIO file" \
+		hm-train $NET -o o --epochs 1 train.rec &&
+	cmd=$(sed -n "s/.*make one with: //p" .fail.err) &&
+	test "$cmd" = "hm-pack -o train.hmr train.rec" &&
+	$cmd -q && hm-train $NET -q -o fromrec --epochs 1 train.hmr >/dev/null &&
+	test -s fromrec/model.hmm
+'
+
 test_expect_success 'a batch larger than the pack is refused' '
 	test_fails_cleanly 1 "fewer than one batch" hm-train -a ir:1,1,1,1:4,8,16,32 -b 64 \
 		-o o --epochs 1 p.hmr
