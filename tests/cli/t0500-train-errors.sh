@@ -27,11 +27,20 @@ test_expect_success 'usage errors exit 2 with nothing on stdout' '
 	test_fails_cleanly 2 "--lr-schedule" hm-train -o o --epochs 3 --lr-schedule exp p.hmr &&
 	test_fails_cleanly 2 "--loss" hm-train -o o --epochs 1 --loss triplet p.hmr &&
 	test_fails_cleanly 2 "--hm" hm-train -o o --epochs 1 --hm hardest p.hmr &&
-	test_fails_cleanly 2 "--val and --val-pairs" hm-train -o o --epochs 1 --val p.hmr p.hmr &&
+	test_fails_cleanly 2 "--val-pairs '"'"'x.txt'"'"' without a --val" hm-train -o o --epochs 1 \
+		--val-pairs x.txt p.hmr &&
+	test_fails_cleanly 2 "has a pair list already" hm-train -o o --epochs 1 --val p.hmr \
+		--val-pairs x.txt --val-pairs y.txt --val-pairs z.txt p.hmr &&
 	test_fails_cleanly 2 "one pack expected" hm-train -o o --epochs 1 p.hmr p.hmr &&
 	test_fails_cleanly 2 "unknown option" hm-train --frobnicate &&
 	test_fails_cleanly 2 "" hm-train -o o --epochs 1 --loss asoftmax --margin 2.5 p.hmr &&
 	test ! -e o
+'
+
+test_expect_success 'a --val pack without a pair list exits 1 before training' '
+	test_fails_cleanly 1 "p.hmr'"'"': no pair list for this --val set: give --val-pairs FILE after it" \
+		hm-train $NET -o oval --epochs 1 --val p.hmr p.hmr &&
+	test ! -e oval/train.csv
 '
 
 test_expect_success '--help and --version' '
