@@ -462,6 +462,22 @@ static char *out_path(const struct align_batch *b, const char *path)
 	return s;
 }
 
+void align_box_points(float pt[5][2], double cx, double cy, double side,
+		      const struct align_template *t)
+{
+	double mx = 0, my = 0;
+	for (int i = 0; i < 5; i++) {
+		mx += t->pt[i][0] / 5;
+		my += t->pt[i][1] / 5;
+	}
+	double eyes = hypot(t->pt[1][0] - t->pt[0][0], t->pt[1][1] - t->pt[0][1]);
+	double k = side * ALIGN_BOX_EYES / eyes;
+	for (int i = 0; i < 5; i++) {
+		pt[i][0] = (float)(cx + k * (t->pt[i][0] - mx));
+		pt[i][1] = (float)(cy + k * (t->pt[i][1] - my));
+	}
+}
+
 /* Decode, fit, warp, encode (or save) entry I into S.  Thread-safe. */
 static void process(struct align_batch *b, struct jpeg *j, long i, struct slot *s)
 {
@@ -471,8 +487,20 @@ static void process(struct align_batch *b, struct jpeg *j, long i, struct slot *
 	int rc = path ? 0 : hm_error("out of memory");
 	if (!rc)
 		rc = image_load(j, path, b->channels, &in);
+	float box_pt[5][2];
+	const float (*pt)[2] = e->pt;
+	if (!rc && e->has_box) {
+		align_box_points(box_pt, e->box[0], e->box[1],
+				 e->box[2] > e->box[3] ? e->box[2] : e->box[3], b->tmpl);
+		pt = box_pt;
+	} else if (!rc && b->center_crop > 0) {
+		align_box_points(box_pt, (in.width - 1) / 2.0, (in.height - 1) / 2.0,
+				 b->center_crop * (in.width < in.height ? in.width : in.height),
+				 b->tmpl);
+		pt = box_pt;
+	}
 	if (!rc)
-		rc = align_face(&out, NULL, &in, e->pt, b->tmpl, path);
+		rc = align_face(&out, NULL, &in, pt, b->tmpl, path);
 	image_free(&in);
 	if (!rc && b->out_dir) {
 		dest = out_path(b, e->path);

@@ -21,6 +21,8 @@
 #   LFW_PAIRS      LFW/pairs.txt if present, else ../shared/data/pairs.txt
 #   YTF            data/ytf: frame folders YTF/Name/video/frame.jpg
 #   YTF_LANDMARKS  YTF/landmarks.txt (five points per frame, e.g. MTCNN's)
+#   YTF_ALIGN      landmarks, boxes or center: see below
+#   YTF_CENTER_CROP  0.4545: the face box of aligned_images_DB's frames
 #   YTF_SPLITS     YTF/splits.txt if present, else ../shared/data/splits.txt
 #   CFP_FP         insightface's cfp_fp.bin (CFP frontal-profile pairs);
 #                  default: cfp_fp.bin of the CASIA (else MS1M) bundle folder
@@ -70,6 +72,16 @@ hm_bundle_bin = $(firstword $(foreach s,$(CASIA) $(MS1M),$(if $(call hm_rec,$(s)
 # The .bin the LFW rows test on: LFW=FILE.bin, else, with no LFW tree, the
 # bundle's lfw.bin; empty: the LFW tree with landmarks and pairs.txt.
 HM_LFW_BIN = $(if $(filter %.bin,$(LFW)),$(wildcard $(LFW)),$(if $(call hm_isdir,$(LFW)),,$(call hm_bundle_bin,lfw.bin)))
+# YouTube Faces as published has no landmarks.  YTF_ALIGN: landmarks
+# (YTF_LANDMARKS), boxes (frame_images_DB/NAME.labeled_faces.txt, a face box
+# per frame; YTF names frame_images_DB or the folder holding it) or center
+# (aligned_images_DB's pre-cropped frames: the centred box of
+# YTF_CENTER_CROP times the shorter side, 1/2.2 as YTF cropped them).
+# Default: the first of the three the data has.
+HM_YTF_BOXES = $(patsubst %/,%,$(dir $(firstword $(wildcard $(YTF)/frame_images_DB/*.labeled_faces.txt $(YTF)/*.labeled_faces.txt))))
+HM_YTF_ALIGNED = $(if $(call hm_isdir,$(YTF)/aligned_images_DB),$(YTF)/aligned_images_DB,$(if $(filter aligned_images_DB,$(notdir $(patsubst %/,%,$(YTF)))),$(YTF)))
+YTF_ALIGN ?= $(if $(wildcard $(YTF_LANDMARKS)),landmarks,$(if $(HM_YTF_BOXES),boxes,$(if $(HM_YTF_ALIGNED),center,landmarks)))
+YTF_CENTER_CROP ?= 0.4545
 CFP_FP ?= $(call hm_bundle_bin,cfp_fp.bin)
 AGEDB ?= $(call hm_bundle_bin,agedb_30.bin)
 
@@ -88,6 +100,7 @@ HM_LAYOUT_lfw := $(HM_LAYOUT_lfw); or insightface's lfw.bin (LFW=FILE.bin; with 
 HM_LAYOUT_cfpfp := insightface's cfp_fp.bin (CFP_FP=FILE.bin; default: cfp_fp.bin beside CASIA's or MS1M's train.rec)
 HM_LAYOUT_agedb := insightface's agedb_30.bin (AGEDB=FILE.bin; default: agedb_30.bin beside CASIA's or MS1M's train.rec)
 HM_LAYOUT_ytf := frame folders YTF/Name/video/frame.jpg, their landmarks YTF_LANDMARKS (path x1 y1 ... x5 y5 per frame; default YTF/landmarks.txt) and the split list YTF_SPLITS (default YTF/splits.txt, else $(HM_SHARED_DATA)/splits.txt)
+HM_LAYOUT_ytf := $(HM_LAYOUT_ytf); or YouTube Faces as published, no landmarks: YTF/frame_images_DB/Name/video/N.jpg with Name.labeled_faces.txt (face boxes), or YTF/aligned_images_DB/Name/video/aligned_detect_N.jpg (YTF_ALIGN picks; default: landmarks, boxes, center, the first there)
 
 # What is wrong with each data set: empty when it is usable, else one
 # "hm: VARIABLE: what is missing\n" line per problem (printf %b text).
@@ -96,7 +109,7 @@ HM_BAD_ms1m = $(if $(call hm_rec,$(MS1M)),,hm: MS1M: no RecordIO file at '$(MS1M
 HM_BAD_lfw = $(if $(filter %.bin,$(LFW)),$(if $(HM_LFW_BIN),,hm: LFW: no .bin file at '$(LFW)'\n),$(if $(HM_LFW_BIN),,$(if $(call hm_isdir,$(LFW)),,hm: LFW: no image tree at '$(LFW)' (and no lfw.bin beside a CASIA or MS1M train.rec)\n)$(if $(wildcard $(LFW_LANDMARKS)),,hm: LFW_LANDMARKS: no landmark file '$(LFW_LANDMARKS)'\n)$(if $(wildcard $(LFW_PAIRS)),,hm: LFW_PAIRS: no pair list '$(LFW_PAIRS)'\n)))
 HM_BAD_cfpfp = $(if $(wildcard $(CFP_FP)),,hm: CFP_FP: $(if $(CFP_FP),no .bin file at '$(CFP_FP)',no cfp_fp.bin beside a CASIA or MS1M train.rec)\n)
 HM_BAD_agedb = $(if $(wildcard $(AGEDB)),,hm: AGEDB: $(if $(AGEDB),no .bin file at '$(AGEDB)',no agedb_30.bin beside a CASIA or MS1M train.rec)\n)
-HM_BAD_ytf = $(if $(call hm_isdir,$(YTF)),,hm: YTF: no frame folders at '$(YTF)'\n)$(if $(wildcard $(YTF_LANDMARKS)),,hm: YTF_LANDMARKS: no landmark file '$(YTF_LANDMARKS)'\n)$(if $(wildcard $(YTF_SPLITS)),,hm: YTF_SPLITS: no split list '$(YTF_SPLITS)'\n)
+HM_BAD_ytf = $(if $(call hm_isdir,$(YTF)),,hm: YTF: no frame folders at '$(YTF)'\n)$(if $(filter-out landmarks boxes center,$(YTF_ALIGN)),hm: YTF_ALIGN: '$(YTF_ALIGN)' is not landmarks or boxes or center\n)$(if $(filter landmarks,$(YTF_ALIGN)),$(if $(wildcard $(YTF_LANDMARKS)),,hm: YTF_LANDMARKS: no landmark file '$(YTF_LANDMARKS)' (nor face boxes frame_images_DB/NAME.labeled_faces.txt or aligned_images_DB in '$(YTF)')\n))$(if $(filter boxes,$(YTF_ALIGN)),$(if $(HM_YTF_BOXES),,hm: YTF: no NAME.labeled_faces.txt in '$(YTF)/frame_images_DB' (YTF_ALIGN=boxes)\n))$(if $(filter center,$(YTF_ALIGN)),$(if $(HM_YTF_ALIGNED),,hm: YTF: no aligned_images_DB in '$(YTF)' (YTF_ALIGN=center)\n))$(if $(wildcard $(YTF_SPLITS)),,hm: YTF_SPLITS: no split list '$(YTF_SPLITS)'\n)
 
 # $(call hm_missing,SET): the message for SET (casia, ms1m, lfw, ytf) as
 # printf %b text, empty when SET is usable.
@@ -121,7 +134,7 @@ hm_src_ms1m = $(call hm_rec,$(MS1M))
 hm_src_lfw = $(if $(HM_LFW_BIN),$(HM_LFW_BIN) (insightface .bin: its pairs and 10 folds),$(LFW) $(LFW_LANDMARKS) $(LFW_PAIRS))
 hm_src_cfpfp = $(CFP_FP) (insightface .bin: its pairs and 10 folds)
 hm_src_agedb = $(AGEDB) (insightface .bin: its pairs and 10 folds)
-hm_src_ytf = $(YTF) $(YTF_LANDMARKS) $(YTF_SPLITS)
+hm_src_ytf = $(YTF) $(YTF_ALIGN) $(if $(filter landmarks,$(YTF_ALIGN)),$(YTF_LANDMARKS))$(if $(filter center,$(YTF_ALIGN)),$(YTF_CENTER_CROP)) $(YTF_SPLITS)
 
 # $(call hm_resume_if,DIR,FILES): --resume DIR when DIR/checkpoint.hmm is
 # newer than each of FILES (the pack and the options: a run on other data or
@@ -163,8 +176,13 @@ $(HM_DATA)/agedb.hmr: $(HM_DATA)/agedb.src | bin/hm-pack
 
 $(HM_DATA)/%.pairs.csv: $(HM_DATA)/%.hmr ;
 
+# YTF by YTF_ALIGN: five landmarks per frame, YTF's face boxes, or a centre
+# crop of aligned_images_DB (hm-align(1) says how a box becomes a crop).
+hm_ytf_align_landmarks = bin/hm-align --root $(YTF) $(YTF_LANDMARKS)
+hm_ytf_align_boxes = cat $(HM_YTF_BOXES)/*.labeled_faces.txt | bin/hm-align --format ytf --root $(HM_YTF_BOXES) -
+hm_ytf_align_center = (cd $(HM_YTF_ALIGNED) && find . -name '*.jpg' | LC_ALL=C sort) | bin/hm-align --center-crop $(YTF_CENTER_CROP) --root $(HM_YTF_ALIGNED) -
 $(HM_DATA)/ytf.hmr: $(HM_DATA)/ytf.src | bin/hm-align bin/hm-pack
-	bin/hm-align --root $(YTF) $(YTF_LANDMARKS) | bin/hm-pack -o $@ -
+	$(hm_ytf_align_$(YTF_ALIGN)) | bin/hm-pack -o $@ -
 
 # Synthetic stand-ins for the demo (demo.mk): hm-synth renders a
 # CASIA-shaped training tree and an LFW-shaped test tree (for the real LFW

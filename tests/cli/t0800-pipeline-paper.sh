@@ -212,4 +212,32 @@ test_expect_success 'a missing .bin is named with the variable, the layout and t
 	grep -q "^hm: LFW: no .bin file at .nope.bin.$" err
 '
 
+# YouTube Faces as downloaded: no landmarks, face boxes in
+# frame_images_DB/NAME.labeled_faces.txt, pre-cropped aligned_images_DB.
+test_expect_success 'ytf-arcface from frame_images_DB face boxes, no landmark file' '
+	hm-synth -q --kind ytf --identities 20 --images-per-id 2 --frames 2 --pairs 5 --size 128 \
+		--published -o ytfpub &&
+	test ! -e ytfpub/landmarks.txt && test -s ytfpub/splits.txt &&
+	pmake ytf-arcface CASIA="$SCRATCH/casia" YTF="$SCRATCH/ytfpub" RESULTS="$SCRATCH/yres" >out 2>err &&
+	cat out &&
+	grep -qx "cat $SCRATCH/ytfpub/frame_images_DB/\*.labeled_faces.txt | bin/hm-align --format ytf --root $SCRATCH/ytfpub/frame_images_DB - | bin/hm-pack -o $SCRATCH/yres/data/ytf.hmr -" out &&
+	grep -q "^small:ytf-arcface  *100  *10  *0\.[0-9]" out
+'
+
+test_expect_success 'ytf-arcface from aligned_images_DB alone (centre crop), the same model' '
+	mkdir ytfal && cp -r ytfpub/aligned_images_DB ytfpub/splits.txt ytfal/ &&
+	pmake ytf-arcface CASIA="$SCRATCH/casia" YTF="$SCRATCH/ytfal" RESULTS="$SCRATCH/yres" >out 2>err &&
+	cat out &&
+	! grep -q "hm-train" out &&
+	grep -q "bin/hm-align --center-crop 0.4545 --root $SCRATCH/ytfal/aligned_images_DB - | bin/hm-pack" out &&
+	grep -q "^small:ytf-arcface  *100  *10  *0\.[0-9]" out
+'
+
+test_expect_success 'YTF_ALIGN names what is missing' '
+	test_expect_code 2 pmake -n ytf-softmax CASIA="$SCRATCH/casia" YTF="$SCRATCH/ytfal" YTF_ALIGN=boxes >out 2>err &&
+	grep -q "^hm: YTF: no NAME.labeled_faces.txt in .$SCRATCH/ytfal/frame_images_DB. (YTF_ALIGN=boxes)$" err &&
+	test_expect_code 2 pmake -n ytf-softmax CASIA="$SCRATCH/casia" YTF="$SCRATCH/ytfal" YTF_ALIGN=frames >out 2>err &&
+	grep -q "^hm: YTF_ALIGN: .frames. is not landmarks or boxes or center$" err
+'
+
 test_done
