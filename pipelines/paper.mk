@@ -48,7 +48,9 @@
 # Files, for a row using training set T, variant V (loss[-hm]), test S:
 #   RESULTS/data/T.hmr, S.hmr                 packs (data.mk)
 #   RESULTS/PROFILE/T-V/train.opts            the hm-train options
-#   RESULTS/PROFILE/T-V/model.hmm             + checkpoint.hmm, train.csv
+#   RESULTS/PROFILE/T-V/model.hmm             + checkpoint.hmm, train.csv,
+#                                             val.csv (each epoch on the
+#                                             image-pair test sets asked for)
 #   RESULTS/PROFILE/T-V/S.emb.hmr             flip-sum embeddings
 #   RESULTS/PROFILE/T-V/S.scores.csv          fold,same,score,a,b
 #   RESULTS/PROFILE/{table.md,lfw.csv,ytf.csv,lfw-roc.svg,ytf-roc.svg}
@@ -113,14 +115,22 @@ hm_train_opts = -a $(HM_ARCH) --emb-size $(HM_EMB) -b $(HM_BATCH) \
 	--loss $(patsubst %-hm,%,$(2)) $(HM_LENGTH_$(1)) \
 	$(if $(filter %-hm,$(2)),--hm $(HM_MINING) --lr $(HM_LR_HM),--lr $(HM_LR))
 
+# The trainings validate each epoch (hm-train --val, DIR/val.csv) on the
+# test sets of the rows asked for that pair images: LFW, CFP-FP, AgeDB-30
+# (YTF pairs videos).  The packs are order-only prerequisites: --val does
+# not change the model, so another set of rows retrains nothing.
+hm_val_tests := $(sort $(foreach te,lfw cfpfp agedb,$(if $(filter $(te)-% ms1m-$(te)-%,$(MAKECMDGOALS)),$(te))) $(if $(filter paper,$(MAKECMDGOALS)),lfw))
+hm_val_flags = $(foreach te,$(hm_val_tests),--val $(HM_DATA)/$(te).hmr --val-pairs $(hm_pairs_$(te)))
+hm_val_packs = $(foreach te,$(hm_val_tests),$(HM_DATA)/$(te).hmr $(hm_pairs_$(te)))
+
 # One model: TRAIN, VARIANT.
 define hm_model_rules
 $(HM_P)/$(1)-$(2)/train.opts: hm-FORCE
 	$$(call hm_stamp,$$(strip $$(call hm_train_opts,$(1),$(2))))
 
-$(HM_P)/$(1)-$(2)/model.hmm: $(HM_DATA)/$(1).hmr $(HM_P)/$(1)-$(2)/train.opts | bin/hm-train
+$(HM_P)/$(1)-$(2)/model.hmm: $(HM_DATA)/$(1).hmr $(HM_P)/$(1)-$(2)/train.opts | bin/hm-train $$(hm_val_packs)
 	bin/hm-train $$(call hm_resume_if,$$(@D),$$^) $$(strip $$(call hm_train_opts,$(1),$(2))) \
-		--checkpoint-every $$(HM_CKPT_EVERY) $$(HM_TRAIN_FLAGS) -o $$(@D) $$<
+		--checkpoint-every $$(HM_CKPT_EVERY) $$(HM_TRAIN_FLAGS) $$(hm_val_flags) -o $$(@D) $$<
 endef
 
 hm_pairs_ytf = $(YTF_SPLITS)

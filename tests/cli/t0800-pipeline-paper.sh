@@ -170,18 +170,26 @@ test_expect_success 'a fake faces_webface_112x112 bundle (train.rec, lfw.bin, cf
 	ls faces_webface_112x112 | tr "\n" " " | grep -qx "agedb_30.bin cfp_fp.bin lfw.bin property train.idx train.rec "
 '
 
+# 20 iterations: one epoch of the 160 images, so the training validates
+# once on the row's test set.
 test_expect_success 'CASIA=bundle alone: make lfw-arcface-hm tests on its lfw.bin (its pairs, 10 folds)' '
-	pmake lfw-arcface-hm CASIA="$SCRATCH/faces_webface_112x112" RESULTS="$SCRATCH/bres" >out 2>err &&
+	pmake lfw-arcface-hm CASIA="$SCRATCH/faces_webface_112x112" RESULTS="$SCRATCH/bres" \
+		SMALL_ITERS=20 >out 2>err &&
 	cat out &&
 	grep -qx "bin/hm-pack -o $SCRATCH/bres/data/casia.hmr $SCRATCH/faces_webface_112x112/train.rec" out &&
 	grep -qx "bin/hm-pack -o $SCRATCH/bres/data/lfw.hmr $SCRATCH/faces_webface_112x112/lfw.bin" out &&
 	grep -q "^bin/hm-verify -o $SCRATCH/bres/small/casia-arcface-hm/lfw.scores.csv $SCRATCH/bres/data/lfw.pairs.csv " out &&
-	grep -q "^small:lfw-arcface-hm  *100  *10  *0\.[0-9]" out
+	grep -q "^small:lfw-arcface-hm  *100  *10  *0\.[0-9]" out &&
+	grep -q "^bin/hm-train .* --val $SCRATCH/bres/data/lfw.hmr --val-pairs $SCRATCH/bres/data/lfw.pairs.csv -o " out &&
+	grep -q "^epoch 1: val accuracy [0-9.]*% +- [0-9.]*% (100 pairs, 10 folds)$" out &&
+	cat bres/small/casia-arcface-hm/val.csv &&
+	test $(wc -l <bres/small/casia-arcface-hm/val.csv) = 2 &&
+	grep -q "^1,20,lfw,0\.[0-9]*,[-0-9.e]*,0\.[0-9]*$" bres/small/casia-arcface-hm/val.csv
 '
 
 test_expect_success 'CASIA=bundle alone: cfpfp-arcface-hm and agedb-arcface-hm reuse the model' '
 	pmake cfpfp-arcface-hm agedb-arcface-hm CASIA="$SCRATCH/faces_webface_112x112" \
-		RESULTS="$SCRATCH/bres" >out 2>err &&
+		RESULTS="$SCRATCH/bres" SMALL_ITERS=20 >out 2>err &&
 	cat out &&
 	! grep -q "hm-train" out &&
 	grep -qx "bin/hm-pack -o $SCRATCH/bres/data/cfpfp.hmr $SCRATCH/faces_webface_112x112/cfp_fp.bin" out &&
