@@ -123,6 +123,12 @@ test_expect_success 'three validation sets (a pack with pairs, a .bin, a pack wi
 	test -s three/val/lfw.hmr && test -s three/val/lfw.pairs.csv
 '
 
+test_expect_success 'the progress line shows every set'"'"'s latest accuracy' '
+	hm-train -j1 -a ir:1,1,1,1:8,16,32,64 --emb-size 32 -b 16 --progress --epochs 2 -o prog --val val.hmr --val-pairs l/pairs.txt \
+		--val lfw.bin train.hmr >/dev/null 2>err &&
+	tr "\r" "\n" <err | grep -q "^hm-train: epoch 2/2 .* ETA [0-9:]* val val [0-9.]*% lfw [0-9.]*%"
+'
+
 test_expect_success 'val.csv agrees with hm-embed | hm-verify | hm-roc for the .bin set' '
 	hm-embed -j1 -q -m three/model.hmm three/val/lfw.hmr |
 		hm-verify three/val/lfw.pairs.csv | hm-roc --csv >roc3.csv &&

@@ -212,6 +212,16 @@ test_expect_success 'LFW=FILE.bin with a CASIA tree; the table names the LFW eac
 	grep -qx "Data: $SCRATCH/lfw $SCRATCH/lfw/landmarks.txt $SCRATCH/lfw/pairs.txt" out
 '
 
+test_expect_success 'MS1M=bundle alone: the ms1m rows take its lfw.bin and cfp_fp.bin (make -n)' '
+	pmake -n ms1m-lfw-softmax ms1m-cfpfp-softmax MS1M="$SCRATCH/faces_webface_112x112" \
+		RESULTS="$SCRATCH/mres" >out 2>err &&
+	grep -qx "bin/hm-pack -o $SCRATCH/mres/data/ms1m.hmr $SCRATCH/faces_webface_112x112/train.rec" out &&
+	grep -qx "bin/hm-pack -o $SCRATCH/mres/data/lfw.hmr $SCRATCH/faces_webface_112x112/lfw.bin" out &&
+	grep -qx "bin/hm-pack -o $SCRATCH/mres/data/cfpfp.hmr $SCRATCH/faces_webface_112x112/cfp_fp.bin" out &&
+	grep -q "^bin/hm-train .* --val $SCRATCH/mres/data/cfpfp.hmr --val-pairs $SCRATCH/mres/data/cfpfp.pairs.csv --val $SCRATCH/mres/data/lfw.hmr --val-pairs $SCRATCH/mres/data/lfw.pairs.csv -o $SCRATCH/mres/small/ms1m-softmax " out &&
+	test ! -e mres
+'
+
 test_expect_success 'a missing .bin is named with the variable, the layout and the source' '
 	test_expect_code 2 pmake -n cfpfp-softmax CASIA="$SCRATCH/casia" >out 2>err &&
 	grep -q "^hm: CFP_FP: no cfp_fp.bin beside a CASIA or MS1M train.rec$" err &&
