@@ -668,6 +668,53 @@ static char *out_path(const struct align_batch *b, const char *path)
 	return s;
 }
 
+void align_box_points(float pt[5][2], double cx, double cy, double side,
+		      const struct align_template *t)
+{
+	double mx = 0, my = 0;
+	for (int i = 0; i < 5; i++) {
+		mx += t->pt[i][0] / 5;
+		my += t->pt[i][1] / 5;
+	}
+	double eyes = hypot(t->pt[1][0] - t->pt[0][0], t->pt[1][1] - t->pt[0][1]);
+	double k = side * ALIGN_BOX_EYES / eyes;
+	for (int i = 0; i < 5; i++) {
+		pt[i][0] = (float)(cx + k * (t->pt[i][0] - mx));
+		pt[i][1] = (float)(cy + k * (t->pt[i][1] - my));
+	}
+}
+
+/* The points to fit for entry E: its landmarks, or the stand-ins of its
+ * face box (into BOX_PT). */
+static const float (*face_points(float box_pt[5][2], const struct lmk_entry *e,
+				 const struct align_template *t))[2]
+{
+	if (!e->has_box)
+		return e->pt;
+	align_box_points(box_pt, e->box[0], e->box[1],
+			 e->box[2] > e->box[3] ? e->box[2] : e->box[3], t);
+	return (const float (*)[2])box_pt;
+}
+
+/* hm-align --center-crop: the face box is a centred square of the image,
+ * so the image's size must be known first: the whole image is decoded. */
+static int align_center_crop(struct image *out, const struct align_batch *b,
+			     struct jpeg *j, const unsigned char *buf, size_t n,
+			     const char *path)
+{
+	struct image in = { 0 };
+	float pt[5][2];
+	int rc = image_decode(j, buf, n, b->channels, &in, path);
+	if (!rc) {
+		align_box_points(pt, (in.width - 1) / 2.0, (in.height - 1) / 2.0,
+				 b->center_crop * (in.width < in.height ? in.width : in.height),
+				 b->tmpl);
+		rc = align_face(out, NULL, &in, (const float (*)[2])pt, b->tmpl, path);
+	}
+	image_free(&in);
+	return rc;
+}
+
 /* Decode, fit, warp, encode (or save) entry I into S.  Thread-safe. */
 static void process(struct align_batch *b, struct jpeg *j, long i, struct slot *s)
 {
@@ -676,12 +723,15 @@ static void process(struct align_batch *b, struct jpeg *j, long i, struct slot *
 	char *path = full_path(b, e->path), *dest = NULL;
 	unsigned char *buf = NULL;
 	size_t n = 0;
+	float box_pt[5][2];
 	int rc = path ? 0 : hm_error("out of memory");
 	if (!rc)
 		rc = file_read_all(path, &buf, &n);
-	if (!rc)
-		rc = align_face_decode(&out, NULL, NULL, j, buf, n, b->channels, e->pt,
-				       b->tmpl, b->decode, path);
+	if (!rc && b->center_crop > 0)
+		rc = align_center_crop(&out, b, j, buf, n, path);
+	else if (!rc)
+		rc = align_face_decode(&out, NULL, NULL, j, buf, n, b->channels,
+				       face_points(box_pt, e, b->tmpl), b->tmpl, b->decode, path);
 	free(buf);
 	if (!rc && b->out_dir) {
 		dest = out_path(b, e->path);

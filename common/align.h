@@ -114,6 +114,23 @@ int align_face_decode(struct image *out, double m[6], struct image_window *win,
 		      const float pt[5][2], const struct align_template *t,
 		      enum align_decode mode, const char *name);
 
+/*
+ * Alignment without landmarks: a face box, centre (CX, CY) and side SIDE
+ * (the larger of its width and height), as five stand-in points for
+ * align_face(): T's points scaled by (SIDE * ALIGN_BOX_EYES) / (T's eye
+ * distance) and moved so that their centroid lies on the box centre.  The
+ * fit is then a scale and a shift, no rotation: the box's centre lands on
+ * the centroid of T's points (for the 112x112 template (56.0, 71.9), the
+ * nose) and its side on T's eye distance / ALIGN_BOX_EYES (88.1 px of
+ * 112): a box whose eye distance is 0.4 of its side (a Viola-Jones box, as
+ * YouTube Faces' labeled_faces.txt holds; hm-synth --published writes such
+ * boxes) gives a face of the template's size.  A rolled head stays
+ * rolled: that is what the landmarks buy.
+ */
+#define ALIGN_BOX_EYES 0.4
+void align_box_points(float pt[5][2], double cx, double cy, double side,
+		      const struct align_template *t);
+
 /* --- align_batch: hm-align's work --- */
 
 struct align_batch {
@@ -127,6 +144,9 @@ struct align_batch {
 	enum align_decode decode;	/* 0 = ALIGN_DECODE_REGION */
 	int threads;			/* >= 1 */
 	int skip_bad;			/* skip images that fail instead of stopping */
+	/* > 0: ignore the points; the face box is the centred square of side
+	 * center_crop * the shorter image side (pre-cropped faces) */
+	double center_crop;
 	FILE *out;			/* records go here, or NULL with out_dir */
 	const char *out_dir;		/* write out_dir/KEY.jpg files instead */
 	int progress;			/* draw a progress line on stderr */
@@ -141,7 +161,9 @@ struct align_batch {
 };
 
 /*
- * Processes every entry of LIST in order.  Records: key = the entry's path
+ * Processes every entry of LIST in order: an entry with a box (lmk.h ytf)
+ * is aligned by align_box_points(), else by its points, or with
+ * center_crop by the image's centred box.  Records: key = the entry's path
  * with a leading "./" and its extension removed, label = the entry's label;
  * the stream ends with rec_write_end().  Output order and bytes do not
  * depend on the thread count.  Before any image is read, every file is

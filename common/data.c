@@ -31,6 +31,12 @@ static void record_key(const struct data_pack *p, long i, char *key, size_t n)
 	fclose(fp);
 }
 
+static int cmp_i32(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return (x > y) - (x < y);
+}
+
 void data_pack_close(struct data_pack *p)
 {
 	free(p->path);
@@ -45,6 +51,10 @@ int data_pack_open(struct data_pack *p, const char *path, int need_labels)
 	memset(p, 0, sizeof *p);
 	if (stat(path, &st) < 0)
 		return hm_error_file(path, "cannot open: %s", strerror(errno));
+	/* A RecordIO file, a .bin, a directory or a landmark list: say what
+	 * it is and how to make a pack of it, not "run hm-pack --index". */
+	if (pack_check_is_pack(path, need_labels ? PACK_USE_TRAIN : PACK_USE_EVAL))
+		return -1;
 	p->path = strdup(path);
 	p->index_path = pack_side_path(path, ".hmi");
 	if (!p->path || !p->index_path) {
@@ -102,6 +112,17 @@ int data_pack_open(struct data_pack *p, const char *path, int need_labels)
 				max = p->ix.label[i];
 		}
 		p->n_classes = (int)max + 1;
+		/* Distinct labels, by sorting a copy (a label may be huge). */
+		int32_t *l = malloc((size_t)p->ix.n * sizeof *l);
+		if (!l) {
+			hm_error("out of memory");
+			goto fail;
+		}
+		memcpy(l, p->ix.label, (size_t)p->ix.n * sizeof *l);
+		qsort(l, (size_t)p->ix.n, sizeof *l, cmp_i32);
+		for (long i = 0; i < p->ix.n; i++)
+			p->n_identities += i == 0 || l[i] != l[i - 1];
+		free(l);
 	}
 	FILE *fp = fopen(path, "rb");
 	if (!fp) {

@@ -10,7 +10,9 @@
  *
  * Packs.  data_pack_open() loads the index and checks it against the
  * stream: a missing index, or one written for a stream of another size,
- * is an error that says to run "hm-pack --index".  With NEED_LABELS every
+ * is an error that says to run "hm-pack --index"; a path that is no pack
+ * at all (a directory, RecordIO, .bin, landmark list: pack_check_is_pack)
+ * is an error that names its kind and the hm-pack command for it.  With NEED_LABELS every
  * label must be >= 0 (the first negative one is reported with its record
  * number and key) and the classes are max label + 1.  The first record
  * gives the pack's image size; every record is checked when decoded.
@@ -69,6 +71,7 @@ struct data_pack {
 	char *index_path;	/* its .hmi */
 	struct rec_index ix;	/* offset and label of every record */
 	int n_classes;		/* max label + 1; 0 without NEED_LABELS */
+	int n_identities;	/* distinct labels; 0 without NEED_LABELS */
 	int width, height, channels;	/* the first record's image */
 };
 

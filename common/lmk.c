@@ -27,7 +27,8 @@
 #define COORD_MAX 1e6
 #define FIELDS_MAX 32
 
-static const char *const format_names[] = { "auto", "plain", "casia", "lst", "csv" };
+static const char *const format_names[] = { "auto", "plain", "casia", "lst", "csv",
+					    "ytf", "paths" };
 
 int lmk_format_parse(const char *name)
 {
@@ -230,6 +231,68 @@ static int count_commas(const char *s)
 	return n;
 }
 
+/* Whether the 7 fields after the first comma of LINE are all numbers. */
+static int ytf_numbers(const char *line)
+{
+	const char *s = strchr(line, ',');
+	for (int i = 0; i < 7; i++) {
+		char *end;
+		if (!s)
+			return 0;
+		s++;
+		while (*s == ' ')
+			s++;
+		strtod(s, &end);
+		if (end == s)
+			return 0;
+		while (*end == ' ' || *end == '\r')
+			end++;
+		if (*end != ',' && *end != '\0')
+			return 0;
+		s = *end == ',' ? end : NULL;
+	}
+	return 1;
+}
+
+/* YouTube Faces' "Name\video\frame.jpg,i,x,y,width,height,i,i". */
+static int parse_ytf_line(struct parser *p, char *line, struct lmk_entry *e)
+{
+	char *f[8];
+	int n = 0;
+	for (char *s = line;; s++) {
+		if (n < 8)
+			f[n] = s;
+		n++;
+		s = strchr(s, ',');
+		if (!s)
+			break;
+		*s = '\0';
+	}
+	if (n != 8)
+		return hm_error_file(p->name, "line %ld: expected the 8 fields of a "
+				     "YouTube Faces labeled_faces.txt line "
+				     "'file,i,x,y,width,height,i,i', got %d", p->line, n);
+	for (int i = 0; i < 8; i++) {
+		while (*f[i] == ' ')
+			f[i]++;
+		size_t k = strlen(f[i]);
+		while (k && (f[i][k - 1] == ' ' || f[i][k - 1] == '\r'))
+			f[i][--k] = '\0';
+	}
+	for (int i = 0; i < 4; i++)
+		if (parse_coord(p, f[2 + i], &e->box[i]))
+			return hm_error_file(p->name, "line %ld: face box value '%s' is not "
+					     "a finite number", p->line, f[2 + i]);
+	if (e->box[2] <= 0 || e->box[3] <= 0)
+		return hm_error_file(p->name, "line %ld: face box %gx%g is empty",
+				     p->line, e->box[2], e->box[3]);
+	e->has_box = 1;
+	for (char *s = f[0]; *s; s++)
+		if (*s == '\\')
+			*s = '/';
+	return add_entry(p, e, f[0]);
+}
+
 static int detect(struct parser *p, char *line, enum lmk_format *fmt)
 {
 	char *copy = strdup(line), *f[FIELDS_MAX];
@@ -239,6 +302,11 @@ static int detect(struct parser *p, char *line, enum lmk_format *fmt)
 	/* A CSV header splits better on commas than on blanks; a plain line
 	 * whose path holds a comma does not. */
 	int commas = count_commas(line);
+	if (commas == 7 && !strchr(line, '\t') && ytf_numbers(line)) {
+		free(copy);
+		*fmt = LMK_YTF;
+		return 0;
+	}
 	if (commas && !strchr(line, '\t') && commas + 1 >= n) {
 		free(copy);
 		*fmt = LMK_CSV;
@@ -268,10 +336,20 @@ static int wrong_count(struct parser *p, int got)
 static int parse_text_line(struct parser *p, char *line, enum lmk_format fmt)
 {
 	char *f[FIELDS_MAX];
-	int n = split_fields(line, f, FIELDS_MAX);
+	int n = fmt == LMK_YTF || fmt == LMK_PATHS ? 0 : split_fields(line, f, FIELDS_MAX);
 	struct lmk_entry *e = new_entry(p);
 	if (!e)
 		return -1;
+	if (fmt == LMK_YTF)
+		return parse_ytf_line(p, line, e);
+	if (fmt == LMK_PATHS) {
+		size_t k = strlen(line);
+		while (k && (line[k - 1] == '\r' || line[k - 1] == ' '))
+			line[--k] = '\0';
+		while (line[0] == '.' && line[1] == '/')
+			line += 2;
+		return add_entry(p, e, line);
+	}
 	switch (fmt) {
 	case LMK_PLAIN:
 		if (n != 11)
@@ -422,7 +500,7 @@ int lmk_load(struct lmk_list *list, const char *path, enum lmk_format format)
 	memset(list, 0, sizeof *list);
 	int is_stdin = !path || !strcmp(path, "-");
 	struct parser p = { .name = is_stdin ? "-" : path, .list = list };
-	if ((int)format < LMK_AUTO || format > LMK_CSV)
+	if ((int)format < LMK_AUTO || format > LMK_PATHS)
 		return hm_error_file(p.name, "unknown landmark format %d", (int)format);
 	FILE *fp = is_stdin ? stdin : fopen(path, "rb");
 	if (!fp)

@@ -16,11 +16,19 @@
  *   csv    a header line, then rows; columns by name, any order, case
  *          ignored: path (or image, file, filename), x1 y1 ... x5 y5, and
  *          optionally label (or class, classid, class_id); others ignored
+ *   ytf    YouTube Faces' frame_images_DB/NAME.labeled_faces.txt, a face box
+ *          per frame: "Name\\video\\frame.jpg,i,x,y,width,height,i,i"
+ *          (8 comma-separated fields; x, y the box's centre; the fields
+ *          marked i are ignored; the path's backslashes become '/'); no
+ *          points: align.h crops the box
+ *   paths  one image path per line, no points (hm-align --center-crop);
+ *          only when named
  * Text formats split on tabs when a line holds one (a path may then contain
  * spaces), else on runs of spaces; CRLF, blank lines, a UTF-8 BOM and a
  * missing final newline are fine.  Detection: a line with commas and no tab
  * that splits into at least as many fields on commas as on blanks is a CSV
- * header; else 17 fields starting 0/1 = lst, 11 = plain, 12 = casia.
+ * header, unless it has 8 comma-separated fields and the last 7 are numbers
+ * (ytf); else 17 fields starting 0/1 = lst, 11 = plain, 12 = casia.
  * Class ids are integers 0..2^31-1; coordinates finite numbers, |v| <= 1e6.
  * Paths must be relative, without '..' or control characters (keys and
  * hm-align --out-dir files are made from them).  A file with no entries is
@@ -35,12 +43,15 @@
 
 #include <stdio.h>
 
-enum lmk_format { LMK_AUTO, LMK_PLAIN, LMK_CASIA, LMK_LST, LMK_CSV };
+enum lmk_format { LMK_AUTO, LMK_PLAIN, LMK_CASIA, LMK_LST, LMK_CSV, LMK_YTF,
+		  LMK_PATHS };
 
 struct lmk_entry {
-	char *path;	/* image path as written in the file */
+	char *path;	/* image path as written in the file ('\\' -> '/' for ytf) */
 	int label;	/* class id, or -1 when the format has none */
-	float pt[5][2];	/* (x, y) per point, order above */
+	float pt[5][2];	/* (x, y) per point, order above; 0 for ytf and paths */
+	int has_box;	/* ytf: a face box instead of points */
+	float box[4];	/* centre x, centre y, width, height */
 };
 
 struct lmk_list {
@@ -52,7 +63,7 @@ struct lmk_list {
 /* Parses PATH ("-" = stdin).  Returns 0, or -1 with the error recorded. */
 int lmk_load(struct lmk_list *list, const char *path, enum lmk_format format);
 void lmk_list_free(struct lmk_list *list);
-/* "plain", "casia", "lst", "csv", "auto" <-> enum; parse returns -1 if unknown. */
+/* "plain", "casia", "lst", "csv", "ytf", "paths", "auto" <-> enum; parse returns -1 if unknown. */
 int lmk_format_parse(const char *name);
 const char *lmk_format_name(enum lmk_format format);
 /* Writes one line, tab separated, 2 decimals, '\n': the plain format when

@@ -92,6 +92,23 @@ int pack_encoding_parse(const char *name);
  */
 int pack_detect(const char *input, enum pack_from *from);
 
+/*
+ * What a tool that reads packs says when handed something else.  When PATH
+ * is a directory (an image tree, or an insightface bundle holding
+ * train.rec), an MXNet RecordIO file, an insightface .bin, a landmark list
+ * (lmk.h) or a CSV image list, records an error that names the kind and
+ * the command that makes a pack of it, and returns -1:
+ *   'train.rec': an MXNet RecordIO file (insightface's train.rec), not an
+ *   hm pack; make one with: hm-pack -o train.hmr train.rec
+ * USE words it: PACK_USE_TRAIN (a .bin has no identities: it cannot
+ * train), PACK_USE_EVAL, PACK_USE_INDEX (hm-pack --index).  Returns 0 for
+ * a record stream, a file named .hmr, a file shorter than 4 bytes, a
+ * missing file and anything it does not recognise: the caller's own
+ * checks then report.
+ */
+enum pack_use { PACK_USE_TRAIN, PACK_USE_EVAL, PACK_USE_INDEX };
+int pack_check_is_pack(const char *path, enum pack_use use);
+
 /* OUT with a ".hmr" suffix replaced by SUFFIX (".hmi", ".labels.csv"),
  * or SUFFIX appended.  Caller frees; NULL when out of memory. */
 char *pack_side_path(const char *out, const char *suffix);

@@ -11,6 +11,7 @@
 #include "modelfile.h"
 #include "optim.h"
 #include "outfile.h"
+#include "pack.h"
 #include "pairs.h"
 #include "progress.h"
 #include "rng.h"
@@ -332,6 +333,17 @@ out:
 
 /* --- the trainer --------------------------------------------------- */
 
+/* A verification set, opened (train.h). */
+struct val_set {
+	char name[64];
+	char *pack_path, *pairs_path;	/* what is read: a .bin's pack in DIR/val */
+	struct pair_list pairs;
+	struct data_pack pack;
+	int open;
+	int have_acc;			/* acc holds this run's latest */
+	double acc;
+};
+
 struct trainer {
 	struct train_config c;
 	char *ckpt_path, *model_path, *csv_path;
@@ -356,10 +368,12 @@ struct trainer {
 	struct lr_schedule sched;
 	long last_ckpt;			/* iteration of the checkpoint on disk, -1 */
 	FILE *csv;
-	/* --val */
-	struct pair_list pairs;
-	struct data_pack val;
-	int have_val;
+	/* --val: the sets, and val.csv's text (rewritten whole each epoch) */
+	struct val_set *vs;
+	int n_vs;
+	char *valcsv_path;
+	char *valcsv;
+	size_t valcsv_n;
 	/* data parallel (dist.h): this rank of SIZE, Bl = B / size images */
 	int rank, size, Bl;
 	int stop_any;			/* some rank caught a stop signal */
@@ -549,9 +563,17 @@ static void trainer_free(struct trainer *T)
 	dist_bn_free(T->bn);
 	if (T->csv)
 		fclose(T->csv);
-	pair_list_free(&T->pairs);
-	if (T->have_val)
-		data_pack_close(&T->val);
+	for (int i = 0; i < T->n_vs; i++) {
+		struct val_set *v = &T->vs[i];
+		pair_list_free(&v->pairs);
+		if (v->open)
+			data_pack_close(&v->pack);
+		free(v->pack_path);
+		free(v->pairs_path);
+	}
+	free(T->vs);
+	free(T->valcsv_path);
+	free(T->valcsv);
 }
 
 static char *path_join(const char *dir, const char *name)
@@ -739,13 +761,13 @@ static void flip_batch(float *dst, const float *src, int n, int c, int h, int w)
 			dst[r * w + x] = src[r * w + (w - 1 - x)];
 }
 
-/* Embeds every record of the val pack (e + e_flip) into TAB. */
-static int embed_val(struct trainer *T, struct embtab *tab)
+/* Embeds every record of V's pack (e + e_flip) into TAB. */
+static int embed_val(struct trainer *T, struct val_set *V, struct embtab *tab)
 {
 	const struct model_shape *sh = T->shape;
 	struct data_config dc = { .mode = DATA_EVAL, .batch = T->Bl, .c = sh->in_c,
 				  .h = sh->in_h, .w = sh->in_w };
-	struct data_loader *L = data_loader_new(&T->val, &dc);
+	struct data_loader *L = data_loader_new(&V->pack, &dc);
 	if (!L)
 		return -1;
 	size_t img = (size_t)sh->in_c * sh->in_h * sh->in_w;
@@ -775,7 +797,7 @@ static int embed_val(struct trainer *T, struct embtab *tab)
 				break;
 			}
 			if (!added) {
-				rc = hm_error_file(T->val.path, "record %ld: key '%s' "
+				rc = hm_error_file(V->pack.path, "record %ld: key '%s' "
 						   "appears twice", b->record[i], b->keys[i]);
 				break;
 			}
@@ -797,22 +819,36 @@ static int embed_val(struct trainer *T, struct embtab *tab)
 	return rc;
 }
 
-static int run_val(struct trainer *T, long epoch)
+/* Appends to val.csv's text. */
+static int valcsv_add(struct trainer *T, const char *text)
+{
+	size_t k = strlen(text);
+	char *p = realloc(T->valcsv, T->valcsv_n + k + 1);
+	if (!p)
+		return hm_error("out of memory");
+	memcpy(p + T->valcsv_n, text, k + 1);
+	T->valcsv = p;
+	T->valcsv_n += k;
+	return 0;
+}
+
+/* Scores set V after epoch EPOCH: a report line and a row of val.csv. */
+static int run_val_set(struct trainer *T, struct val_set *V, long epoch)
 {
 	struct embtab *tab = embtab_new();
-	long n = T->pairs.n;
+	long n = V->pairs.n;
 	double *score = malloc((size_t)n * sizeof *score);
 	int *same = malloc((size_t)n * sizeof *same), *fold = malloc((size_t)n * sizeof *fold);
 	int rc = tab && score && same && fold ? 0 : hm_error("out of memory");
 	if (!rc)
-		rc = embed_val(T, tab);
+		rc = embed_val(T, V, tab);
 	for (long i = 0; i < n && !rc; i++) {
-		const struct pair *p = &T->pairs.p[i];
+		const struct pair *p = &V->pairs.p[i];
 		long ka = embtab_find(tab, p->a), kb = embtab_find(tab, p->b);
 		if (ka < 0 || kb < 0) {
-			rc = hm_error_file(T->c.val_pairs, "line %ld: no embedding for "
+			rc = hm_error_file(V->pairs_path, "line %ld: no embedding for "
 					   "'%s' in '%s'", p->line, ka < 0 ? p->a : p->b,
-					   T->c.val);
+					   V->pack_path);
 			break;
 		}
 		const double *a = embtab_entry(tab, ka)->vec, *bv = embtab_entry(tab, kb)->vec;
@@ -831,18 +867,32 @@ static int run_val(struct trainer *T, long epoch)
 		if (metrics_kfold(&k, score, same, fold, n, METRICS_EXACT, 1e-3) < 0) {
 			char msg[MSG_MAX];
 			snprintf(msg, sizeof msg, "%s", hm_errmsg());
-			rc = hm_error_file(T->c.val_pairs, "%s", msg);
+			rc = hm_error_file(V->pairs_path, "%s", msg);
 		} else {
-			char folds[32];
+			char folds[32], named[80] = "", auc[32] = "", thr[32], row[256];
+			struct metrics_roc roc;
 			if (k.cross)
 				snprintf(folds, sizeof folds, "%d folds", k.n_folds);
 			else
 				snprintf(folds, sizeof folds, "no folds");
-			fprintf(T->c.report, "epoch %ld: val accuracy %.2f%% +- %.2f%% "
-				"(%ld pairs, %s)\n", epoch, 100 * k.accuracy,
+			if (T->n_vs > 1)
+				snprintf(named, sizeof named, " %s", V->name);
+			if (metrics_roc(&roc, score, same, n) == 0) {
+				snprintf(auc, sizeof auc, "%.6f", metrics_auc(&roc));
+				metrics_roc_free(&roc);
+			}
+			scores_fmt_double(thr, k.threshold_mean);
+			fprintf(T->c.report, "epoch %ld: val%s accuracy %.2f%% +- %.2f%% "
+				"(%ld pairs, %s)\n", epoch, named, 100 * k.accuracy,
 				100 * k.accuracy_std, n, folds);
 			if (fflush(T->c.report))
 				rc = hm_error("stdout: write error");
+			snprintf(row, sizeof row, "%ld,%ld,%s,%.6f,%s,%s\n", epoch, T->t,
+				 V->name, k.accuracy, thr, auc);
+			if (!rc)
+				rc = valcsv_add(T, row);
+			V->acc = k.accuracy;
+			V->have_acc = 1;
 			metrics_kfold_free(&k);
 		}
 	}
@@ -851,6 +901,131 @@ static int run_val(struct trainer *T, long epoch)
 	free(same);
 	free(fold);
 	return rc;
+}
+
+/* Every set after epoch EPOCH, then val.csv rewritten. */
+static int run_val(struct trainer *T, long epoch)
+{
+	for (int i = 0; i < T->n_vs; i++)
+		if (run_val_set(T, &T->vs[i], epoch) < 0)
+			return -1;
+	return outfile_write_all(T->valcsv_path, T->valcsv, T->valcsv_n);
+}
+
+/* val.csv's text at the start: the header, and on resume the rows of an
+ * earlier val.csv up to iteration T0 (the epochs the checkpoint has). */
+static int valcsv_start(struct trainer *T, int resumed, long t0)
+{
+	static const char header[] = "epoch,iter,set,accuracy,threshold,auc\n";
+	if (valcsv_add(T, header) < 0)
+		return -1;
+	FILE *fp = resumed ? fopen(T->valcsv_path, "rb") : NULL;
+	if (!fp)
+		return 0;
+	char line[512];
+	int first = 1, rc = 0;
+	while (!rc && fgets(line, sizeof line, fp)) {
+		long e, it;
+		if (!first && sscanf(line, "%ld,%ld,", &e, &it) == 2 && it <= t0)
+			rc = valcsv_add(T, line);
+		first = 0;
+	}
+	fclose(fp);
+	return rc;
+}
+
+/* The name of set I: its file's last path element without the extension;
+ * one taken already gets "-2", "-3"... */
+static void val_name(struct trainer *T, int i, const char *path)
+{
+	char stem[64];
+	const char *base = strrchr(path, '/');
+	base = base && base[1] ? base + 1 : path;
+	snprintf(stem, sizeof stem, "%s", base);
+	char *dot = strrchr(stem, '.');
+	if (dot && dot != stem)
+		*dot = 0;
+	for (char *c = stem; *c; c++)	/* val.csv and the progress line */
+		if (*c == ',' || *c == ' ' || (unsigned char)*c < 32)
+			*c = '_';
+	snprintf(T->vs[i].name, sizeof T->vs[i].name, "%s", stem);
+	for (int k = 2, taken = 1; taken; k++) {
+		taken = 0;
+		for (int j = 0; j < i; j++)
+			if (!strcmp(T->vs[j].name, T->vs[i].name))
+				taken = 1;
+		if (taken)
+			snprintf(T->vs[i].name, sizeof T->vs[i].name, "%.50s-%d", stem, k);
+	}
+}
+
+/* Opens the --val sets (rank 0): a .bin is packed into DIR/val first. */
+static int setup_val(struct trainer *T, int resumed)
+{
+	T->vs = calloc((size_t)T->c.n_val, sizeof *T->vs);
+	if (!T->vs)
+		return hm_error("out of memory");
+	T->n_vs = T->c.n_val;
+	for (int i = 0; i < T->n_vs; i++) {
+		struct val_set *V = &T->vs[i];
+		const char *path = T->c.val[i].path, *pairs = T->c.val[i].pairs;
+		enum pack_from kind = PACK_STREAM;
+		val_name(T, i, path);
+		struct stat st;
+		if (stat(path, &st) < 0)
+			return hm_error_file(path, "cannot open: %s", strerror(errno));
+		if (S_ISREG(st.st_mode) && pack_detect(path, &kind) < 0)
+			kind = PACK_STREAM;	/* data_pack_open() says what it is */
+		if (kind == PACK_BIN) {
+			char *dir = path_join(T->c.out_dir, "val"), name[80];
+			snprintf(name, sizeof name, "%s.hmr", V->name);
+			V->pack_path = dir ? path_join(dir, name) : NULL;
+			if (!V->pack_path) {
+				free(dir);
+				return hm_error("out of memory");
+			}
+			struct pack_options po = { .from = PACK_BIN, .quality =
+						   PACK_DEFAULT_QUALITY, .threads = T->c.threads };
+			int bad = make_dirs(dir) < 0 ||
+				  pack_build(path, V->pack_path, &po, NULL) < 0;
+			free(dir);
+			if (bad)
+				return -1;
+			if (!pairs)
+				V->pairs_path = pack_side_path(V->pack_path, ".pairs.csv");
+		} else {
+			V->pack_path = strdup(path);
+			if (!pairs) {
+				char *side = pack_side_path(path, ".pairs.csv");
+				if (side && access(side, F_OK) < 0) {
+					free(side);
+					free(V->pack_path);
+					V->pack_path = NULL;
+					if (pack_check_is_pack(path, PACK_USE_EVAL) < 0)
+						return -1;
+					return hm_error_file(path, "no pair list for this --val "
+							     "set: give --val-pairs FILE after it "
+							     "(a .bin needs none, nor a pack with "
+							     "its NAME.pairs.csv beside it)");
+				}
+				V->pairs_path = side;
+			}
+		}
+		if (pairs)
+			V->pairs_path = strdup(pairs);
+		if (!V->pack_path || !V->pairs_path)
+			return hm_error("out of memory");
+		if (pairs_load(&V->pairs, V->pairs_path, PAIRS_AUTO) < 0 ||
+		    data_pack_open(&V->pack, V->pack_path, 0) < 0)
+			return -1;
+		V->open = 1;
+		if (check_eval_pack(T, &V->pack) < 0)
+			return -1;
+	}
+	T->valcsv_path = path_join(T->c.out_dir, "val.csv");
+	if (!T->valcsv_path)
+		return hm_error("out of memory");
+	return valcsv_start(T, resumed, T->t);
 }
 
 static int run_test(struct trainer *T)
@@ -910,9 +1085,22 @@ static int setup_fresh(struct trainer *T)
 {
 	if (data_pack_open(&T->pack, T->c.pack, 1) < 0)
 		return -1;
-	if (T->c.classes && T->c.classes < T->pack.n_classes)
+	const struct data_pack *P = &T->pack;
+	if (P->n_identities < 2)
+		return hm_error_file(T->c.pack, "%ld records, all of one identity "
+				     "(label %d); training a classifier needs 2 or more",
+				     P->ix.n, P->n_classes - 1);
+	if (T->c.classes && T->c.classes < P->n_classes)
 		return hm_error_file(T->c.pack, "labels go up to %d; --classes %d is "
-				     "too few", T->pack.n_classes - 1, T->c.classes);
+				     "too few", P->n_classes - 1, T->c.classes);
+	if (T->c.classes && T->c.classes != P->n_classes) {
+		char used[64] = "";
+		if (P->n_identities != P->n_classes)
+			snprintf(used, sizeof used, ", %d of them used", P->n_identities);
+		return hm_error_file(T->c.pack, "labels 0..%d (%d identities%s); "
+				     "--classes %d does not match", P->n_classes - 1,
+				     P->n_classes, used, T->c.classes);
+	}
 	if (!T->c.classes)
 		T->c.classes = T->pack.n_classes;
 	/* A-Softmax scales by |x|: the ir family's embedding batch norm must
@@ -1098,12 +1286,20 @@ static void draw_progress(struct trainer *T, double loss, double acc, double lr,
 {
 	long left = T->total - T->t;
 	double eta = rate > 0 ? left * T->B / rate : 0;
+	char val[512] = "";
+	size_t k = 0;
+	for (int i = 0; i < T->n_vs && k < sizeof val - 1; i++)	/* the last epoch's */
+		if (T->vs[i].have_acc)
+			k += (size_t)snprintf(val + k, sizeof val - k, " %s %.1f%%",
+					      T->vs[i].name, 100 * T->vs[i].acc);
+	if (k >= sizeof val)
+		k = sizeof val - 1;
 	fprintf(stderr, "\rhm-train: epoch %ld/%ld iter %ld/%ld loss %.4f acc %.1f%% "
-		"lr %.3g %.1f img/s ETA %d:%02d\033[K%s",
+		"lr %.3g %.1f img/s ETA %d:%02d%s%s\033[K%s",
 		T->t ? (T->t - 1) / T->per_epoch + 1 : 1,
 		(T->total + T->per_epoch - 1) / T->per_epoch, T->t, T->total, loss,
 		100 * acc, lr, rate, (int)(eta / 60), (int)fmod(eta, 60),
-		final ? "\n" : "");
+		k ? " val" : "", val, final ? "\n" : "");
 }
 
 /* Draws and drops N numbers of R (rng_uniform() takes one rng_u64()). */
@@ -1327,14 +1523,8 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 	}
 	if (setup_schedule(&T) < 0)
 		goto out;
-	if (T.c.val && T.rank == 0) {
-		if (pairs_load(&T.pairs, T.c.val_pairs, PAIRS_AUTO) < 0 ||
-		    data_pack_open(&T.val, T.c.val, 0) < 0)
-			goto out;
-		T.have_val = 1;
-		if (check_eval_pack(&T, &T.val) < 0)
-			goto out;
-	}
+	if (T.c.n_val && T.rank == 0 && setup_val(&T, resumed) < 0)
+		goto out;
 	if (T.c.test && T.rank == 0) {
 		/* Checked now rather than after the whole run. */
 		struct data_pack tp;
@@ -1426,7 +1616,7 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 			draw_progress(&T, last_loss, last_acc, last_lr, rate, 0);
 			t_draw = now;
 		}
-		if (T.t % T.per_epoch == 0 && T.have_val) {
+		if (T.t % T.per_epoch == 0 && T.n_vs) {
 			if (T.c.progress)
 				fputc('\n', stderr);
 			if (run_val(&T, T.t / T.per_epoch) < 0)

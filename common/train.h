@@ -56,8 +56,21 @@
  * checkpoints written after it, and are reported on stderr and in the
  * train.csv note.  A shorter length is refused.
  *
+ * Verification sets (val[], --val): each is named after its file (its
+ * last path element without the extension: "lfw" for lfw.bin; a name
+ * taken already gets "-2", "-3"...).  After each epoch every set is
+ * scored; the accuracies go on the progress line, in the report and in
+ *   val.csv         epoch,iter,set,accuracy,threshold,auc: one row per set
+ *                   per epoch (accuracy and threshold as the report's,
+ *                   the threshold the mean of the folds' cosine
+ *                   thresholds; auc of the ROC of all pairs, empty when
+ *                   the pairs are all same or all different), rewritten
+ *                   whole and atomically after each epoch; on resume the
+ *                   rows after the checkpoint are dropped.
+ *
  * Output: progress on stderr (when enabled), report lines on cfg->report:
  *   epoch 3: val accuracy 97.50% +- 1.20% (600 pairs, 10 folds)
+ *     (with several sets, one line each: "epoch 3: val lfw accuracy ...")
  *     (metrics_kfold, METRICS_EXACT, on cosine scores of e + e_flip, the
  *     sum of the embeddings of an image and its mirror image, as hm-embed's
  *     default --flip sum; "no folds" for a pair list without folds: the
@@ -103,6 +116,16 @@
 #include "optim.h"
 
 #define TRAIN_MAX_GIVEN 64
+#define TRAIN_MAX_VAL 16
+
+/* A verification set (--val): a pack with its pair list, or an insightface
+ * .bin (hm-train packs it into DIR/val/NAME.hmr with NAME.pairs.csv, its
+ * 10 folds, and uses those).  PAIRS NULL: the pack's NAME.pairs.csv beside
+ * it (hm-pack writes one for a .bin), else an error. */
+struct train_val {
+	const char *path;
+	const char *pairs;
+};
 
 struct train_config {
 	const char *pack;	/* training pack (.hmr); NULL on resume = stored */
@@ -129,7 +152,8 @@ struct train_config {
 	int sync_bn;		/* MPI: batch-norm statistics over all ranks */
 	long checkpoint_every;	/* iterations; 0 = only end/signal/stop */
 	long stop_after;	/* stop after this many iterations; 0 never */
-	const char *val, *val_pairs;	/* verification each epoch */
+	struct train_val val[TRAIN_MAX_VAL];	/* verification each epoch */
+	int n_val;
 	const char *test;	/* closed-set top-1 at the end */
 	int progress;		/* draw the progress line on stderr */
 	FILE *report;		/* report lines (stdout) */

@@ -15,7 +15,13 @@
 #   make lfw-arcface-hm PROFILE=small   the same stages, a small network
 #
 # Rows: [ms1m-]{lfw,ytf}-{softmax,asoftmax,arcface,cosface}[-hm].  One
-# trained model serves the LFW and the YTF row that share it.
+# trained model serves the LFW and the YTF row that share it, and the
+# CFP-FP and AgeDB-30 rows ([ms1m-]{cfpfp,agedb}-LOSS[-hm]) beyond the paper.
+#
+# insightface bundles: CASIA=faces_webface_112x112 (a folder holding
+# train.rec) with no LFW tree makes the LFW rows test on its lfw.bin, and
+# the cfpfp and agedb rows on its cfp_fp.bin and agedb_30.bin; LFW=FILE.bin
+# works with any training set.  Pairs and folds are the .bin's (10).
 #
 # Data: CASIA, MS1M, LFW (+ LFW_LANDMARKS, LFW_PAIRS), YTF (+ YTF_LANDMARKS,
 # YTF_SPLITS); see data.mk.  What a requested row needs and lacks is
@@ -43,7 +49,9 @@
 # Files, for a row using training set T, variant V (loss[-hm]), test S:
 #   RESULTS/data/T.hmr, S.hmr                 packs (data.mk)
 #   RESULTS/PROFILE/T-V/train.opts            the hm-train options
-#   RESULTS/PROFILE/T-V/model.hmm             + checkpoint.hmm, train.csv
+#   RESULTS/PROFILE/T-V/model.hmm             + checkpoint.hmm, train.csv,
+#                                             val.csv (each epoch on the
+#                                             image-pair test sets asked for)
 #   RESULTS/PROFILE/T-V/S.emb.hmr             flip-sum embeddings
 #   RESULTS/PROFILE/T-V/S.scores.csv          fold,same,score,a,b
 #   RESULTS/PROFILE/{table.md,lfw.csv,ytf.csv,lfw-roc.svg,ytf-roc.svg}
@@ -98,24 +106,39 @@ hm_row = $(if $(filter ms1m,$(1)),ms1m-)$(2)-$(3)
 hm_rows = $(foreach tr,casia ms1m,$(foreach te,lfw ytf,$(foreach v,$(call hm_variants,$(1)),$(call hm_row,$(tr),$(te),$(v)))))
 PAPER_ROWS := $(call hm_rows,$(HM_PAPER_LOSSES))
 HM_ROWS := $(call hm_rows,$(HM_LOSSES))
+# Beyond the paper: the other verification sets insightface's bundles carry
+# (cfp_fp.bin, agedb_30.bin), 10 folds each, on the same models:
+# [ms1m-]{cfpfp,agedb}-LOSS[-hm].
+HM_BIN_TESTS := cfpfp agedb
+HM_BIN_ROWS := $(foreach tr,casia ms1m,$(foreach te,$(HM_BIN_TESTS),$(foreach v,$(call hm_variants,$(HM_LOSSES)),$(call hm_row,$(tr),$(te),$(v)))))
 
 # $(call hm_train_opts,TRAIN,VARIANT): the options that define the run.
 hm_train_opts = -a $(HM_ARCH) --emb-size $(HM_EMB) -b $(HM_BATCH) \
 	--loss $(patsubst %-hm,%,$(2)) $(HM_LENGTH_$(1)) \
 	$(if $(filter %-hm,$(2)),--hm $(HM_MINING) --lr $(HM_LR_HM),--lr $(HM_LR))
 
+# The trainings validate each epoch (hm-train --val, DIR/val.csv) on the
+# test sets of the rows asked for that pair images: LFW, CFP-FP, AgeDB-30
+# (YTF pairs videos).  The packs are order-only prerequisites: --val does
+# not change the model, so another set of rows retrains nothing.
+hm_val_tests := $(sort $(foreach te,lfw cfpfp agedb,$(if $(filter $(te)-% ms1m-$(te)-%,$(MAKECMDGOALS)),$(te))) $(if $(filter paper,$(MAKECMDGOALS)),lfw))
+hm_val_flags = $(foreach te,$(hm_val_tests),--val $(HM_DATA)/$(te).hmr --val-pairs $(hm_pairs_$(te)))
+hm_val_packs = $(foreach te,$(hm_val_tests),$(HM_DATA)/$(te).hmr $(hm_pairs_$(te)))
+
 # One model: TRAIN, VARIANT.
 define hm_model_rules
 $(HM_P)/$(1)-$(2)/train.opts: hm-FORCE
 	$$(call hm_stamp,$$(strip $$(call hm_train_opts,$(1),$(2))))
 
-$(HM_P)/$(1)-$(2)/model.hmm: $(HM_DATA)/$(1).hmr $(HM_P)/$(1)-$(2)/train.opts | bin/hm-train
+$(HM_P)/$(1)-$(2)/model.hmm: $(HM_DATA)/$(1).hmr $(HM_P)/$(1)-$(2)/train.opts | bin/hm-train $$(hm_val_packs)
 	bin/hm-train $$(call hm_resume_if,$$(@D),$$^) $$(strip $$(call hm_train_opts,$(1),$(2))) \
-		--checkpoint-every $$(HM_CKPT_EVERY) $$(HM_TRAIN_FLAGS) -o $$(@D) $$<
+		--checkpoint-every $$(HM_CKPT_EVERY) $$(HM_TRAIN_FLAGS) $$(hm_val_flags) -o $$(@D) $$<
 endef
 
-hm_pairs_lfw = $(LFW_PAIRS)
 hm_pairs_ytf = $(YTF_SPLITS)
+hm_pairs_lfw = $(if $(HM_LFW_BIN),$(HM_DATA)/lfw.pairs.csv,$(LFW_PAIRS))
+hm_pairs_cfpfp = $(HM_DATA)/cfpfp.pairs.csv
+hm_pairs_agedb = $(HM_DATA)/agedb.pairs.csv
 
 # One row: TRAIN, VARIANT, TEST.
 define hm_row_rules
@@ -132,14 +155,14 @@ endef
 
 $(foreach tr,casia ms1m,$(foreach v,$(call hm_variants,$(HM_LOSSES)),\
 	$(eval $(call hm_model_rules,$(tr),$(v)))\
-	$(foreach te,lfw ytf,$(eval $(call hm_row_rules,$(tr),$(v),$(te))))))
+	$(foreach te,lfw ytf $(HM_BIN_TESTS),$(eval $(call hm_row_rules,$(tr),$(v),$(te))))))
 
 .PHONY: paper table
 paper: $(PAPER_ROWS)
 
 # Stop before any work when a requested row lacks data or the profile is
 # unknown.
-HM_GOALS := $(filter $(HM_ROWS) paper,$(MAKECMDGOALS))
+HM_GOALS := $(filter $(HM_ROWS) $(HM_BIN_ROWS) paper,$(MAKECMDGOALS))
 ifneq ($(HM_GOALS),)
 ifeq ($(filter paper small,$(PROFILE)),)
 $(error PROFILE must be paper or small, not '$(PROFILE)')
@@ -147,7 +170,8 @@ endif
 HM_NEED := $(if $(filter-out ms1m-%,$(HM_GOALS)),casia) \
 	$(if $(filter ms1m-% paper,$(HM_GOALS)),ms1m) \
 	$(if $(filter lfw-% ms1m-lfw-% paper,$(HM_GOALS)),lfw) \
-	$(if $(filter ytf-% ms1m-ytf-% paper,$(HM_GOALS)),ytf)
+	$(if $(filter ytf-% ms1m-ytf-% paper,$(HM_GOALS)),ytf) \
+	$(foreach te,$(HM_BIN_TESTS),$(if $(filter $(te)-% ms1m-$(te)-%,$(HM_GOALS)),$(te)))
 $(call hm_check_data,$(HM_NEED),$(HM_GOALS))
 endif
 
@@ -156,7 +180,7 @@ endif
 # remade, so rows that finished or were removed since show up.
 hm_finished = $(sort $(wildcard $(HM_P)/*/$(1).scores.csv))
 hm_label_of = $(notdir $(patsubst %/,%,$(dir $(1))))
-HM_TABLE_TESTS := $(strip $(foreach te,lfw ytf,$(if $(call hm_finished,$(te)),$(te))))
+HM_TABLE_TESTS := $(strip $(foreach te,lfw ytf $(HM_BIN_TESTS),$(if $(call hm_finished,$(te)),$(te))))
 
 ifneq ($(filter table,$(MAKECMDGOALS)),)
 ifeq ($(HM_TABLE_TESTS),)
@@ -170,9 +194,10 @@ $(HM_P)/$(1).csv: hm-FORCE | bin/hm-roc
 		$$(foreach f,$$(call hm_finished,$(1)),--label $$(call hm_label_of,$$(f))) \
 		$$(call hm_finished,$(1))
 endef
-$(foreach te,lfw ytf,$(eval $(call hm_table_rules,$(te))))
+$(foreach te,lfw ytf $(HM_BIN_TESTS),$(eval $(call hm_table_rules,$(te))))
 
 $(HM_P)/table.md: $(foreach te,$(HM_TABLE_TESTS),$(HM_P)/$(te).csv) pipelines/table.awk
+	$(foreach te,$(HM_TABLE_TESTS),hm_data_$(te)="$$(cat $(HM_DATA)/$(te).src 2>/dev/null || :)") \
 	awk -v title='hm results, PROFILE=$(PROFILE) ($(HM_P))' -f pipelines/table.awk \
 		$(filter %.csv,$^) > $@.tmp && mv $@.tmp $@
 

@@ -15,6 +15,8 @@
 # percent.  A TAR that hm-roc leaves empty (FAR below 1 / different pairs:
 # not resolvable) is "n/a" and takes no part in means or differences.
 # Labels must not contain commas or quotes (the pipelines' never do).
+# The environment variable hm_data_TEST, when set, is the test set's source
+# (paper.mk passes RESULTS/data/TEST.src): a "Data:" line under its heading.
 
 BEGIN { FS = ","; ntest = 0 }
 
@@ -129,6 +131,8 @@ END {
 		ns = nseed[t]
 		printf "\n## %s: %d pairs, %s folds, %s threshold search\n\n", toupper(t),
 			pairs[t], folds[t] == 0 ? "no" : folds[t], proto[t]
+		if (ENVIRON["hm_data_" t] != "")
+			printf "Data: %s\n\n", ENVIRON["hm_data_" t]
 		print "| training | loss | accuracy % | -hm | diff | AUC | -hm | diff | TAR@FAR=1e-3 % | -hm | diff |"
 		print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 		for (i = 1; i <= nkey[t]; i++) {

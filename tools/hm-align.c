@@ -21,7 +21,13 @@ static const char usage_text[] =
 	"\n"
 	"  --root DIR           image paths in LANDMARKS are relative to DIR (.)\n"
 	"  --out-dir DIR        write DIR/KEY.jpg files instead of records\n"
-	"  --format FMT         auto, plain, casia, lst or csv (auto)\n"
+	"  --format FMT         auto, plain, casia, lst, csv, ytf (YouTube Faces'\n"
+	"                       NAME.labeled_faces.txt: a face box per frame) or\n"
+	"                       paths (auto; paths with --center-crop)\n"
+	"  --center-crop F      no landmarks: LANDMARKS lists image paths, one a\n"
+	"                       line; the face box is the centred square of side F\n"
+	"                       times the shorter side (YouTube Faces'\n"
+	"                       aligned_images_DB: 0.4545, 1/2.2)\n"
 	"  --template NAME      insightface (112x112) or sphereface (96x112)\n"
 	"                       (insightface)\n"
 	"  --size WxH           output size; the template is scaled to it\n"
@@ -54,6 +60,7 @@ struct cmdline {
 	int quality;
 	enum align_decode decode;
 	int skip_bad;
+	double center_crop;
 	int threads;
 	int progress, quiet, verbose;
 };
@@ -77,7 +84,8 @@ static void parse_size(const char *arg, int *w, int *h)
 static void parse_args(struct cmdline *c, int argc, char **argv)
 {
 	enum { O_ROOT = 256, O_OUT_DIR, O_FORMAT, O_TEMPLATE, O_SIZE, O_GRAY,
-	       O_ENCODING, O_QUALITY, O_SKIP_BAD, O_PROGRESS, O_VERSION, O_DECODE };
+	       O_ENCODING, O_QUALITY, O_SKIP_BAD, O_PROGRESS, O_VERSION, O_DECODE,
+	       O_CENTER };
 	static const struct option opts[] = {
 		{ "root", required_argument, NULL, O_ROOT },
 		{ "out-dir", required_argument, NULL, O_OUT_DIR },
@@ -89,6 +97,7 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		{ "quality", required_argument, NULL, O_QUALITY },
 		{ "decode", required_argument, NULL, O_DECODE },
 		{ "skip-bad", no_argument, NULL, O_SKIP_BAD },
+		{ "center-crop", required_argument, NULL, O_CENTER },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "progress", no_argument, NULL, O_PROGRESS },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -113,8 +122,8 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		case O_FORMAT: {
 			int f = lmk_format_parse(optarg);
 			if (f < 0)
-				die_usage("--format: '%s' is not auto, plain, casia, lst or csv",
-					  optarg);
+				die_usage("--format: '%s' is not auto, plain, casia, lst, csv, "
+					  "ytf or paths", optarg);
 			c->format = (enum lmk_format)f;
 			break;
 		}
@@ -155,6 +164,9 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		case O_SKIP_BAD:
 			c->skip_bad = 1;
 			break;
+		case O_CENTER:
+			c->center_crop = cli_double("--center-crop", optarg, 1e-3, 100);
+			break;
 		case 'j':
 			threads = optarg;
 			break;
@@ -179,6 +191,12 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 	if (argc - optind != 1)
 		die_usage(argc == optind ? "no landmark file given" : "too many arguments");
 	c->landmarks = argv[optind];
+	if (c->center_crop > 0 && c->format == LMK_AUTO)
+		c->format = LMK_PATHS;
+	if (c->center_crop > 0 && c->format != LMK_PATHS)
+		die_usage("--center-crop takes a list of image paths (--format paths)");
+	if (c->format == LMK_PATHS && !(c->center_crop > 0))
+		die_usage("--format paths has no landmarks: give --center-crop F");
 	c->threads = cli_threads(threads);
 	if (c->out_dir && encoding_set && c->encoding == REC_RAW)
 		die_usage("--encoding raw applies to records, not to --out-dir files");
@@ -224,8 +242,8 @@ int main(int argc, char **argv)
 	struct align_batch b = {
 		.list = &list, .root = c.root, .tmpl = &t, .channels = c.gray ? 1 : 3,
 		.encoding = c.encoding, .quality = c.quality, .decode = c.decode,
-		.threads = c.threads,
-		.skip_bad = c.skip_bad, .out = c.out_dir ? NULL : stdout,
+		.threads = c.threads, .skip_bad = c.skip_bad, .center_crop = c.center_crop,
+		.out = c.out_dir ? NULL : stdout,
 		.out_dir = c.out_dir, .progress = cli_want_progress(c.progress, c.quiet),
 		.on_skip = report_skip, .ctx = &c.verbose,
 	};

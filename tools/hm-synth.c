@@ -1,10 +1,15 @@
 /* hm-synth: render synthetic face data sets (CASIA-, LFW- and YTF-shaped).  See hm-synth(1). */
+#include "align.h"
 #include "cli.h"
 #include "err.h"
 #include "outfile.h"
+#include "img.h"
+#include "lmk.h"
 #include "progress.h"
 #include "synth.h"
 
+#include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +37,12 @@ static const char usage_text[] =
 	"  --size N|WxH         image size (250x250)\n"
 	"  --quality Q|LO-HI    JPEG quality range (60-95)\n"
 	"  --seed S             random seed (1)\n"
+	"  --published          ytf: YouTube Faces' download layout, no landmarks:\n"
+	"                       DIR/frame_images_DB/Name/video/N.jpg with\n"
+	"                       Name.labeled_faces.txt (face boxes), the same\n"
+	"                       frames cropped in DIR/aligned_images_DB, and\n"
+	"                       DIR/splits.txt (the exact landmarks go to\n"
+	"                       DIR/true_landmarks.txt)\n"
 	"  -o, --output DIR     output folder (created)\n"
 	"  -j, --threads N      worker threads (HM_THREADS, else all cores)\n"
 	"      --progress       show progress even when stderr is not a terminal\n"
@@ -49,6 +60,7 @@ struct cmdline {
 	const char *out;
 	int threads;
 	int progress, quiet;
+	int published;
 };
 
 static void parse_size(const char *arg, int *w, int *h)
@@ -87,7 +99,7 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 {
 	enum { O_KIND = 256, O_IDS, O_PER_ID, O_FRAMES, O_PAIRS, O_PAIRS_FROM,
 	       O_LMK_FROM, O_DIFFICULTY, O_LOOKALIKE, O_SIZE, O_QUALITY, O_SEED,
-	       O_PROGRESS, O_VERSION };
+	       O_PROGRESS, O_VERSION, O_PUBLISHED };
 	static const struct option opts[] = {
 		{ "kind", required_argument, NULL, O_KIND },
 		{ "identities", required_argument, NULL, O_IDS },
@@ -101,6 +113,7 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "quality", required_argument, NULL, O_QUALITY },
 		{ "seed", required_argument, NULL, O_SEED },
+		{ "published", no_argument, NULL, O_PUBLISHED },
 		{ "output", required_argument, NULL, 'o' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "progress", no_argument, NULL, O_PROGRESS },
@@ -157,6 +170,9 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		case 'o':
 			c->out = optarg;
 			break;
+		case O_PUBLISHED:
+			c->published = 1;
+			break;
 		case 'j':
 			threads = optarg;
 			break;
@@ -187,6 +203,8 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 	if (c->landmarks_from && !c->pairs_from && c->kind && !strcmp(c->kind, "ytf"))
 		die_usage("--landmarks-from alone makes still images: --kind ytf needs "
 			  "--pairs-from");
+	if (c->published && (!c->kind || strcmp(c->kind, "ytf")))
+		die_usage("--published applies to --kind ytf only");
 	if (c->frames >= 0 && (c->kind ? strcmp(c->kind, "ytf") : !c->pairs_from))
 		die_usage("--frames applies to --kind ytf only");
 	if (c->pairs >= 0 && (!c->kind || !strcmp(c->kind, "casia")))
@@ -243,6 +261,106 @@ static void build(struct synth_set *s, const struct cmdline *c)
 		die("%s", hm_errmsg());
 }
 
+/* "A/B" into a new string, or die. */
+static char *join(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *p = malloc(n);
+	if (!p)
+		die("out of memory");
+	snprintf(p, n, "%s/%s", a, b);
+	return p;
+}
+
+/*
+ * YouTube Faces as published, from the set rendered into OUT/frame_images_DB:
+ * per identity frame_images_DB/Name.labeled_faces.txt, one line per frame
+ * "Name\video\N.jpg,0,X,Y,W,H,0.0,1" with the face box of its landmarks
+ * (centre: their centroid; side: the eye distance / ALIGN_BOX_EYES, so that
+ * hm-align's box crop gives the template's face size); the same frames
+ * cropped as aligned_images_DB/Name/video/aligned_detect_N.jpg (the box
+ * enlarged 2.2 times and centred, resized to the shorter frame side, as
+ * YTF's aligned frames; not rotated); splits.txt moved to OUT, the
+ * landmarks to OUT/true_landmarks.txt.
+ */
+static void publish_ytf(const char *out, const char *fdir)
+{
+	char *lm = join(fdir, "landmarks.txt"), *al = join(out, "aligned_images_DB");
+	struct lmk_list list;
+	struct jpeg *j = jpeg_new();
+	if (!j)
+		die("cannot start the JPEG codec");
+	if (lmk_load(&list, lm, LMK_PLAIN))
+		die("%s", hm_errmsg());
+	struct outfile of;
+	char name[256] = "";
+	int open = 0;
+	for (long i = 0; i < list.n; i++) {
+		const struct lmk_entry *e = &list.e[i];
+		size_t k = strcspn(e->path, "/");
+		if (!open || strlen(name) != k || strncmp(name, e->path, k)) {
+			if (open && outfile_commit(&of))
+				die("%s", hm_errmsg());
+			snprintf(name, sizeof name, "%.*s", (int)k, e->path);
+			char file[300];
+			snprintf(file, sizeof file, "%s.labeled_faces.txt", name);
+			char *p = join(fdir, file);
+			if (outfile_open(&of, p))
+				die("%s", hm_errmsg());
+			free(p);
+			open = 1;
+		}
+		double cx = 0, cy = 0;
+		for (int q = 0; q < 5; q++) {
+			cx += e->pt[q][0] / 5;
+			cy += e->pt[q][1] / 5;
+		}
+		double side = hypot(e->pt[1][0] - e->pt[0][0], e->pt[1][1] - e->pt[0][1]) /
+			      ALIGN_BOX_EYES;
+		char win[1024];
+		snprintf(win, sizeof win, "%s", e->path);
+		for (char *c = win; *c; c++)
+			if (*c == '/')
+				*c = '\\';
+		if (fprintf(of.fp, "%s,0,%.0f,%.0f,%.0f,%.0f,0.0,1\n", win, cx, cy, side,
+			    side) < 0)
+			die("'%s': write error: %s", fdir, strerror(errno));
+		/* the aligned frame */
+		struct image in = { 0 }, crop = { 0 };
+		char *src = join(fdir, e->path);
+		if (image_load(j, src, 3, &in))
+			die("%s", hm_errmsg());
+		int a = in.width < in.height ? in.width : in.height;
+		double s = a / (2.2 * side);
+		double m[6] = { s, 0, (a - 1) / 2.0 - s * cx, 0, s, (a - 1) / 2.0 - s * cy };
+		const char *base = strrchr(e->path, '/');
+		char rel[1100];
+		snprintf(rel, sizeof rel, "%.*s/aligned_detect_%s",
+			 (int)(base - e->path), e->path, base + 1);
+		char *dst = join(al, rel);
+		if (image_alloc(&crop, a, a, 3) || align_warp(&crop, &in, m) ||
+		    make_parent_dirs(dst) || image_save_jpeg(j, &crop, 95, dst))
+			die("%s", hm_errmsg());
+		image_free(&in);
+		image_free(&crop);
+		free(src);
+		free(dst);
+	}
+	if (open && outfile_commit(&of))
+		die("%s", hm_errmsg());
+	char *sp = join(fdir, "splits.txt"), *sp2 = join(out, "splits.txt");
+	char *tl = join(out, "true_landmarks.txt");
+	if (rename(sp, sp2) || rename(lm, tl))
+		die("'%s': cannot move: %s", fdir, strerror(errno));
+	free(sp);
+	free(sp2);
+	free(tl);
+	free(lm);
+	free(al);
+	lmk_list_free(&list);
+	jpeg_free(j);
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline c;
@@ -253,8 +371,12 @@ int main(int argc, char **argv)
 	outfile_cleanup_on_signals();
 	build(&s, &c);
 	progress_init(&p, cli_want_progress(c.progress, c.quiet), "images", s.n_jobs);
-	if (synth_set_write(&s, c.out, &c.o, (uint64_t)c.seed, c.threads, &p))
+	char *fdir = c.published ? join(c.out, "frame_images_DB") : NULL;
+	if (synth_set_write(&s, fdir ? fdir : c.out, &c.o, (uint64_t)c.seed, c.threads, &p))
 		die("%s", hm_errmsg());
+	if (fdir)
+		publish_ytf(c.out, fdir);
+	free(fdir);
 	synth_set_free(&s);
 	return 0;
 }

@@ -59,8 +59,12 @@ static const char usage_text[] =
 	"                         holding checkpoint.hmm); a longer --iters or\n"
 	"                         --epochs and new --lr-steps extend the run\n"
 	"      --stop-after N     stop after iteration N as if interrupted\n"
-	"      --val PACK         verification pack, LFW-protocol accuracy each epoch\n"
-	"      --val-pairs FILE   its pair list (LFW pairs.txt, YTF splits, CSV...)\n"
+	"      --val SET          verification set, LFW-protocol accuracy each epoch\n"
+	"                         (DIR/val.csv): a pack, or an insightface .bin;\n"
+	"                         repeat it for several sets\n"
+	"      --val-pairs FILE   the pair list of the --val before it (LFW\n"
+	"                         pairs.txt, YTF splits, CSV...; default: the\n"
+	"                         pack's NAME.pairs.csv, the .bin's own)\n"
 	"      --test PACK        closed-set top-1 of the head on PACK at the end\n"
 	"      --sync-bn          MPI: batch-norm statistics over all ranks\n"
 	"  -j, --threads N        threads (HM_THREADS, else the cores, shared\n"
@@ -84,6 +88,7 @@ struct cmdline {
 	struct train_config c;
 	const char *threads;
 	const char *loss, *hm;
+	const char *pairs_next;		/* --val-pairs waiting for its --val */
 	const char *scale, *margin, *lbase, *lgamma, *lpower, *lmin;
 	int easy, quiet, progress, verbose, schedule_set;
 };
@@ -230,8 +235,24 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 		case OPT_STOP:
 			c->stop_after = cli_long("--stop-after", optarg, 1, 1L << 40);
 			break;
-		case OPT_VAL: c->val = optarg; break;
-		case OPT_VAL_PAIRS: c->val_pairs = optarg; break;
+		case OPT_VAL:
+			if (c->n_val == TRAIN_MAX_VAL)
+				die_usage("--val: %d sets at most", TRAIN_MAX_VAL);
+			c->val[c->n_val].path = optarg;
+			c->val[c->n_val++].pairs = cl->pairs_next;
+			cl->pairs_next = NULL;
+			break;
+		case OPT_VAL_PAIRS:
+			/* The pair list of the --val before it (or of the next
+			 * one, when it comes first). */
+			if (c->n_val && !c->val[c->n_val - 1].pairs)
+				c->val[c->n_val - 1].pairs = optarg;
+			else if (!cl->pairs_next)
+				cl->pairs_next = optarg;
+			else
+				die_usage("--val-pairs '%s': the --val before it has a pair "
+					  "list already", optarg);
+			break;
 		case OPT_TEST: c->test = optarg; break;
 		case OPT_SYNC_BN: c->sync_bn = 1; break;
 		case 'j': cl->threads = optarg; break;
@@ -291,8 +312,8 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 		if (optim_steps_parse(st, &n, c->lr_steps) < 0)
 			die_usage("--lr-steps: %s", hm_errmsg());
 	}
-	if (!c->val != !c->val_pairs)
-		die_usage("--val and --val-pairs go together");
+	if (cl->pairs_next)
+		die_usage("--val-pairs '%s' without a --val", cl->pairs_next);
 	if (cl->quiet && cl->progress)
 		die_usage("--quiet and --progress are exclusive");
 }

@@ -31,11 +31,20 @@ test_expect_success 'usage errors exit 2 with nothing on stdout' '
 	test_fails_cleanly 2 "--arch: architecture '\''ir:2,2:64'\'': 2 depths but 1 widths" \
 		hm-train -o o --epochs 1 --arch ir:2,2:64 p.hmr &&
 	test_fails_cleanly 2 "--hm" hm-train -o o --epochs 1 --hm hardest p.hmr &&
-	test_fails_cleanly 2 "--val and --val-pairs" hm-train -o o --epochs 1 --val p.hmr p.hmr &&
+	test_fails_cleanly 2 "--val-pairs '"'"'x.txt'"'"' without a --val" hm-train -o o --epochs 1 \
+		--val-pairs x.txt p.hmr &&
+	test_fails_cleanly 2 "has a pair list already" hm-train -o o --epochs 1 --val p.hmr \
+		--val-pairs x.txt --val-pairs y.txt --val-pairs z.txt p.hmr &&
 	test_fails_cleanly 2 "one pack expected" hm-train -o o --epochs 1 p.hmr p.hmr &&
 	test_fails_cleanly 2 "unknown option" hm-train --frobnicate &&
 	test_fails_cleanly 2 "" hm-train -o o --epochs 1 --loss asoftmax --margin 2.5 p.hmr &&
 	test ! -e o
+'
+
+test_expect_success 'a --val pack without a pair list exits 1 before training' '
+	test_fails_cleanly 1 "p.hmr'"'"': no pair list for this --val set: give --val-pairs FILE after it" \
+		hm-train $NET -o oval --epochs 1 --val p.hmr p.hmr &&
+	test ! -e oval/train.csv
 '
 
 test_expect_success '--help and --version' '
@@ -83,6 +92,40 @@ test_expect_success 'unlabelled records are named' '
 test_expect_success '--classes below the labels is refused' '
 	test_fails_cleanly 1 "--classes 2 is too few" hm-train $NET --classes 2 -o o \
 		--epochs 1 p.hmr
+'
+
+test_expect_success 'a pack of one identity is refused before training' '
+	awk -F "\t" "\$2 == 0" d/landmarks.txt >one.txt && test $(wc -l <one.txt) = 6 &&
+	hm-align -q --root d --size 16x16 one.txt | hm-pack -q -o one.hmr - &&
+	test_fails_cleanly 1 "one.hmr'"'"': 6 records, all of one identity (label 0); training a classifier needs 2 or more" \
+		hm-train $NET -o o --epochs 1 one.hmr &&
+	test ! -e o
+'
+
+test_expect_success '--classes other than the labels is refused, naming both' '
+	test_fails_cleanly 1 "p.hmr'"'"': labels 0..3 (4 identities); --classes 5 does not match" \
+		hm-train $NET --classes 5 -o o --epochs 1 p.hmr &&
+	test ! -e o
+'
+
+cat >mkrec.py <<'PY'
+import glob, os, sys
+sys.path.insert(0, os.path.join(sys.argv[1], "tests", "ref"))
+import pack_import as P
+ids = sorted(os.listdir("al"))
+imgs = [(open(f, "rb").read(), ids.index(f.split("/")[1]), None)
+        for f in sorted(glob.glob("al/*/*.jpg"))]
+P.write_rec("train.rec", P.insightface_records(imgs))
+PY
+
+test_expect_success 'a RecordIO file: the message gives the hm-pack command, which works' '
+	/usr/bin/python3 mkrec.py "$TEST_ROOT" &&
+	test_fails_cleanly 1 "train.rec'"'"': an MXNet RecordIO file" \
+		hm-train $NET -o o --epochs 1 train.rec &&
+	cmd=$(sed -n "s/.*make one with: //p" .fail.err) &&
+	test "$cmd" = "hm-pack -o train.hmr train.rec" &&
+	$cmd -q && hm-train $NET -q -o fromrec --epochs 1 train.hmr >/dev/null &&
+	test -s fromrec/model.hmm
 '
 
 test_expect_success 'a batch larger than the pack is refused' '

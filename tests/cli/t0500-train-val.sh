@@ -87,4 +87,69 @@ test_expect_success '--test on an image size other than the model'\''s fails' '
 	test ! -e o3/train.csv && test ! -e o4/train.csv
 '
 
+# An insightface .bin of the same faces and pairs: the images in the pairs'
+# order, (bins, issame) pickled as insightface's lfw.bin is.
+cat >mkbin.py <<'PY'
+import pickle, sys
+lines = open(sys.argv[1]).read().split("\n")[1:]
+bins, same = [], []
+def img(name, n):
+    return open("lal/%s/%s_%04d.jpg" % (name, name, int(n)), "rb").read()
+for l in lines:
+    f = l.split()
+    if len(f) == 3:
+        bins += [img(f[0], f[1]), img(f[0], f[2])]
+        same.append(True)
+    elif len(f) == 4:
+        bins += [img(f[0], f[1]), img(f[2], f[3])]
+        same.append(False)
+pickle.dump((bins, same), open(sys.argv[2], "wb"), protocol=4)
+PY
+
+test_expect_success 'three validation sets (a pack with pairs, a .bin, a pack with NAME.pairs.csv): val.csv has 3 rows per epoch' '
+	hm-align -q --root l --size 24x24 --out-dir lal l/landmarks.txt &&
+	/usr/bin/python3 mkbin.py l/pairs.txt lfw.bin &&
+	hm-pack -q -o third.hmr lfw.bin && test -s third.pairs.csv &&
+	hm-train $NET --epochs 3 -o three --val val.hmr --val-pairs l/pairs.txt \
+		--val lfw.bin --val third.hmr train.hmr >r3 &&
+	cat r3 three/val.csv &&
+	test $(grep -c "^epoch [123]: val [a-z]* accuracy" r3) = 9 &&
+	sed -n 1p three/val.csv | grep -qx "epoch,iter,set,accuracy,threshold,auc" &&
+	test $(wc -l <three/val.csv) = 10 &&
+	awk -F, "NR > 1 { n[\$1 \" \" \$3]++; if (\$2 != 6 * \$1) exit 1 }
+		 END { for (k in n) if (n[k] != 1) exit 1; exit length(n) != 9 }" three/val.csv &&
+	cut -d, -f 3 three/val.csv | sed 1d | sort -u | tr "\n" " " | grep -qx "lfw third val " &&
+	awk -F, "NR > 1 && !(\$4 >= 0 && \$4 <= 1 && \$6 >= 0 && \$6 <= 1) { exit 1 }" three/val.csv &&
+	test -s three/val/lfw.hmr && test -s three/val/lfw.pairs.csv
+'
+
+test_expect_success 'the progress line shows every set'"'"'s latest accuracy' '
+	hm-train -j1 -a ir:1,1,1,1:8,16,32,64 --emb-size 32 -b 16 --progress --epochs 2 -o prog --val val.hmr --val-pairs l/pairs.txt \
+		--val lfw.bin train.hmr >/dev/null 2>err &&
+	tr "\r" "\n" <err | grep -q "^hm-train: epoch 2/2 .* ETA [0-9:]* val val [0-9.]*% lfw [0-9.]*%"
+'
+
+test_expect_success 'val.csv agrees with hm-embed | hm-verify | hm-roc for the .bin set' '
+	hm-embed -j1 -q -m three/model.hmm three/val/lfw.hmr |
+		hm-verify three/val/lfw.pairs.csv | hm-roc --csv >roc3.csv &&
+	want=$(awk -F, "NR == 2 { printf \"%.4f\", \$7 }" roc3.csv) &&
+	got=$(awk -F, "\$1 == 3 && \$3 == \"lfw\" { printf \"%.4f\", \$4 }" three/val.csv) &&
+	echo "hm-roc $want, val.csv $got" && test "$want" = "$got" &&
+	sed -n "1p" roc3.csv | tr , "\n" | grep -qx auc &&
+	col=$(sed -n 1p roc3.csv | tr , "\n" | grep -nx auc | cut -d: -f1) &&
+	wauc=$(awk -F, -v c=$col "NR == 2 { printf \"%.4f\", \$c }" roc3.csv) &&
+	gauc=$(awk -F, "\$1 == 3 && \$3 == \"lfw\" { printf \"%.4f\", \$6 }" three/val.csv) &&
+	echo "AUC hm-roc $wauc, val.csv $gauc" && test "$wauc" = "$gauc"
+'
+
+test_expect_success 'a resumed run with three sets writes the same val.csv' '
+	hm-train $NET --epochs 3 -o three2 --val val.hmr --val-pairs l/pairs.txt \
+		--val lfw.bin --val third.hmr --stop-after 8 train.hmr >/dev/null 2>&1 &&
+	test $(wc -l <three2/val.csv) = 4 &&
+	echo "1,99,stale,0.5,0.1," >>three2/val.csv &&
+	hm-train -j1 -q --resume three2 --val val.hmr --val-pairs l/pairs.txt \
+		--val lfw.bin --val third.hmr >/dev/null &&
+	cmp three/val.csv three2/val.csv
+'
+
 test_done

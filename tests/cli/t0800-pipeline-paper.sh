@@ -24,14 +24,14 @@ test_expect_success 'missing CASIA and LFW: exit 2 before any work, each named w
 	test_expect_code 2 pmake lfw-arcface-hm CASIA="$SCRATCH/none" LFW="$SCRATCH/nolfw" >out 2>err &&
 	test ! -s out && test ! -e results &&
 	grep -q "^hm: CASIA: no training data at .$SCRATCH/none.$" err &&
-	grep -q "^hm: LFW: no image tree at .$SCRATCH/nolfw.$" err &&
+	grep -q "^hm: LFW: no image tree at .$SCRATCH/nolfw. (and no lfw.bin beside a CASIA or MS1M train.rec)$" err &&
 	grep -q "expected: an image tree CASIA/ID/NNN.jpg with its landmark file CASIA_LANDMARKS" err &&
 	grep -q "faces_webface_112x112" err &&
 	grep -q "github.com/deepinsight/insightface" err &&
 	grep -q "expected: an image tree LFW/Name/Name_0001.jpg" err &&
 	grep -q "published: LFW at http://vis-www.cs.umass.edu/lfw/" err &&
 	grep -q "missing data for lfw-arcface-hm; nothing was run" err &&
-	! grep -q "YTF\|MS1M" err
+	! grep -q "^hm: YTF\|^hm: MS1M" err
 '
 
 test_expect_success 'make -n with no data: exit 0, the recipe printed, the same report on stderr' '
@@ -185,6 +185,105 @@ test_expect_success 'make table: both finished rows, baseline and -hm side by si
 test_expect_success 'make table with no finished rows: exit 2 and says so' '
 	test_expect_code 2 pmake table RESULTS="$SCRATCH/empty" >out 2>err &&
 	grep -q "no finished rows in $SCRATCH/empty/small" err
+'
+
+# insightface's faces_webface_112x112 as downloaded: train.rec/.idx and the
+# verification sets lfw.bin, cfp_fp.bin, agedb_30.bin (tests/ref/fake_bundle.py
+# writes them from hm-synth trees aligned to 112x112).
+test_expect_success 'a fake faces_webface_112x112 bundle (train.rec, lfw.bin, cfp_fp.bin, agedb_30.bin)' '
+	hm-align -q --root casia --out-dir bundle-casia casia/landmarks.txt &&
+	hm-align -q --root lfw --out-dir bundle-lfw lfw/landmarks.txt &&
+	/usr/bin/python3 "$TEST_ROOT/tests/ref/fake_bundle.py" faces_webface_112x112 \
+		bundle-casia bundle-lfw lfw/pairs.txt &&
+	ls faces_webface_112x112 | tr "\n" " " | grep -qx "agedb_30.bin cfp_fp.bin lfw.bin property train.idx train.rec "
+'
+
+# 20 iterations: one epoch of the 160 images, so the training validates
+# once on the row's test set.
+test_expect_success 'CASIA=bundle alone: make lfw-arcface-hm tests on its lfw.bin (its pairs, 10 folds)' '
+	pmake lfw-arcface-hm CASIA="$SCRATCH/faces_webface_112x112" RESULTS="$SCRATCH/bres" \
+		SMALL_ITERS=20 >out 2>err &&
+	cat out &&
+	grep -qx "bin/hm-pack -o $SCRATCH/bres/data/casia.hmr $SCRATCH/faces_webface_112x112/train.rec" out &&
+	grep -qx "bin/hm-pack -o $SCRATCH/bres/data/lfw.hmr $SCRATCH/faces_webface_112x112/lfw.bin" out &&
+	grep -q "^bin/hm-verify -o $SCRATCH/bres/small/casia-arcface-hm/lfw.scores.csv $SCRATCH/bres/data/lfw.pairs.csv " out &&
+	grep -q "^small:lfw-arcface-hm  *100  *10  *0\.[0-9]" out &&
+	grep -q "^bin/hm-train .* --val $SCRATCH/bres/data/lfw.hmr --val-pairs $SCRATCH/bres/data/lfw.pairs.csv -o " out &&
+	grep -q "^epoch 1: val accuracy [0-9.]*% +- [0-9.]*% (100 pairs, 10 folds)$" out &&
+	cat bres/small/casia-arcface-hm/val.csv &&
+	test $(wc -l <bres/small/casia-arcface-hm/val.csv) = 2 &&
+	grep -q "^1,20,lfw,0\.[0-9]*,[-0-9.e]*,0\.[0-9]*$" bres/small/casia-arcface-hm/val.csv
+'
+
+test_expect_success 'CASIA=bundle alone: cfpfp-arcface-hm and agedb-arcface-hm reuse the model' '
+	pmake cfpfp-arcface-hm agedb-arcface-hm CASIA="$SCRATCH/faces_webface_112x112" \
+		RESULTS="$SCRATCH/bres" SMALL_ITERS=20 >out 2>err &&
+	cat out &&
+	! grep -q "hm-train" out &&
+	grep -qx "bin/hm-pack -o $SCRATCH/bres/data/cfpfp.hmr $SCRATCH/faces_webface_112x112/cfp_fp.bin" out &&
+	grep -q "^small:cfpfp-arcface-hm  *100  *10  *0\.[0-9]" out &&
+	grep -q "^small:agedb-arcface-hm  *100  *10  *0\.[0-9]" out
+'
+
+test_expect_success 'LFW=FILE.bin with a CASIA tree; the table names the LFW each test used' '
+	pmake lfw-softmax CASIA="$SCRATCH/casia" LFW="$SCRATCH/faces_webface_112x112/lfw.bin" \
+		RESULTS="$SCRATCH/bres2" >out 2>err &&
+	grep -qx "bin/hm-pack -o $SCRATCH/bres2/data/lfw.hmr $SCRATCH/faces_webface_112x112/lfw.bin" out &&
+	grep -q "^small:lfw-softmax  *100  *10 " out &&
+	pmake table RESULTS="$SCRATCH/bres" >out 2>err &&
+	cat out &&
+	grep -qx "Data: $SCRATCH/faces_webface_112x112/lfw.bin (insightface .bin: its pairs and 10 folds)" out &&
+	grep -qx "## CFPFP: 100 pairs, 10 folds, exact threshold search" out &&
+	grep -qx "Data: $SCRATCH/faces_webface_112x112/cfp_fp.bin (insightface .bin: its pairs and 10 folds)" out &&
+	grep -qx "## AGEDB: 100 pairs, 10 folds, exact threshold search" out &&
+	pmake table >out 2>err &&
+	grep -qx "Data: $SCRATCH/lfw $SCRATCH/lfw/landmarks.txt $SCRATCH/lfw/pairs.txt" out
+'
+
+test_expect_success 'MS1M=bundle alone: the ms1m rows take its lfw.bin and cfp_fp.bin (make -n)' '
+	pmake -n ms1m-lfw-softmax ms1m-cfpfp-softmax MS1M="$SCRATCH/faces_webface_112x112" \
+		RESULTS="$SCRATCH/mres" >out 2>err &&
+	grep -qx "bin/hm-pack -o $SCRATCH/mres/data/ms1m.hmr $SCRATCH/faces_webface_112x112/train.rec" out &&
+	grep -qx "bin/hm-pack -o $SCRATCH/mres/data/lfw.hmr $SCRATCH/faces_webface_112x112/lfw.bin" out &&
+	grep -qx "bin/hm-pack -o $SCRATCH/mres/data/cfpfp.hmr $SCRATCH/faces_webface_112x112/cfp_fp.bin" out &&
+	grep -q "^bin/hm-train .* --val $SCRATCH/mres/data/cfpfp.hmr --val-pairs $SCRATCH/mres/data/cfpfp.pairs.csv --val $SCRATCH/mres/data/lfw.hmr --val-pairs $SCRATCH/mres/data/lfw.pairs.csv -o $SCRATCH/mres/small/ms1m-softmax " out &&
+	test ! -e mres
+'
+
+test_expect_success 'a missing .bin is named with the variable, the layout and the source' '
+	test_expect_code 2 pmake -n cfpfp-softmax CASIA="$SCRATCH/casia" >out 2>err &&
+	grep -q "^hm: CFP_FP: no cfp_fp.bin beside a CASIA or MS1M train.rec$" err &&
+	grep -q "published: CFP " err &&
+	test_expect_code 2 pmake -n lfw-softmax CASIA="$SCRATCH/casia" LFW=nope.bin >out 2>err &&
+	grep -q "^hm: LFW: no .bin file at .nope.bin.$" err
+'
+
+# YouTube Faces as downloaded: no landmarks, face boxes in
+# frame_images_DB/NAME.labeled_faces.txt, pre-cropped aligned_images_DB.
+test_expect_success 'ytf-arcface from frame_images_DB face boxes, no landmark file' '
+	hm-synth -q --kind ytf --identities 20 --images-per-id 2 --frames 2 --pairs 5 --size 128 \
+		--published -o ytfpub &&
+	test ! -e ytfpub/landmarks.txt && test -s ytfpub/splits.txt &&
+	pmake ytf-arcface CASIA="$SCRATCH/casia" YTF="$SCRATCH/ytfpub" RESULTS="$SCRATCH/yres" >out 2>err &&
+	cat out &&
+	grep -qx "cat $SCRATCH/ytfpub/frame_images_DB/\*.labeled_faces.txt | bin/hm-align --format ytf --root $SCRATCH/ytfpub/frame_images_DB - | bin/hm-pack -o $SCRATCH/yres/data/ytf.hmr -" out &&
+	grep -q "^small:ytf-arcface  *100  *10  *0\.[0-9]" out
+'
+
+test_expect_success 'ytf-arcface from aligned_images_DB alone (centre crop), the same model' '
+	mkdir ytfal && cp -r ytfpub/aligned_images_DB ytfpub/splits.txt ytfal/ &&
+	pmake ytf-arcface CASIA="$SCRATCH/casia" YTF="$SCRATCH/ytfal" RESULTS="$SCRATCH/yres" >out 2>err &&
+	cat out &&
+	! grep -q "hm-train" out &&
+	grep -q "bin/hm-align --center-crop 0.4545 --root $SCRATCH/ytfal/aligned_images_DB - | bin/hm-pack" out &&
+	grep -q "^small:ytf-arcface  *100  *10  *0\.[0-9]" out
+'
+
+test_expect_success 'YTF_ALIGN names what is missing' '
+	test_expect_code 2 pmake -n ytf-softmax CASIA="$SCRATCH/casia" YTF="$SCRATCH/ytfal" YTF_ALIGN=boxes >out 2>err &&
+	grep -q "^hm: YTF: no NAME.labeled_faces.txt in .$SCRATCH/ytfal/frame_images_DB. (YTF_ALIGN=boxes)$" err &&
+	test_expect_code 2 pmake -n ytf-softmax CASIA="$SCRATCH/casia" YTF="$SCRATCH/ytfal" YTF_ALIGN=frames >out 2>err &&
+	grep -q "^hm: YTF_ALIGN: .frames. is not landmarks or boxes or center$" err
 '
 
 test_done

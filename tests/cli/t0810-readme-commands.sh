@@ -11,6 +11,9 @@
 #                                     record per identity): 32 synthetic
 #                                     faces of 8 identities, aligned to
 #                                     112x112 as insightface's are
+#     lfw.bin, cfp_fp.bin,            insightface's verification sets: a
+#     agedb_30.bin                    pickle of (JPEGs, same flags), 10
+#                                     pairs of those faces each
 # One change, for time: the training line gets "-b 16 --epochs 1"
 # appended (later options win), 2 steps of IR-18 instead of 24 epochs;
 # its other options (architecture, loss, hard mining, rate, milestones)
@@ -77,6 +80,30 @@ with open(rec, "wb") as f, open(rec[:-4] + ".idx", "w") as ix:
         write_record(f, r)
 EOF
 
+cat >mkbin.py <<'EOF'
+# Writes insightface's .bin verification sets: pickle.dump((bins, issame))
+# with bins the two JPEGs of each pair in turn; the pairs alternate same
+# (two images of one identity) and different.
+import os, pickle, sys
+sys.path.insert(0, os.path.join(os.environ["TEST_ROOT"], "tests", "ref"))
+import hmtest
+
+src, out = sys.argv[1:]
+by_id = {}
+for r in hmtest.read_records(src):
+    by_id.setdefault(r.label, []).append(r.payload)
+ids = sorted(by_id)
+bins, issame = [], []
+for k in range(10):
+    a = ids[k % len(ids)]
+    b = a if k % 2 == 0 else ids[(k + 1) % len(ids)]
+    bins += [by_id[a][0], by_id[b][1]]
+    issame.append(a == b)
+for name in ("lfw.bin", "cfp_fp.bin", "agedb_30.bin"):
+    with open(os.path.join(out, name), "wb") as f:
+        pickle.dump((bins, issame), f, protocol=2)
+EOF
+
 test_expect_success 'small stand-ins: data/pairs.txt and faces_webface_112x112/train.rec' '
 	mkdir -p work/data work/faces_webface_112x112 &&
 	awk "BEGIN { print \"2\t4\"
@@ -88,7 +115,8 @@ test_expect_success 'small stand-ins: data/pairs.txt and faces_webface_112x112/t
 		--lookalike 0 -o casia &&
 	hm-align -q --root casia casia/landmarks.txt >casia.stream &&
 	/usr/bin/python3 mkrec.py casia.stream work/faces_webface_112x112/train.rec &&
-	test -s work/faces_webface_112x112/train.idx
+	test -s work/faces_webface_112x112/train.idx &&
+	/usr/bin/python3 mkbin.py casia.stream work/faces_webface_112x112
 '
 
 i=0

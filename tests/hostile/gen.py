@@ -135,7 +135,9 @@ put("rec-img-100000.hmr", stream([rec0, image_rec(recs[1], w=65535, h=65535)]))
 put("rec-img-channels.hmr", stream([rec0, image_rec(recs[1], c=4)]))
 put("rec-img-encoding.hmr", stream([rec0, image_rec(recs[1], enc=9)]))
 put("rec-raw-size.hmr", stream([rec0, image_rec(recs[1], enc=0, data=b"\x80" * 100)]))
-put("rec-jpeg-garbage.hmr", stream([rec0, image_rec(recs[1], data=b"\xff\xd8\xff\xe0" + b"\x11" * 300)]))
+# Two identities: hm-train refuses a pack of one before it decodes anything.
+put("rec-jpeg-garbage.hmr", stream([rec0, image_rec(recs[1], data=b"\xff\xd8\xff\xe0" + b"\x11" * 300,
+                                                    label=recs[0].label + 1)]))
 put("rec-jpeg-trunc.hmr", stream([rec0, image_rec(recs[1], data=recs[1].payload[:200])]))
 put("rec-jpeg-size.hmr", stream([rec0, image_rec(recs[1], w=20, h=20)]))   # header says 20x20, JPEG is 16x16
 put("rec-emb-dim0.hmr", stream([hmtest.record(hmtest.EMBEDDING, "x", struct.pack("<I", 0))]))

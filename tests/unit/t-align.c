@@ -596,7 +596,7 @@ static void test_batch(void)
 	rng_seed(&r, 3);
 	char name[64];
 	struct image im;
-	struct lmk_entry e[40];
+	struct lmk_entry e[40] = { { 0 } };	/* has_box 0: points */
 	mkdir("tests/tmp", 0777);	/* the images live there; it may not exist yet */
 	for (int i = 0; i < 40; i++) {
 		snprintf(name, sizeof name, "u%ld-b%02d.ppm", (long)getpid(), i);
