@@ -4,6 +4,7 @@
 #include "err.h"
 #include "report.h"
 #include "scores.h"
+#include "util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -187,15 +188,6 @@ static int load_val(struct curves_run *r, const char *path)
 	return 0;
 }
 
-static char *join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(n);
-	if (p)
-		snprintf(p, n, "%s/%s", dir, name);
-	return p;
-}
-
 /* The last component of DIR's real path (DIR itself if it has none). */
 static char *dir_name(const char *dir)
 {
@@ -215,14 +207,14 @@ int curves_load(struct curves_run *r, const char *path, const char *label)
 	int rc = -1;
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		dir = strdup(path);
-		train = join(path, "train.csv");
+		train = path_join(path, "train.csv");
 	} else {
 		const char *slash = strrchr(path, '/');
 		dir = slash ? strndup(path, (size_t)(slash - path + (slash == path))) :
 			      strdup(".");
 		train = strdup(path);
 	}
-	if (!dir || !train || !(val = join(dir, "val.csv"))) {
+	if (!dir || !train || !(val = path_join(dir, "val.csv"))) {
 		hm_error("out of memory");
 		goto out;
 	}

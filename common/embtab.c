@@ -1,6 +1,7 @@
 /* embtab: string-keyed hash of embedding entries (see embtab.h). */
 #include "embtab.h"
 #include "err.h"
+#include "util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,16 +13,6 @@ struct embtab {
 	long *slot;	/* entry number + 1, 0 = empty; n_slot a power of two */
 	long n_slot;
 };
-
-static uint64_t hash(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;	/* FNV-1a, 64 bit */
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
 
 struct embtab *embtab_new(void)
 {
@@ -55,7 +46,7 @@ void embtab_free(struct embtab *t)
 /* The slot holding KEY, or the empty slot where it would go. */
 static long probe(const struct embtab *t, const char *key)
 {
-	long mask = t->n_slot - 1, i = (long)(hash(key) & (uint64_t)mask);
+	long mask = t->n_slot - 1, i = (long)(fnv1a_str(key) & (uint64_t)mask);
 	while (t->slot[i] && strcmp(t->e[t->slot[i] - 1].key, key))
 		i = (i + 1) & mask;
 	return i;

@@ -15,6 +15,7 @@
 #include "pybin.h"
 #include "rec.h"
 #include "rng.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -449,20 +450,6 @@ static int push_entry(struct source *s, char *path, char *key, int32_t label, lo
 	return 0;
 }
 
-static char *join(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-	char *p = malloc(na + nb + 2);
-	if (!p)
-		return NULL;
-	memcpy(p, a, na);
-	p[na] = '/';
-	memcpy(p + na + 1, b, nb + 1);
-	if (na == 0)
-		memmove(p, p + 1, nb + 1);
-	return p;
-}
-
 /* REL without the extension of its last component. */
 static char *strip_ext(const char *rel)
 {
@@ -546,7 +533,7 @@ static void free_names(char **names, long n)
 static int walk(struct source *s, const char *root, const char *rel, int32_t label,
 		int depth)
 {
-	char *dir = join(root, rel);
+	char *dir = path_join(root, rel);
 	char **names;
 	long n;
 	if (!dir)
@@ -563,8 +550,8 @@ static int walk(struct source *s, const char *root, const char *rel, int32_t lab
 	}
 	int rc = 0;
 	for (long i = 0; i < n && !rc; i++) {
-		char *path = join(dir, names[i]);
-		char *sub = join(rel, names[i]);
+		char *path = path_join(dir, names[i]);
+		char *sub = path_join(rel, names[i]);
 		struct stat st;
 		if (!path || !sub) {
 			rc = hm_error("out of memory");
@@ -611,7 +598,7 @@ static int open_tree(struct source *s)
 	}
 	int rc = 0;
 	for (long i = 0; i < n && !rc; i++) {
-		char *path = join(s->input, names[i]);
+		char *path = path_join(s->input, names[i]);
 		struct stat st;
 		if (!path)
 			rc = hm_error("out of memory");
@@ -684,7 +671,7 @@ static int open_csv(struct source *s)
 		while (rel[0] == '/')
 			rel++;
 		char *key = strip_ext(rel);
-		char *path = f[0][0] == '/' ? strdup(f[0]) : join(dir, f[0]);
+		char *path = f[0][0] == '/' ? strdup(f[0]) : path_join(dir, f[0]);
 		if (!key || !path) {
 			free(key);
 			free(path);
@@ -1001,43 +988,9 @@ static int rec_item(struct source *s, struct item *it, long no,
 	return 0;
 }
 
-static int read_all(FILE *fp, const char *name, unsigned char **buf, size_t *n)
-{
-	size_t cap = 1 << 20, len = 0;
-	unsigned char *p = malloc(cap);
-	if (!p)
-		return hm_error("out of memory");
-	for (;;) {
-		if (len == cap) {
-			if (cap >= MAX_BIN) {
-				free(p);
-				return hm_error_file(name, "larger than %zu bytes", MAX_BIN);
-			}
-			unsigned char *q = realloc(p, cap * 2);
-			if (!q) {
-				free(p);
-				return hm_error("out of memory");
-			}
-			p = q;
-			cap *= 2;
-		}
-		size_t got = fread(p + len, 1, cap - len, fp);
-		len += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(fp)) {
-		free(p);
-		return hm_error_file(name, "read error: %s", strerror(errno));
-	}
-	*buf = p;
-	*n = len;
-	return 0;
-}
-
 static int open_bin(struct source *s)
 {
-	if (open_fp(s, 0) || read_all(s->fp, s->input, &s->bin, &s->n_bin) ||
+	if (open_fp(s, 0) || stream_read_all(s->fp, s->input, MAX_BIN, &s->bin, &s->n_bin) ||
 	    pybin_parse(&s->pb, s->bin, s->n_bin, s->input))
 		return -1;
 	s->n = s->pb.n_images;
@@ -1340,14 +1293,6 @@ struct keyset {
 	size_t cap, n;
 };
 
-static uint64_t key_hash(const char *k)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 1099511628211ull;
-	return h;
-}
-
 /* Adds IT's key; -1 with the error recorded if it is there already. */
 static int keyset_add(struct keyset *ks, const struct item *it)
 {
@@ -1359,7 +1304,7 @@ static int keyset_add(struct keyset *ks, const struct item *it)
 		for (size_t i = 0; i < ks->cap; i++) {
 			if (!ks->slot[i])
 				continue;
-			size_t h = key_hash(ks->slot[i]) & (cap - 1);
+			size_t h = fnv1a_str(ks->slot[i]) & (cap - 1);
 			while (slot[h])
 				h = (h + 1) & (cap - 1);
 			slot[h] = ks->slot[i];
@@ -1368,7 +1313,7 @@ static int keyset_add(struct keyset *ks, const struct item *it)
 		ks->slot = slot;
 		ks->cap = cap;
 	}
-	size_t h = key_hash(it->key) & (ks->cap - 1);
+	size_t h = fnv1a_str(it->key) & (ks->cap - 1);
 	for (; ks->slot[h]; h = (h + 1) & (ks->cap - 1))
 		if (!strcmp(ks->slot[h], it->key))
 			return hm_error_file(it->name, "%s: key '%s' appears twice (first at %s)",

@@ -7,6 +7,7 @@
 #include "lmk.h"
 #include "progress.h"
 #include "synth.h"
+#include "util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -264,11 +265,9 @@ static void build(struct synth_set *s, const struct cmdline *c)
 /* "A/B" into a new string, or die. */
 static char *join(const char *a, const char *b)
 {
-	size_t n = strlen(a) + strlen(b) + 2;
-	char *p = malloc(n);
+	char *p = path_join(a, b);
 	if (!p)
-		die("out of memory");
-	snprintf(p, n, "%s/%s", a, b);
+		die("%s", hm_errmsg());
 	return p;
 }
 

@@ -1,0 +1,109 @@
+/* util: whole-file reads, FNV-1a, path joining, formatted strings (util.h). */
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FILE_READ_MAX ((size_t)64 << 20)
+
+/* A first buffer for FP: its size when it is a regular file (then one
+ * read fills it and the next meets the end), else 64 KiB. */
+static size_t first_capacity(FILE *fp, size_t max)
+{
+	struct stat st;
+	if (!fstat(fileno(fp), &st) && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size <= max)
+		return (size_t)st.st_size + 1;
+	return (size_t)1 << 16;
+}
+
+int stream_read_all(FILE *fp, const char *name, size_t max, unsigned char **buf,
+		    size_t *n)
+{
+	size_t cap = first_capacity(fp, max), len = 0;
+	unsigned char *p = NULL;
+	*buf = NULL;
+	*n = 0;
+	for (;;) {
+		if (!p || len == cap) {
+			if (p && cap > max)
+				break;	/* more than MAX bytes */
+			if (p)
+				cap = cap > max / 2 ? max + 1 : 2 * cap;
+			unsigned char *q = realloc(p, cap + 1);
+			if (!q) {
+				free(p);
+				return hm_error("out of memory");
+			}
+			p = q;
+		}
+		size_t got = fread(p + len, 1, cap - len, fp);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(fp)) {
+		free(p);
+		return hm_error_file(name, "read error: %s", strerror(errno));
+	}
+	if (len > max) {
+		free(p);
+		return hm_error_file(name, "larger than %zu MiB", max >> 20);
+	}
+	p[len] = '\0';
+	*buf = p;
+	*n = len;
+	return 0;
+}
+
+int file_read_all(const char *path, unsigned char **buf, size_t *n)
+{
+	*buf = NULL;
+	*n = 0;
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return hm_error_file(path, "cannot open: %s", strerror(errno));
+	int rc = stream_read_all(fp, path, FILE_READ_MAX, buf, n);
+	fclose(fp);
+	return rc;
+}
+
+uint64_t fnv1a_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+char *path_join(const char *dir, const char *name)
+{
+	size_t nd = strlen(dir), nn = strlen(name), k = nd ? nd + 1 : 0;
+	char *p = malloc(k + nn + 1);
+	if (!p) {
+		hm_error("out of memory");
+		return NULL;
+	}
+	memcpy(p, dir, nd);
+	if (nd)
+		p[nd] = '/';
+	memcpy(p + k, name, nn + 1);
+	return p;
+}
+
+char *str_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p = NULL;
+	va_start(ap, fmt);
+	int k = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (k < 0) {
+		hm_error("out of memory");
+		return NULL;
+	}
+	return p;
+}

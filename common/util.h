@@ -1,0 +1,38 @@
+/*
+ * util: small helpers any module may use (foundation layer: includes only
+ * err.h and the C library).  Whole-file reads, the FNV-1a hash, path
+ * joining, formatted strings.
+ *
+ * Functions that fail record a message (err.h) and return -1 or NULL.
+ */
+#ifndef HM_UTIL_H
+#define HM_UTIL_H
+
+#include "err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/*
+ * Reads FP to its end into memory: *BUF (malloc'd, the caller frees it)
+ * holds the *N bytes read and one '\0' after them, so a text can be
+ * walked as a string.  More than MAX bytes is an error.  Returns 0, or -1
+ * with "'NAME': larger than M MiB", "'NAME': read error: ..." or "out of
+ * memory" recorded (*BUF NULL).  FP stays open.
+ */
+int stream_read_all(FILE *fp, const char *name, size_t max, unsigned char **buf,
+		    size_t *n);
+/* The file PATH whole, as stream_read_all() with a limit of 64 MiB (an
+ * image, a list); also "'PATH': cannot open: ...". */
+int file_read_all(const char *path, unsigned char **buf, size_t *n);
+
+/* 64-bit FNV-1a of a string. */
+uint64_t fnv1a_str(const char *s);
+
+/* "DIR/NAME" (just NAME when DIR is ""), malloc'd; NULL out of memory. */
+char *path_join(const char *dir, const char *name);
+/* A malloc'd string formatted as printf would; NULL out of memory. */
+char *str_printf(const char *fmt, ...) HM_PRINTF(1, 2);
+
+#endif
