@@ -1287,55 +1287,37 @@ static long fill_batch(struct source *s, struct item *items, long max, long done
 
 /* The keys written so far (record streams only: trees and CSV lists are
  * checked whole by check_unique(), RecordIO and .bin keys are numbers).
- * Open addressing on FNV-1a; each slot holds "key\0where". */
+ * Each string is "key\0where", malloc'd. */
 struct keyset {
-	char **slot;
-	size_t cap, n;
+	struct strtab tab;
 };
 
 /* Adds IT's key; -1 with the error recorded if it is there already. */
 static int keyset_add(struct keyset *ks, const struct item *it)
 {
-	if (2 * (ks->n + 1) > ks->cap) {
-		size_t cap = ks->cap ? 2 * ks->cap : 1024;
-		char **slot = calloc(cap, sizeof *slot);
-		if (!slot)
-			return hm_error("out of memory");
-		for (size_t i = 0; i < ks->cap; i++) {
-			if (!ks->slot[i])
-				continue;
-			size_t h = fnv1a_str(ks->slot[i]) & (cap - 1);
-			while (slot[h])
-				h = (h + 1) & (cap - 1);
-			slot[h] = ks->slot[i];
-		}
-		free(ks->slot);
-		ks->slot = slot;
-		ks->cap = cap;
-	}
-	size_t h = fnv1a_str(it->key) & (ks->cap - 1);
-	for (; ks->slot[h]; h = (h + 1) & (ks->cap - 1))
-		if (!strcmp(ks->slot[h], it->key))
-			return hm_error_file(it->name, "%s: key '%s' appears twice (first at %s)",
-					     it->where, it->key,
-					     ks->slot[h] + strlen(ks->slot[h]) + 1);
 	size_t nk = strlen(it->key) + 1, nw = strlen(it->where) + 1;
 	char *e = malloc(nk + nw);
 	if (!e)
 		return hm_error("out of memory");
 	memcpy(e, it->key, nk);
 	memcpy(e + nk, it->where, nw);
-	ks->slot[h] = e;
-	ks->n++;
-	return 0;
+	int added;
+	long i = strtab_add(&ks->tab, e, &added);
+	if (i >= 0 && added)
+		return 0;
+	free(e);
+	if (i < 0)
+		return -1;
+	const char *first = ks->tab.key[i];
+	return hm_error_file(it->name, "%s: key '%s' appears twice (first at %s)", it->where,
+			     it->key, first + strlen(first) + 1);
 }
 
 static void keyset_free(struct keyset *ks)
 {
-	for (size_t i = 0; i < ks->cap; i++)
-		free(ks->slot[i]);
-	free(ks->slot);
-	memset(ks, 0, sizeof *ks);
+	for (long i = 0; i < ks->tab.n; i++)
+		free((char *)ks->tab.key[i]);
+	strtab_free(&ks->tab);
 }
 
 int pack_build(const char *input, const char *out, const struct pack_options *opt,

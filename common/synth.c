@@ -1529,37 +1529,23 @@ static int make_names(struct synth_set *s, long n, uint64_t seed)
 	s->names = calloc((size_t)(n ? n : 1), sizeof *s->names);
 	if (!s->names)
 		return hm_error("out of memory");
-	/* open addressing over hashes, twice the size */
-	long cap = 16;
-	while (cap < 2 * n)
-		cap *= 2;
-	char **table = calloc((size_t)cap, sizeof *table);
-	if (!table)
-		return hm_error("out of memory");
+	struct strtab seen = { 0 };
 	struct rng r;
 	rng_seed2(&r, seed, 0x4e414d4553ULL);	/* "NAMES" */
 	for (long i = 0; i < n; i++) {
 		char name[64];
-		uint64_t h;
-		long slot;
-		for (;;) {
+		do
 			make_name(&r, name, sizeof name);
-			h = synth_hash(name);
-			slot = (long)(h & (uint64_t)(cap - 1));
-			while (table[slot] && strcmp(table[slot], name))
-				slot = (slot + 1) & (cap - 1);
-			if (!table[slot])
-				break;
-		}
+		while (strtab_find(&seen, name) >= 0);
 		s->names[i] = strdup(name);
-		if (!s->names[i]) {
-			free(table);
+		if (s->names[i])
+			s->n_identities = i + 1;
+		if (!s->names[i] || strtab_add(&seen, s->names[i], NULL) < 0) {
+			strtab_free(&seen);
 			return hm_error("out of memory");
 		}
-		table[slot] = s->names[i];
-		s->n_identities = i + 1;
 	}
-	free(table);
+	strtab_free(&seen);
 	qsort(s->names, (size_t)n, sizeof *s->names, cmp_str);
 	return 0;
 }

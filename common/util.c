@@ -1,4 +1,5 @@
-/* util: whole-file reads, FNV-1a, path joining, formatted strings (util.h). */
+/* util: whole-file reads, FNV-1a, path joining, formatted strings, a string
+ * table (util.h). */
 #include "util.h"
 
 #include <errno.h>
@@ -106,4 +107,64 @@ char *str_printf(const char *fmt, ...)
 		return NULL;
 	}
 	return p;
+}
+
+/* The slot holding KEY, or the empty slot where it would go. */
+static long probe(const struct strtab *t, const char *key)
+{
+	long mask = t->n_slot - 1, i = (long)(fnv1a_str(key) & (uint64_t)mask);
+	while (t->slot[i] && strcmp(t->key[t->slot[i] - 1], key))
+		i = (i + 1) & mask;
+	return i;
+}
+
+long strtab_find(const struct strtab *t, const char *key)
+{
+	return t->n_slot ? t->slot[probe(t, key)] - 1 : -1;
+}
+
+/* Twice the slots (64 at first), every string placed again. */
+static int grow_slots(struct strtab *t)
+{
+	long n_slot = t->n_slot ? 2 * t->n_slot : 64;
+	long *slot = calloc((size_t)n_slot, sizeof *slot);
+	if (!slot)
+		return hm_error("out of memory");
+	free(t->slot);
+	t->slot = slot;
+	t->n_slot = n_slot;
+	for (long i = 0; i < t->n; i++)
+		t->slot[probe(t, t->key[i])] = i + 1;
+	return 0;
+}
+
+long strtab_add(struct strtab *t, const char *key, int *added)
+{
+	if (added)
+		*added = 0;
+	if (2 * (t->n + 1) > t->n_slot && grow_slots(t))
+		return -1;
+	long s = probe(t, key);
+	if (t->slot[s])
+		return t->slot[s] - 1;
+	if (t->n == t->cap) {
+		long cap = t->cap ? 2 * t->cap : 256;
+		const char **k = realloc(t->key, (size_t)cap * sizeof *k);
+		if (!k)
+			return hm_error("out of memory");
+		t->key = k;
+		t->cap = cap;
+	}
+	t->key[t->n] = key;
+	t->slot[s] = ++t->n;
+	if (added)
+		*added = 1;
+	return t->n - 1;
+}
+
+void strtab_free(struct strtab *t)
+{
+	free(t->key);
+	free(t->slot);
+	memset(t, 0, sizeof *t);
 }

@@ -1,7 +1,7 @@
 /*
  * util: small helpers any module may use (foundation layer: includes only
  * err.h and the C library).  Whole-file reads, the FNV-1a hash, path
- * joining, formatted strings.
+ * joining, formatted strings, a string table.
  *
  * Functions that fail record a message (err.h) and return -1 or NULL.
  */
@@ -34,5 +34,27 @@ uint64_t fnv1a_str(const char *s);
 char *path_join(const char *dir, const char *name);
 /* A malloc'd string formatted as printf would; NULL out of memory. */
 char *str_printf(const char *fmt, ...) HM_PRINTF(1, 2);
+
+/*
+ * A table of strings numbered 0, 1, ... in the order added: open
+ * addressing with linear probing on FNV-1a, at most half full.  It keeps
+ * the caller's pointers, not copies: the strings must stay in place and
+ * unchanged while the table lives.  Start from a zeroed struct; a failing
+ * call records "out of memory".
+ */
+struct strtab {
+	const char **key;	/* key[i]: string number i */
+	long n, cap;
+	long *slot;		/* string number + 1, 0 = empty */
+	long n_slot;		/* a power of two, or 0 */
+};
+
+/* The number of KEY, or -1 when absent. */
+long strtab_find(const struct strtab *t, const char *key);
+/* The number of KEY, adding it when absent (*ADDED, if not NULL, says
+ * which); -1 out of memory. */
+long strtab_add(struct strtab *t, const char *key, int *added);
+/* Frees the table (not the strings) and zeroes it. */
+void strtab_free(struct strtab *t);
 
 #endif
