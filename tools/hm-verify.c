@@ -37,20 +37,19 @@ struct cmdline {
 
 static void parse_args(struct cmdline *c, int argc, char **argv)
 {
-	enum { O_FORMAT = 256, O_VIDEOS, O_VERSION };
+	enum { OPT_FORMAT = 256, OPT_VIDEOS };
 	static const struct option opts[] = {
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "videos", no_argument, NULL, O_VIDEOS },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "videos", no_argument, NULL, OPT_VIDEOS },
 		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli p = { .usage = usage_text, .shorts = "o:", .longs = opts };
 	int opt;
 	*c = (struct cmdline){ .embeddings = "-", .output = "-", .format = PAIRS_AUTO };
-	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
 		switch (opt) {
-		case O_FORMAT: {
+		case OPT_FORMAT: {
 			int f = pairs_format_parse(optarg);
 			if (f < 0)
 				die_usage("--format: '%s' is not auto, lfw, ytf, arcface or csv",
@@ -58,19 +57,12 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 			c->format = (enum pairs_format)f;
 			break;
 		}
-		case O_VIDEOS:
+		case OPT_VIDEOS:
 			c->videos = 1;
 			break;
 		case 'o':
 			c->output = optarg;
 			break;
-		case 'h':
-			cli_help(usage_text);
-		case O_VERSION:
-			cli_version();
-			break;
-		default:
-			die_usage("bad option");
 		}
 	}
 	int n = argc - optind;
