@@ -2,6 +2,8 @@
 #include "scores.h"
 #include "csvio.h"
 #include "err.h"
+#include "outfile.h"
+#include "pairs.h"
 
 #include <errno.h>
 #include <math.h>
@@ -219,4 +221,24 @@ int scores_write_row(FILE *fp, int fold, int same, double score, const char *a,
 	    putc('\n', fp) == EOF)
 		return hm_error("write error: %s", strerror(errno));
 	return 0;
+}
+
+int scores_write(const char *path, const struct pair_list *pairs, const double *score)
+{
+	struct outfile o;
+	if (outfile_open(&o, path))
+		return -1;
+	int rc = scores_write_header(o.fp);
+	for (long i = 0; !rc && i < pairs->n; i++) {
+		const struct pair *p = &pairs->p[i];
+		rc = scores_write_row(o.fp, p->fold, p->same, score[i], p->a, p->b);
+	}
+	if (rc) {
+		int e = errno;
+		hm_error_prefix("'%s'", path);
+		outfile_abort(&o);
+		errno = e;
+		return -1;
+	}
+	return outfile_commit(&o);
 }

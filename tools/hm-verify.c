@@ -75,34 +75,6 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		die_usage("the pair list and the embeddings cannot both be stdin");
 }
 
-/* Writes the scores to OUTPUT ("-": stdout) atomically: 0, or -1 with the
- * message set.  A reader gone away ends the process quietly, as filters do. */
-static int write_scores(const char *output, const struct pair_list *pairs,
-			const double *score)
-{
-	struct outfile o;
-	if (outfile_open(&o, output))
-		return -1;
-	int rc = scores_write_header(o.fp);
-	for (long i = 0; !rc && i < pairs->n; i++) {
-		const struct pair *p = &pairs->p[i];
-		rc = scores_write_row(o.fp, p->fold, p->same, score[i], p->a, p->b);
-	}
-	if (rc) {
-		int e = errno;
-		char msg[512];
-		snprintf(msg, sizeof msg, "%s", hm_errmsg());
-		outfile_abort(&o);
-		outfile_quiet_on_epipe(e);
-		return hm_error("'%s': %s", output, msg);
-	}
-	if (outfile_commit(&o)) {
-		outfile_quiet_on_epipe(errno);
-		return -1;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct cmdline c;
@@ -128,7 +100,9 @@ int main(int argc, char **argv)
 	}
 
 	/* Every check passed: only now does output start. */
-	int rc = write_scores(c.output, &pairs, score);
+	int rc = scores_write(c.output, &pairs, score);
+	if (rc)
+		outfile_quiet_on_epipe(errno);	/* a reader gone (head) */
 	free(score);
 	verify_release(&v);
 	pair_list_free(&pairs);
