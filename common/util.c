@@ -80,6 +80,20 @@ uint64_t fnv1a_str(const char *s)
 	return h;
 }
 
+int write_fmt(FILE *fp, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vfprintf(fp, fmt, ap);
+	va_end(ap);
+	return r < 0 ? write_error() : 0;
+}
+
+int write_error(void)
+{
+	return hm_error("write error: %s", strerror(errno ? errno : EIO));
+}
+
 char *path_join(const char *dir, const char *name)
 {
 	size_t nd = strlen(dir), nn = strlen(name), k = nd ? nd + 1 : 0;

@@ -1,7 +1,7 @@
 /*
  * util: small helpers any module may use (foundation layer: includes only
  * err.h and the C library).  Whole-file reads, the FNV-1a hash, path
- * joining, formatted strings, a string table.
+ * joining, formatted strings and checked writes, a string table.
  *
  * Functions that fail record a message (err.h) and return -1 or NULL.
  */
@@ -29,6 +29,11 @@ int file_read_all(const char *path, unsigned char **buf, size_t *n);
 
 /* 64-bit FNV-1a of a string. */
 uint64_t fnv1a_str(const char *s);
+
+/* fprintf() to FP: 0, or -1 with "write error: REASON" recorded. */
+int write_fmt(FILE *fp, const char *fmt, ...) HM_PRINTF(2, 3);
+/* Records "write error: REASON" (errno's, else EIO's); returns -1. */
+int write_error(void);
 
 /* "DIR/NAME" (just NAME when DIR is ""), malloc'd; NULL out of memory. */
 char *path_join(const char *dir, const char *name);
