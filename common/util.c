@@ -94,6 +94,52 @@ int write_error(void)
 	return hm_error("write error: %s", strerror(errno ? errno : EIO));
 }
 
+struct replay {
+	FILE *fp;
+	int close_fp;
+	size_t n, pos;
+	unsigned char head[];
+};
+
+static ssize_t replay_read(void *cookie, char *buf, size_t size)
+{
+	struct replay *r = cookie;
+	if (r->pos < r->n) {
+		size_t k = r->n - r->pos < size ? r->n - r->pos : size;
+		memcpy(buf, r->head + r->pos, k);
+		r->pos += k;
+		return (ssize_t)k;
+	}
+	size_t got = fread(buf, 1, size, r->fp);
+	return got == 0 && ferror(r->fp) ? -1 : (ssize_t)got;
+}
+
+static int replay_close(void *cookie)
+{
+	struct replay *r = cookie;
+	int rc = r->close_fp && r->fp != stdin ? fclose(r->fp) : 0;
+	free(r);
+	return rc;
+}
+
+FILE *replay_open(FILE *fp, const void *head, size_t n, int close_fp)
+{
+	struct replay *r = malloc(sizeof *r + n);
+	FILE *in = NULL;
+	if (r) {
+		*r = (struct replay){ .fp = fp, .close_fp = close_fp, .n = n };
+		if (n)
+			memcpy(r->head, head, n);
+		in = fopencookie(r, "rb", (cookie_io_functions_t){ .read = replay_read,
+								    .close = replay_close });
+	}
+	if (!in) {
+		free(r);
+		hm_error("out of memory");
+	}
+	return in;
+}
+
 char *path_join(const char *dir, const char *name)
 {
 	size_t nd = strlen(dir), nn = strlen(name), k = nd ? nd + 1 : 0;

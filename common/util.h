@@ -1,7 +1,8 @@
 /*
  * util: small helpers any module may use (foundation layer: includes only
  * err.h and the C library).  Whole-file reads, the FNV-1a hash, path
- * joining, formatted strings and checked writes, a string table.
+ * joining, formatted strings and checked writes, a replaying stream, a
+ * string table.
  *
  * Functions that fail record a message (err.h) and return -1 or NULL.
  */
@@ -34,6 +35,15 @@ uint64_t fnv1a_str(const char *s);
 int write_fmt(FILE *fp, const char *fmt, ...) HM_PRINTF(2, 3);
 /* Records "write error: REASON" (errno's, else EIO's); returns -1. */
 int write_error(void);
+
+/*
+ * A stream that gives the N bytes at HEAD (copied), then the rest of FP:
+ * an input whose first bytes were read to tell its format, a pipe
+ * included, can still be read whole by a parser that wants its start.
+ * fclose() on it closes FP too when CLOSE_FP (never stdin).  NULL with
+ * "out of memory" recorded on failure (FP left as it is).
+ */
+FILE *replay_open(FILE *fp, const void *head, size_t n, int close_fp);
 
 /* "DIR/NAME" (just NAME when DIR is ""), malloc'd; NULL out of memory. */
 char *path_join(const char *dir, const char *name);
