@@ -15,6 +15,7 @@
 #include "outfile.h"
 #include "progress.h"
 #include "rec.h"
+#include "util.h"
 
 #include <errno.h>
 #include <math.h>

@@ -4,6 +4,7 @@
 #include "err.h"
 #include "report.h"
 #include "scores.h"
+#include "util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -187,15 +188,6 @@ static int load_val(struct curves_run *r, const char *path)
 	return 0;
 }
 
-static char *join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(n);
-	if (p)
-		snprintf(p, n, "%s/%s", dir, name);
-	return p;
-}
-
 /* The last component of DIR's real path (DIR itself if it has none). */
 static char *dir_name(const char *dir)
 {
@@ -215,14 +207,14 @@ int curves_load(struct curves_run *r, const char *path, const char *label)
 	int rc = -1;
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		dir = strdup(path);
-		train = join(path, "train.csv");
+		train = path_join(path, "train.csv");
 	} else {
 		const char *slash = strrchr(path, '/');
 		dir = slash ? strndup(path, (size_t)(slash - path + (slash == path))) :
 			      strdup(".");
 		train = strdup(path);
 	}
-	if (!dir || !train || !(val = join(dir, "val.csv"))) {
+	if (!dir || !train || !(val = path_join(dir, "val.csv"))) {
 		hm_error("out of memory");
 		goto out;
 	}
@@ -268,21 +260,6 @@ void curves_free(struct curves_run *r)
 #define PH 160.0	/* a panel's height */
 #define GAP 44.0	/* between panels: the x tick labels */
 #define LX (PX0 + PW + 24)	/* the legend's left edge */
-
-static int werr(void)
-{
-	return hm_error("write error: %s", strerror(errno ? errno : EIO));
-}
-
-static int out(FILE *fp, const char *fmt, ...) HM_PRINTF(2, 3);
-static int out(FILE *fp, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vfprintf(fp, fmt, ap);
-	va_end(ap);
-	return r < 0 ? werr() : 0;
-}
 
 /* Averages S into at most MAX points of consecutive rows (MAX 0: a copy of
  * the pointers, nothing allocated: *OWNED 0). */
@@ -338,7 +315,7 @@ static double py(const struct panel *p, double y)
 static int y_tick(FILE *fp, const struct panel *p, double y)
 {
 	double sy = py(p, y);
-	return out(fp, "<line x1=\"%g\" y1=\"%.3f\" x2=\"%g\" y2=\"%.3f\" "
+	return write_fmt(fp, "<line x1=\"%g\" y1=\"%.3f\" x2=\"%g\" y2=\"%.3f\" "
 		   "stroke=\"#e4e4e4\"/>\n<text x=\"%g\" y=\"%.3f\" "
 		   "text-anchor=\"end\">%.6g</text>\n", PX0, sy, PX0 + PW, sy, PX0 - 6,
 		   sy + 4, y);
@@ -355,7 +332,7 @@ static double tick_step(double span)
 static int panel_frame(FILE *fp, const struct panel *p, int last)
 {
 	char a[32], b[32], c[32], d[32];
-	if (out(fp, "<g class=\"panel\" data-name=\"%s\" data-x0=\"%g\" data-y0=\"%g\" "
+	if (write_fmt(fp, "<g class=\"panel\" data-name=\"%s\" data-x0=\"%g\" data-y0=\"%g\" "
 		"data-width=\"%g\" data-height=\"%g\" data-xmin=\"%s\" data-xmax=\"%s\" "
 		"data-ymin=\"%s\" data-ymax=\"%s\" data-ylog=\"%d\">\n<rect x=\"%g\" "
 		"y=\"%g\" width=\"%g\" height=\"%g\" fill=\"white\" stroke=\"black\"/>\n",
@@ -366,7 +343,7 @@ static int panel_frame(FILE *fp, const struct panel *p, int last)
 	double st = tick_step(p->xmax - p->xmin);
 	for (double x = ceil(p->xmin / st) * st; x <= p->xmax + st * 1e-9; x += st) {
 		double sx = px(p, x);
-		if (out(fp, "<line x1=\"%.3f\" y1=\"%g\" x2=\"%.3f\" y2=\"%g\" "
+		if (write_fmt(fp, "<line x1=\"%.3f\" y1=\"%g\" x2=\"%.3f\" y2=\"%g\" "
 			"stroke=\"#e4e4e4\"/>\n<text x=\"%.3f\" y=\"%g\" "
 			"text-anchor=\"middle\">%.10g</text>\n", sx, p->y0, sx, p->y0 + PH, sx,
 			p->y0 + PH + 15, x))
@@ -388,28 +365,28 @@ static int panel_frame(FILE *fp, const struct panel *p, int last)
 			if (y_tick(fp, p, fabs(y) < st * 1e-9 ? 0 : y) < 0)
 				return -1;
 	}
-	return out(fp, "<text x=\"%g\" y=\"%g\" font-weight=\"bold\">%s%s</text>\n",
+	return write_fmt(fp, "<text x=\"%g\" y=\"%g\" font-weight=\"bold\">%s%s</text>\n",
 		   PX0 + 4, p->y0 - 6, p->title, p->log ? " (log scale)" : "") ||
-	       (last && out(fp, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">"
+	       (last && write_fmt(fp, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">"
 			    "iteration</text>\n", PX0 + PW / 2, p->y0 + PH + 34)) ? -1 : 0;
 }
 
 static int polyline(FILE *fp, const struct panel *p, const struct curves_series *s,
 		    const char *label, const char *set, int colour, int dashed)
 {
-	if (out(fp, "<polyline class=\"run\" data-label=\"") ||
-	    report_xml_str(fp, label) || out(fp, "\""))
+	if (write_fmt(fp, "<polyline class=\"run\" data-label=\"") ||
+	    report_xml_str(fp, label) || write_fmt(fp, "\""))
 		return -1;
-	if (set && (out(fp, " data-set=\"") || report_xml_str(fp, set) || out(fp, "\"")))
+	if (set && (write_fmt(fp, " data-set=\"") || report_xml_str(fp, set) || write_fmt(fp, "\"")))
 		return -1;
-	if (out(fp, " fill=\"none\" stroke=\"%s\" stroke-width=\"1.3\"%s "
+	if (write_fmt(fp, " fill=\"none\" stroke=\"%s\" stroke-width=\"1.3\"%s "
 		"stroke-linejoin=\"round\" points=\"", report_colour(colour),
 		dashed ? " stroke-dasharray=\"" REPORT_DASH "\"" : ""))
 		return -1;
 	for (long i = 0; i < s->n; i++)
-		if (out(fp, "%s%.3f,%.3f", i ? " " : "", px(p, s->x[i]), py(p, s->y[i])))
+		if (write_fmt(fp, "%s%.3f,%.3f", i ? " " : "", px(p, s->x[i]), py(p, s->y[i])))
 			return -1;
-	return out(fp, "\"/>\n");
+	return write_fmt(fp, "\"/>\n");
 }
 
 /* Marker K (a shape per validation set) at X, Y. */
@@ -417,16 +394,16 @@ static int marker(FILE *fp, int k, double x, double y, const char *colour)
 {
 	switch (k % 4) {
 	case 0:
-		return out(fp, "<circle cx=\"%.3f\" cy=\"%.3f\" r=\"3.2\" fill=\"%s\"/>\n",
+		return write_fmt(fp, "<circle cx=\"%.3f\" cy=\"%.3f\" r=\"3.2\" fill=\"%s\"/>\n",
 			   x, y, colour);
 	case 1:
-		return out(fp, "<rect x=\"%.3f\" y=\"%.3f\" width=\"6\" height=\"6\" "
+		return write_fmt(fp, "<rect x=\"%.3f\" y=\"%.3f\" width=\"6\" height=\"6\" "
 			   "fill=\"%s\"/>\n", x - 3, y - 3, colour);
 	case 2:
-		return out(fp, "<path d=\"M%.3f,%.3fl3.5,6h-7z\" fill=\"%s\"/>\n", x,
+		return write_fmt(fp, "<path d=\"M%.3f,%.3fl3.5,6h-7z\" fill=\"%s\"/>\n", x,
 			   y - 4, colour);
 	default:
-		return out(fp, "<path d=\"M%.3f,%.3fl4,4l-4,4l-4,-4z\" fill=\"white\" "
+		return write_fmt(fp, "<path d=\"M%.3f,%.3fl4,4l-4,4l-4,-4z\" fill=\"white\" "
 			   "stroke=\"%s\" stroke-width=\"1.5\"/>\n", x, y - 4, colour);
 	}
 }
@@ -453,32 +430,32 @@ static int legend(FILE *fp, const struct curves_run *r, int n, const int *colour
 		  const int *dashed, char **sets, int n_sets)
 {
 	double y = PY0;
-	if (out(fp, "<g id=\"legend\">\n<text x=\"%g\" y=\"%g\" font-weight=\"bold\">"
+	if (write_fmt(fp, "<g id=\"legend\">\n<text x=\"%g\" y=\"%g\" font-weight=\"bold\">"
 		"runs</text>\n", LX, y))
 		return -1;
 	for (int i = 0; i < n; i++) {
 		y += 18;
-		if (out(fp, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" "
+		if (write_fmt(fp, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" "
 			"stroke-width=\"2\"%s/>\n<text x=\"%g\" y=\"%g\">", LX, y - 4,
 			LX + 28, y - 4, report_colour(colour[i]),
 			dashed[i] ? " stroke-dasharray=\"" REPORT_DASH "\"" : "", LX + 34,
-			y) || report_xml_str(fp, r[i].label) || out(fp, "</text>\n"))
+			y) || report_xml_str(fp, r[i].label) || write_fmt(fp, "</text>\n"))
 			return -1;
 	}
 	if (n_sets) {
 		y += 30;
-		if (out(fp, "<text x=\"%g\" y=\"%g\" font-weight=\"bold\">validation "
+		if (write_fmt(fp, "<text x=\"%g\" y=\"%g\" font-weight=\"bold\">validation "
 			"sets</text>\n", LX, y))
 			return -1;
 		for (int k = 0; k < n_sets; k++) {
 			y += 18;
 			if (marker(fp, k, LX + 14, y - 4, "#444444") ||
-			    out(fp, "<text x=\"%g\" y=\"%g\">", LX + 34, y) ||
-			    report_xml_str(fp, sets[k]) || out(fp, "</text>\n"))
+			    write_fmt(fp, "<text x=\"%g\" y=\"%g\">", LX + 34, y) ||
+			    report_xml_str(fp, sets[k]) || write_fmt(fp, "</text>\n"))
 				return -1;
 		}
 	}
-	return out(fp, "</g>\n");
+	return write_fmt(fp, "</g>\n");
 }
 
 int curves_svg(FILE *fp, const struct curves_run *r, int n, const struct curves_opts *o)
@@ -556,17 +533,17 @@ int curves_svg(FILE *fp, const struct curves_run *r, int n, const struct curves_
 		}
 	}
 	double height = PY0 + np * (PH + GAP) + 10;
-	if (out(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\""
+	if (write_fmt(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\""
 		"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%g\" height=\"%g\" "
 		"viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
 		"<title>", SVG_W, height, SVG_W, height) ||
 	    report_xml_str(fp, title) ||
-	    out(fp, "</title>\n<desc>Training curves written by hm-plot from "
+	    write_fmt(fp, "</title>\n<desc>Training curves written by hm-plot from "
 		"hm-train's train.csv and val.csv: x = iteration; see hm-plot(1) for "
 		"the mapping of points.</desc>\n<rect width=\"100%%\" height=\"100%%\" "
 		"fill=\"white\"/>\n<text class=\"title\" x=\"%g\" y=\"%g\" "
 		"text-anchor=\"middle\" font-size=\"16\">", PX0 + PW / 2, PY0 - 28) ||
-	    report_xml_str(fp, title) || out(fp, "</text>\n"))
+	    report_xml_str(fp, title) || write_fmt(fp, "</text>\n"))
 		goto out;
 	for (int q = 0; q < np; q++) {
 		if (panel_frame(fp, &p[q], q == np - 1) < 0)
@@ -593,10 +570,10 @@ int curves_svg(FILE *fp, const struct curves_run *r, int n, const struct curves_
 						goto out;
 			}
 		}
-		if (out(fp, "</g>\n"))
+		if (write_fmt(fp, "</g>\n"))
 			goto out;
 	}
-	if (legend(fp, r, n, colour, dashed, sets, n_sets) < 0 || out(fp, "</svg>\n"))
+	if (legend(fp, r, n, colour, dashed, sets, n_sets) < 0 || write_fmt(fp, "</svg>\n"))
 		goto out;
 	rc = 0;
 out:

@@ -2,7 +2,7 @@
 #include "data.h"
 #include "err.h"
 #include "img.h"
-#include "pack.h"
+#include "packkind.h"
 #include "rng.h"
 
 #include <errno.h>

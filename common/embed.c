@@ -33,33 +33,29 @@ int embed_out_dim(int emb_dim, enum embed_flip f)
 	return f == EMBED_FLIP_CONCAT ? 2 * emb_dim : emb_dim;
 }
 
+/* Component I of the combined vector, before normalising. */
+static double combined(const float *e, const float *ef, int dim, enum embed_flip f, int i)
+{
+	if (f == EMBED_FLIP_SUM)
+		return (double)e[i] + (double)ef[i];
+	if (f == EMBED_FLIP_CONCAT)
+		return i < dim ? e[i] : ef[i - dim];
+	return e[i];
+}
+
 void embed_combine(float *out, const float *e, const float *ef, int dim,
 		   enum embed_flip f)
 {
 	int n = embed_out_dim(dim, f);
 	double ss = 0.0;
 	for (int i = 0; i < n; i++) {
-		double v;
-		if (f == EMBED_FLIP_SUM)
-			v = (double)e[i] + (double)ef[i];
-		else if (f == EMBED_FLIP_CONCAT)
-			v = i < dim ? e[i] : ef[i - dim];
-		else
-			v = e[i];
+		double v = combined(e, ef, dim, f, i);
 		ss += v * v;
 	}
 	/* sklearn's normalize(): a zero vector is left as it is */
 	double inv = ss > 0.0 ? 1.0 / sqrt(ss) : 1.0;
-	for (int i = 0; i < n; i++) {
-		double v;
-		if (f == EMBED_FLIP_SUM)
-			v = (double)e[i] + (double)ef[i];
-		else if (f == EMBED_FLIP_CONCAT)
-			v = i < dim ? e[i] : ef[i - dim];
-		else
-			v = e[i];
-		out[i] = (float)(v * inv);
-	}
+	for (int i = 0; i < n; i++)
+		out[i] = (float)(combined(e, ef, dim, f, i) * inv);
 }
 
 /* Per-run buffers: one batch of inputs, keys and outputs. */

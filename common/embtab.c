@@ -1,6 +1,7 @@
 /* embtab: string-keyed hash of embedding entries (see embtab.h). */
 #include "embtab.h"
 #include "err.h"
+#include "util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,31 +10,12 @@
 struct embtab {
 	struct embtab_entry *e;
 	long n, cap;
-	long *slot;	/* entry number + 1, 0 = empty; n_slot a power of two */
-	long n_slot;
+	struct strtab keys;	/* key i is e[i].key */
 };
-
-static uint64_t hash(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;	/* FNV-1a, 64 bit */
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
 
 struct embtab *embtab_new(void)
 {
 	struct embtab *t = calloc(1, sizeof *t);
-	if (t) {
-		t->n_slot = 64;
-		t->slot = calloc((size_t)t->n_slot, sizeof *t->slot);
-		if (!t->slot) {
-			free(t);
-			t = NULL;
-		}
-	}
 	if (!t)
 		hm_error("out of memory");
 	return t;
@@ -48,45 +30,22 @@ void embtab_free(struct embtab *t)
 		free(t->e[i].vec);
 	}
 	free(t->e);
-	free(t->slot);
+	strtab_free(&t->keys);
 	free(t);
-}
-
-/* The slot holding KEY, or the empty slot where it would go. */
-static long probe(const struct embtab *t, const char *key)
-{
-	long mask = t->n_slot - 1, i = (long)(hash(key) & (uint64_t)mask);
-	while (t->slot[i] && strcmp(t->e[t->slot[i] - 1].key, key))
-		i = (i + 1) & mask;
-	return i;
 }
 
 long embtab_find(const struct embtab *t, const char *key)
 {
-	return t->slot[probe(t, key)] - 1;
-}
-
-static int rehash(struct embtab *t)
-{
-	long n_slot = t->n_slot * 2;
-	long *slot = calloc((size_t)n_slot, sizeof *slot);
-	if (!slot)
-		return hm_error("out of memory");
-	free(t->slot);
-	t->slot = slot;
-	t->n_slot = n_slot;
-	for (long i = 0; i < t->n; i++)
-		t->slot[probe(t, t->e[i].key)] = i + 1;
-	return 0;
+	return strtab_find(&t->keys, key);
 }
 
 long embtab_add(struct embtab *t, const char *key, int *added)
 {
-	long s = probe(t, key);
+	long i = strtab_find(&t->keys, key);
 	if (added)
 		*added = 0;
-	if (t->slot[s])
-		return t->slot[s] - 1;
+	if (i >= 0)
+		return i;
 	if (t->n == t->cap) {
 		long cap = t->cap ? 2 * t->cap : 256;
 		struct embtab_entry *e = realloc(t->e, (size_t)cap * sizeof *e);
@@ -98,10 +57,11 @@ long embtab_add(struct embtab *t, const char *key, int *added)
 	char *k = strdup(key);
 	if (!k)
 		return hm_error("out of memory");
-	t->e[t->n] = (struct embtab_entry){ .key = k, .record = -1 };
-	t->slot[s] = ++t->n;
-	if (2 * t->n > t->n_slot && rehash(t))
+	if (strtab_add(&t->keys, k, NULL) < 0) {
+		free(k);
 		return -1;
+	}
+	t->e[t->n++] = (struct embtab_entry){ .key = k, .record = -1 };
 	if (added)
 		*added = 1;
 	return t->n - 1;

@@ -7,8 +7,8 @@
  * embtab_add(): take pointers from embtab_entry() only between additions).
  * Each entry has a copy of its key, a vector of DIM doubles (NULL until
  * embtab_vec() creates it, zeroed), a count the caller may use (frames added)
- * and a record number (-1 until the caller sets it).  Lookup is open
- * addressing with linear probing on a 64-bit FNV-1a hash, at most half full.
+ * and a record number (-1 until the caller sets it).  Lookup is a strtab
+ * (util.h) over the keys.
  *
  * Ownership: the table owns keys and vectors; embtab_free() frees all.
  * Functions that allocate return -1 / NULL with "out of memory" recorded.

@@ -2,6 +2,7 @@
 #include "err.h"
 #include "outfile.h"
 #include "rec.h"
+#include "util.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -11,7 +12,6 @@
 #include <jpeglib.h>
 #include <turbojpeg.h>
 
-#define MAX_FILE (64u << 20)
 
 /* libjpeg's errors longjmp back to the decode; its warnings (corrupt or
  * truncated data) are neither printed nor fatal, as TurboJPEG treats them. */
@@ -303,46 +303,6 @@ int image_decode_region(struct jpeg *j, const unsigned char *buf, size_t n,
 		return -1;
 	*win = (struct image_window){ .full_width = out->width,
 				      .full_height = out->height, .denom = 1 };
-	return 0;
-}
-
-int file_read_all(const char *path, unsigned char **buf, size_t *n)
-{
-	*buf = NULL;
-	*n = 0;
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return hm_error_file(path, "cannot open: %s", strerror(errno));
-	size_t cap = 1 << 16, len = 0;
-	unsigned char *p = malloc(cap);
-	while (p) {
-		if (len == cap) {
-			if (cap >= MAX_FILE) {
-				free(p);
-				fclose(fp);
-				return hm_error_file(path, "file larger than %u bytes", MAX_FILE);
-			}
-			unsigned char *q = realloc(p, cap * 2);
-			if (!q)
-				break;
-			p = q;
-			cap *= 2;
-		}
-		size_t got = fread(p + len, 1, cap - len, fp);
-		len += got;
-		if (got == 0)
-			break;
-	}
-	int bad = !p || ferror(fp);
-	int e = errno;
-	fclose(fp);
-	if (bad) {
-		free(p);
-		return p ? hm_error_file(path, "read error: %s", strerror(e))
-			 : hm_error("out of memory");
-	}
-	*buf = p;
-	*n = len;
 	return 0;
 }
 

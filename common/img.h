@@ -69,8 +69,6 @@ int image_decode_region(struct jpeg *j, const unsigned char *buf, size_t n,
 			const char *name);
 /* Reads and decodes a file.  Returns 0 or -1 (message names the file). */
 int image_load(struct jpeg *j, const char *path, int channels, struct image *out);
-/* Reads a whole file into memory (caller frees *buf).  Limit: 64 MiB. */
-int file_read_all(const char *path, unsigned char **buf, size_t *n);
 
 /*
  * Encodes as JPEG (quality 1..100, 4:2:0 for colour).  *out is malloc'd;

@@ -6,13 +6,14 @@
  *
  * Detection needs to look at the first line before the parser for the
  * format starts, and the CSV parser (csvio) wants to read its header itself;
- * so the peeked bytes are handed back through a small fopencookie() stream
- * that replays them and then continues with the real input.  That keeps
+ * so the peeked bytes are handed back through a replaying stream (util.h)
+ * that gives them and then continues with the real input.  That keeps
  * stdin (which cannot be rewound) on the same path as a file.
  */
 #include "lmk.h"
 #include "csvio.h"
 #include "err.h"
+#include "util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -63,29 +64,6 @@ int lmk_write(FILE *fp, const char *path, int label, const float pt[5][2])
 	if (putc('\n', fp) == EOF)
 		return hm_error("write error: %s", strerror(errno));
 	return 0;
-}
-
-/* ---- replay stream: PEEK bytes first, then the rest of FP ---- */
-
-struct replay {
-	FILE *fp;
-	char *peek;
-	size_t n, pos;
-};
-
-static ssize_t replay_read(void *cookie, char *buf, size_t size)
-{
-	struct replay *r = cookie;
-	if (r->pos < r->n) {
-		size_t k = r->n - r->pos < size ? r->n - r->pos : size;
-		memcpy(buf, r->peek + r->pos, k);
-		r->pos += k;
-		return (ssize_t)k;
-	}
-	size_t got = fread(buf, 1, size, r->fp);
-	if (got == 0 && ferror(r->fp))
-		return -1;
-	return (ssize_t)got;
 }
 
 /* ---- one parse session ---- */
@@ -507,25 +485,25 @@ int lmk_load(struct lmk_list *list, const char *path, enum lmk_format format)
 		return hm_error_file(path, "cannot open: %s", strerror(errno));
 
 	/* Peek up to and including the first non-blank line. */
-	struct replay r = { .fp = fp };
-	size_t peek_cap = 0;
+	char *peek = NULL;
+	size_t n_peek = 0, peek_cap = 0;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 	int rc = 0;
 	while ((len = getline(&line, &cap, fp)) >= 0) {
 		p.line++;
-		if (r.n + len + 1 > peek_cap) {
-			peek_cap = 2 * (r.n + len + 1);
-			char *t = realloc(r.peek, peek_cap);
+		if (n_peek + len + 1 > peek_cap) {
+			peek_cap = 2 * (n_peek + len + 1);
+			char *t = realloc(peek, peek_cap);
 			if (!t) {
 				rc = hm_error("out of memory");
 				break;
 			}
-			r.peek = t;
+			peek = t;
 		}
-		memcpy(r.peek + r.n, line, len);
-		r.n += len;
+		memcpy(peek + n_peek, line, len);
+		n_peek += len;
 		const char *s = line;
 		if (p.line == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
 			s += 3;
@@ -550,16 +528,15 @@ int lmk_load(struct lmk_list *list, const char *path, enum lmk_format format)
 		rc = hm_error_file(p.name, "no landmark lines");
 
 	if (!rc) {
-		cookie_io_functions_t io = { .read = replay_read };
-		FILE *in = fopencookie(&r, "r", io);
+		FILE *in = replay_open(fp, peek, n_peek, 0);
 		if (!in) {
-			rc = hm_error("out of memory");
+			rc = -1;
 		} else {
 			rc = format == LMK_CSV ? load_csv(&p, in) : load_text(&p, in, format);
 			fclose(in);
 		}
 	}
-	free(r.peek);
+	free(peek);
 	if (!is_stdin)
 		fclose(fp);
 	if (!rc && list->n == 0)

@@ -600,14 +600,6 @@ void batchnorm_prelu_forward(float *out, float *mean, float *invstd, float *runn
 	}
 }
 
-void batchnorm_forward(float *out, float *mean, float *invstd, float *running_mean,
-		       float *running_var, const float *inp, const float *gamma,
-		       const float *beta, int N, int C, int HW, float eps, float momentum)
-{
-	batchnorm_prelu_forward(out, mean, invstd, running_mean, running_var, inp, gamma, beta,
-				NULL, N, C, HW, eps, momentum);
-}
-
 void batchnorm_prelu_apply(float *out, const float *inp, const float *gamma,
 			   const float *beta, const float *alpha, const float *mean,
 			   const float *invstd, int N, int C, int HW)
@@ -634,24 +626,6 @@ void channel_affine_prelu(float *out, const float *inp, const float *scale,
 		const float s = scale ? scale[c] : 1.0f, b = shift ? shift[c] : 0.0f;
 		const float a = alpha ? alpha[c] : 1.0f;
 		affine_plane(out + (size_t)pl * HW, inp + (size_t)pl * HW, s, b, a, HW);
-	}
-}
-
-void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
-			    const float *beta, const float *running_mean,
-			    const float *running_var, int N, int C, int HW, float eps)
-{
-	const size_t cs = (size_t)C * HW;
-
-	PARALLEL_FOR((long)N * (long)cs)
-	for (long c = 0; c < C; c++) {
-		const float mu = running_mean[c];
-		const float scale = (gamma ? gamma[c] : 1.0f) /
-				    (float)sqrt((double)running_var[c] + eps);
-		const float shift = beta ? beta[c] : 0.0f;
-		for (int n = 0; n < N; n++)
-			bn_act_plane(out + n * cs + (size_t)c * HW, inp + n * cs + (size_t)c * HW,
-				     mu, scale, shift, 1.0f, HW);
 	}
 }
 
@@ -701,16 +675,8 @@ void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *d
 	}
 }
 
-void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-			const float *inp, const float *gamma, const float *mean,
-			const float *invstd, int N, int C, int HW)
-{
-	batchnorm_prelu_backward(dinp, dgamma, dbeta, NULL, dout, inp, gamma, NULL, NULL, mean,
-				 invstd, N, C, HW);
-}
-
 /* ------------------------------------------------------------------ */
-/* PReLU, ReLU */
+/* PReLU */
 
 void prelu_forward(float *out, const float *inp, const float *alpha, int N, int C, int HW)
 {
@@ -748,21 +714,6 @@ void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *
 		if (dalpha)
 			dalpha[c] += (float)s;
 	}
-}
-
-void relu_forward(float *out, const float *inp, size_t n)
-{
-	PARALLEL_FOR((long)n)
-	for (long i = 0; i < (long)n; i++)
-		out[i] = inp[i] > 0 ? inp[i] : 0.0f;
-}
-
-void relu_backward(float *dinp, const float *dout, const float *inp, size_t n)
-{
-	PARALLEL_FOR((long)n)
-	for (long i = 0; i < (long)n; i++)
-		if (inp[i] > 0)
-			dinp[i] += dout[i];
 }
 
 /* ------------------------------------------------------------------ */
@@ -892,6 +843,58 @@ void residual_backward(float *da, float *db, const float *dout, size_t n)
 		if (db)
 			db[i] += dout[i];
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Used by tests only (nn.h): plain and eval-mode batch norm, ReLU. */
+
+void batchnorm_forward(float *out, float *mean, float *invstd, float *running_mean,
+		       float *running_var, const float *inp, const float *gamma,
+		       const float *beta, int N, int C, int HW, float eps, float momentum)
+{
+	batchnorm_prelu_forward(out, mean, invstd, running_mean, running_var, inp, gamma, beta,
+				NULL, N, C, HW, eps, momentum);
+}
+
+void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
+			    const float *beta, const float *running_mean,
+			    const float *running_var, int N, int C, int HW, float eps)
+{
+	const size_t cs = (size_t)C * HW;
+
+	PARALLEL_FOR((long)N * (long)cs)
+	for (long c = 0; c < C; c++) {
+		const float mu = running_mean[c];
+		const float scale = (gamma ? gamma[c] : 1.0f) /
+				    (float)sqrt((double)running_var[c] + eps);
+		const float shift = beta ? beta[c] : 0.0f;
+		for (int n = 0; n < N; n++)
+			bn_act_plane(out + n * cs + (size_t)c * HW, inp + n * cs + (size_t)c * HW,
+				     mu, scale, shift, 1.0f, HW);
+	}
+}
+
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+			const float *inp, const float *gamma, const float *mean,
+			const float *invstd, int N, int C, int HW)
+{
+	batchnorm_prelu_backward(dinp, dgamma, dbeta, NULL, dout, inp, gamma, NULL, NULL, mean,
+				 invstd, N, C, HW);
+}
+
+void relu_forward(float *out, const float *inp, size_t n)
+{
+	PARALLEL_FOR((long)n)
+	for (long i = 0; i < (long)n; i++)
+		out[i] = inp[i] > 0 ? inp[i] : 0.0f;
+}
+
+void relu_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+	PARALLEL_FOR((long)n)
+	for (long i = 0; i < (long)n; i++)
+		if (inp[i] > 0)
+			dinp[i] += dout[i];
 }
 
 /* ------------------------------------------------------------------ */

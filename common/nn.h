@@ -131,41 +131,13 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
  * places, hence the parameter).  Training mode needs N*HW >= 2.
  */
 
-/* out [N, C, HW]; mean, invstd [C] (saved for backward); running_mean,
- * running_var [C] or both NULL; inp [N, C, HW]; gamma, beta [C] or NULL.
- * Training mode: normalises with the batch mean and biased variance,
- *   out = (inp - mean) * invstd * gamma + beta,  invstd = 1/sqrt(var + eps),
- * saves mean and invstd, and updates the running statistics as PyTorch
- * does: running = (1 - momentum) running + momentum batch, with the
- * unbiased variance var * M/(M-1), M = N*HW. */
-void batchnorm_forward(float *out, float *mean, float *invstd, float *running_mean,
-		       float *running_var, const float *inp, const float *gamma,
-		       const float *beta, int N, int C, int HW, float eps, float momentum);
-
-/* out [N, C, HW]; inp [N, C, HW]; gamma, beta [C] or NULL; running_mean,
- * running_var [C].  Eval mode: out = (inp - running_mean) /
- * sqrt(running_var + eps) * gamma + beta.  No backward (frozen). */
-void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
-			    const float *beta, const float *running_mean,
-			    const float *running_var, int N, int C, int HW, float eps);
-
-/* dinp [N, C, HW] or NULL; dgamma, dbeta [C] or NULL; dout, inp [N, C, HW];
- * gamma [C] or NULL; mean, invstd [C] as saved by batchnorm_forward().
- * Accumulates the training-mode gradients of
- *   out = (inp - mean) * invstd * gamma + beta
- * through mean and invstd too: with xhat = (inp - mean) invstd,
- *   dinp += gamma invstd (dout - mean(dout) - xhat mean(dout xhat)),
- *   dgamma += sum(dout xhat), dbeta += sum(dout). */
-void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-			const float *inp, const float *gamma, const float *mean,
-			const float *invstd, int N, int C, int HW);
-
 /* Fused batch norm + PReLU (one sweep over memory where the two follow each
  * other, as in every IResNet block).  ALPHA [C] are the PReLU slopes; NULL
  * means no PReLU, and each function is then exactly its plain batch-norm
- * counterpart (batchnorm_forward() and batchnorm_backward() are these with
- * alpha NULL).  The statistics take one pass: shifted sums in double
- * (the variance as E[(x-K)^2] - E[x-K]^2, K the channel's first value).
+ * counterpart (batchnorm_forward() and batchnorm_backward(), with the
+ * test-only functions below, are these with alpha NULL).  The statistics
+ * take one pass: shifted sums in double (the variance as E[(x-K)^2] -
+ * E[x-K]^2, K the channel's first value).
  * out [N, C, HW]; mean, invstd [C] (saved); running_mean, running_var [C] or
  * both NULL; inp [N, C, HW]; gamma, beta, alpha [C] or NULL.
  * Training mode: out = prelu((inp - mean) * invstd * gamma + beta, alpha). */
@@ -211,17 +183,6 @@ void prelu_forward(float *out, const float *inp, const float *alpha, int N, int 
  *   dinp += inp > 0 ? dout : alpha[c] dout;  dalpha[c] += sum_{inp <= 0} dout inp. */
 void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *inp,
 		    const float *alpha, int N, int C, int HW);
-
-/* ---------------------------------------------------------------------
- * ReLU: out = max(inp, 0).  out may equal inp (in place).
- */
-
-/* out, inp [n]. */
-void relu_forward(float *out, const float *inp, size_t n);
-/* dinp, dout, inp [n].  Differentiates out = inp > 0 ? inp : 0:
- * dinp += inp > 0 ? dout : 0.  inp may be forward's output instead of its
- * input (same sign test), so an in-place ReLU can still be differentiated. */
-void relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
 
 /* ---------------------------------------------------------------------
  * Max-pool, k x k window, stride, implicit -infinity padding (0 <= pad <=
@@ -277,6 +238,48 @@ void residual_forward(float *out, const float *a, const float *b, size_t n);
 /* da, db, dout [n] (da or db may be NULL).  Differentiates out = a + b:
  * da += dout, db += dout. */
 void residual_backward(float *da, float *db, const float *dout, size_t n);
+
+/* ---------------------------------------------------------------------
+ * Used by tests only, beside the reference twins below: the plain
+ * batch norm (the contracts dist.h and model.h refer to), eval-mode
+ * batch norm and ReLU; production code calls the fused functions above.
+ */
+
+/* out [N, C, HW]; mean, invstd [C] (saved for backward); running_mean,
+ * running_var [C] or both NULL; inp [N, C, HW]; gamma, beta [C] or NULL.
+ * Training mode: normalises with the batch mean and biased variance,
+ *   out = (inp - mean) * invstd * gamma + beta,  invstd = 1/sqrt(var + eps),
+ * saves mean and invstd, and updates the running statistics as PyTorch
+ * does: running = (1 - momentum) running + momentum batch, with the
+ * unbiased variance var * M/(M-1), M = N*HW. */
+void batchnorm_forward(float *out, float *mean, float *invstd, float *running_mean,
+		       float *running_var, const float *inp, const float *gamma,
+		       const float *beta, int N, int C, int HW, float eps, float momentum);
+
+/* out [N, C, HW]; inp [N, C, HW]; gamma, beta [C] or NULL; running_mean,
+ * running_var [C].  Eval mode: out = (inp - running_mean) /
+ * sqrt(running_var + eps) * gamma + beta.  No backward (frozen). */
+void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
+			    const float *beta, const float *running_mean,
+			    const float *running_var, int N, int C, int HW, float eps);
+
+/* dinp [N, C, HW] or NULL; dgamma, dbeta [C] or NULL; dout, inp [N, C, HW];
+ * gamma [C] or NULL; mean, invstd [C] as saved by batchnorm_forward().
+ * Accumulates the training-mode gradients of
+ *   out = (inp - mean) * invstd * gamma + beta
+ * through mean and invstd too: with xhat = (inp - mean) invstd,
+ *   dinp += gamma invstd (dout - mean(dout) - xhat mean(dout xhat)),
+ *   dgamma += sum(dout xhat), dbeta += sum(dout). */
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+			const float *inp, const float *gamma, const float *mean,
+			const float *invstd, int N, int C, int HW);
+
+/* ReLU: out = max(inp, 0); out, inp [n].  out may equal inp (in place). */
+void relu_forward(float *out, const float *inp, size_t n);
+/* dinp, dout, inp [n].  Differentiates out = inp > 0 ? inp : 0:
+ * dinp += inp > 0 ? dout : 0.  inp may be forward's output instead of its
+ * input (same sign test), so an in-place ReLU can still be differentiated. */
+void relu_backward(float *dinp, const float *dout, const float *inp, size_t n);
 
 /* ---------------------------------------------------------------------
  * Reference twins: the same contracts as above, naive loops in double,

@@ -15,6 +15,7 @@
 #include "pybin.h"
 #include "rec.h"
 #include "rng.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -37,21 +38,6 @@
 
 /* ------------------------------------------------------------------ names */
 
-static const char *from_names[] = { "auto", "stream", "tree", "csv", "rec", "bin" };
-
-int pack_from_parse(const char *name)
-{
-	for (int i = 0; i < (int)(sizeof from_names / sizeof *from_names); i++)
-		if (!strcmp(name, from_names[i]))
-			return i;
-	return -1;
-}
-
-const char *pack_from_name(enum pack_from from)
-{
-	return (unsigned)from < sizeof from_names / sizeof *from_names ? from_names[from] : "?";
-}
-
 int pack_encoding_parse(const char *name)
 {
 	if (!strcmp(name, "keep"))
@@ -61,109 +47,6 @@ int pack_encoding_parse(const char *name)
 	if (!strcmp(name, "raw"))
 		return PACK_RAW;
 	return -1;
-}
-
-static int has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	return n >= k && !strcasecmp(s + n - k, suffix);
-}
-
-char *pack_side_path(const char *out, const char *suffix)
-{
-	size_t n = strlen(out);
-	if (n > 4 && !strcmp(out + n - 4, ".hmr"))
-		n -= 4;
-	char *p = malloc(n + strlen(suffix) + 1);
-	if (!p)
-		return NULL;
-	memcpy(p, out, n);
-	strcpy(p + n, suffix);
-	return p;
-}
-
-/* The pack a command should write for INPUT: its last path element,
- * extension dropped, + ".hmr" ("a/train.rec" -> "train.hmr"). */
-static void pack_name_for(char *out, size_t n, const char *input)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof buf, "%s", input);
-	size_t len = strlen(buf);
-	while (len > 1 && buf[len - 1] == '/')
-		buf[--len] = 0;
-	const char *base = strrchr(buf, '/');
-	base = base && base[1] ? base + 1 : buf;
-	char stem[256];
-	snprintf(stem, sizeof stem, "%s", base);
-	char *dot = strrchr(stem, '.');
-	if (dot && dot != stem)
-		*dot = 0;
-	if (!stem[0] || !strcmp(stem, ".") || !strcmp(stem, ".."))
-		snprintf(stem, sizeof stem, "data");
-	snprintf(out, n, "%s.hmr", stem);
-}
-
-int pack_check_is_pack(const char *path, enum pack_use use)
-{
-	struct stat st;
-	char out[300];
-	const char *not_a = use == PACK_USE_TRAIN ? "not a training pack" : "not an hm pack";
-	if (!strcmp(path, "-") || stat(path, &st))
-		return 0;
-	pack_name_for(out, sizeof out, path);
-	if (S_ISDIR(st.st_mode)) {
-		size_t n = strlen(path) + 16;
-		char *rec = malloc(n);
-		if (!rec)
-			return hm_error("out of memory");
-		snprintf(rec, n, "%s%strain.rec", path,
-			 path[strlen(path) - 1] == '/' ? "" : "/");
-		int bundle = access(rec, F_OK) == 0;
-		if (bundle)
-			hm_error_file(path, "an insightface bundle (a directory holding "
-				      "train.rec), %s; make one with: hm-pack -o %s %s",
-				      not_a, out, rec);
-		else
-			hm_error_file(path, "a directory, %s; make one of its ID/IMAGE "
-				      "tree with: hm-pack -o %s %s", not_a, out, path);
-		free(rec);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || has_suffix(path, ".hmr"))
-		return 0;
-	unsigned char b[8] = { 0 };
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return 0;
-	size_t got = fread(b, 1, sizeof b, fp);
-	fclose(fp);
-	if (got < 4 || !memcmp(b, "HMR\x1a", 4))
-		return 0;
-	if (got >= 8 && (get_u32(b) == MXREC_MAGIC || get_u32(b) == MXREC_MAGIC_OLD))
-		return hm_error_file(path, "an MXNet RecordIO file (as insightface's "
-				     "train.rec), %s; make one with: hm-pack -o %s %s",
-				     not_a, out, path);
-	if (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5) {
-		if (use == PACK_USE_TRAIN)
-			return hm_error_file(path, "an insightface .bin verification set "
-					     "(image pairs, no identities): it cannot train; "
-					     "give it to --val, or make a pack of it with: "
-					     "hm-pack -o %s %s", out, path);
-		return hm_error_file(path, "an insightface .bin verification set, %s; "
-				     "make one with: hm-pack -o %s %s", not_a, out, path);
-	}
-	struct lmk_list lm;
-	if (lmk_load(&lm, path, LMK_AUTO) == 0) {
-		long n = lm.n;
-		lmk_list_free(&lm);
-		return hm_error_file(path, "a landmark list (%ld face%s), %s; align "
-				     "and pack it with: hm-align --root IMAGES %s | hm-pack "
-				     "-o %s -", n, n == 1 ? "" : "s", not_a, path, out);
-	}
-	if (has_suffix(path, ".csv"))
-		return hm_error_file(path, "a CSV image list, %s; make one with: "
-				     "hm-pack -o %s %s", not_a, out, path);
-	return 0;
 }
 
 /* The .idx beside a .rec: "x.rec" -> "x.idx", else "x" + ".idx". */
@@ -178,46 +61,6 @@ static char *idx_path(const char *rec)
 		strcpy(p + n, ".idx");
 	}
 	return p;
-}
-
-int pack_detect(const char *input, enum pack_from *from)
-{
-	if (!strcmp(input, "-")) {
-		*from = PACK_STREAM;
-		return 0;
-	}
-	struct stat st;
-	if (stat(input, &st))
-		return hm_error_file(input, "cannot open: %s", strerror(errno));
-	if (S_ISDIR(st.st_mode)) {
-		*from = PACK_TREE;
-		return 0;
-	}
-	unsigned char b[8] = { 0 };
-	FILE *fp = fopen(input, "rb");
-	if (!fp)
-		return hm_error_file(input, "cannot open: %s", strerror(errno));
-	size_t got = fread(b, 1, sizeof b, fp);
-	fclose(fp);
-	if (got >= 4 && !memcmp(b, "HMR\x1a", 4))
-		*from = PACK_STREAM;
-	else if (got >= 8 && (get_u32(b) == MXREC_MAGIC || get_u32(b) == MXREC_MAGIC_OLD))
-		*from = PACK_REC;
-	else if (got >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)
-		*from = PACK_BIN;
-	else if (has_suffix(input, ".hmr"))
-		*from = PACK_STREAM;
-	else if (has_suffix(input, ".rec"))
-		*from = PACK_REC;
-	else if (has_suffix(input, ".bin"))
-		*from = PACK_BIN;
-	else if (has_suffix(input, ".csv"))
-		*from = PACK_CSV;
-	else
-		return hm_error_file(input, "cannot tell what kind of input this is (not a "
-				     "record stream, RecordIO file, pickle, .csv or directory); "
-				     "name it with --from");
-	return 0;
 }
 
 /* ------------------------------------------------------------------ items */
@@ -449,20 +292,6 @@ static int push_entry(struct source *s, char *path, char *key, int32_t label, lo
 	return 0;
 }
 
-static char *join(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-	char *p = malloc(na + nb + 2);
-	if (!p)
-		return NULL;
-	memcpy(p, a, na);
-	p[na] = '/';
-	memcpy(p + na + 1, b, nb + 1);
-	if (na == 0)
-		memmove(p, p + 1, nb + 1);
-	return p;
-}
-
 /* REL without the extension of its last component. */
 static char *strip_ext(const char *rel)
 {
@@ -546,7 +375,7 @@ static void free_names(char **names, long n)
 static int walk(struct source *s, const char *root, const char *rel, int32_t label,
 		int depth)
 {
-	char *dir = join(root, rel);
+	char *dir = path_join(root, rel);
 	char **names;
 	long n;
 	if (!dir)
@@ -563,8 +392,8 @@ static int walk(struct source *s, const char *root, const char *rel, int32_t lab
 	}
 	int rc = 0;
 	for (long i = 0; i < n && !rc; i++) {
-		char *path = join(dir, names[i]);
-		char *sub = join(rel, names[i]);
+		char *path = path_join(dir, names[i]);
+		char *sub = path_join(rel, names[i]);
 		struct stat st;
 		if (!path || !sub) {
 			rc = hm_error("out of memory");
@@ -611,7 +440,7 @@ static int open_tree(struct source *s)
 	}
 	int rc = 0;
 	for (long i = 0; i < n && !rc; i++) {
-		char *path = join(s->input, names[i]);
+		char *path = path_join(s->input, names[i]);
 		struct stat st;
 		if (!path)
 			rc = hm_error("out of memory");
@@ -684,7 +513,7 @@ static int open_csv(struct source *s)
 		while (rel[0] == '/')
 			rel++;
 		char *key = strip_ext(rel);
-		char *path = f[0][0] == '/' ? strdup(f[0]) : join(dir, f[0]);
+		char *path = f[0][0] == '/' ? strdup(f[0]) : path_join(dir, f[0]);
 		if (!key || !path) {
 			free(key);
 			free(path);
@@ -1001,43 +830,9 @@ static int rec_item(struct source *s, struct item *it, long no,
 	return 0;
 }
 
-static int read_all(FILE *fp, const char *name, unsigned char **buf, size_t *n)
-{
-	size_t cap = 1 << 20, len = 0;
-	unsigned char *p = malloc(cap);
-	if (!p)
-		return hm_error("out of memory");
-	for (;;) {
-		if (len == cap) {
-			if (cap >= MAX_BIN) {
-				free(p);
-				return hm_error_file(name, "larger than %zu bytes", MAX_BIN);
-			}
-			unsigned char *q = realloc(p, cap * 2);
-			if (!q) {
-				free(p);
-				return hm_error("out of memory");
-			}
-			p = q;
-			cap *= 2;
-		}
-		size_t got = fread(p + len, 1, cap - len, fp);
-		len += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(fp)) {
-		free(p);
-		return hm_error_file(name, "read error: %s", strerror(errno));
-	}
-	*buf = p;
-	*n = len;
-	return 0;
-}
-
 static int open_bin(struct source *s)
 {
-	if (open_fp(s, 0) || read_all(s->fp, s->input, &s->bin, &s->n_bin) ||
+	if (open_fp(s, 0) || stream_read_all(s->fp, s->input, MAX_BIN, &s->bin, &s->n_bin) ||
 	    pybin_parse(&s->pb, s->bin, s->n_bin, s->input))
 		return -1;
 	s->n = s->pb.n_images;
@@ -1334,63 +1129,37 @@ static long fill_batch(struct source *s, struct item *items, long max, long done
 
 /* The keys written so far (record streams only: trees and CSV lists are
  * checked whole by check_unique(), RecordIO and .bin keys are numbers).
- * Open addressing on FNV-1a; each slot holds "key\0where". */
+ * Each string is "key\0where", malloc'd. */
 struct keyset {
-	char **slot;
-	size_t cap, n;
+	struct strtab tab;
 };
-
-static uint64_t key_hash(const char *k)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 1099511628211ull;
-	return h;
-}
 
 /* Adds IT's key; -1 with the error recorded if it is there already. */
 static int keyset_add(struct keyset *ks, const struct item *it)
 {
-	if (2 * (ks->n + 1) > ks->cap) {
-		size_t cap = ks->cap ? 2 * ks->cap : 1024;
-		char **slot = calloc(cap, sizeof *slot);
-		if (!slot)
-			return hm_error("out of memory");
-		for (size_t i = 0; i < ks->cap; i++) {
-			if (!ks->slot[i])
-				continue;
-			size_t h = key_hash(ks->slot[i]) & (cap - 1);
-			while (slot[h])
-				h = (h + 1) & (cap - 1);
-			slot[h] = ks->slot[i];
-		}
-		free(ks->slot);
-		ks->slot = slot;
-		ks->cap = cap;
-	}
-	size_t h = key_hash(it->key) & (ks->cap - 1);
-	for (; ks->slot[h]; h = (h + 1) & (ks->cap - 1))
-		if (!strcmp(ks->slot[h], it->key))
-			return hm_error_file(it->name, "%s: key '%s' appears twice (first at %s)",
-					     it->where, it->key,
-					     ks->slot[h] + strlen(ks->slot[h]) + 1);
 	size_t nk = strlen(it->key) + 1, nw = strlen(it->where) + 1;
 	char *e = malloc(nk + nw);
 	if (!e)
 		return hm_error("out of memory");
 	memcpy(e, it->key, nk);
 	memcpy(e + nk, it->where, nw);
-	ks->slot[h] = e;
-	ks->n++;
-	return 0;
+	int added;
+	long i = strtab_add(&ks->tab, e, &added);
+	if (i >= 0 && added)
+		return 0;
+	free(e);
+	if (i < 0)
+		return -1;
+	const char *first = ks->tab.key[i];
+	return hm_error_file(it->name, "%s: key '%s' appears twice (first at %s)", it->where,
+			     it->key, first + strlen(first) + 1);
 }
 
 static void keyset_free(struct keyset *ks)
 {
-	for (size_t i = 0; i < ks->cap; i++)
-		free(ks->slot[i]);
-	free(ks->slot);
-	memset(ks, 0, sizeof *ks);
+	for (long i = 0; i < ks->tab.n; i++)
+		free((char *)ks->tab.key[i]);
+	strtab_free(&ks->tab);
 }
 
 int pack_build(const char *input, const char *out, const struct pack_options *opt,

@@ -50,12 +50,12 @@
 #ifndef HM_PACK_H
 #define HM_PACK_H
 
+#include "packkind.h"
 #include "progress.h"
 
 #include <stdint.h>
 #include <stdio.h>
 
-enum pack_from { PACK_AUTO, PACK_STREAM, PACK_TREE, PACK_CSV, PACK_REC, PACK_BIN };
 enum pack_encoding { PACK_KEEP, PACK_JPEG, PACK_RAW };
 
 #define PACK_DEFAULT_QUALITY 95
@@ -79,39 +79,8 @@ struct pack_summary {
 	long n_pairs;			/* bin: pairs in the pair list */
 };
 
-/* "auto" "stream" "tree" "csv" "rec" "bin" <-> enum; parse gives -1 if unknown. */
-int pack_from_parse(const char *name);
-const char *pack_from_name(enum pack_from from);
 /* "keep" "jpeg" "raw" -> enum, or -1. */
 int pack_encoding_parse(const char *name);
-
-/*
- * The kind of INPUT: "-" is a stream; a directory a tree; a file by its
- * first bytes (hm stream, RecordIO magic, pickle PROTO 2..5), else by its
- * extension (.hmr .rec .bin .csv).  0, or -1 when it cannot tell.
- */
-int pack_detect(const char *input, enum pack_from *from);
-
-/*
- * What a tool that reads packs says when handed something else.  When PATH
- * is a directory (an image tree, or an insightface bundle holding
- * train.rec), an MXNet RecordIO file, an insightface .bin, a landmark list
- * (lmk.h) or a CSV image list, records an error that names the kind and
- * the command that makes a pack of it, and returns -1:
- *   'train.rec': an MXNet RecordIO file (insightface's train.rec), not an
- *   hm pack; make one with: hm-pack -o train.hmr train.rec
- * USE words it: PACK_USE_TRAIN (a .bin has no identities: it cannot
- * train), PACK_USE_EVAL, PACK_USE_INDEX (hm-pack --index).  Returns 0 for
- * a record stream, a file named .hmr, a file shorter than 4 bytes, a
- * missing file and anything it does not recognise: the caller's own
- * checks then report.
- */
-enum pack_use { PACK_USE_TRAIN, PACK_USE_EVAL, PACK_USE_INDEX };
-int pack_check_is_pack(const char *path, enum pack_use use);
-
-/* OUT with a ".hmr" suffix replaced by SUFFIX (".hmi", ".labels.csv"),
- * or SUFFIX appended.  Caller frees; NULL when out of memory. */
-char *pack_side_path(const char *out, const char *suffix);
 
 /* Builds the pack OUT (a file name, not "-") from INPUT.  SUM may be NULL. */
 int pack_build(const char *input, const char *out, const struct pack_options *opt,

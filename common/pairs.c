@@ -11,13 +11,14 @@
 #include "pairs.h"
 #include "csvio.h"
 #include "err.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PAIRS_FILE_MAX (256L << 20)
+#define PAIRS_FILE_MAX ((size_t)256 << 20)
 #define MAX_FOLDS 1000
 #define MAX_HALF 10000000L	/* pairs per half fold in an LFW header */
 #define MAX_IMAGE 99999999L	/* LFW image numbers */
@@ -98,49 +99,19 @@ static int parse_same(const struct builder *b, long line, const char *s, int *sa
 
 /* --- reading the input and walking its lines --- */
 
+/* PATH ("-": stdin) whole, '\0'-terminated. */
 static int slurp(const char *path, const char *name, char **buf, size_t *n)
 {
 	int is_stdin = !strcmp(path, "-");
 	FILE *fp = is_stdin ? stdin : fopen(path, "rb");
-	size_t cap = 1 << 16, len = 0;
-	char *p = NULL;
 	if (!fp)
 		return hm_error_file(name, "cannot open: %s", strerror(errno));
-	for (;;) {
-		if (!p || len == cap) {
-			if (p)
-				cap *= 2;
-			char *q = realloc(p, cap + 1);
-			if (!q) {
-				free(p);
-				if (!is_stdin)
-					fclose(fp);
-				return hm_error_file(name, "out of memory");
-			}
-			p = q;
-		}
-		size_t got = fread(p + len, 1, cap - len, fp);
-		len += got;
-		if (got == 0 || len > (size_t)PAIRS_FILE_MAX)
-			break;
-	}
-	int bad = ferror(fp);
-	int saved = errno;
+	unsigned char *p;
+	int rc = stream_read_all(fp, name, PAIRS_FILE_MAX, &p, n);
 	if (!is_stdin)
 		fclose(fp);
-	if (bad) {
-		free(p);
-		return hm_error_file(name, "read error: %s", strerror(saved));
-	}
-	if (len > (size_t)PAIRS_FILE_MAX) {
-		free(p);
-		return hm_error_file(name, "larger than %ld MiB: not a pair list",
-				     PAIRS_FILE_MAX >> 20);
-	}
-	p[len] = '\0';
-	*buf = p;
-	*n = len;
-	return 0;
+	*buf = (char *)p;
+	return rc;
 }
 
 struct lines {

@@ -2,6 +2,7 @@
 #include "report.h"
 #include "csvio.h"
 #include "err.h"
+#include "util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -41,21 +42,6 @@ void report_curve_free(struct report_curve *c)
 {
 	metrics_kfold_free(&c->kf);
 	metrics_roc_free(&c->roc);
-}
-
-static int werr(void)
-{
-	return hm_error("write error: %s", strerror(errno ? errno : EIO));
-}
-
-static int out(FILE *fp, const char *fmt, ...) HM_PRINTF(2, 3);
-static int out(FILE *fp, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vfprintf(fp, fmt, ap);
-	va_end(ap);
-	return r < 0 ? werr() : 0;
 }
 
 static const char *protocol_name(enum metrics_protocol p)
@@ -198,10 +184,10 @@ static int build(struct table *t, const struct report_curve *c, int n,
 static int notes(FILE *fp, const struct report_curve *c, int n,
 		 const struct report_opts *o, const char *bullet)
 {
-	if (out(fp, "\n%saccuracy, EER, TAR, VAL and FAR in percent; AUC as a fraction\n",
+	if (write_fmt(fp, "\n%saccuracy, EER, TAR, VAL and FAR in percent; AUC as a fraction\n",
 		bullet))
 		return -1;
-	if (out(fp, "%saccuracy: each fold's threshold chosen on the other folds; %s\n",
+	if (write_fmt(fp, "%saccuracy: each fold's threshold chosen on the other folds; %s\n",
 		bullet,
 		o->protocol == METRICS_EXACT
 			? "exact search over the scores (same when score >= threshold)"
@@ -210,18 +196,18 @@ static int notes(FILE *fp, const struct report_curve *c, int n,
 		return -1;
 	for (int i = 0; i < n; i++) {
 		if (!c[i].kf.cross &&
-		    out(fp, "%s%s: %s: one threshold chosen and scored on all pairs "
+		    write_fmt(fp, "%s%s: %s: one threshold chosen and scored on all pairs "
 			"(no k-fold)\n", bullet, c[i].label,
 			c[i].data_folds ? "a single fold" : "no folds"))
 			return -1;
 		if (!c[i].kf.val_ok &&
-		    out(fp, "%s%s: VAL n/a: a fold lacks same or different pairs\n",
+		    write_fmt(fp, "%s%s: VAL n/a: a fold lacks same or different pairs\n",
 			bullet, c[i].label))
 			return -1;
 		int na = 0;
 		for (int j = 0; j < o->n_far && !o->per_fold; j++)
 			na += !c[i].tar_ok[j];
-		if (na && out(fp, "%s%s: TAR n/a at FAR < 1/%ld (%.3g): with %ld different "
+		if (na && write_fmt(fp, "%s%s: TAR n/a at FAR < 1/%ld (%.3g): with %ld different "
 			      "pairs the smallest FAR above 0 is 1/%ld\n", bullet, c[i].label,
 			      c[i].n_diff, 1.0 / (double)c[i].n_diff, c[i].n_diff, c[i].n_diff))
 			return -1;
@@ -242,13 +228,13 @@ int report_text(FILE *fp, const struct report_curve *c, int n,
 		for (int k = 0; !rc && k < t.cols; k++) {
 			const char *sep = k ? "  " : "";
 			if (k == t.cols - 1 && !t.right[k])
-				rc = out(fp, "%s%s", sep, cell_at(&t, r, k));
+				rc = write_fmt(fp, "%s%s", sep, cell_at(&t, r, k));
 			else
-				rc = out(fp, "%s%*s", sep, t.right[k] ? w[k] : -w[k],
+				rc = write_fmt(fp, "%s%*s", sep, t.right[k] ? w[k] : -w[k],
 					 cell_at(&t, r, k));
 		}
 		if (!rc)
-			rc = out(fp, "\n");
+			rc = write_fmt(fp, "\n");
 	}
 	free(t.cell);
 	return rc ? -1 : notes(fp, c, n, o, "");
@@ -258,9 +244,9 @@ static int md_cell(FILE *fp, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '|' && putc('\\', fp) == EOF)
-			return werr();
+			return write_error();
 		if (putc(*s, fp) == EOF)
-			return werr();
+			return write_error();
 	}
 	return 0;
 }
@@ -272,14 +258,14 @@ int report_markdown(FILE *fp, const struct report_curve *c, int n,
 	int rc = build(&t, c, n, o);
 	for (int r = 0; !rc && r < t.rows; r++) {
 		for (int k = 0; !rc && k < t.cols; k++)
-			if (out(fp, "| ") || md_cell(fp, cell_at(&t, r, k)) || out(fp, " "))
+			if (write_fmt(fp, "| ") || md_cell(fp, cell_at(&t, r, k)) || write_fmt(fp, " "))
 				rc = -1;
 		if (!rc)
-			rc = out(fp, "|\n");
+			rc = write_fmt(fp, "|\n");
 		for (int k = 0; !rc && r == 0 && k < t.cols; k++)
-			rc = out(fp, "%s", t.right[k] ? "| ---: " : "| :--- ");
+			rc = write_fmt(fp, "%s", t.right[k] ? "| ---: " : "| :--- ");
 		if (!rc && r == 0)
-			rc = out(fp, "|\n");
+			rc = write_fmt(fp, "|\n");
 	}
 	free(t.cell);
 	return rc ? -1 : notes(fp, c, n, o, "- ");
@@ -290,7 +276,7 @@ int report_markdown(FILE *fp, const struct report_curve *c, int n,
 static int csv_num(FILE *fp, int ok, double v)
 {
 	char b[32];
-	return out(fp, ",%s", ok ? scores_fmt_double(b, v) : "");
+	return write_fmt(fp, ",%s", ok ? scores_fmt_double(b, v) : "");
 }
 
 int report_csv(FILE *fp, const struct report_curve *c, int n,
@@ -298,37 +284,37 @@ int report_csv(FILE *fp, const struct report_curve *c, int n,
 {
 	char g[32];
 	if (o->per_fold) {
-		if (out(fp, "curve,fold,pairs,same,different,accuracy,threshold,val,far,"
+		if (write_fmt(fp, "curve,fold,pairs,same,different,accuracy,threshold,val,far,"
 			"val_threshold\n"))
 			return -1;
 		for (int i = 0; i < n; i++)
 			for (int f = 0; f < c[i].kf.n_folds; f++) {
 				const struct metrics_fold *m = &c[i].kf.fold[f];
 				if (csvio_put(fp, c[i].label) ||
-				    out(fp, ",%d,%ld,%ld,%ld", c[i].kf.cross ? m->label : -1, m->n,
+				    write_fmt(fp, ",%d,%ld,%ld,%ld", c[i].kf.cross ? m->label : -1, m->n,
 					m->n_same, m->n_diff) ||
 				    csv_num(fp, 1, m->accuracy) || csv_num(fp, 1, m->threshold) ||
 				    csv_num(fp, m->val_ok, m->val) ||
 				    csv_num(fp, m->val_ok, m->far) ||
-				    csv_num(fp, m->val_ok, m->val_threshold) || out(fp, "\n"))
+				    csv_num(fp, m->val_ok, m->val_threshold) || write_fmt(fp, "\n"))
 					return -1;
 			}
 		return 0;
 	}
-	if (out(fp, "curve,pairs,same,different,folds,protocol,accuracy,accuracy_std,"
+	if (write_fmt(fp, "curve,pairs,same,different,folds,protocol,accuracy,accuracy_std,"
 		"threshold_mean,auc,eer,eer_threshold"))
 		return -1;
 	for (int j = 0; j < o->n_far; j++) {
 		scores_fmt_double(g, o->far[j]);
-		if (out(fp, ",tar@far=%s,threshold@far=%s", g, g))
+		if (write_fmt(fp, ",tar@far=%s,threshold@far=%s", g, g))
 			return -1;
 	}
-	if (out(fp, ",val@far=%s,val_std,val_far\n", scores_fmt_double(g, o->val_far)))
+	if (write_fmt(fp, ",val@far=%s,val_std,val_far\n", scores_fmt_double(g, o->val_far)))
 		return -1;
 	for (int i = 0; i < n; i++) {
 		const struct report_curve *r = &c[i];
 		if (csvio_put(fp, r->label) ||
-		    out(fp, ",%ld,%ld,%ld,%d,%s", r->n, r->n_same, r->n_diff,
+		    write_fmt(fp, ",%ld,%ld,%ld,%d,%s", r->n, r->n_same, r->n_diff,
 			r->data_folds, protocol_name(o->protocol)) ||
 		    csv_num(fp, 1, r->kf.accuracy) || csv_num(fp, 1, r->kf.accuracy_std) ||
 		    csv_num(fp, 1, r->kf.threshold_mean) || csv_num(fp, 1, r->auc) ||
@@ -340,7 +326,7 @@ int report_csv(FILE *fp, const struct report_curve *c, int n,
 				return -1;
 		if (csv_num(fp, r->kf.val_ok, r->kf.val) ||
 		    csv_num(fp, r->kf.val_ok, r->kf.val_std) ||
-		    csv_num(fp, r->kf.val_ok, r->kf.far) || out(fp, "\n"))
+		    csv_num(fp, r->kf.val_ok, r->kf.far) || write_fmt(fp, "\n"))
 			return -1;
 	}
 	return 0;
@@ -349,7 +335,7 @@ int report_csv(FILE *fp, const struct report_curve *c, int n,
 static int json_str(FILE *fp, const char *s)
 {
 	if (putc('"', fp) == EOF)
-		return werr();
+		return write_error();
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		int r;
 		if (*p == '"' || *p == '\\')
@@ -359,16 +345,16 @@ static int json_str(FILE *fp, const char *s)
 		else
 			r = putc(*p, fp) == EOF ? -1 : 1;
 		if (r < 0)
-			return werr();
+			return write_error();
 	}
-	return putc('"', fp) == EOF ? werr() : 0;
+	return putc('"', fp) == EOF ? write_error() : 0;
 }
 
 /* "KEY": number (or null) with a leading separator SEP. */
 static int json_num(FILE *fp, const char *sep, const char *key, int ok, double v)
 {
 	char b[32];
-	return out(fp, "%s\"%s\": %s", sep, key,
+	return write_fmt(fp, "%s\"%s\": %s", sep, key,
 		   ok && isfinite(v) ? scores_fmt_double(b, v) : "null");
 }
 
@@ -376,21 +362,21 @@ int report_json(FILE *fp, const struct report_curve *c, int n,
 		const struct report_opts *o)
 {
 	char b[32];
-	if (out(fp, "{\n  \"protocol\": \"%s\",\n  \"far_targets\": [",
+	if (write_fmt(fp, "{\n  \"protocol\": \"%s\",\n  \"far_targets\": [",
 		protocol_name(o->protocol)))
 		return -1;
 	for (int j = 0; j < o->n_far; j++)
-		if (out(fp, "%s%s", j ? ", " : "", scores_fmt_double(b, o->far[j])))
+		if (write_fmt(fp, "%s%s", j ? ", " : "", scores_fmt_double(b, o->far[j])))
 			return -1;
-	if (out(fp, "],\n") || json_num(fp, "  ", "val_far", 1, o->val_far) ||
-	    out(fp, ",\n  \"threshold_kind\": \"%s\",\n  \"curves\": [",
+	if (write_fmt(fp, "],\n") || json_num(fp, "  ", "val_far", 1, o->val_far) ||
+	    write_fmt(fp, ",\n  \"threshold_kind\": \"%s\",\n  \"curves\": [",
 		o->protocol == METRICS_EXACT ? "score" : "distance"))
 		return -1;
 	for (int i = 0; i < n; i++) {
 		const struct report_curve *r = &c[i];
-		if (out(fp, "%s\n    {\n      \"label\": ", i ? "," : "") ||
+		if (write_fmt(fp, "%s\n    {\n      \"label\": ", i ? "," : "") ||
 		    json_str(fp, r->label) ||
-		    out(fp, ",\n      \"pairs\": %ld, \"same\": %ld, \"different\": %ld, "
+		    write_fmt(fp, ",\n      \"pairs\": %ld, \"same\": %ld, \"different\": %ld, "
 			"\"folds\": %d, \"kfold\": %s,\n", r->n, r->n_same, r->n_diff,
 			r->data_folds, r->kf.cross ? "true" : "false") ||
 		    json_num(fp, "      ", "accuracy", 1, r->kf.accuracy) ||
@@ -400,23 +386,23 @@ int report_json(FILE *fp, const struct report_curve *c, int n,
 		    json_num(fp, ", ", "eer", 1, r->eer) ||
 		    json_num(fp, ", ", "eer_threshold", 1, r->eer_threshold) ||
 		    json_num(fp, ",\n      ", "far_resolution", 1, 1.0 / (double)r->n_diff) ||
-		    out(fp, ",\n      \"tar\": ["))
+		    write_fmt(fp, ",\n      \"tar\": ["))
 			return -1;
 		for (int j = 0; j < o->n_far; j++)
 			if (json_num(fp, j ? ", {" : "{", "far", 1, o->far[j]) ||
 			    json_num(fp, ", ", "tar", r->tar_ok[j], r->tar[j]) ||
 			    json_num(fp, ", ", "threshold", r->tar_ok[j], r->tar_threshold[j]) ||
-			    out(fp, "}"))
+			    write_fmt(fp, "}"))
 				return -1;
-		if (out(fp, "],\n") ||
+		if (write_fmt(fp, "],\n") ||
 		    json_num(fp, "      ", "val", r->kf.val_ok, r->kf.val) ||
 		    json_num(fp, ", ", "val_std", r->kf.val_ok, r->kf.val_std) ||
 		    json_num(fp, ", ", "val_far", r->kf.val_ok, r->kf.far) ||
-		    out(fp, ",\n      \"fold_results\": ["))
+		    write_fmt(fp, ",\n      \"fold_results\": ["))
 			return -1;
 		for (int f = 0; f < r->kf.n_folds; f++) {
 			const struct metrics_fold *m = &r->kf.fold[f];
-			if (out(fp, "%s\n        {\"fold\": %d, \"pairs\": %ld, \"same\": %ld, "
+			if (write_fmt(fp, "%s\n        {\"fold\": %d, \"pairs\": %ld, \"same\": %ld, "
 				"\"different\": %ld", f ? "," : "", r->kf.cross ? m->label : -1, m->n,
 				m->n_same, m->n_diff) ||
 			    json_num(fp, ", ", "accuracy", 1, m->accuracy) ||
@@ -424,24 +410,24 @@ int report_json(FILE *fp, const struct report_curve *c, int n,
 			    json_num(fp, ", ", "val", m->val_ok, m->val) ||
 			    json_num(fp, ", ", "far", m->val_ok, m->far) ||
 			    json_num(fp, ", ", "val_threshold", m->val_ok, m->val_threshold) ||
-			    out(fp, "}"))
+			    write_fmt(fp, "}"))
 				return -1;
 		}
-		if (out(fp, "\n      ]\n    }"))
+		if (write_fmt(fp, "\n      ]\n    }"))
 			return -1;
 	}
-	return out(fp, "\n  ]\n}\n");
+	return write_fmt(fp, "\n  ]\n}\n");
 }
 
 int report_roc_points(FILE *fp, const struct report_curve *c, int n)
 {
 	char t[32], x[32], y[32];
-	if (out(fp, "curve,threshold,fpr,tpr\n"))
+	if (write_fmt(fp, "curve,threshold,fpr,tpr\n"))
 		return -1;
 	for (int i = 0; i < n; i++)
 		for (long k = 0; k < c[i].roc.n; k++)
 			if (csvio_put(fp, c[i].label) ||
-			    out(fp, ",%s,%s,%s\n", scores_fmt_double(t, c[i].roc.threshold[k]),
+			    write_fmt(fp, ",%s,%s,%s\n", scores_fmt_double(t, c[i].roc.threshold[k]),
 				scores_fmt_double(x, c[i].roc.fpr[k]),
 				scores_fmt_double(y, c[i].roc.tpr[k])))
 				return -1;
@@ -503,7 +489,7 @@ int report_xml_str(FILE *fp, const char *s)
 			r = putc((unsigned char)*s < 0x20 && *s != '\t' ? '?' : *s, fp);
 		}
 		if (r == EOF)
-			return werr();
+			return write_error();
 	}
 	return 0;
 }
@@ -525,7 +511,7 @@ static double sy(double tpr)
 
 static int svg_frame(FILE *fp, const struct axis *a, const char *title)
 {
-	if (out(fp, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"white\" "
+	if (write_fmt(fp, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"white\" "
 		"stroke=\"black\"/>\n", PX0, PY0, PW, PH))
 		return -1;
 	for (int e = (int)lround(a->lmin); e <= 0; e++) {
@@ -535,27 +521,27 @@ static int svg_frame(FILE *fp, const struct axis *a, const char *title)
 			snprintf(lab, sizeof lab, "1");
 		else
 			snprintf(lab, sizeof lab, "1e%d", e);
-		if (out(fp, "<line x1=\"%.3f\" y1=\"%g\" x2=\"%.3f\" y2=\"%g\" "
+		if (write_fmt(fp, "<line x1=\"%.3f\" y1=\"%g\" x2=\"%.3f\" y2=\"%g\" "
 			"stroke=\"#dddddd\"/>\n<text x=\"%.3f\" y=\"%g\" "
 			"text-anchor=\"middle\">%s</text>\n", x, PY0, x, PY0 + PH, x,
 			PY0 + PH + 18, lab))
 			return -1;
 		for (int m = 2; m <= 9 && e < 0; m++) {
 			double xm = sx(a, m * pow(10.0, e));
-			if (out(fp, "<line x1=\"%.3f\" y1=\"%g\" x2=\"%.3f\" y2=\"%g\" "
+			if (write_fmt(fp, "<line x1=\"%.3f\" y1=\"%g\" x2=\"%.3f\" y2=\"%g\" "
 				"stroke=\"black\"/>\n", xm, PY0 + PH, xm, PY0 + PH - 4))
 				return -1;
 		}
 	}
 	for (int k = 0; k <= 10; k++) {
 		double y = sy(k / 10.0);
-		if (out(fp, "<line x1=\"%g\" y1=\"%.3f\" x2=\"%g\" y2=\"%.3f\" "
+		if (write_fmt(fp, "<line x1=\"%g\" y1=\"%.3f\" x2=\"%g\" y2=\"%.3f\" "
 			"stroke=\"#dddddd\"/>\n<text x=\"%g\" y=\"%.3f\" "
 			"text-anchor=\"end\">%.1f</text>\n", PX0, y, PX0 + PW, y, PX0 - 6,
 			y + 4, k / 10.0))
 			return -1;
 	}
-	return out(fp, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">false accept rate "
+	return write_fmt(fp, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">false accept rate "
 		   "(FAR), log scale</text>\n"
 		   "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\" "
 		   "transform=\"rotate(-90 %g %g)\">true accept rate (TAR)</text>\n"
@@ -563,20 +549,20 @@ static int svg_frame(FILE *fp, const struct axis *a, const char *title)
 		   "font-size=\"15\">",
 		   PX0 + PW / 2, PY0 + PH + 42, 24.0, PY0 + PH / 2, 24.0, PY0 + PH / 2,
 		   PX0 + PW / 2, PY0 - 14) ||
-	       report_xml_str(fp, title) || out(fp, "</text>\n");
+	       report_xml_str(fp, title) || write_fmt(fp, "</text>\n");
 }
 
 static int svg_chance(FILE *fp, const struct axis *a)
 {
-	if (out(fp, "<polyline class=\"chance\" fill=\"none\" stroke=\"#999999\" "
+	if (write_fmt(fp, "<polyline class=\"chance\" fill=\"none\" stroke=\"#999999\" "
 		"stroke-dasharray=\"4 4\" points=\""))
 		return -1;
 	for (int k = 0; k <= 60; k++) {
 		double f = pow(10.0, a->lmin * (1.0 - k / 60.0));
-		if (out(fp, "%s%.3f,%.3f", k ? " " : "", sx(a, f), sy(f)))
+		if (write_fmt(fp, "%s%.3f,%.3f", k ? " " : "", sx(a, f), sy(f)))
 			return -1;
 	}
-	return out(fp, "\"/>\n");
+	return write_fmt(fp, "\"/>\n");
 }
 
 static int svg_legend(FILE *fp, const struct report_curve *c, int n,
@@ -589,20 +575,20 @@ static int svg_legend(FILE *fp, const struct report_curve *c, int n,
 	double w = 44.0 + 7.0 * (double)(longest < 80 ? longest : 80);
 	double h = 8.0 + 18.0 * n;
 	double x = PX0 + PW - 10 - w, y = PY0 + PH - 10 - h;
-	if (out(fp, "<g id=\"legend\">\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+	if (write_fmt(fp, "<g id=\"legend\">\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 		"height=\"%.1f\" fill=\"white\" stroke=\"#888888\"/>\n", x, y, w, h))
 		return -1;
 	for (int i = 0; i < n; i++) {
 		double ly = y + 4 + 18.0 * i + 9;
-		if (out(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+		if (write_fmt(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
 			"stroke=\"%s\" stroke-width=\"2\"%s/>\n<text x=\"%.1f\" y=\"%.1f\">",
 			x + 8, ly, x + 32, ly, report_colour(colour[i]),
 			dashed[i] ? " stroke-dasharray=\"" REPORT_DASH "\"" : "", x + 38,
 			ly + 4) ||
-		    report_xml_str(fp, c[i].label) || out(fp, "</text>\n"))
+		    report_xml_str(fp, c[i].label) || write_fmt(fp, "</text>\n"))
 			return -1;
 	}
-	return out(fp, "</g>\n");
+	return write_fmt(fp, "</g>\n");
 }
 
 static int svg_curves(FILE *fp, const struct report_curve *c, int n,
@@ -627,12 +613,12 @@ int report_svg(FILE *fp, const struct report_curve *c, int n, const char *title)
 		a.lmin = -12.0;
 	a.far_min = pow(10.0, a.lmin);
 	char fm[32];
-	if (out(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	if (write_fmt(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" "
 		"height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
 		"font-size=\"12\">\n<title>", SVG_W, SVG_H, SVG_W, SVG_H) ||
 	    report_xml_str(fp, title) ||
-	    out(fp, "</title>\n<desc>ROC curves written by "
+	    write_fmt(fp, "</title>\n<desc>ROC curves written by "
 		"hm-roc: x = log10 of the false accept rate from %s (left edge; FAR 0 "
 		"drawn there) to 1, y = true accept rate from 0 to 1. See hm-roc(1) for "
 		"the mapping of points.</desc>\n"
@@ -661,23 +647,23 @@ static int svg_curves(FILE *fp, const struct report_curve *c, int n,
 		      const int *dashed)
 {
 	struct axis a = *ap;
-	if (out(fp, "<g id=\"curves\" data-x0=\"%g\" data-y0=\"%g\" data-width=\"%g\" "
+	if (write_fmt(fp, "<g id=\"curves\" data-x0=\"%g\" data-y0=\"%g\" data-width=\"%g\" "
 		"data-height=\"%g\" data-far-min=\"%s\">\n", PX0, PY0, PW, PH, fm))
 		return -1;
 	for (int i = 0; i < n; i++) {
-		if (out(fp, "<polyline class=\"curve\" data-label=\"") ||
+		if (write_fmt(fp, "<polyline class=\"curve\" data-label=\"") ||
 		    report_xml_str(fp, c[i].label) ||
-		    out(fp, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s "
+		    write_fmt(fp, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s "
 			"stroke-linejoin=\"round\" points=\"", report_colour(colour[i]),
 			dashed[i] ? " stroke-dasharray=\"" REPORT_DASH "\"" : ""))
 			return -1;
 		for (long k = 0; k < c[i].roc.n; k++)
-			if (out(fp, "%s%.3f,%.3f", k ? " " : "", sx(&a, c[i].roc.fpr[k]),
+			if (write_fmt(fp, "%s%.3f,%.3f", k ? " " : "", sx(&a, c[i].roc.fpr[k]),
 				sy(c[i].roc.tpr[k])))
 				return -1;
-		if (out(fp, "\"/>\n"))
+		if (write_fmt(fp, "\"/>\n"))
 			return -1;
 	}
-	return out(fp, "</g>\n") || svg_legend(fp, c, n, colour, dashed) ||
-	       out(fp, "</svg>\n") ? -1 : 0;
+	return write_fmt(fp, "</g>\n") || svg_legend(fp, c, n, colour, dashed) ||
+	       write_fmt(fp, "</svg>\n") ? -1 : 0;
 }

@@ -2,6 +2,9 @@
 #include "scores.h"
 #include "csvio.h"
 #include "err.h"
+#include "outfile.h"
+#include "pairs.h"
+#include "util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -70,33 +73,10 @@ static int parse_row(struct scores *s, char **f, const char *name, long line)
 	return 0;
 }
 
-/* The input with its first bytes peeked at: a FILE (fopencookie) that
- * gives back those bytes, then the rest, so that a pipe can be sniffed. */
-struct peek {
-	FILE *fp;
-	unsigned char head[8];
-	size_t n, pos;
-};
-
-static ssize_t peek_read(void *cookie, char *buf, size_t size)
+static void close_input(FILE *fp)
 {
-	struct peek *p = cookie;
-	if (p->pos < p->n) {
-		size_t k = p->n - p->pos < size ? p->n - p->pos : size;
-		memcpy(buf, p->head + p->pos, k);
-		p->pos += k;
-		return (ssize_t)k;
-	}
-	size_t got = fread(buf, 1, size, p->fp);
-	return got == 0 && ferror(p->fp) ? -1 : (ssize_t)got;
-}
-
-static int peek_close(void *cookie)
-{
-	struct peek *p = cookie;
-	int r = p->fp == stdin ? 0 : fclose(p->fp);
-	free(p);
-	return r;
+	if (fp != stdin)
+		fclose(fp);
 }
 
 /* What the first bytes say a file is, when it is clearly no CSV. */
@@ -124,29 +104,26 @@ int scores_load(struct scores *s, const char *path)
 {
 	memset(s, 0, sizeof *s);
 	const char *name = path ? path : "-";
-	struct peek *pk = calloc(1, sizeof *pk);
-	if (!pk)
-		return hm_error_file(name, "out of memory");
-	pk->fp = strcmp(name, "-") ? fopen(name, "rb") : stdin;
-	if (!pk->fp) {
-		free(pk);
+	FILE *fp = strcmp(name, "-") ? fopen(name, "rb") : stdin;
+	if (!fp)
 		return hm_error_file(name, "cannot open: %s", strerror(errno));
-	}
-	pk->n = fread(pk->head, 1, sizeof pk->head, pk->fp);
-	if (pk->n == 0 && ferror(pk->fp)) {
+	/* the first bytes say what a file that is no CSV is; then they are
+	 * read again with the rest, also from a pipe */
+	unsigned char head[8];
+	size_t n = fread(head, 1, sizeof head, fp);
+	if (n == 0 && ferror(fp)) {
 		int e = errno;
-		peek_close(pk);
+		close_input(fp);
 		return hm_error_file(name, "read error: %s", strerror(e));
 	}
-	const char *kind = not_csv(pk->head, pk->n);
+	const char *kind = not_csv(head, n);
 	if (kind) {
-		peek_close(pk);
+		close_input(fp);
 		return hm_error_file(name, "%s, " NOT_SCORES, kind);
 	}
-	FILE *in = fopencookie(pk, "rb", (cookie_io_functions_t){ .read = peek_read,
-								   .close = peek_close });
+	FILE *in = replay_open(fp, head, n, 1);
 	if (!in) {
-		peek_close(pk);
+		close_input(fp);
 		return hm_error_file(name, "out of memory");
 	}
 	struct csvio *c = csvio_open_fp(in, name);
@@ -219,4 +196,24 @@ int scores_write_row(FILE *fp, int fold, int same, double score, const char *a,
 	    putc('\n', fp) == EOF)
 		return hm_error("write error: %s", strerror(errno));
 	return 0;
+}
+
+int scores_write(const char *path, const struct pair_list *pairs, const double *score)
+{
+	struct outfile o;
+	if (outfile_open(&o, path))
+		return -1;
+	int rc = scores_write_header(o.fp);
+	for (long i = 0; !rc && i < pairs->n; i++) {
+		const struct pair *p = &pairs->p[i];
+		rc = scores_write_row(o.fp, p->fold, p->same, score[i], p->a, p->b);
+	}
+	if (rc) {
+		int e = errno;
+		hm_error_prefix("'%s'", path);
+		outfile_abort(&o);
+		errno = e;
+		return -1;
+	}
+	return outfile_commit(&o);
 }

@@ -41,6 +41,15 @@ int scores_write_header(FILE *fp);
 int scores_write_row(FILE *fp, int fold, int same, double score, const char *a,
 		     const char *b);
 
+struct pair_list;
+/*
+ * Writes the scores file of PAIRS, SCORE[i] the score of pair i, to PATH
+ * ("-": stdout) complete or not at all (outfile.h).  0, or -1 with the
+ * message recorded and errno the write's error (EPIPE: the reader went
+ * away, which a tool takes as outfile_quiet_on_epipe() says).
+ */
+int scores_write(const char *path, const struct pair_list *pairs, const double *score);
+
 /* Formats V with the fewest significant digits (at most 17) that strtod()
  * reads back as V exactly; BUF holds at least 32 bytes.  Returns BUF. */
 char *scores_fmt_double(char *buf, double v);

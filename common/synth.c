@@ -12,6 +12,7 @@
 #include "outfile.h"
 #include "pairs.h"
 #include "rng.h"
+#include "util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -81,12 +82,7 @@ static void palette(float out[3], const float (*stops)[3], int n, float t)
 
 uint64_t synth_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return fnv1a_str(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1465,17 +1461,6 @@ static int add_job(struct synth_set *s, long *cap, char *path, long identity,
 	return 0;
 }
 
-static char *xasprintf_or_null(const char *fmt, ...) HM_PRINTF(1, 2);
-static char *xasprintf_or_null(const char *fmt, ...)
-{
-	va_list ap;
-	char *p = NULL;
-	va_start(ap, fmt);
-	int k = vasprintf(&p, fmt, ap);
-	va_end(ap);
-	return k < 0 ? NULL : p;
-}
-
 /*
  * Identity parameters: drawn from the seed and the identity's name, so a
  * name looks the same in every set built with that seed; a fraction
@@ -1544,37 +1529,23 @@ static int make_names(struct synth_set *s, long n, uint64_t seed)
 	s->names = calloc((size_t)(n ? n : 1), sizeof *s->names);
 	if (!s->names)
 		return hm_error("out of memory");
-	/* open addressing over hashes, twice the size */
-	long cap = 16;
-	while (cap < 2 * n)
-		cap *= 2;
-	char **table = calloc((size_t)cap, sizeof *table);
-	if (!table)
-		return hm_error("out of memory");
+	struct strtab seen = { 0 };
 	struct rng r;
 	rng_seed2(&r, seed, 0x4e414d4553ULL);	/* "NAMES" */
 	for (long i = 0; i < n; i++) {
 		char name[64];
-		uint64_t h;
-		long slot;
-		for (;;) {
+		do
 			make_name(&r, name, sizeof name);
-			h = synth_hash(name);
-			slot = (long)(h & (uint64_t)(cap - 1));
-			while (table[slot] && strcmp(table[slot], name))
-				slot = (slot + 1) & (cap - 1);
-			if (!table[slot])
-				break;
-		}
+		while (strtab_find(&seen, name) >= 0);
 		s->names[i] = strdup(name);
-		if (!s->names[i]) {
-			free(table);
+		if (s->names[i])
+			s->n_identities = i + 1;
+		if (!s->names[i] || strtab_add(&seen, s->names[i], NULL) < 0) {
+			strtab_free(&seen);
 			return hm_error("out of memory");
 		}
-		table[slot] = s->names[i];
-		s->n_identities = i + 1;
 	}
-	free(table);
+	strtab_free(&seen);
 	qsort(s->names, (size_t)n, sizeof *s->names, cmp_str);
 	return 0;
 }
@@ -1592,12 +1563,12 @@ int synth_set_casia(struct synth_set *s, long n_ids, long per_id,
 		return hm_error("out of memory");
 	int width = per_id > 999 ? snprintf(NULL, 0, "%ld", per_id) : 3;
 	for (long i = 0; i < n_ids; i++) {
-		s->names[i] = xasprintf_or_null("%07ld", i);
+		s->names[i] = str_printf("%07ld", i);
 		if (!s->names[i])
 			goto oom;
 		s->n_identities = i + 1;
 		for (long k = 1; k <= per_id; k++)
-			if (add_job(s, &cap, xasprintf_or_null("%s/%0*ld.jpg", s->names[i], width, k), i, 0))
+			if (add_job(s, &cap, str_printf("%s/%0*ld.jpg", s->names[i], width, k), i, 0))
 				goto fail;
 	}
 	if (draw_identities(s, lookalike, seed))
@@ -1755,14 +1726,14 @@ static int make_pairs(struct synth_set *s, long per_id, long n_pairs, int ytf, u
 				const char *na = s->names[p.id], *nb = s->names[q.id];
 				if (ytf)
 					lines[k] = half == 0 ?
-						xasprintf_or_null("%d, %ld, %s/%ld, %s/%ld, 1\n", f + 1,
+						str_printf("%d, %ld, %s/%ld, %s/%ld, 1\n", f + 1,
 								  ++pair_no, na, p.a, na, p.b) :
-						xasprintf_or_null("%d, %ld, %s/%ld, %s/%ld, 0\n", f + 1,
+						str_printf("%d, %ld, %s/%ld, %s/%ld, 0\n", f + 1,
 								  ++pair_no, na, p.a, nb, q.a);
 				else
 					lines[k] = half == 0 ?
-						xasprintf_or_null("%s\t%ld\t%ld\n", na, p.a, p.b) :
-						xasprintf_or_null("%s\t%ld\t%s\t%ld\n", na, p.a, nb, q.a);
+						str_printf("%s\t%ld\t%ld\n", na, p.a, p.b) :
+						str_printf("%s\t%ld\t%s\t%ld\n", na, p.a, nb, q.a);
 				if (!lines[k]) {
 					hm_error("out of memory");
 					goto out;
@@ -1817,7 +1788,7 @@ int synth_set_lfw(struct synth_set *s, long n_ids, long per_id, long n_pairs,
 		goto fail;
 	for (long i = 0; i < n_ids; i++)
 		for (long k = 1; k <= per_id; k++)
-			if (add_job(s, &cap, xasprintf_or_null("%s/%s_%04ld.jpg", s->names[i],
+			if (add_job(s, &cap, str_printf("%s/%s_%04ld.jpg", s->names[i],
 							      s->names[i], k), i, 0))
 				goto fail;
 	if (draw_identities(s, lookalike, seed) || make_pairs(s, per_id, n_pairs, 0, seed))
@@ -1841,14 +1812,14 @@ int synth_set_ytf(struct synth_set *s, long n_ids, long per_id, long frames,
 		goto fail;
 	for (long i = 0; i < n_ids; i++)
 		for (long v = 0; v < per_id; v++) {
-			char *video = xasprintf_or_null("%s/%ld", s->names[i], v);
+			char *video = str_printf("%s/%ld", s->names[i], v);
 			if (!video) {
 				hm_error("out of memory");
 				goto fail;
 			}
 			uint64_t vs = synth_hash(video);
 			for (long k = 1; k <= frames; k++)
-				if (add_job(s, &cap, xasprintf_or_null("%s/%04ld.jpg", video, k), i, vs)) {
+				if (add_job(s, &cap, str_printf("%s/%04ld.jpg", video, k), i, vs)) {
 					free(video);
 					goto fail;
 				}
@@ -1983,9 +1954,9 @@ int synth_set_from_pairs(struct synth_set *s, const char *path, long frames,
 		if (s->kind == SYNTH_YTF) {
 			uint64_t vs = synth_hash(keys[i]);
 			for (long k = 1; k <= frames; k++)
-				if (add_job(s, &cap, xasprintf_or_null("%s/%04ld.jpg", keys[i], k), id, vs))
+				if (add_job(s, &cap, str_printf("%s/%04ld.jpg", keys[i], k), id, vs))
 					goto fail;
-		} else if (add_job(s, &cap, xasprintf_or_null("%s.jpg", keys[i]), id, 0)) {
+		} else if (add_job(s, &cap, str_printf("%s.jpg", keys[i]), id, 0)) {
 			goto fail;
 		}
 	}
@@ -2235,7 +2206,7 @@ static int write_protocol_and_landmarks(const struct synth_set *s, const char *d
 {
 	char *p = NULL;
 	if (s->protocol_name) {
-		p = xasprintf_or_null("%s/%s", dir, s->protocol_name);
+		p = str_printf("%s/%s", dir, s->protocol_name);
 		if (!p)
 			return hm_error("out of memory");
 		int rc = outfile_write_all(p, s->protocol, (size_t)s->protocol_len);
@@ -2243,7 +2214,7 @@ static int write_protocol_and_landmarks(const struct synth_set *s, const char *d
 		if (rc)
 			return -1;
 	}
-	p = xasprintf_or_null("%s/landmarks.txt", dir);
+	p = str_printf("%s/landmarks.txt", dir);
 	if (!p)
 		return hm_error("out of memory");
 	struct outfile of;
@@ -2281,7 +2252,7 @@ int synth_set_write(const struct synth_set *s, const char *dir,
 		    !strncmp(prev + strlen(dir) + 1, s->jobs[i].path, n))
 			continue;
 		free(prev);
-		prev = xasprintf_or_null("%s/%.*s", dir, (int)n, s->jobs[i].path);
+		prev = str_printf("%s/%.*s", dir, (int)n, s->jobs[i].path);
 		if (!prev)
 			return hm_error("out of memory");
 		if (make_dirs(prev)) {

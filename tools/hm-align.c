@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,43 +82,37 @@ static void parse_size(const char *arg, int *w, int *h)
 
 static void parse_args(struct cmdline *c, int argc, char **argv)
 {
-	enum { O_ROOT = 256, O_OUT_DIR, O_FORMAT, O_TEMPLATE, O_SIZE, O_GRAY,
-	       O_ENCODING, O_QUALITY, O_SKIP_BAD, O_PROGRESS, O_VERSION, O_DECODE,
-	       O_CENTER };
+	enum { OPT_ROOT = 256, OPT_OUT_DIR, OPT_FORMAT, OPT_TEMPLATE, OPT_SIZE, OPT_GRAY,
+	       OPT_ENCODING, OPT_QUALITY, OPT_SKIP_BAD, OPT_DECODE, OPT_CENTER };
 	static const struct option opts[] = {
-		{ "root", required_argument, NULL, O_ROOT },
-		{ "out-dir", required_argument, NULL, O_OUT_DIR },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "template", required_argument, NULL, O_TEMPLATE },
-		{ "size", required_argument, NULL, O_SIZE },
-		{ "gray", no_argument, NULL, O_GRAY },
-		{ "encoding", required_argument, NULL, O_ENCODING },
-		{ "quality", required_argument, NULL, O_QUALITY },
-		{ "decode", required_argument, NULL, O_DECODE },
-		{ "skip-bad", no_argument, NULL, O_SKIP_BAD },
-		{ "center-crop", required_argument, NULL, O_CENTER },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "progress", no_argument, NULL, O_PROGRESS },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, O_VERSION },
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "out-dir", required_argument, NULL, OPT_OUT_DIR },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "template", required_argument, NULL, OPT_TEMPLATE },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "gray", no_argument, NULL, OPT_GRAY },
+		{ "encoding", required_argument, NULL, OPT_ENCODING },
+		{ "quality", required_argument, NULL, OPT_QUALITY },
+		{ "decode", required_argument, NULL, OPT_DECODE },
+		{ "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
+		{ "center-crop", required_argument, NULL, OPT_CENTER },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *threads = NULL;
+	struct cli p = { .usage = usage_text, .longs = opts,
+			 .common = CLI_THREADS | CLI_PROGRESS | CLI_VERBOSE };
 	int encoding_set = 0, opt;
 	*c = (struct cmdline){ .root = ".", .format = LMK_AUTO,
 			       .template_name = "insightface", .encoding = REC_JPEG,
 			       .quality = 95 };
-	while ((opt = getopt_long(argc, argv, "j:qvh", opts, NULL)) != -1) {
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
 		switch (opt) {
-		case O_ROOT:
+		case OPT_ROOT:
 			c->root = optarg;
 			break;
-		case O_OUT_DIR:
+		case OPT_OUT_DIR:
 			c->out_dir = optarg;
 			break;
-		case O_FORMAT: {
+		case OPT_FORMAT: {
 			int f = lmk_format_parse(optarg);
 			if (f < 0)
 				die_usage("--format: '%s' is not auto, plain, casia, lst, csv, "
@@ -127,19 +120,19 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 			c->format = (enum lmk_format)f;
 			break;
 		}
-		case O_TEMPLATE:
+		case OPT_TEMPLATE:
 			if (strcmp(optarg, "insightface") && strcmp(optarg, "sphereface"))
 				die_usage("--template: '%s' is not insightface or sphereface",
 					  optarg);
 			c->template_name = optarg;
 			break;
-		case O_SIZE:
+		case OPT_SIZE:
 			parse_size(optarg, &c->width, &c->height);
 			break;
-		case O_GRAY:
+		case OPT_GRAY:
 			c->gray = 1;
 			break;
-		case O_ENCODING:
+		case OPT_ENCODING:
 			if (!strcmp(optarg, "jpeg"))
 				c->encoding = REC_JPEG;
 			else if (!strcmp(optarg, "raw"))
@@ -148,10 +141,10 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 				die_usage("--encoding: '%s' is not jpeg or raw", optarg);
 			encoding_set = 1;
 			break;
-		case O_QUALITY:
+		case OPT_QUALITY:
 			c->quality = (int)cli_long("--quality", optarg, 1, 100);
 			break;
-		case O_DECODE:
+		case OPT_DECODE:
 			if (!strcmp(optarg, "region"))
 				c->decode = ALIGN_DECODE_REGION;
 			else if (!strcmp(optarg, "full"))
@@ -161,31 +154,12 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 			else
 				die_usage("--decode: '%s' is not region, full or scaled", optarg);
 			break;
-		case O_SKIP_BAD:
+		case OPT_SKIP_BAD:
 			c->skip_bad = 1;
 			break;
-		case O_CENTER:
+		case OPT_CENTER:
 			c->center_crop = cli_double("--center-crop", optarg, 1e-3, 100);
 			break;
-		case 'j':
-			threads = optarg;
-			break;
-		case O_PROGRESS:
-			c->progress = 1;
-			break;
-		case 'q':
-			c->quiet = 1;
-			break;
-		case 'v':
-			c->verbose = 1;
-			break;
-		case 'h':
-			cli_help(usage_text);
-		case O_VERSION:
-			cli_version();
-			break;
-		default:
-			die_usage("bad option");
 		}
 	}
 	if (argc - optind != 1)
@@ -197,7 +171,10 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		die_usage("--center-crop takes a list of image paths (--format paths)");
 	if (c->format == LMK_PATHS && !(c->center_crop > 0))
 		die_usage("--format paths has no landmarks: give --center-crop F");
-	c->threads = cli_threads(threads);
+	c->threads = cli_threads(p.threads);
+	c->progress = p.progress;
+	c->quiet = p.quiet;
+	c->verbose = p.verbose;
 	if (c->out_dir && encoding_set && c->encoding == REC_RAW)
 		die_usage("--encoding raw applies to records, not to --out-dir files");
 	if (!c->out_dir && isatty(STDOUT_FILENO))
@@ -209,14 +186,6 @@ static void report_skip(void *ctx, const char *msg)
 {
 	if (*(const int *)ctx)
 		warn("skipped %s", msg);
-}
-
-/* A reader that went away is no error of ours: die as the signal would. */
-static void broken_pipe(void)
-{
-	signal(SIGPIPE, SIG_DFL);
-	raise(SIGPIPE);
-	_exit(128 + SIGPIPE);
 }
 
 int main(int argc, char **argv)
@@ -249,14 +218,11 @@ int main(int argc, char **argv)
 	};
 	if (align_batch_run(&b)) {
 		if (b.broken_pipe)
-			broken_pipe();
+			outfile_quiet_on_epipe(EPIPE);
 		die("%s", hm_errmsg());
 	}
-	if (!c.out_dir && fclose(stdout)) {
-		if (errno == EPIPE)
-			broken_pipe();
-		die("'-': write error: %s", strerror(errno));
-	}
+	if (!c.out_dir)
+		cli_close_stdout();
 	if (b.n_skipped)
 		warn("skipped %ld of %ld images", b.n_skipped, list.n);
 	if (c.verbose)

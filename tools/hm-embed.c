@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,28 +41,23 @@ struct cmdline {
 
 static void parse_args(struct cmdline *c, int argc, char **argv)
 {
-	enum { O_FLIP = 256, O_PROGRESS, O_VERSION };
+	enum { OPT_FLIP = 256 };
 	static const struct option opts[] = {
 		{ "model", required_argument, NULL, 'm' },
-		{ "flip", required_argument, NULL, O_FLIP },
+		{ "flip", required_argument, NULL, OPT_FLIP },
 		{ "batch", required_argument, NULL, 'b' },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "progress", no_argument, NULL, O_PROGRESS },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *threads = NULL;
+	struct cli p = { .usage = usage_text, .longs = opts, .shorts = "m:b:",
+			 .common = CLI_THREADS | CLI_PROGRESS | CLI_VERBOSE };
 	int opt;
 	*c = (struct cmdline){ .input = "-", .flip = EMBED_FLIP_SUM, .batch = 32 };
-	while ((opt = getopt_long(argc, argv, "m:b:j:qvh", opts, NULL)) != -1) {
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
 		switch (opt) {
 		case 'm':
 			c->model = optarg;
 			break;
-		case O_FLIP: {
+		case OPT_FLIP: {
 			int f = embed_flip_parse(optarg);
 			if (f < 0)
 				die_usage("--flip: '%s' is not sum, concat or none", optarg);
@@ -73,25 +67,6 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		case 'b':
 			c->batch = (int)cli_long("--batch", optarg, 1, 4096);
 			break;
-		case 'j':
-			threads = optarg;
-			break;
-		case O_PROGRESS:
-			c->progress = 1;
-			break;
-		case 'q':
-			c->quiet = 1;
-			break;
-		case 'v':
-			c->verbose = 1;
-			break;
-		case 'h':
-			cli_help(usage_text);
-		case O_VERSION:
-			cli_version();
-			break;
-		default:
-			die_usage("bad option");
 		}
 	}
 	if (argc - optind > 1)
@@ -100,17 +75,12 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		c->input = argv[optind];
 	if (!c->model)
 		die_usage("no model given (-m MODEL)");
-	c->threads = cli_threads(threads);
+	c->threads = cli_threads(p.threads);
+	c->progress = p.progress;
+	c->quiet = p.quiet;
+	c->verbose = p.verbose;
 	if (isatty(STDOUT_FILENO))
 		die_usage("refusing to write binary records to a terminal; redirect stdout");
-}
-
-/* A reader that went away is no error of ours: die as the signal would. */
-static void broken_pipe(void)
-{
-	signal(SIGPIPE, SIG_DFL);
-	raise(SIGPIPE);
-	_exit(128 + SIGPIPE);
 }
 
 int main(int argc, char **argv)
@@ -142,16 +112,12 @@ int main(int argc, char **argv)
 	};
 	if (embed_run(&j)) {
 		if (j.broken_pipe)
-			broken_pipe();
+			outfile_quiet_on_epipe(EPIPE);
 		if (prog.enabled && prog.last > prog.start)
 			fputc('\n', stderr);	/* end the progress line first */
 		die("%s", hm_errmsg());
 	}
-	if (fclose(stdout)) {
-		if (errno == EPIPE)
-			broken_pipe();
-		die("'-': write error: %s", strerror(errno));
-	}
+	cli_close_stdout();
 	progress_done(&prog, j.n_done);
 	if (c.verbose)
 		warn("wrote %ld embeddings", j.n_done);

@@ -42,7 +42,7 @@ static const char usage_text[] =
 	"      --version        show the version\n";
 
 enum { OPT_FROM = 256, OPT_ENCODING, OPT_QUALITY, OPT_GRAY, OPT_SHUFFLE, OPT_SEED,
-       OPT_PROGRESS, OPT_LIST, OPT_VERIFY, OPT_INDEX, OPT_STATS, OPT_VERSION };
+       OPT_LIST, OPT_VERIFY, OPT_INDEX, OPT_STATS };
 
 enum mode { MODE_BUILD, MODE_LIST, MODE_VERIFY, MODE_INDEX, MODE_STATS };
 
@@ -53,7 +53,6 @@ struct cmdline {
 	const char *input;
 	struct pack_options opt;
 	int encoding_set, quality_set, seed_set, build_only;
-	const char *threads;
 	int progress, quiet;
 };
 
@@ -64,7 +63,7 @@ static void set_mode(struct cmdline *c, enum mode m)
 	c->mode = m;
 }
 
-static void parse(struct cmdline *c, int argc, char **argv)
+static void parse_args(struct cmdline *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -75,22 +74,18 @@ static void parse(struct cmdline *c, int argc, char **argv)
 		{ "grey", no_argument, NULL, OPT_GRAY },
 		{ "shuffle", no_argument, NULL, OPT_SHUFFLE },
 		{ "seed", required_argument, NULL, OPT_SEED },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
-		{ "quiet", no_argument, NULL, 'q' },
 		{ "list", no_argument, NULL, OPT_LIST },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "index", no_argument, NULL, OPT_INDEX },
 		{ "stats", no_argument, NULL, OPT_STATS },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct cli p = { .usage = usage_text, .longs = longopts, .shorts = "o:",
+			 .common = CLI_THREADS | CLI_PROGRESS };
 	int ch, v;
 	memset(c, 0, sizeof *c);
 	c->opt.quality = PACK_DEFAULT_QUALITY;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":o:j:qh", longopts, NULL)) != -1) {
+	while ((ch = cli_next(&p, argc, argv)) != -1) {
 		switch (ch) {
 		case 'o':
 			c->output = optarg;
@@ -122,15 +117,6 @@ static void parse(struct cmdline *c, int argc, char **argv)
 			c->opt.seed = (uint64_t)cli_long("--seed", optarg, 0, LONG_MAX);
 			c->seed_set = c->build_only = 1;
 			break;
-		case 'j':
-			c->threads = optarg;
-			break;
-		case OPT_PROGRESS:
-			c->progress = 1;
-			break;
-		case 'q':
-			c->quiet = 1;
-			break;
 		case OPT_LIST:
 			set_mode(c, MODE_LIST);
 			break;
@@ -143,21 +129,14 @@ static void parse(struct cmdline *c, int argc, char **argv)
 		case OPT_STATS:
 			set_mode(c, MODE_STATS);
 			break;
-		case 'h':
-			cli_help(usage_text);
-		case OPT_VERSION:
-			cli_version();
-			break;
-		case ':':
-			die_usage("option '%s' needs a value", argv[optind - 1]);
-		default:
-			die_usage("unrecognized option '%s'", argv[optind - 1]);
 		}
 	}
 	if (argc - optind > 1)
 		die_usage("one input at most (got %d)", argc - optind);
 	c->input = optind < argc ? argv[optind] : "-";
-	c->opt.threads = cli_threads(c->threads);
+	c->opt.threads = cli_threads(p.threads);
+	c->progress = p.progress;
+	c->quiet = p.quiet;
 	if (c->mode != MODE_BUILD) {
 		if (c->output)
 			die_usage("-o builds a pack; it does not go with --list, --verify, "
@@ -190,31 +169,32 @@ int main(int argc, char **argv)
 	struct progress prog;
 	long n;
 	hm_set_progname(argv[0]);
-	parse(&c, argc, argv);
+	parse_args(&c, argc, argv);
 	outfile_cleanup_on_signals();	/* --index writes a file too */
 	switch (c.mode) {
 	case MODE_LIST:
-		if (pack_list(stdout, c.input) || fflush(stdout) || ferror(stdout)) {
+		if (pack_list(stdout, c.input)) {
 			outfile_quiet_on_epipe(errno);	/* a reader gone (head) */
-			die("%s", hm_errmsg()[0] ? hm_errmsg() : "'-': write error");
+			die("%s", hm_errmsg());
 		}
+		cli_close_stdout();
 		return 0;
 	case MODE_VERIFY:
 		if (pack_verify(c.input, &n))
 			die("%s", hm_errmsg());
 		printf("%s: %ld records ok\n", c.input, n);
-		if (fflush(stdout) || ferror(stdout))
-			die("'-': write error");
+		cli_close_stdout();
 		return 0;
 	case MODE_INDEX:
 		if (pack_reindex(c.input))
 			die("%s", hm_errmsg());
 		return 0;
 	case MODE_STATS:
-		if (pack_stats(stdout, c.input) || fflush(stdout) || ferror(stdout)) {
+		if (pack_stats(stdout, c.input)) {
 			outfile_quiet_on_epipe(errno);
-			die("%s", hm_errmsg()[0] ? hm_errmsg() : "'-': write error");
+			die("%s", hm_errmsg());
 		}
+		cli_close_stdout();
 		return 0;
 	case MODE_BUILD:
 		break;

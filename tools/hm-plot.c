@@ -26,71 +26,79 @@ static const char usage_text[] =
 	"  -h, --help           this text\n"
 	"      --version        the suite version\n";
 
-int main(int argc, char **argv)
+struct cmdline {
+	struct curves_opts co;
+	const char *output;
+	const char **labels;
+	int n_labels;
+	char **runs;
+	int n_runs;
+};
+
+static void parse_args(struct cmdline *c, int argc, char **argv)
 {
-	enum { O_LABEL = 256, O_TITLE, O_POINTS, O_VERSION };
+	enum { OPT_LABEL = 256, OPT_TITLE, OPT_POINTS };
 	static const struct option opts[] = {
-		{ "label", required_argument, NULL, O_LABEL },
-		{ "title", required_argument, NULL, O_TITLE },
-		{ "points", required_argument, NULL, O_POINTS },
+		{ "label", required_argument, NULL, OPT_LABEL },
+		{ "title", required_argument, NULL, OPT_TITLE },
+		{ "points", required_argument, NULL, OPT_POINTS },
 		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	hm_set_progname(argv[0]);
-	struct curves_opts co = { .title = NULL, .max_points = 2000 };
-	const char *output = "-";
-	const char **labels = xcalloc((size_t)argc, sizeof *labels);
-	int n_labels = 0, opt;
-	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	struct cli p = { .usage = usage_text, .shorts = "o:", .longs = opts };
+	int opt;
+	*c = (struct cmdline){ .co = { .title = NULL, .max_points = 2000 }, .output = "-" };
+	c->labels = xcalloc((size_t)argc, sizeof *c->labels);
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
 		switch (opt) {
-		case O_LABEL:
-			labels[n_labels++] = optarg;
+		case OPT_LABEL:
+			c->labels[c->n_labels++] = optarg;
 			break;
-		case O_TITLE:
-			co.title = optarg;
+		case OPT_TITLE:
+			c->co.title = optarg;
 			break;
-		case O_POINTS:
-			co.max_points = cli_long("--points", optarg, 0, 1L << 30);
-			if (co.max_points == 1)
+		case OPT_POINTS:
+			c->co.max_points = cli_long("--points", optarg, 0, 1L << 30);
+			if (c->co.max_points == 1)
 				die_usage("--points: 2 or more (0: all)");
 			break;
 		case 'o':
-			output = optarg;
+			c->output = optarg;
 			break;
-		case 'h':
-			cli_help(usage_text);
-		case O_VERSION:
-			cli_version();
-			break;
-		default:
-			die_usage("bad option");
 		}
 	}
-	int n = argc - optind;
-	if (n < 1)
+	c->n_runs = argc - optind;
+	c->runs = argv + optind;
+	if (c->n_runs < 1)
 		die_usage("no run given");
-	if (n_labels > n)
-		die_usage("%d labels for %d runs", n_labels, n);
+	if (c->n_labels > c->n_runs)
+		die_usage("%d labels for %d runs", c->n_labels, c->n_runs);
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c;
+	hm_set_progname(argv[0]);
+	parse_args(&c, argc, argv);
 	outfile_cleanup_on_signals();
 
+	int n = c.n_runs;
 	struct curves_run *r = xcalloc((size_t)n, sizeof *r);
 	for (int i = 0; i < n; i++)
-		if (curves_load(&r[i], argv[optind + i], i < n_labels ? labels[i] : NULL) < 0)
+		if (curves_load(&r[i], c.runs[i], i < c.n_labels ? c.labels[i] : NULL) < 0)
 			die("%s", hm_errmsg());
 	struct outfile f;
-	if (outfile_open(&f, output))
+	if (outfile_open(&f, c.output))
 		die("%s", hm_errmsg());
-	if (curves_svg(f.fp, r, n, &co) < 0) {
+	if (curves_svg(f.fp, r, n, &c.co) < 0) {
 		outfile_abort(&f);
-		die("'%s': %s", output, hm_errmsg());
+		die("'%s': %s", c.output, hm_errmsg());
 	}
 	if (outfile_commit(&f))
 		die("%s", hm_errmsg());
 	for (int i = 0; i < n; i++)
 		curves_free(&r[i]);
 	free(r);
-	free(labels);
+	free(c.labels);
 	return 0;
 }

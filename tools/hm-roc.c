@@ -75,37 +75,36 @@ static void set_format(struct cmdline *c, enum format f, int *set)
 
 static void parse_args(struct cmdline *c, int argc, char **argv)
 {
-	enum { O_LABEL = 256, O_PROTOCOL, O_FAR, O_VAL_FAR, O_CSV, O_JSON, O_MARKDOWN,
-	       O_PER_FOLD, O_ROC, O_SVG, O_TITLE, O_VERSION };
+	enum { OPT_LABEL = 256, OPT_PROTOCOL, OPT_FAR, OPT_VAL_FAR, OPT_CSV, OPT_JSON,
+	       OPT_MARKDOWN, OPT_PER_FOLD, OPT_ROC, OPT_SVG, OPT_TITLE };
 	static const struct option opts[] = {
-		{ "label", required_argument, NULL, O_LABEL },
-		{ "protocol", required_argument, NULL, O_PROTOCOL },
-		{ "far", required_argument, NULL, O_FAR },
-		{ "val-far", required_argument, NULL, O_VAL_FAR },
-		{ "csv", no_argument, NULL, O_CSV },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "markdown", no_argument, NULL, O_MARKDOWN },
-		{ "per-fold", no_argument, NULL, O_PER_FOLD },
-		{ "roc", required_argument, NULL, O_ROC },
-		{ "svg", required_argument, NULL, O_SVG },
-		{ "title", required_argument, NULL, O_TITLE },
+		{ "label", required_argument, NULL, OPT_LABEL },
+		{ "protocol", required_argument, NULL, OPT_PROTOCOL },
+		{ "far", required_argument, NULL, OPT_FAR },
+		{ "val-far", required_argument, NULL, OPT_VAL_FAR },
+		{ "csv", no_argument, NULL, OPT_CSV },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "markdown", no_argument, NULL, OPT_MARKDOWN },
+		{ "per-fold", no_argument, NULL, OPT_PER_FOLD },
+		{ "roc", required_argument, NULL, OPT_ROC },
+		{ "svg", required_argument, NULL, OPT_SVG },
+		{ "title", required_argument, NULL, OPT_TITLE },
 		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli p = { .usage = usage_text, .shorts = "o:", .longs = opts };
 	static char *stdin_only[] = { "-" };
 	int opt, format_set = 0;
 	*c = (struct cmdline){ .format = F_TEXT, .output = "-" };
 	c->opts = (struct report_opts){ .protocol = METRICS_EXACT, .n_far = 2,
 					.far = { 1e-3, 1e-2 }, .val_far = 1e-3 };
 	c->labels = xcalloc((size_t)argc, sizeof *c->labels);
-	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
 		switch (opt) {
-		case O_LABEL:
+		case OPT_LABEL:
 			c->labels[c->n_labels++] = optarg;
 			break;
-		case O_PROTOCOL:
+		case OPT_PROTOCOL:
 			if (!strcmp(optarg, "exact"))
 				c->opts.protocol = METRICS_EXACT;
 			else if (!strcmp(optarg, "insightface"))
@@ -113,43 +112,36 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 			else
 				die_usage("--protocol: '%s' is not exact or insightface", optarg);
 			break;
-		case O_FAR:
+		case OPT_FAR:
 			parse_far(&c->opts, optarg);
 			break;
-		case O_VAL_FAR:
+		case OPT_VAL_FAR:
 			c->opts.val_far = cli_double("--val-far", optarg, 0.0, 1.0);
 			break;
-		case O_CSV:
+		case OPT_CSV:
 			set_format(c, F_CSV, &format_set);
 			break;
-		case O_JSON:
+		case OPT_JSON:
 			set_format(c, F_JSON, &format_set);
 			break;
-		case O_MARKDOWN:
+		case OPT_MARKDOWN:
 			set_format(c, F_MARKDOWN, &format_set);
 			break;
-		case O_PER_FOLD:
+		case OPT_PER_FOLD:
 			c->opts.per_fold = 1;
 			break;
-		case O_ROC:
+		case OPT_ROC:
 			c->roc = optarg;
 			break;
-		case O_SVG:
+		case OPT_SVG:
 			c->svg = optarg;
 			break;
-		case O_TITLE:
+		case OPT_TITLE:
 			svg_title = optarg;
 			break;
 		case 'o':
 			c->output = optarg;
 			break;
-		case 'h':
-			cli_help(usage_text);
-		case O_VERSION:
-			cli_version();
-			break;
-		default:
-			die_usage("bad option");
 		}
 	}
 	c->n_files = argc - optind;

@@ -7,6 +7,7 @@
 #include "lmk.h"
 #include "progress.h"
 #include "synth.h"
+#include "util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -97,105 +98,87 @@ static void parse_quality(const char *arg, int *lo, int *hi)
 
 static void parse_args(struct cmdline *c, int argc, char **argv)
 {
-	enum { O_KIND = 256, O_IDS, O_PER_ID, O_FRAMES, O_PAIRS, O_PAIRS_FROM,
-	       O_LMK_FROM, O_DIFFICULTY, O_LOOKALIKE, O_SIZE, O_QUALITY, O_SEED,
-	       O_PROGRESS, O_VERSION, O_PUBLISHED };
+	enum { OPT_KIND = 256, OPT_IDS, OPT_PER_ID, OPT_FRAMES, OPT_PAIRS, OPT_PAIRS_FROM,
+	       OPT_LMK_FROM, OPT_DIFFICULTY, OPT_LOOKALIKE, OPT_SIZE, OPT_QUALITY, OPT_SEED,
+	       OPT_PUBLISHED };
 	static const struct option opts[] = {
-		{ "kind", required_argument, NULL, O_KIND },
-		{ "identities", required_argument, NULL, O_IDS },
-		{ "images-per-id", required_argument, NULL, O_PER_ID },
-		{ "frames", required_argument, NULL, O_FRAMES },
-		{ "pairs", required_argument, NULL, O_PAIRS },
-		{ "pairs-from", required_argument, NULL, O_PAIRS_FROM },
-		{ "landmarks-from", required_argument, NULL, O_LMK_FROM },
-		{ "difficulty", required_argument, NULL, O_DIFFICULTY },
-		{ "lookalike", required_argument, NULL, O_LOOKALIKE },
-		{ "size", required_argument, NULL, O_SIZE },
-		{ "quality", required_argument, NULL, O_QUALITY },
-		{ "seed", required_argument, NULL, O_SEED },
-		{ "published", no_argument, NULL, O_PUBLISHED },
+		{ "kind", required_argument, NULL, OPT_KIND },
+		{ "identities", required_argument, NULL, OPT_IDS },
+		{ "images-per-id", required_argument, NULL, OPT_PER_ID },
+		{ "frames", required_argument, NULL, OPT_FRAMES },
+		{ "pairs", required_argument, NULL, OPT_PAIRS },
+		{ "pairs-from", required_argument, NULL, OPT_PAIRS_FROM },
+		{ "landmarks-from", required_argument, NULL, OPT_LMK_FROM },
+		{ "difficulty", required_argument, NULL, OPT_DIFFICULTY },
+		{ "lookalike", required_argument, NULL, OPT_LOOKALIKE },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "quality", required_argument, NULL, OPT_QUALITY },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "published", no_argument, NULL, OPT_PUBLISHED },
 		{ "output", required_argument, NULL, 'o' },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "progress", no_argument, NULL, O_PROGRESS },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *threads = NULL;
+	struct cli p = { .usage = usage_text, .longs = opts, .shorts = "o:",
+			 .common = CLI_THREADS | CLI_PROGRESS };
 	int opt;
 	*c = (struct cmdline){ .identities = -1, .per_id = -1, .frames = -1, .pairs = -1,
 			       .lookalike = 0.1, .seed = 1 };
 	synth_opts_default(&c->o);
-	while ((opt = getopt_long(argc, argv, "o:j:qh", opts, NULL)) != -1) {
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
 		switch (opt) {
-		case O_KIND:
+		case OPT_KIND:
 			if (strcmp(optarg, "casia") && strcmp(optarg, "lfw") && strcmp(optarg, "ytf"))
 				die_usage("--kind: '%s' is not casia, lfw or ytf", optarg);
 			c->kind = optarg;
 			break;
-		case O_IDS:
+		case OPT_IDS:
 			c->identities = cli_long("--identities", optarg, 1, 10000000);
 			break;
-		case O_PER_ID:
+		case OPT_PER_ID:
 			c->per_id = cli_long("--images-per-id", optarg, 1, 100000);
 			break;
-		case O_FRAMES:
+		case OPT_FRAMES:
 			c->frames = cli_long("--frames", optarg, 1, 100000);
 			break;
-		case O_PAIRS:
+		case OPT_PAIRS:
 			c->pairs = cli_long("--pairs", optarg, 1, 1000000);
 			break;
-		case O_PAIRS_FROM:
+		case OPT_PAIRS_FROM:
 			c->pairs_from = optarg;
 			break;
-		case O_LMK_FROM:
+		case OPT_LMK_FROM:
 			c->landmarks_from = optarg;
 			break;
-		case O_DIFFICULTY:
+		case OPT_DIFFICULTY:
 			c->o.difficulty = cli_double("--difficulty", optarg, 0, 1);
 			break;
-		case O_LOOKALIKE:
+		case OPT_LOOKALIKE:
 			c->lookalike = cli_double("--lookalike", optarg, 0, 1);
 			break;
-		case O_SIZE:
+		case OPT_SIZE:
 			parse_size(optarg, &c->o.width, &c->o.height);
 			break;
-		case O_QUALITY:
+		case OPT_QUALITY:
 			parse_quality(optarg, &c->o.quality_lo, &c->o.quality_hi);
 			break;
-		case O_SEED:
+		case OPT_SEED:
 			c->seed = cli_long("--seed", optarg, 0, 9223372036854775807L);
 			break;
 		case 'o':
 			c->out = optarg;
 			break;
-		case O_PUBLISHED:
+		case OPT_PUBLISHED:
 			c->published = 1;
 			break;
-		case 'j':
-			threads = optarg;
-			break;
-		case O_PROGRESS:
-			c->progress = 1;
-			break;
-		case 'q':
-			c->quiet = 1;
-			break;
-		case 'h':
-			cli_help(usage_text);
-		case O_VERSION:
-			cli_version();
-			break;
-		default:
-			die_usage("bad option");
 		}
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (!c->out || !*c->out)
 		die_usage("no output folder given (-o DIR)");
-	c->threads = cli_threads(threads);
+	c->threads = cli_threads(p.threads);
+	c->progress = p.progress;
+	c->quiet = p.quiet;
 	int from = c->pairs_from || c->landmarks_from;
 	if (from && (c->identities >= 0 || c->per_id >= 0 || c->pairs >= 0))
 		die_usage("--identities, --images-per-id and --pairs do not go with %s",
@@ -264,11 +247,9 @@ static void build(struct synth_set *s, const struct cmdline *c)
 /* "A/B" into a new string, or die. */
 static char *join(const char *a, const char *b)
 {
-	size_t n = strlen(a) + strlen(b) + 2;
-	char *p = malloc(n);
+	char *p = path_join(a, b);
 	if (!p)
-		die("out of memory");
-	snprintf(p, n, "%s/%s", a, b);
+		die("%s", hm_errmsg());
 	return p;
 }
 

@@ -80,8 +80,7 @@ enum {
 	OPT_LBASE, OPT_LGAMMA, OPT_LPOWER, OPT_LMIN, OPT_HM, OPT_EPOCHS,
 	OPT_ITERS, OPT_LR, OPT_LR_STEPS, OPT_LR_SCHEDULE, OPT_WARMUP,
 	OPT_MOMENTUM, OPT_WD, OPT_SEED, OPT_CKPT, OPT_RESUME, OPT_STOP,
-	OPT_VAL, OPT_VAL_PAIRS, OPT_TEST, OPT_PROGRESS, OPT_VERSION, OPT_SYNC_BN,
-	OPT_CLIP_GRAD
+	OPT_VAL, OPT_VAL_PAIRS, OPT_TEST, OPT_SYNC_BN, OPT_CLIP_GRAD
 };
 
 struct cmdline {
@@ -107,7 +106,7 @@ static float opt_float(const char *opt, const char *arg, double lo, double hi)
 	return (float)cli_double(opt, arg, lo, hi);
 }
 
-static void parse(struct cmdline *cl, int argc, char **argv)
+static void parse_args(struct cmdline *cl, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "arch", required_argument, NULL, 'a' },
@@ -141,17 +140,13 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 		{ "val-pairs", required_argument, NULL, OPT_VAL_PAIRS },
 		{ "test", required_argument, NULL, OPT_TEST },
 		{ "sync-bn", no_argument, NULL, OPT_SYNC_BN },
-		{ "threads", required_argument, NULL, 'j' },
-		{ "progress", no_argument, NULL, OPT_PROGRESS },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct cli p = { .usage = usage_text, .longs = longopts, .shorts = "a:b:o:",
+			 .common = CLI_THREADS | CLI_PROGRESS | CLI_VERBOSE };
 	struct train_config *c = &cl->c;
 	int o;
-	while ((o = getopt_long(argc, argv, "a:b:o:j:qvh", longopts, NULL)) != -1) {
+	while ((o = cli_next(&p, argc, argv)) != -1) {
 		switch (o) {
 		case 'a':
 			if (strlen(optarg) >= sizeof c->arch)
@@ -255,16 +250,12 @@ static void parse(struct cmdline *cl, int argc, char **argv)
 			break;
 		case OPT_TEST: c->test = optarg; break;
 		case OPT_SYNC_BN: c->sync_bn = 1; break;
-		case 'j': cl->threads = optarg; break;
-		case OPT_PROGRESS: cl->progress = 1; break;
-		case 'q': cl->quiet = 1; break;
-		case 'v': cl->verbose = 1; break;
-		case 'h':
-			cli_help(usage_text);
-		case OPT_VERSION: cli_version(); break;
-		default: die_usage("unknown option");
 		}
 	}
+	cl->threads = p.threads;
+	cl->progress = p.progress;
+	cl->quiet = p.quiet;
+	cl->verbose = p.verbose;
 	if (optind < argc)
 		c->pack = argv[optind++];
 	if (optind < argc)
@@ -336,7 +327,7 @@ int main(int argc, char **argv)
 	}
 	memset(&cl, 0, sizeof cl);
 	train_config_default(&cl.c);
-	parse(&cl, argc, argv);
+	parse_args(&cl, argc, argv);
 	int threads = cli_threads(cl.threads);
 	if (!cl.threads && !getenv("HM_THREADS") && dist_joined())
 		threads = dist_default_threads(threads);	/* not oversubscribed */

@@ -37,20 +37,19 @@ struct cmdline {
 
 static void parse_args(struct cmdline *c, int argc, char **argv)
 {
-	enum { O_FORMAT = 256, O_VIDEOS, O_VERSION };
+	enum { OPT_FORMAT = 256, OPT_VIDEOS };
 	static const struct option opts[] = {
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "videos", no_argument, NULL, O_VIDEOS },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "videos", no_argument, NULL, OPT_VIDEOS },
 		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct cli p = { .usage = usage_text, .shorts = "o:", .longs = opts };
 	int opt;
 	*c = (struct cmdline){ .embeddings = "-", .output = "-", .format = PAIRS_AUTO };
-	while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+	while ((opt = cli_next(&p, argc, argv)) != -1) {
 		switch (opt) {
-		case O_FORMAT: {
+		case OPT_FORMAT: {
 			int f = pairs_format_parse(optarg);
 			if (f < 0)
 				die_usage("--format: '%s' is not auto, lfw, ytf, arcface or csv",
@@ -58,19 +57,12 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 			c->format = (enum pairs_format)f;
 			break;
 		}
-		case O_VIDEOS:
+		case OPT_VIDEOS:
 			c->videos = 1;
 			break;
 		case 'o':
 			c->output = optarg;
 			break;
-		case 'h':
-			cli_help(usage_text);
-		case O_VERSION:
-			cli_version();
-			break;
-		default:
-			die_usage("bad option");
 		}
 	}
 	int n = argc - optind;
@@ -81,34 +73,6 @@ static void parse_args(struct cmdline *c, int argc, char **argv)
 		c->embeddings = argv[optind + 1];
 	if (!strcmp(c->pairs, "-") && !strcmp(c->embeddings, "-"))
 		die_usage("the pair list and the embeddings cannot both be stdin");
-}
-
-/* Writes the scores to OUTPUT ("-": stdout) atomically: 0, or -1 with the
- * message set.  A reader gone away ends the process quietly, as filters do. */
-static int write_scores(const char *output, const struct pair_list *pairs,
-			const double *score)
-{
-	struct outfile o;
-	if (outfile_open(&o, output))
-		return -1;
-	int rc = scores_write_header(o.fp);
-	for (long i = 0; !rc && i < pairs->n; i++) {
-		const struct pair *p = &pairs->p[i];
-		rc = scores_write_row(o.fp, p->fold, p->same, score[i], p->a, p->b);
-	}
-	if (rc) {
-		int e = errno;
-		char msg[512];
-		snprintf(msg, sizeof msg, "%s", hm_errmsg());
-		outfile_abort(&o);
-		outfile_quiet_on_epipe(e);
-		return hm_error("'%s': %s", output, msg);
-	}
-	if (outfile_commit(&o)) {
-		outfile_quiet_on_epipe(errno);
-		return -1;
-	}
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -136,7 +100,9 @@ int main(int argc, char **argv)
 	}
 
 	/* Every check passed: only now does output start. */
-	int rc = write_scores(c.output, &pairs, score);
+	int rc = scores_write(c.output, &pairs, score);
+	if (rc)
+		outfile_quiet_on_epipe(errno);	/* a reader gone (head) */
 	free(score);
 	verify_release(&v);
 	pair_list_free(&pairs);

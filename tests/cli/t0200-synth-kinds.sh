@@ -133,7 +133,7 @@ test_expect_success 'usage errors exit 2 and write nothing' '
 	test_fails_cleanly 2 "at least 20 identities" hm-synth --kind lfw --identities 5 -o u1 &&
 	test_fails_cleanly 2 "do not go with --pairs-from" \
 		hm-synth --pairs-from "$DATA/pairs.txt" --identities 3 -o u1 &&
-	test_fails_cleanly 2 "bad option" hm-synth --no-such-option -o u1 &&
+	test_fails_cleanly 2 "unknown option" hm-synth --no-such-option -o u1 &&
 	test ! -e u1
 '
 

@@ -101,7 +101,7 @@ test_expect_success 'usage: bad option values' '
 '
 
 test_expect_success 'usage: unknown option, two inputs, two modes, mode with -o' '
-	test_fails_cleanly 2 "unrecognized" hm-pack --bogus -o out.hmr tree &&
+	test_fails_cleanly 2 "unknown option" hm-pack --bogus -o out.hmr tree &&
 	test_fails_cleanly 2 "one input" hm-pack -o out.hmr tree good.hmr &&
 	test_fails_cleanly 2 "exclusive" hm-pack --list --verify good.hmr &&
 	test_fails_cleanly 2 "-o" hm-pack --list -o out.hmr good.hmr &&

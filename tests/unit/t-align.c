@@ -6,6 +6,7 @@
 #include "err.h"
 #include "rec.h"
 #include "rng.h"
+#include "util.h"
 
 #include <turbojpeg.h>
 

@@ -47,6 +47,7 @@
 
 #include "tap.h"
 #include "img.h"
+#include "util.h"
 
 #include <dirent.h>
 

@@ -3,6 +3,7 @@
 #include "tap.h"
 #include "err.h"
 #include "img.h"
+#include "util.h"
 
 #include <turbojpeg.h>
 
