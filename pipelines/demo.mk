@@ -35,15 +35,14 @@ HM_DEMO_MK := 1
 include $(dir $(lastword $(MAKEFILE_LIST)))data.mk
 
 SEEDS ?= 1
-DEMO_LOSSES ?= softmax arcface
+DEMO_LOSSES ?= softmax asoftmax arcface
 DEMO_ARCH ?= ir:1,1,1,1:16,32,64,128
 DEMO_EMB ?= 128
 DEMO_BATCH ?= 64
-DEMO_EPOCHS ?= 4
-DEMO_LR_STEPS ?= 3
+DEMO_EPOCHS ?= 3
+DEMO_LR_STEPS ?= 2
 DEMO_LR ?= 0.01
-DEMO_LR_HM ?= $(DEMO_LR)
-DEMO_MINING ?= power:2
+DEMO_MINING ?= powern:2
 DEMO_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DEMO_TRAIN_THREADS ?= 1
 
@@ -55,7 +54,7 @@ hm_demo_variant = $(patsubst %-s$(call hm_demo_seed,$(1)),%,$(1))
 hm_demo_opts = -a $(DEMO_ARCH) --emb-size $(DEMO_EMB) -b $(DEMO_BATCH) \
 	--loss $(patsubst %-hm,%,$(call hm_demo_variant,$(1))) \
 	--epochs $(DEMO_EPOCHS) --lr-steps $(DEMO_LR_STEPS) --seed $(call hm_demo_seed,$(1)) \
-	$(if $(filter %-hm,$(call hm_demo_variant,$(1))),--hm $(DEMO_MINING) --lr $(DEMO_LR_HM),--lr $(DEMO_LR))
+	$(if $(filter %-hm,$(call hm_demo_variant,$(1))),--hm $(DEMO_MINING)) --lr $(DEMO_LR)
 
 define hm_demo_rules
 $(DEMO)/$(1)/train.opts: hm-FORCE
@@ -78,9 +77,15 @@ HM_DEMO_SCORES := $(foreach r,$(HM_DEMO_RUNS),$(DEMO)/$(r)/lfw.scores.csv)
 $(DEMO)/lfw.csv: $(HM_DEMO_SCORES) | bin/hm-roc
 	bin/hm-roc --csv -o $@ --svg $(DEMO)/lfw-roc.svg $(foreach r,$(HM_DEMO_RUNS),--label $(r)) $^
 
-$(DEMO)/table.md: $(DEMO)/lfw.csv pipelines/table.awk
-	awk -v title='hm demo: $(DEMO_IDS) synthetic identities x $(DEMO_IMGS) images at $(DEMO_SIZE), $(DEMO_ARCH), $(DEMO_EPOCHS) epochs; seeds $(SEEDS)' \
-		-v train=synthetic -f pipelines/table.awk $< > $@.tmp && mv $@.tmp $@
+# Each run's label, --hm mode and --lr, from its train.opts (table.awk).
+hm_opts_line = $(1) $(or $(patsubst --hm=%,%,$(filter --hm=%,$(subst --hm ,--hm=,$(2)))),none) $(patsubst --lr=%,%,$(filter --lr=%,$(subst --lr ,--lr=,$(2))))
+
+$(DEMO)/runs.txt: $(foreach r,$(HM_DEMO_RUNS),$(DEMO)/$(r)/train.opts)
+	printf '%s\n' $(foreach r,$(HM_DEMO_RUNS),'$(call hm_opts_line,$(r),$(strip $(call hm_demo_opts,$(r))))') > $@
+
+$(DEMO)/table.md: $(DEMO)/lfw.csv $(DEMO)/runs.txt pipelines/table.awk
+	awk -v title='hm demo: $(DEMO_IDS) synthetic identities x $(DEMO_IMGS) images at $(DEMO_SIZE), $(DEMO_ARCH), $(DEMO_EPOCHS) epochs (x0.1 after $(DEMO_LR_STEPS)), -hm: --hm $(DEMO_MINING), every run at lr $(DEMO_LR); seeds $(SEEDS)' \
+		-v train=synthetic -v runs=$(DEMO)/runs.txt -f pipelines/table.awk $< > $@.tmp && mv $@.tmp $@
 
 # The work runs in a sub-make with DEMO_JOBS jobs (the trainings are
 # single-threaded: two of them side by side beat one on two threads) unless
