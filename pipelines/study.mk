@@ -32,13 +32,17 @@
 # stages are one recipe, so that runs finish in order, two at a time).  Progress:
 # "study: run K of N" as each run starts.
 #
-# Time: sized for at most 60 minutes on 2 cores from a fresh clone (96
-# runs, two at a time, one thread each: 3 epochs of the demo's 10000
-# images, about 30 s of training and 10 s of embedding per run on an idle
-# core).  Variables: STUDY (study), STUDY_LOSSES, STUDY_MODES, STUDY_SEEDS,
-# STUDY_EPOCHS (3), STUDY_LR_STEPS (2), STUDY_LR (DEMO_LR), STUDY_JOBS
-# (DEMO_JOBS); the net, batch and data are the demo's (DEMO_ARCH,
-# DEMO_EMB, DEMO_BATCH, DEMO_IDS, ...).
+# Time: sized for at most 60 minutes on 2 idle cores from a fresh clone:
+# 96 runs, two at a time, one thread each, 400 iterations of 64 of the
+# demo's images (2.6 epochs; hm-train measured 571 images/s per thread
+# of CPU time on this net) and one embedding of the 7701 test images
+# (flip sum): about 45 s + 10 s per run, 45 minutes for the runs, plus
+# the build and the data.  On a loaded machine it takes longer; stop it
+# at any time and make study again resumes.  Variables: STUDY (study),
+# STUDY_LOSSES, STUDY_MODES, STUDY_SEEDS, STUDY_ITERS (400),
+# STUDY_LR_STEPS (300), STUDY_LR (DEMO_LR), STUDY_JOBS (DEMO_JOBS); the
+# net, batch and data are the demo's (DEMO_ARCH, DEMO_EMB, DEMO_BATCH,
+# DEMO_IDS, ...).
 
 ifndef HM_STUDY_MK
 HM_STUDY_MK := 1
@@ -48,8 +52,8 @@ STUDY ?= study
 STUDY_LOSSES ?= softmax asoftmax arcface cosface
 STUDY_MODES ?= none power:2 powern:2 pivot:2 focaln:2 focal:2 ohem:0.5
 STUDY_SEEDS ?= 1 2 3
-STUDY_EPOCHS ?= 3
-STUDY_LR_STEPS ?= 2
+STUDY_ITERS ?= 400
+STUDY_LR_STEPS ?= 300
 STUDY_LR ?= $(DEMO_LR)
 STUDY_JOBS ?= $(DEMO_JOBS)
 
@@ -62,7 +66,7 @@ HM_STUDY_N := $(words $(HM_STUDY_RUNS))
 
 # $(call hm_study_common,LOSS,SEED): the options every run of LOSS, SEED has.
 hm_study_common = -a $(DEMO_ARCH) --emb-size $(DEMO_EMB) -b $(DEMO_BATCH) \
-	--loss $(1) --epochs $(STUDY_EPOCHS) --lr-steps $(STUDY_LR_STEPS) --seed $(2)
+	--loss $(1) --iters $(STUDY_ITERS) --lr-steps $(STUDY_LR_STEPS) --seed $(2)
 
 # One run: LOSS, MODE, TAG (the mode's file name), SEED, K (its number).
 define hm_study_run_rules
@@ -139,7 +143,7 @@ $(foreach s,$(STUDY_SEEDS),$(foreach l,$(STUDY_LOSSES),$(foreach m,$(STUDY_MODES
 HM_STUDY_ROWS := $(foreach r,$(HM_STUDY_RUNS),$(STUDY)/$(r)/row)
 
 $(STUDY)/table.md: $(HM_STUDY_ROWS) pipelines/study.awk
-	cat $(HM_STUDY_ROWS) | awk -F, -v title='hm study: $(DEMO_IDS) synthetic identities x $(DEMO_IMGS) images at $(DEMO_SIZE), $(DEMO_ARCH), batch $(DEMO_BATCH), $(STUDY_EPOCHS) epochs (x0.1 after $(STUDY_LR_STEPS)), lr $(STUDY_LR) for every run but the lr-matched controls; seeds $(STUDY_SEEDS)' \
+	cat $(HM_STUDY_ROWS) | awk -F, -v title='hm study: $(DEMO_IDS) synthetic identities x $(DEMO_IMGS) images at $(DEMO_SIZE), $(DEMO_ARCH), batch $(DEMO_BATCH), $(STUDY_ITERS) iterations (x0.1 after $(STUDY_LR_STEPS)), lr $(STUDY_LR) for every run but the lr-matched controls; seeds $(STUDY_SEEDS)' \
 		-f pipelines/study.awk > $@.tmp && mv $@.tmp $@
 
 .PHONY: study study-run
