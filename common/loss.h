@@ -102,7 +102,10 @@
  * Face Recognition" (arXiv 1908.09747) describes its hard-mining loss only
  * qualitatively, as raising the loss of hard samples and lowering that of
  * easy ones.  power:2 (L_i^2: losses above 1 grow, losses below 1 shrink)
- * is this suite's reading of it, not a formula from the paper.
+ * is the literal reading of it, not a formula from the paper; it also
+ * scales the step with the loss.  powern, pivot and focaln are readings
+ * that keep the step size; make study (pipelines/study.mk) compares them
+ * all at equal rate, and README reports which one, if any, helps.
  *
  * Example (one training step's head):
  *
