@@ -79,16 +79,21 @@ $(STUDY)/$(1)-$(3)-s$(4)/row: $(DEMO)/train.hmr $(STUDY)/$(1)-$(3)-s$(4)/train.o
 endef
 
 # The control: the baseline's options at lr x 2 L0, L0 the baseline's first
-# logged loss; written once the baseline has run.
+# logged loss, measured by one iteration of the baseline (the same seed:
+# the same initial weights and first batch; 2 s) so that the control need
+# not wait for the baseline.  Its train.opts is written by the run's own
+# recipe, rewritten only when it changes (a separate rule for it made GNU
+# make put every control after all the other runs).
 define hm_study_control_rules
-$(STUDY)/$(1)-lrmatch-s$(2)/train.opts: $(STUDY)/$(1)-none-s$(2)/row
-	@mkdir -p $$(@D)
+$(STUDY)/$(1)-lrmatch-s$(2)/row: $(DEMO)/train.hmr $(HM_STUDY_TEST) | $(HM_STUDY_TOOLS)
+	@mkdir -p $$(@D) && rm -rf $$(@D)/l0
+	@bin/hm-train -q -j $(DEMO_TRAIN_THREADS) -a $(DEMO_ARCH) --emb-size $(DEMO_EMB) -b $(DEMO_BATCH) \
+		--loss $(1) --seed $(2) --lr $(STUDY_LR) --iters 1 -o $$(@D)/l0 $$< > /dev/null
 	@awk -F, -v lr=$(STUDY_LR) -v opts='$$(strip $$(call hm_study_common,$(1),$(2))) --hm none' \
 		'NR == 2 { printf "%s --lr %.6g\n", opts, lr * 2 * $$$$3; ok = 1 } \
-		 END { exit !ok }' $$(<D)/train.csv > $$@.tmp
-	@cmp -s $$@.tmp $$@ && rm $$@.tmp || mv $$@.tmp $$@
-
-$(STUDY)/$(1)-lrmatch-s$(2)/row: $(DEMO)/train.hmr $(STUDY)/$(1)-lrmatch-s$(2)/train.opts $(HM_STUDY_TEST) | $(HM_STUDY_TOOLS)
+		 END { exit !ok }' $$(@D)/l0/train.csv > $$(@D)/train.opts.tmp
+	@rm -rf $$(@D)/l0
+	@cd $$(@D) && { cmp -s train.opts.tmp train.opts && rm train.opts.tmp || mv train.opts.tmp train.opts; }
 	@echo "study: run $(3) of $(HM_STUDY_N): $(1), no hard mining, lr-matched to power:2 (lr $$$$(sed 's/.* --lr //' $$(@D)/train.opts)), seed $(2)"
 	$$(call hm_study_run,$(1)-lrmatch-s$(2),$$(@D),$(DEMO)/train.hmr $$(@D)/train.opts)
 endef
