@@ -27,7 +27,8 @@
 # 10, 18, 22; MS1M: 16 epochs, x0.1 after 9, 14), hm-train's loss constants
 # (arcface s 64 m 0.5, cosface s 64 m 0.35, asoftmax m 4 with SphereFace's
 # lambda schedule), flip-sum embeddings.  -hm rows add --hm HM_MINING
-# (default powern:2, the reading make study supports; see README) and
+# (default powern:2: in make study no reading helps every loss, and
+# powern:2 is the most faithful one; see README) and
 # nothing else: the same rate (HM_LR), schedule and seed as their
 # baseline, so that a difference is hard mining's.  (The literal power:2,
 # HM_MINING=power:2, multiplies each sample's gradient by 2 L_i, a 12x to
