@@ -1,6 +1,6 @@
 # demo.mk: the whole suite on synthetic data, with nothing to download.
 #
-#   make demo                    one seed, about 7 minutes on 2 cores
+#   make demo                    one seed, about 3 minutes on 2 idle cores
 #   make demo SEEDS="1 2 3"      three training seeds: is a difference noise?
 #
 # What it does: hm-synth renders a CASIA-shaped training set (500 identities
@@ -23,10 +23,10 @@
 # ArcFace reached 84% instead of 95% on this small net in 4 epochs.)  make
 # study (study.mk) runs every loss and mode on this data over three seeds.
 #
-# What to expect (2 cores): about 7 minutes from a fresh clone, build
-# included (data 40 s, then the six trainings two at a time, one thread
-# each: DEMO_JOBS; 3 epochs, where the four runs of 4 epochs took 7 to 9
-# minutes).  Variables: data.mk (DEMO_IDS, DEMO_SIZE, ...), and
+# What to expect (2 cores): 180 s from a fresh clone, build included,
+# measured with nothing else running (344 s of CPU; 7 minutes beside make
+# study): the data, then the six trainings two at a time, one thread each
+# (DEMO_JOBS).  Variables: data.mk (DEMO_IDS, DEMO_SIZE, ...), and
 # DEMO_LOSSES, DEMO_ARCH, DEMO_EMB, DEMO_BATCH, DEMO_EPOCHS, DEMO_LR_STEPS,
 # DEMO_LR, DEMO_MINING, DEMO_JOBS, DEMO_TRAIN_THREADS below.  Interrupted
 # trainings resume.

@@ -34,11 +34,11 @@
 #
 # Time: sized for at most 60 minutes on 2 idle cores from a fresh clone:
 # 96 runs, two at a time, one thread each, 400 iterations of 64 of the
-# demo's images (2.6 epochs; hm-train measured 571 images/s per thread
-# of CPU time on this net) and one embedding of the 7701 test images
-# (flip sum): about 45 s + 10 s per run, 45 minutes for the runs, plus
-# the build and the data.  On a loaded machine it takes longer; stop it
-# at any time and make study again resumes.  Variables: STUDY (study),
+# demo's images (2.6 epochs) and one embedding of the 7701 test images
+# (flip sum).  make demo's six runs of 468 iterations took 180 s from a
+# fresh clone on 2 idle cores, so about 30 minutes; with other jobs
+# keeping the load at 4 to 10 it took 61.  Stop it at any time: make
+# study again resumes.  Variables: STUDY (study),
 # STUDY_LOSSES, STUDY_MODES, STUDY_SEEDS, STUDY_ITERS (400),
 # STUDY_LR_STEPS (300), STUDY_LR (DEMO_LR), STUDY_JOBS (DEMO_JOBS); the
 # net, batch and data are the demo's (DEMO_ARCH, DEMO_EMB, DEMO_BATCH,
