@@ -56,6 +56,7 @@ static const char *const kind_names[] = {
 static const char *const hm_names[] = {
 	[HM_NONE] = "none", [HM_POWER] = "power",
 	[HM_FOCAL] = "focal", [HM_OHEM] = "ohem",
+	[HM_POWERN] = "powern", [HM_PIVOT] = "pivot", [HM_FOCALN] = "focaln",
 };
 
 const char *loss_kind_name(enum loss_kind k)
@@ -65,7 +66,7 @@ const char *loss_kind_name(enum loss_kind k)
 
 const char *loss_hm_name(enum hm_kind hm)
 {
-	return (unsigned)hm < 4 ? hm_names[hm] : "?";
+	return (unsigned)hm < HM_NKINDS ? hm_names[hm] : "?";
 }
 
 int loss_kind_parse(enum loss_kind *k, const char *s)
@@ -86,10 +87,12 @@ static int hm_param_check(enum hm_kind hm, double v)
 	if (!isfinite(v))
 		return hm_error("hard mining %s: parameter %g is not finite",
 				name, v);
-	if (hm == HM_POWER && !(v > 0))
-		return hm_error("hard mining power: exponent %g must be > 0", v);
-	if (hm == HM_FOCAL && !(v >= 0))
-		return hm_error("hard mining focal: exponent %g must be >= 0", v);
+	if ((hm == HM_POWER || hm == HM_POWERN || hm == HM_PIVOT) && !(v > 0))
+		return hm_error("hard mining %s: exponent %g must be > 0", name,
+				v);
+	if ((hm == HM_FOCAL || hm == HM_FOCALN) && !(v >= 0))
+		return hm_error("hard mining %s: exponent %g must be >= 0", name,
+				v);
 	if (hm == HM_OHEM && !(v > 0 && v <= 1))
 		return hm_error("hard mining ohem: fraction %g must be in (0, 1]",
 				v);
@@ -99,11 +102,12 @@ static int hm_param_check(enum hm_kind hm, double v)
 int loss_hm_parse(enum hm_kind *hm, float *param, const char *s)
 {
 	static const char expect[] =
-		"expected none, power[:g], focal[:g] or ohem[:r]";
+		"expected none, power[:g], focal[:g], ohem[:r], powern[:g], "
+		"pivot[:g] or focaln[:g]";
 	const char *colon = strchr(s, ':');
 	size_t n = colon ? (size_t)(colon - s) : strlen(s);
 	int kind = -1;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < HM_NKINDS; i++)
 		if (strlen(hm_names[i]) == n && !strncmp(s, hm_names[i], n))
 			kind = i;
 	if (kind < 0)
@@ -130,7 +134,7 @@ int loss_config_check(const struct loss_config *c)
 	const char *name = loss_kind_name(c->kind);
 	if ((unsigned)c->kind >= 4)
 		return hm_error("loss: unknown kind %d", (int)c->kind);
-	if ((unsigned)c->hm >= 4)
+	if ((unsigned)c->hm >= HM_NKINDS)
 		return hm_error("loss: unknown hard-mining mode %d", (int)c->hm);
 	if (c->hm != HM_NONE && hm_param_check(c->hm, c->hm_param) < 0)
 		return -1;
@@ -376,11 +380,79 @@ static void ohem(float *w, double *loss, const float *all, int off, int B, int N
 	*loss = total * N / K;
 }
 
+/* The floor of L_i in L_i^(g-1) (powern, pivot): g < 1 would give an
+ * infinite weight at L_i = 0, where the sample's gradient q_i is 0. */
+#define HM_L_FLOOR 1e-12
+
+/* pivot's P = s tau: s m for arcface and cosface, ln C for softmax and
+ * asoftmax (and for a margin of 0 or less); 0 (weights 1) when C = 1. */
+static double pivot_of(const struct loss_config *c, int C)
+{
+	if ((c->kind == LOSS_ARCFACE || c->kind == LOSS_COSFACE) &&
+	    c->s * c->m > 0)
+		return (double)c->s * c->m;
+	return log((double)C);
+}
+
+/*
+ * The detached modes (powern, pivot, focaln): w [B] = u_i / B with u_i a
+ * constant of the backward, *loss = (1/B) sum u_i L_i.  powern and focaln
+ * normalise over the whole batch, every process's shard included: the two
+ * sums go through shard.sum (see loss_set_shard()), so N processes of B
+ * give one process of N B its u_i.
+ */
+static int detached_weights(float *w, double *loss, const float *L,
+			    const float *q, const struct loss_config *c,
+			    int B, int C)
+{
+	double g = c->hm_param, total = 0, scale = 1;
+	if (c->hm == HM_POWERN || c->hm == HM_FOCALN) {
+		double sq = 0, srq = 0;
+		for (int i = 0; i < B; i++) {
+			double r = c->hm == HM_POWERN
+				? pow(fmax(L[i], HM_L_FLOOR), g - 1)
+				: pow(q[i], g);
+			sq += q[i];
+			srq += r * q[i];
+		}
+		if (shard.n > 1) {
+			float s2[2] = { (float)sq, (float)srq };
+			if (shard.sum(s2, 2) < 0)
+				return -1;
+			sq = s2[0], srq = s2[1];
+		}
+		/* A batch with no gradient at all keeps the base weights. */
+		scale = srq > 0 && isfinite(srq) ? sq / srq : 0;
+	}
+	double P = c->hm == HM_PIVOT ? pivot_of(c, C) : 0;
+	for (int i = 0; i < B; i++) {
+		double l = L[i], u;
+		switch (c->hm) {
+		case HM_POWERN:
+			u = scale > 0 ? pow(fmax(l, HM_L_FLOOR), g - 1) * scale
+				      : 1;
+			break;
+		case HM_FOCALN:
+			u = scale > 0 ? pow(q[i], g) * scale : 1;
+			break;
+		default:	/* HM_PIVOT */
+			u = P > 0 ? pow(fmax(l, HM_L_FLOOR) / P, g - 1) : 1;
+			break;
+		}
+		total += u * l;
+		w[i] = (float)(u / B);
+	}
+	*loss = total / B;
+	return 0;
+}
+
 /* Step 4: w [B] = dloss/dL_i and *loss the batch loss; 0 or -1. */
 static int hard_mining(float *w, double *loss, const float *L, const float *q,
-		       const struct loss_config *c, int B)
+		       const struct loss_config *c, int B, int C)
 {
 	double g = c->hm_param, total = 0;
+	if (c->hm == HM_POWERN || c->hm == HM_PIVOT || c->hm == HM_FOCALN)
+		return detached_weights(w, loss, L, q, c, B, C);
 	if (c->hm == HM_OHEM && shard.n > 1) {
 		/* Every process's L_i, in batch order: a sum of zeros and
 		 * one value per element is that value, exactly. */
@@ -539,7 +611,7 @@ int loss_forward_backward(struct loss_out *out, float *dx, float *dW,
 		cross_entropy(&L[i], &q[i], P + (size_t)i * C, labels[i], C);
 	}
 	double loss = 0;
-	if (hard_mining(w, &loss, L, q, c, B) < 0)
+	if (hard_mining(w, &loss, L, q, c, B, C) < 0)
 		return -1;
 	out->loss = (float)loss;
 	if (out->sample_loss)

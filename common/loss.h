@@ -68,11 +68,44 @@
  *             ceil(r B) allows a relative 1e-6 so that r = 0.3, B = 10
  *             keeps 3, not 4.
  *
+ * The three readings below keep the base loss's step size: each sample's
+ * gradient is multiplied by u_i, a DETACHED weight (computed from the
+ * forward values and held constant in the backward: no gradient flows
+ * through u_i), so the surrogate is
+ *             loss = (1/B) sum_i u_i L_i,   dloss/dL_i = u_i / B,
+ * and the batch loss reported is that surrogate's value.  q_i = 1 - p_i is
+ * the size of sample i's gradient on its own logit (dL_i/dz_iy = -q_i).
+ *   powern:g  u_i = L_i^(g-1) S_q / S_r,  S_q = sum_j q_j,
+ *             S_r = sum_j q_j L_j^(g-1)   (default g = 2)
+ *             so that sum_i u_i q_i = sum_i q_i: the batch's gradient
+ *             mass on the true logits is the base loss's, redistributed
+ *             towards the samples with the larger L_i (g > 1).  L_i is
+ *             taken as at least 1e-12 in L_i^(g-1).
+ *   pivot:g   u_i = (L_i / P)^(g-1)  (default g = 2), the pivot P = s tau
+ *             in cosine units: P = s m for arcface and cosface (tau = m,
+ *             the margin), P = ln C for softmax and asoftmax (the loss of
+ *             a uniform prediction over C classes) and for a margin <= 0;
+ *             u_i = 1 when P = 0 (C = 1).  Samples above the pivot weigh
+ *             more, those below less; for the margin losses u_i does not
+ *             depend on s: L_i / (s m) is roughly the target's cosine
+ *             deficit in units of the margin.  No batch normalisation.
+ *   focaln:g  u_i = q_i^g S_q / S_f,  S_f = sum_j q_j^(g+1)  (default
+ *             g = 2): the focal weight (1 - p_i)^g, detached, normalised
+ *             like powern so that sum_i u_i q_i = sum_i q_i.
+ *   powern and focaln keep the base weights (u_i = 1) in a batch whose
+ *   S_r (S_f) is 0 or not finite.  The literal reading power:g is kept as
+ *   it is: its weight g L_i^(g-1) is not normalised, so with L_i of 30 to
+ *   45 (s = 64, early arcface and cosface) power:2 multiplies the step by
+ *   60 to 90.
+ *
  * About the paper: "Hard-Mining Loss based Convolutional Neural Network for
  * Face Recognition" (arXiv 1908.09747) describes its hard-mining loss only
  * qualitatively, as raising the loss of hard samples and lowering that of
  * easy ones.  power:2 (L_i^2: losses above 1 grow, losses below 1 shrink)
- * is this suite's reading of it, not a formula from the paper.
+ * is the literal reading of it, not a formula from the paper; it also
+ * scales the step with the loss.  powern, pivot and focaln are readings
+ * that keep the step size; make study (pipelines/study.mk) compares them
+ * all at equal rate, and README reports which one, if any, helps.
  *
  * Example (one training step's head):
  *
@@ -95,7 +128,11 @@
 
 enum loss_kind { LOSS_SOFTMAX, LOSS_ASOFTMAX, LOSS_ARCFACE, LOSS_COSFACE };
 
-enum hm_kind { HM_NONE, HM_POWER, HM_FOCAL, HM_OHEM };
+enum hm_kind {
+	HM_NONE, HM_POWER, HM_FOCAL, HM_OHEM,
+	HM_POWERN, HM_PIVOT, HM_FOCALN,	/* detached, step-size preserving */
+	HM_NKINDS			/* the number of modes */
+};
 
 struct loss_config {
 	enum loss_kind kind;
@@ -106,7 +143,8 @@ struct loss_config {
 	 *	lambda_base (1 + lambda_gamma iter)^-lambda_power) */
 	float lambda_base, lambda_gamma, lambda_power, lambda_min;
 	enum hm_kind hm;
-	float hm_param;		/* power/focal: g; ohem: r */
+	float hm_param;		/* power, focal, powern, pivot, focaln: g;
+				 * ohem: r */
 };
 
 /* What one forward pass reports.  The pointer members are optional
@@ -131,8 +169,11 @@ struct loss_out {
  * the processes, in place, on every process (dist_sum_float), and returns 0
  * or -1 with a message.  Each process weights its kept samples N/K and
  * reports N/K times their loss sum, so the sums over processes divided by
- * N are one process's gradient and loss.  The other hard-mining modes are
- * per sample and need nothing.  Process-wide; N = 1 (the default) is one
+ * N are one process's gradient and loss.  powern and focaln normalise over
+ * the whole batch the same way: the two sums S_q and S_r (S_f) are summed
+ * over the processes with SUM (two floats), and each process weights its
+ * samples u_i / B with the batch-wide u_i.  power, focal and pivot are per
+ * sample and need nothing.  Process-wide; N = 1 (the default) is one
  * process.
  */
 void loss_set_shard(int n, int index, int (*sum)(float *buf, size_t n));
@@ -145,14 +186,14 @@ void loss_config_default(struct loss_config *c, enum loss_kind k);
 
 /* 0 when every constant of c is usable by its loss and hard-mining mode
  * (finite; s > 0; arcface 0 <= m < pi; cosface m finite; asoftmax m an
- * integer in 1..8 and lambda constants >= 0; power g > 0; focal g >= 0;
- * ohem 0 < r <= 1), else -1 with a message naming the constant. */
+ * integer in 1..8 and lambda constants >= 0; power, powern, pivot g > 0;
+ * focal, focaln g >= 0; ohem 0 < r <= 1), else -1 with a message naming the constant. */
 int loss_config_check(const struct loss_config *c);
 
 /* Parses a loss name (softmax, asoftmax, arcface, cosface) into *k. */
 int loss_kind_parse(enum loss_kind *k, const char *s);
-/* Parses none, power[:g], focal[:g] or ohem[:r] into *hm and *param
- * (defaults: g = 2, r = 0.5); rejects empty or trailing text, values out
+/* Parses none, power[:g], focal[:g], ohem[:r], powern[:g], pivot[:g] or
+ * focaln[:g] into *hm and *param (defaults: g = 2, r = 0.5); rejects empty or trailing text, values out
  * of the ranges of loss_config_check, and a value after "none". */
 int loss_hm_parse(enum hm_kind *hm, float *param, const char *s);
 /* The names parse accepts ("arcface", "focal"). */

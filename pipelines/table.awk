@@ -1,7 +1,13 @@
 # table.awk: the results table of the paper targets and of the demo, in
 # Markdown, from hm-roc --csv files named TEST.csv (lfw.csv, ytf.csv).
 #
-#   awk -v title=TITLE [-v train=NAME] -f pipelines/table.awk lfw.csv ytf.csv
+#   awk -v title=TITLE [-v train=NAME] [-v runs=FILE] -f pipelines/table.awk lfw.csv ytf.csv
+#
+# FILE (optional) has one line per run, 'LABEL MODE LR': the curve label,
+# its --hm mode and its --lr (pipelines write it from each run's
+# train.opts).  The table then states the hard-mining mode of the -hm runs
+# and the learning rate of each loss's runs (two rates, baseline / -hm, if
+# they differ: then the difference is not hard mining's alone).
 #
 # A curve label is TRAIN-LOSS[-hm][-sSEED] (casia-arcface-hm,
 # ms1m-softmax, arcface-hm-s2); TRAIN is casia or ms1m, or absent (then the
@@ -18,7 +24,16 @@
 # The environment variable hm_data_TEST, when set, is the test set's source
 # (paper.mk passes RESULTS/data/TEST.src): a "Data:" line under its heading.
 
-BEGIN { FS = ","; ntest = 0 }
+BEGIN {
+	FS = ","; ntest = 0
+	if (runs != "") {
+		while ((getline line < runs) > 0) {
+			split(line, f, " ")
+			rmode[f[1]] = f[2]; rlr[f[1]] = f[3]
+		}
+		close(runs)
+	}
+}
 
 FNR == 1 {
 	for (i = 1; i <= NF; i++) col[$i] = i
@@ -43,10 +58,29 @@ FNR == 1 {
 	if (!(key in seen)) { seen[key] = 1; keys[t, ++nkey[t]] = label }
 	if (!((t, seed) in seedseen)) { seedseen[t, seed] = 1; seeds[t, ++nseed[t]] = seed }
 	run = key SUBSEP hm SUBSEP seed
+	curve = $col["curve"]
+	if (curve in rmode) {
+		if (hm) addset("mode", key, rmode[curve])
+		addset(hm ? "lr1" : "lr0", key, rlr[curve])
+	}
 	acc[run] = $col["accuracy"]; accstd[run] = $col["accuracy_std"]
 	auc[run] = $col["auc"]; tar[run] = $col["tar@far=0.001"]
 	has[run] = 1
 	pairs[t] = $col["pairs"]; folds[t] = $col["folds"]; proto[t] = $col["protocol"]
+}
+
+# sets[name, k]: the distinct values given for name and k, joined by ", ".
+function addset(name, k, v) {
+	if (!((name, k) in sets)) sets[name, k] = v
+	else if (index(", " sets[name, k] ", ", ", " v ", ") == 0)
+		sets[name, k] = sets[name, k] ", " v
+}
+function getset(name, k) { return ((name, k) in sets) ? sets[name, k] : "-" }
+function modecell(t, k) { return getset("mode", t SUBSEP k) }
+function lrcell(t, k,    a, b) {
+	a = getset("lr0", t SUBSEP k)
+	b = getset("lr1", t SUBSEP k)
+	return a == b || b == "-" ? a : a == "-" ? b : a " / " b " (-hm)"
 }
 
 function trainname(l) {
@@ -133,12 +167,19 @@ END {
 			pairs[t], folds[t] == 0 ? "no" : folds[t], proto[t]
 		if (ENVIRON["hm_data_" t] != "")
 			printf "Data: %s\n\n", ENVIRON["hm_data_" t]
-		print "| training | loss | accuracy % | -hm | diff | AUC | -hm | diff | TAR@FAR=1e-3 % | -hm | diff |"
-		print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		if (runs != "") {
+			print "| training | loss | -hm mode | lr | accuracy % | -hm | diff | AUC | -hm | diff | TAR@FAR=1e-3 % | -hm | diff |"
+			print "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		} else {
+			print "| training | loss | accuracy % | -hm | diff | AUC | -hm | diff | TAR@FAR=1e-3 % | -hm | diff |"
+			print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		}
 		for (i = 1; i <= nkey[t]; i++) {
 			k = keys[t, i]
-			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			printf "| %s | %s | %s%s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 				trainname(k), lossname(k),
+				runs != "" ? modecell(t, k) " | " : "",
+				runs != "" ? lrcell(t, k) " | " : "",
 				cell(t, k, 0, "acc", 100, "%.2f"), cell(t, k, 1, "acc", 100, "%.2f"),
 				dcell(t, k, "acc", 100, "%.2f"),
 				cell(t, k, 0, "auc", 1, "%.4f"), cell(t, k, 1, "auc", 1, "%.4f"),

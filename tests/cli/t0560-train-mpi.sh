@@ -133,6 +133,23 @@ test_expect_success '--clip-grad: 2 ranks of 8 clip as one process of 16 does' '
 	weights_agree c2/checkpoint.hmm c1/checkpoint.hmm 1e-4
 '
 
+# powern and focaln normalise their weights over the whole batch: each
+# rank's u_i needs the sums S_q and S_r of every rank (loss.h).  With each
+# rank's own sums the weights of a rank's 8 samples would sum to that
+# rank's mass, not the batch's share of it.
+for mode in powern:2 focaln:2; do
+test_expect_success "--hm $mode normalises over the whole batch: the same weights and loss" '
+	O=$(echo "$ARGS" | sed "s/power:2/$mode/") &&
+	hm-train $O --iters 20 -o n1 p.hmr >/dev/null &&
+	$MPIRUN 2 hm-train $O --sync-bn --iters 20 -o n2 p.hmr >/dev/null &&
+	weights_agree n2/model.hmm n1/model.hmm 1e-5 &&
+	weights_agree n2/checkpoint.hmm n1/checkpoint.hmm 1e-4 &&
+	cut -d, -f3 n1/train.csv >a && cut -d, -f3 n2/train.csv >b &&
+	paste -d, a b | awk -F, "NR > 1 { d = \$1 - \$2; if (d < 0) d = -d;
+		if (d > 1e-4 * \$2) bad = 1 } END { exit bad }"
+'
+done
+
 test_expect_success 'stopped by one process at 8, resumed by 2 ranks: the uninterrupted weights' '
 	hm-train $ARGS --iters 20 --stop-after 8 -o part p.hmr 2>err &&
 	grep -q "stopped after iteration 8" err &&

@@ -1,8 +1,9 @@
 #!/bin/bash
 # make demo end to end on a tiny synthetic set (40 identities x 10 images,
 # an LFW-shaped set for 200 pairs of the real LFW list, a small net, 4
-# epochs; a few seconds): the
-# table printed and written with its structure, every run above chance and
+# epochs; a few seconds): softmax, asoftmax and arcface, each without and
+# with hard mining, at one rate; the table printed and written with its
+# structure (the -hm mode and the rate stated), every run above chance and
 # softmax well above an untrained network, the table's numbers equal to
 # hm-roc's, the ROC plot beside it; a second make
 # does nothing; SEEDS="1 2" trains only the new seed and reports the spread.
@@ -35,8 +36,10 @@ test_expect_success 'by default the demo renders its test set for the real LFW p
 
 test_expect_success 'make demo: exit 0, every stage ran, the table printed last' '
 	dmake demo >out 2>err &&
-	test $(grep -c "^bin/hm-train " out) = 4 &&
-	test $(grep -c "^bin/hm-embed " out) = 4 &&
+	test $(grep -c "^bin/hm-train " out) = 6 &&
+	test $(grep -c "^bin/hm-embed " out) = 6 &&
+	test $(grep "^bin/hm-train " out | grep -c -- "--lr 0.01 ") = 6 &&
+	test $(grep "^bin/hm-train " out | grep -c -- "--hm powern:2 ") = 3 &&
 	grep -q "^bin/hm-synth -q --kind casia --identities 40 --images-per-id 10 --difficulty 0.9" out &&
 	grep -q "^bin/hm-synth -q --kind lfw --pairs-from $SCRATCH/pairs200.txt " out &&
 	cmp pairs200.txt demo/lfw/pairs.txt &&
@@ -48,21 +51,21 @@ test_expect_success 'make demo: exit 0, every stage ran, the table printed last'
 
 test_expect_success 'table structure: title, test set, header, one row per loss with both variants' '
 	t=demo/table.md &&
-	sed -n 1p $t | grep -q "^# hm demo: 40 synthetic identities x 10 images at 32x32, ir:1,1,1,1:8,16,32,64, 4 epochs; seeds 1$" &&
+	sed -n 1p $t | grep -q "^# hm demo: 40 synthetic identities x 10 images at 32x32, ir:1,1,1,1:8,16,32,64, 4 epochs (x0.1 after 3), -hm: --hm powern:2, every run at lr 0.01; seeds 1$" &&
 	grep -qx "## LFW: 200 pairs, 10 folds, exact threshold search" $t &&
-	grep -qx "| training | loss | accuracy % | -hm | diff | AUC | -hm | diff | TAR@FAR=1e-3 % | -hm | diff |" $t &&
-	grep -qx "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" $t &&
-	test $(grep -c "^| synthetic |" $t) = 2 &&
-	grep "^| synthetic | softmax |" $t >row.softmax && grep "^| synthetic | arcface |" $t >row.arcface &&
-	for r in row.softmax row.arcface; do
-		awk -F" [|] " "{ sub(/ [|]\$/, \"\") } NF != 11 { exit 1 } { for (i = 3; i <= 11; i++) if (\$i ~ /^ *-? *\$/) exit 1 }" $r || exit 1
+	grep -qx "| training | loss | -hm mode | lr | accuracy % | -hm | diff | AUC | -hm | diff | TAR@FAR=1e-3 % | -hm | diff |" $t &&
+	grep -qx "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" $t &&
+	test $(grep -c "^| synthetic |" $t) = 3 &&
+	for l in softmax asoftmax arcface; do
+		grep "^| synthetic | $l | powern:2 | 0.01 |" $t >row.$l &&
+		awk -F" [|] " "{ sub(/ [|]\$/, \"\") } NF != 13 { exit 1 } { for (i = 3; i <= 13; i++) if (\$i ~ /^ *-? *\$/) exit 1 }" row.$l || exit 1
 	done
 '
 
-test_expect_success 'all four runs are above chance (10-fold accuracy > 0.6, AUC > 0.6)' '
+test_expect_success 'all six runs are above chance (10-fold accuracy > 0.6, AUC > 0.6)' '
 	grep -q "^curve,pairs,same,different,folds,protocol,accuracy,accuracy_std,threshold_mean,auc," demo/lfw.csv &&
 	cut -d, -f1 demo/lfw.csv | tail -n +2 >labels &&
-	printf "%s\n" softmax-s1 softmax-hm-s1 arcface-s1 arcface-hm-s1 >labels.want &&
+	printf "%s\n" softmax-s1 softmax-hm-s1 asoftmax-s1 asoftmax-hm-s1 arcface-s1 arcface-hm-s1 >labels.want &&
 	cmp labels labels.want &&
 	awk -F, "NR > 1 { print \$1, \$7, \$10; if (!(\$7 > 0.6 && \$10 > 0.6 && \$2 == 200 && \$5 == 10)) bad = 1 }
 		END { exit bad }" demo/lfw.csv
@@ -88,7 +91,7 @@ test_expect_success 'the table repeats hm-roc: accuracy +- std, AUC, TAR (n/a he
 		END {
 			l = \"softmax\"; b = l \"-s1\"; h = l \"-hm-s1\"
 			d = t[b] == \"\" || t[h] == \"\" ? \"n/a\" : sprintf(\"%+.2f\", (t[h] - t[b]) * 100)
-			printf \"| synthetic | %s | %.2f +- %.2f | %.2f +- %.2f | %+.2f | %.4f | %.4f | %+.4f | %s | %s | %s |\n\",
+			printf \"| synthetic | %s | powern:2 | 0.01 | %.2f +- %.2f | %.2f +- %.2f | %+.2f | %.4f | %.4f | %+.4f | %s | %s | %s |\n\",
 				l, a[b] * 100, s[b] * 100, a[h] * 100, s[h] * 100, (a[h] - a[b]) * 100,
 				u[b], u[h], u[h] - u[b], p(t[b]), p(t[h]), d
 		}" demo/lfw.csv >row.want &&
@@ -97,7 +100,7 @@ test_expect_success 'the table repeats hm-roc: accuracy +- std, AUC, TAR (n/a he
 '
 
 test_expect_success 'the ROC plot has one curve per run' '
-	for l in softmax-s1 softmax-hm-s1 arcface-s1 arcface-hm-s1; do
+	for l in softmax-s1 softmax-hm-s1 asoftmax-s1 asoftmax-hm-s1 arcface-s1 arcface-hm-s1; do
 		grep -q "<polyline class=\"curve\" data-label=\"$l\"" demo/lfw-roc.svg || exit 1
 	done
 '
@@ -110,14 +113,14 @@ test_expect_success 'a second make demo runs nothing and prints the same table' 
 
 test_expect_success 'SEEDS="1 2": only seed 2 trains; mean +- std over seeds, per-seed differences' '
 	dmake demo SEEDS="1 2" >out 2>err &&
-	test $(grep -c "^bin/hm-train " out) = 4 &&
+	test $(grep -c "^bin/hm-train " out) = 6 &&
 	! grep "^bin/hm-train " out | grep -qv -- "--seed 2 " &&
 	t=demo/table.md &&
 	grep -q "seeds 1 2$" $t &&
 	grep -q "^Over 2 seeds: mean +- sample std over the seeds" $t &&
 	grep -q "^- softmax accuracy diff per seed: [-+][0-9.]*, [-+][0-9.]*$" $t &&
 	awk -F, "\$1 == \"softmax-s1\" { x = \$7 } \$1 == \"softmax-s2\" { y = \$7 }
-		END { m = (x + y) / 2; d = sqrt(((x - m)^2 + (y - m)^2)); printf \"| synthetic | softmax | %.2f +- %.2f |\n\", m * 100, d * 100 }" \
+		END { m = (x + y) / 2; d = sqrt(((x - m)^2 + (y - m)^2)); printf \"| synthetic | softmax | powern:2 | 0.01 | %.2f +- %.2f |\n\", m * 100, d * 100 }" \
 		demo/lfw.csv >want &&
 	grep -qF "$(cat want)" $t
 '

@@ -8,6 +8,9 @@ AddMarginProduct, SphereProduct's lambda schedule); autograd gives the
 gradients.  tests/ref/loss-driver runs common/loss.c on the same float32
 inputs at a realistic size (B=64, D=512, C=1000).
 
+Detached hard mining (powern, pivot, focaln): the weights under
+torch.no_grad(), the surrogate (1/B) sum u_i L_i through autograd.
+
 Tolerances: the batch loss to 1e-4 relative; per-sample losses to 1e-4
 relative plus 1e-5 absolute (float32 cosines of 512-long dot products
 carry about 1e-7 relative error, times s = 64); logits to 1e-5 of their
@@ -135,9 +138,26 @@ def reference(kind, hm, param, x, y, W, b, s, m, easy, it):
         K = math.ceil(Fraction(param) * B)
         order = sorted(range(B), key=lambda i: (-L[i].item(), i))[:K]
         loss = L[torch.tensor(order)].mean()
+    elif hm in ("powern", "pivot", "focaln"):
+        # Detached weights: computed without the graph, constants of the
+        # backward; the surrogate (1/B) sum u_i L_i is what autograd sees.
+        with torch.no_grad():
+            Ld = L.detach()
+            q = -torch.expm1(-Ld)
+            if hm == "pivot":
+                P = s * m if kind in ("arcface", "cosface") and s * m > 0 \
+                    else math.log(C)
+                u = (Ld.clamp(min=1e-12) / P) ** (param - 1)
+            else:
+                r = (Ld.clamp(min=1e-12) ** (param - 1) if hm == "powern"
+                     else q ** param)
+                u = r * q.sum() / (r * q).sum()
+        loss = (u * L).mean()
+        w = u / B
     loss.backward()
     pred = raw.detach().argmax(dim=1).numpy()
     return {
+        "w": w.numpy() if hm in ("powern", "pivot", "focaln") else None,
         "loss": loss.item(), "L": L.detach().numpy(),
         "z": z.detach().numpy(), "pred": pred,
         "correct": int((pred == y).sum()),
@@ -157,7 +177,8 @@ def compare(kind, hm, settings, seed):
         k, v = kv.split("=")
         cfg[k] = float(v)
     name, _, p = hm.partition(":")
-    param = p if p else {"power": "2", "focal": "2", "ohem": "0.5"}.get(
+    param = p if p else {"power": "2", "focal": "2", "ohem": "0.5",
+                         "powern": "2", "pivot": "2", "focaln": "2"}.get(
         name, "0")
     param = param if name == "ohem" else float(param)
     if kind == "asoftmax":
@@ -192,6 +213,26 @@ def compare(kind, hm, settings, seed):
         ok(not got["db"].any(), what + ": db untouched")
     ok(all(e < 1e-3 for e in errs.values()), what + ": gradients "
        + ", ".join(errs), ", ".join("%s %.2g" % kv for kv in errs.items()))
+    if want["w"] is not None:
+        # u_i is L_i^(g-1) or q_i^g up to a batch constant: the per-sample
+        # loss tolerance (1e-4 relative + 1e-5 absolute), carried through
+        # the power, plus 1e-4 for the normalisation; a weight that is 0
+        # in float32 (q_i rounds to 0) against a tiny one in float64
+        # counts against the largest.
+        wa, wb = got["w"], want["w"]
+        gg = max(abs(param - 1), param)
+        tol = (1e-4 + gg * (1e-4 + 1e-5 / np.maximum(want["L"], 1e-30))) \
+            * np.abs(wb) + 1e-6 * np.abs(wb).max()
+        e_w = np.max(np.abs(wa - wb) / tol)
+        e_r = np.max(np.abs(wa - wb) / (np.abs(wb) + 1e-6 * np.abs(wb).max()))
+        ok(e_w <= 1, what + ": detached weights",
+           "max rel %.2g, err/tol %.2g" % (e_r, e_w))
+        e_w = e_r
+        e_a = max(np.abs(got[g] - want[g]).max() for g in errs)
+        DETACHED.append((what, e_w, max(errs.values()), e_a))
+
+
+DETACHED = []
 
 
 def main():
@@ -218,6 +259,22 @@ def main():
     for kind, hm, settings in cases:
         seed += 1
         compare(kind, hm, settings, seed)
+    for kind in ["softmax", "asoftmax", "arcface", "cosface"]:
+        for hm in ["powern", "powern:3", "pivot", "pivot:0.5", "focaln",
+                   "focaln:1"]:
+            seed += 1
+            compare(kind, hm, [], seed)
+    for kind, hm, settings in [("arcface", "pivot", ["s=8", "m=0.3"]),
+                               ("cosface", "powern", ["s=8"]),
+                               ("cosface", "focaln", ["s=8"]),
+                               ("asoftmax", "powern", ["iter=100000"])]:
+        seed += 1
+        compare(kind, hm, settings, seed)
+    if DETACHED:
+        print("# detached modes (%d cases): weights max rel %.2g; gradients "
+              "max rel (of max |torch|) %.2g, max abs %.2g"
+              % (len(DETACHED), max(d[1] for d in DETACHED),
+                 max(d[2] for d in DETACHED), max(d[3] for d in DETACHED)))
     return hmtest.done()
 
 

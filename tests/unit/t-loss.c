@@ -68,14 +68,31 @@ static void make_batch(struct batch *bt, uint64_t seed)
 
 static float ws[B * C * 2 + 6 * B + 2 * C];
 
+/* When set, loss_at() gives the surrogate sum_i frozen_w[i] L_i (L_i of
+ * the loss without hard mining) instead of the batch loss: the function
+ * whose gradient the detached modes (powern, pivot, focaln) compute, their
+ * weights held constant. */
+static const float *frozen_w;
+
 static float loss_at(const struct batch *bt, const struct loss_config *c,
 		     long iter)
 {
 	struct loss_out o = { 0 };
+	struct loss_config cc = *c;
+	float L[B];
+	if (frozen_w) {
+		cc.hm = HM_NONE, cc.hm_param = 0;
+		o.sample_loss = L;
+	}
 	if (loss_forward_backward(&o, NULL, NULL, NULL, ws, bt->x, bt->y, bt->W,
-				  bt->b, c, iter, B, D, C) < 0)
+				  bt->b, &cc, iter, B, D, C) < 0)
 		return NAN;
-	return o.loss;
+	if (!frozen_w)
+		return o.loss;
+	double sum = 0;
+	for (int i = 0; i < B; i++)
+		sum += (double)frozen_w[i] * L[i];
+	return (float)sum;
 }
 
 /*
@@ -459,6 +476,181 @@ static void test_ohem_shards(void)
 		"the shards' losses average to one process's");
 }
 
+/* The largest FD error and normalisation error the detached modes saw,
+ * reported at the end (the figures the issue's closing note asks for). */
+static double worst_fd_detached, worst_norm_detached;
+
+/*
+ * The detached modes: the analytic gradient against central differences
+ * of the surrogate sum_i w_i L_i with the weights w_i frozen at their
+ * values (sample_weight), the reported loss equal to that surrogate, and
+ * the weights themselves against their formulas: sum_i u_i q_i = sum_i q_i
+ * for powern and focaln, u_i = (L_i / P)^(g-1) for pivot, and a harder
+ * sample never weighing less than an easier one (g > 1).
+ */
+static void detached_check(const char *what, const struct loss_config *c,
+			   long iter, uint64_t seed)
+{
+	struct batch bt;
+	float dx[B * D] = { 0 }, dW[C * D] = { 0 }, db[C] = { 0 };
+	float L[B], w[B];
+	struct loss_out o = { .sample_loss = L, .sample_weight = w };
+	make_batch(&bt, seed);
+	if (!ok(loss_forward_backward(&o, dx, dW, db, ws, bt.x, bt.y, bt.W,
+				      bt.b, c, iter, B, D, C) == 0 &&
+		isfinite(o.loss), "%s: forward", what))
+		diag("  %s", hm_errmsg());
+	frozen_w = w;
+	double ex = fd_error(&bt, bt.x, B * D, dx, c, iter);
+	double eW = fd_error(&bt, bt.W, C * D, dW, c, iter);
+	double eb = c->kind == LOSS_SOFTMAX
+		? fd_error(&bt, bt.b, C, db, c, iter) : 0;
+	frozen_w = NULL;
+	worst_fd_detached = fmax(worst_fd_detached, fmax(ex, fmax(eW, eb)));
+	if (!ok(ex < 3e-3 && eW < 3e-3 && eb < 3e-3, "%s: dx, dW%s match "
+		"central differences of sum w_i L_i, w frozen", what,
+		c->kind == LOSS_SOFTMAX ? ", db" : ""))
+		diag("  error dx %.3g, dW %.3g, db %.3g (of max |grad|)", ex,
+		     eW, eb);
+
+	double sur = 0, sq = 0, suq = 0, g = c->hm_param, err = 0;
+	int monotone = 1;
+	for (int i = 0; i < B; i++) {
+		double q = -expm1(-(double)L[i]), u = (double)w[i] * B;
+		sur += (double)w[i] * L[i];
+		sq += q, suq += u * q;
+		for (int j = 0; j < B; j++)
+			if (g > 1 && L[j] > L[i] && w[j] < w[i] * (1 - 1e-6))
+				monotone = 0;
+		if (c->hm == HM_PIVOT) {
+			double P = c->kind == LOSS_ARCFACE ||
+					   c->kind == LOSS_COSFACE
+				   ? (double)c->s * c->m : log(C);
+			double want = pow(fmax(L[i], 1e-12) / P, g - 1);
+			err = fmax(err, fabs(u - want) / want);
+		}
+	}
+	is_near(o.loss, sur, 1e-5 * fmax(1, fabs(sur)),
+		"%s: the loss is the surrogate sum w_i L_i", what);
+	ok(monotone, "%s: a harder sample weighs at least as much", what);
+	if (c->hm == HM_PIVOT) {
+		if (!ok(err < 1e-5, "%s: u_i = (L_i / P)^(g-1)", what))
+			diag("  max relative error %.3g", err);
+	} else {
+		err = fabs(suq - sq) / sq;
+		if (!ok(err < 1e-5, "%s: sum u_i q_i = sum q_i", what))
+			diag("  %.9g vs %.9g (relative %.3g)", suq, sq, err);
+	}
+	worst_norm_detached = fmax(worst_norm_detached, err);
+}
+
+static void test_detached(void)
+{
+	static const char *const hms[] = {
+		"powern", "powern:3", "powern:0.5", "pivot", "pivot:0.5",
+		"focaln", "focaln:0.5",
+	};
+	/* softmax, asoftmax, arcface, cosface at their defaults, then arcface
+	 * and cosface at s = 4 (p_i between 0 and 1), asoftmax late. */
+	for (int k = 0; k < 7; k++) {
+		struct loss_config c;
+		for (unsigned h = 0; h < sizeof hms / sizeof *hms; h++) {
+			char what[80];
+			loss_config_default(&c, (enum loss_kind)(k < 4 ? k
+				: k == 6 ? LOSS_ASOFTMAX : k - 2));
+			if (k == 4 || k == 5)
+				c.s = 4;
+			long iter = k == 6 ? 100000 : 3;
+			loss_hm_parse(&c.hm, &c.hm_param, hms[h]);
+			snprintf(what, sizeof what, "%s%s --hm %s",
+				 loss_kind_name(c.kind), k == 4 || k == 5
+				 ? " s=4" : k == 6 ? " iter 100000" : "",
+				 hms[h]);
+			detached_check(what, &c, iter, 31 + k);
+		}
+	}
+	diag("detached modes: worst FD error %.3g of max |grad|; worst "
+	     "normalisation / formula error %.3g (relative)",
+	     worst_fd_detached, worst_norm_detached);
+
+	/* With g = 1 (power of 1) every reading is the base loss. */
+	struct batch bt;
+	float w[B];
+	struct loss_config c;
+	struct loss_out o = { .sample_weight = w };
+	make_batch(&bt, 41);
+	loss_config_default(&c, LOSS_ARCFACE);
+	static const char *const ones[] = { "powern:1", "pivot:1", "focaln:0" };
+	for (int h = 0; h < 3; h++) {
+		loss_hm_parse(&c.hm, &c.hm_param, ones[h]);
+		loss_forward_backward(&o, NULL, NULL, NULL, ws, bt.x, bt.y, bt.W,
+				      NULL, &c, 0, B, D, C);
+		double e = 0;
+		for (int i = 0; i < B; i++)
+			e = fmax(e, fabs(w[i] * B - 1));
+		ok(e < 1e-6, "--hm %s: every weight 1/B", ones[h]);
+	}
+}
+
+/* The sums each shard contributes, for test_detached_shards(): pass 1
+ * records them (adding nothing), pass 2 adds the other shard's. */
+static float shard_sums[2][2];
+static int shard_now, shard_pass;
+
+static int sums_sum(float *buf, size_t n)
+{
+	if (n != 2)
+		return -1;
+	for (int k = 0; k < 2; k++) {
+		if (shard_pass == 1)
+			shard_sums[shard_now][k] = buf[k];
+		else
+			buf[k] += shard_sums[1 - shard_now][k];
+	}
+	return 0;
+}
+
+/* Two shards of 3 with loss_set_shard() weight their samples as one
+ * process of 6 does (powern, focaln: the normalisation is batch-wide). */
+static void test_detached_shards(void)
+{
+	enum { H = B / 2 };
+	static const char *const hms[] = { "powern", "focaln", "pivot" };
+	struct batch bt;
+	make_batch(&bt, 43);
+	for (int h = 0; h < 3; h++) {
+		struct loss_config c;
+		float w[B], w2[2][H], loss2[2];
+		loss_config_default(&c, LOSS_COSFACE);
+		c.s = 4;
+		loss_hm_parse(&c.hm, &c.hm_param, hms[h]);
+		struct loss_out o = { .sample_weight = w };
+		loss_forward_backward(&o, NULL, NULL, NULL, ws, bt.x, bt.y, bt.W,
+				      NULL, &c, 0, B, D, C);
+		int rc = 0;
+		for (shard_pass = 1; shard_pass <= 2; shard_pass++)
+			for (shard_now = 0; shard_now < 2; shard_now++) {
+				struct loss_out os = { .sample_weight = w2[shard_now] };
+				loss_set_shard(2, shard_now, sums_sum);
+				rc |= loss_forward_backward(&os, NULL, NULL, NULL, ws,
+					bt.x + H * D * shard_now, bt.y + H * shard_now,
+					bt.W, NULL, &c, 0, H, D, C);
+				loss2[shard_now] = os.loss;
+			}
+		loss_set_shard(1, 0, NULL);
+		double e = 0;
+		for (int i = 0; i < B; i++)
+			e = fmax(e, fabs(w2[i / H][i % H] - 2 * w[i]) / (2 * w[i]));
+		is_int(rc, 0, "sharded %s: both shards computed", hms[h]);
+		if (!ok(e < 1e-6, "sharded %s: each shard weights its samples "
+			"2 u_i / B, u_i of the whole batch", hms[h]))
+			diag("  max relative difference %.3g", e);
+		is_near((loss2[0] + loss2[1]) / 2, o.loss, 1e-6 * fabs(o.loss),
+			"sharded %s: the shards' losses average to one "
+			"process's", hms[h]);
+	}
+}
+
 /* Gradients add to what the buffers hold; NULL skips one. */
 static void test_accumulate(void)
 {
@@ -498,6 +690,9 @@ static void test_parse(void)
 		{ "focal", HM_FOCAL, 2 },   { "focal:1.5", HM_FOCAL, 1.5f },
 		{ "focal:0", HM_FOCAL, 0 }, { "ohem", HM_OHEM, 0.5f },
 		{ "ohem:0.5", HM_OHEM, 0.5f }, { "ohem:1", HM_OHEM, 1 },
+		{ "powern", HM_POWERN, 2 }, { "powern:3", HM_POWERN, 3 },
+		{ "pivot", HM_PIVOT, 2 },   { "pivot:1.5", HM_PIVOT, 1.5f },
+		{ "focaln", HM_FOCALN, 2 }, { "focaln:0", HM_FOCALN, 0 },
 	};
 	for (unsigned i = 0; i < sizeof good / sizeof *good; i++)
 		ok(loss_hm_parse(&hm, &p, good[i].s) == 0 &&
@@ -521,6 +716,11 @@ static void test_parse(void)
 		{ "ohem:0", "fraction 0 must be in (0, 1]" },
 		{ "ohem:1.5", "must be in (0, 1]" },
 		{ "none:1", "'none:1': none takes no parameter" },
+		{ "powern:0", "hard mining powern: exponent 0 must be > 0" },
+		{ "pivot:-2", "hard mining pivot: exponent -2 must be > 0" },
+		{ "focaln:-1", "hard mining focaln: exponent -1 must be >= 0" },
+		{ "pivotx", "unknown hard-mining mode" },
+		{ "x", "focaln[:g]" },
 	};
 	for (unsigned i = 0; i < sizeof bad / sizeof *bad; i++) {
 		hm = HM_OHEM, p = -1;
@@ -542,6 +742,8 @@ static void test_parse(void)
 	     "asoftmax, arcface or cosface)", "unknown loss message");
 	is_int(loss_kind_parse(&k, ""), -1, "empty loss name fails");
 	is_str(loss_hm_name(HM_FOCAL), "focal", "loss_hm_name");
+	is_str(loss_hm_name(HM_FOCALN), "focaln", "loss_hm_name, a new mode");
+	is_str(loss_hm_name(HM_NKINDS), "?", "loss_hm_name out of range");
 }
 
 static void test_defaults_and_errors(void)
@@ -601,5 +803,7 @@ int main(void)
 	test_ohem_shards();
 	test_accumulate();
 	test_gradients();
+	test_detached();
+	test_detached_shards();
 	return done_testing();
 }
