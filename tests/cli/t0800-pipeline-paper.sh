@@ -41,7 +41,7 @@ test_expect_success 'make -n with no data: exit 0, the recipe printed, the same 
 	grep -q "published: LFW at http://vis-www.cs.umass.edu/lfw/" err &&
 	grep -q "^hm: make -n: lfw-arcface-hm would stop here for missing data" err &&
 	grep -qx "bin/hm-align --root /nowhere /nowhere/landmarks.txt | bin/hm-pack -o $SCRATCH/results/data/casia.hmr -" out &&
-	grep -q "^bin/hm-train .*-a ir18 --emb-size 512 -b 8 --loss arcface --epochs 24 --lr-steps 10,18,22 --hm power:2 --lr 0.01 .* -o $SCRATCH/results/paper/casia-arcface-hm $SCRATCH/results/data/casia.hmr$" out &&
+	grep -q "^bin/hm-train .*-a ir18 --emb-size 512 -b 8 --loss arcface --epochs 34 --lr-steps 20,28,32 --hm powern:2 --lr 0.0015625 --clip-grad 5 .* -o $SCRATCH/results/paper/casia-arcface-hm $SCRATCH/results/data/casia.hmr$" out &&
 	grep -qx "bin/hm-align --root /nowhere data/lfw_landmark.txt | bin/hm-pack -o $SCRATCH/results/data/lfw.hmr -" out &&
 	grep -q "^bin/hm-verify -o $SCRATCH/results/paper/casia-arcface-hm/lfw.scores.csv data/pairs.txt " out &&
 	! grep -q "exit 2" out && test ! -e results &&
@@ -92,12 +92,28 @@ test_expect_success 'other goals do not check data: make -n all with no data exi
 	pmake -n all CASIA=none LFW=none >out 2>err && ! grep -q "^hm:" err
 '
 
-test_expect_success 'make -n: the paper recipe (ir18, 24 epochs, powern:2 at the baseline rate 0.1) runs nothing' '
+test_expect_success 'make -n: the paper recipe (ir18, 34 epochs, powern:2 at the baseline rate, clipped) runs nothing' '
 	pmake -n lfw-arcface-hm PROFILE=paper CASIA="$SCRATCH/casia" LFW="$SCRATCH/lfw" >out 2>err &&
 	grep -q "^bin/hm-align --root $SCRATCH/casia $SCRATCH/casia/landmarks.txt | bin/hm-pack -o $SCRATCH/results/data/casia.hmr -$" out &&
-	grep -q "^bin/hm-train .*-a ir18 --emb-size 512 -b 8 --loss arcface --epochs 24 --lr-steps 10,18,22 --hm powern:2 --lr 0.1 .* -o $SCRATCH/results/paper/casia-arcface-hm $SCRATCH/results/data/casia.hmr$" out &&
+	grep -q "^bin/hm-train .*-a ir18 --emb-size 512 -b 8 --loss arcface --epochs 34 --lr-steps 20,28,32 --hm powern:2 --lr 0.0015625 --clip-grad 5 .* -o $SCRATCH/results/paper/casia-arcface-hm $SCRATCH/results/data/casia.hmr$" out &&
 	grep -q "^bin/hm-embed -m $SCRATCH/results/paper/casia-arcface-hm/model.hmm $SCRATCH/results/data/lfw.hmr" out &&
 	grep -q "^bin/hm-verify -o $SCRATCH/results/paper/casia-arcface-hm/lfw.scores.csv $SCRATCH/lfw/pairs.txt " out &&
+	test ! -e results
+'
+
+# The rate follows the batch as arcface_torch scales it (0.1 x B / 512),
+# clipping and the schedule's shape are the paper profile's in both
+# profiles, and HM_CLIP=0 turns clipping off.
+test_expect_success 'the recipe: rate 0.1 x batch / 512, --clip-grad 5, the schedule scaled in PROFILE=small' '
+	make -C "$TEST_ROOT" --no-print-directory -n "${keep_tools[@]}" RESULTS="$SCRATCH/results" \
+		PROFILE=paper lfw-softmax CASIA="$SCRATCH/casia" LFW="$SCRATCH/lfw" >out 2>err &&
+	grep -q "^bin/hm-train .* -b 64 --loss softmax --epochs 34 --lr-steps 20,28,32 --lr 0.0125 --clip-grad 5 " out &&
+	make -C "$TEST_ROOT" --no-print-directory -n "${keep_tools[@]}" RESULTS="$SCRATCH/results" \
+		PROFILE=paper HM_BATCH=128 HM_CLIP=0 ms1m-lfw-softmax MS1M="$SCRATCH/webface" LFW="$SCRATCH/lfw" >out 2>err &&
+	grep -q "^bin/hm-train .* -b 128 --loss softmax --epochs 16 --lr-steps 8,14 --lr 0.025  *--checkpoint-every" out &&
+	make -C "$TEST_ROOT" --no-print-directory -n "${keep_tools[@]}" RESULTS="$SCRATCH/results" \
+		PROFILE=small lfw-softmax CASIA="$SCRATCH/casia" LFW="$SCRATCH/lfw" >out 2>err &&
+	grep -q "^bin/hm-train .* -b 64 --loss softmax --iters 2000 --lr-steps 1176,1647,1882 --lr 0.0125 --clip-grad 5 " out &&
 	test ! -e results
 '
 
@@ -115,7 +131,7 @@ test_expect_success 'insightface .rec sets (a folder with train.rec, or the file
 
 test_expect_success 'PROFILE=small lfw-arcface-hm end to end: packs, model, scores, the row' '
 	pmake lfw-arcface-hm CASIA="$SCRATCH/casia" LFW="$SCRATCH/lfw" >out 2>err &&
-	grep -q "^bin/hm-train .*-a ir:1,1,1,1:16,32,64,128 --emb-size 128 -b 8 --loss arcface --iters 10 --lr-steps 8 --hm powern:2 --lr 0.1" out &&
+	grep -q "^bin/hm-train .*-a ir:1,1,1,1:16,32,64,128 --emb-size 128 -b 8 --loss arcface --iters 10 --lr-steps 8 --hm powern:2 --lr 0.0015625 --clip-grad 5 " out &&
 	test -s results/data/casia.hmi && test -s results/data/lfw.hmr &&
 	r=results/small/casia-arcface-hm &&
 	test -s $r/model.hmm && test -s $r/checkpoint.hmm && test $(wc -l <$r/train.csv) = 11 &&
@@ -171,8 +187,11 @@ test_expect_success 'make table: both finished rows, baseline and -hm side by si
 	t=results/small/table.md && test -s $t && test -s results/small/lfw-roc.svg &&
 	grep -qx "## LFW: 100 pairs, 10 folds, exact threshold search" $t &&
 	grep -qx "| training | loss | -hm mode | lr | accuracy % | -hm | diff | AUC | -hm | diff | TAR@FAR=1e-3 % | -hm | diff |" $t &&
-	grep -q "^| CASIA | softmax | - | 0.1 | [0-9.]* +- [0-9.]* | - | - | [01]\.[0-9]* | - | - | n/a | - | - |$" $t &&
-	grep -q "^| CASIA | arcface | powern:2 | 0.1 | - | [0-9.]* +- [0-9.]* | - | - | [01]\.[0-9]* | - | - | n/a | - |$" $t &&
+	grep -q "^| CASIA | softmax | - | 0.0015625 | [0-9.]* +- [0-9.]* | - | - | [01]\.[0-9]* | - | - | n/a | - | - |$" $t &&
+	grep -q "^| CASIA | arcface | powern:2 | 0.0015625 | - | [0-9.]* +- [0-9.]* | - | - | [01]\.[0-9]* | - | - | n/a | - |$" $t &&
+	grep -q "^Training curves: .*results/small/casia-arcface-curves.svg" out &&
+	xmllint --noout results/small/casia-arcface-curves.svg results/small/casia-softmax-curves.svg &&
+	grep -q "casia-arcface-hm" results/small/casia-arcface-curves.svg &&
 	grep -q "^curve,pairs" results/small/lfw.csv &&
 	grep -q "^casia-arcface-hm,100,50,50,10," results/small/lfw.csv &&
 	grep -q "data-label=\"casia-softmax\"" results/small/lfw-roc.svg &&
