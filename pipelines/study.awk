@@ -50,11 +50,15 @@ function cells(l, m, w,    i, sd, n, nd, v, d, out) {
 	for (i = 1; i <= ns[l, m]; i++) {
 		sd = seeds[l, m, i]
 		if (!((l, m, sd) in done)) continue
+		# an empty TAR: hm-roc could not resolve FAR 1e-3 (too few
+		# different pairs); it takes no part in means or differences
+		if (w == "tar" && tar[l, m, sd] == "") continue
 		v[++n] = (w == "acc") ? acc[l, m, sd] : tar[l, m, sd]
-		if (m != "none" && ((l, "none", sd) in done))
+		if (m != "none" && ((l, "none", sd) in done) &&
+		    (w == "acc" || tar[l, "none", sd] != ""))
 			d[++nd] = v[n] - ((w == "acc") ? acc[l, "none", sd] : tar[l, "none", sd])
 	}
-	if (n == 0) return "- | -"
+	if (n == 0) return w == "tar" ? "n/a | " : "- | -"
 	ms(v, n); out = fmt(m_, s_)
 	if (m == "none" || nd == 0) return out " | "
 	ms(d, nd)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # make study end to end on a tiny synthetic set (20 identities x 6 images,
-# an LFW-shaped set of 100 pairs, a small net, 6 iterations; under a
+# an LFW-shaped set for 100 pairs of the real LFW list, a small net, 6 iterations; under a
 # minute): every run announced as "run K of N", one row per run, the
 # lr-matched control at lr x 2 L0 with L0 the baseline's first logged loss,
 # the table's cells and paired differences from the rows, a second make
@@ -12,11 +12,17 @@ for t in "$TEST_ROOT"/bin/hm-*; do keep_tools+=(-o "bin/${t##*/}"); done
 
 smake() {
 	make -C "$TEST_ROOT" --no-print-directory "${keep_tools[@]}" "${VG_MAKE[@]}" DEMO="$SCRATCH/demo" \
-		STUDY="$SCRATCH/study" DEMO_IDS=20 DEMO_IMGS=6 DEMO_LFW_PAIRS= DEMO_LFW_IDS=20 \
-		DEMO_LFW_PAIRS_PER_FOLD=5 DEMO_ARCH=ir:1,1,1,1:8,16,32,64 DEMO_EMB=32 \
+		STUDY="$SCRATCH/study" DEMO_IDS=20 DEMO_IMGS=6 DEMO_LFW_PAIRS="$SCRATCH/pairs100.txt" \
+		DEMO_ARCH=ir:1,1,1,1:8,16,32,64 DEMO_EMB=32 \
 		DEMO_BATCH=16 STUDY_ITERS=6 STUDY_LR_STEPS=4 STUDY_LOSSES="softmax arcface" \
 		STUDY_MODES="none powern:2" STUDY_SEEDS="1 2" "$@"
 }
+
+# 100 pairs of the real LFW list, its 10 folds kept: the first 5 matched and
+# the first 5 mismatched pairs of each fold under a "10<TAB>5" header.
+{ printf '10\t5\n'; for f in 0 1 2 3 4 5 6 7 8 9; do
+	sed -n "$((2 + 600 * f)),$((6 + 600 * f))p;$((302 + 600 * f)),$((306 + 600 * f))p" "$DATA/pairs.txt"
+done; } >pairs100.txt
 
 test_expect_success 'make study: exit 0, every run announced once, the table printed' '
 	smake study >out 2>err &&
@@ -29,10 +35,11 @@ test_expect_success 'make study: exit 0, every run announced once, the table pri
 	grep -qx "| loss | hard mining | lr | seeds | LFW accuracy % | diff | TAR@FAR=1e-3 % | diff |" out
 '
 
-test_expect_success 'one row per run: loss, mode, seed, rate, status, accuracy, TAR' '
+# 50 different pairs cannot resolve FAR 1e-3: hm-roc leaves that TAR empty.
+test_expect_success 'one row per run: loss, mode, seed, rate, status, accuracy, TAR (empty: n/a)' '
 	ls study/*/row | wc -l >n && echo 12 >n.want && cmp n n.want &&
 	cat study/*/row >rows &&
-	awk -F, "NF != 8 || \$6 != \"ok\" || !(\$7 > 0.3 && \$7 <= 1) || !(\$8 >= 0 && \$8 <= 1) { exit 1 }" rows &&
+	awk -F, "NF != 8 || \$6 != \"ok\" || !(\$7 > 0.3 && \$7 <= 1) || !(\$8 == \"\" || \$8 >= 0 && \$8 <= 1) { exit 1 }" rows &&
 	grep -q "^arcface-powern2-s2,arcface,powern:2,2,0.01,ok," rows &&
 	grep -q "^softmax-lrmatch-s1,softmax,lrmatch,1," rows &&
 	grep -q -- "--hm powern:2 --lr 0.01$" study/arcface-powern2-s2/train.opts
