@@ -232,7 +232,7 @@ $(HM_P)/table.md: $(foreach te,$(HM_TABLE_TESTS),$(HM_P)/$(te).csv) $(HM_P)/runs
 # -hm run in one plot (hm-plot pairs their styles), for every model trained.
 hm_trained = $(patsubst %/train.csv,%,$(wildcard $(HM_P)/*/train.csv))
 hm_curve_groups = $(sort $(patsubst %-hm,%,$(notdir $(hm_trained))))
-hm_curves_of = $(filter $(HM_P)/$(1) $(HM_P)/$(1)-hm,$(hm_trained))
+hm_curves_of = $(filter $(HM_P)/$(1),$(hm_trained)) $(filter $(HM_P)/$(1)-hm,$(hm_trained))
 
 .PHONY: curves
 curves: | bin/hm-plot
