@@ -136,17 +136,24 @@ test_expect_success '--clip-grad: 2 ranks of 8 clip as one process of 16 does' '
 # powern and focaln normalise their weights over the whole batch: each
 # rank's u_i needs the sums S_q and S_r of every rank (loss.h).  With each
 # rank's own sums the weights of a rank's 8 samples would sum to that
-# rank's mass, not the batch's share of it.
+# rank's mass, not the batch's share of it, and the first step's loss (the
+# same weights, the same images) would already differ by the two halves'
+# difference in S_q / S_r, percents.  So the first loss must agree to the
+# 6 digits train.csv prints, every later one to 1e-4.  The weights after 20
+# steps agree to 1e-6 on most machines; where the sgemm kernels differ
+# (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine) a rounding difference
+# of 1e-7 can carry one activation across its kink, and focaln:2 then moved
+# one batch-norm bias by 2.4e-4 (relative) and that bias's momentum by
+# 4e-3, so the weights are held to 1e-3 and the momentum is not compared.
 for mode in powern:2 focaln:2; do
-test_expect_success "--hm $mode normalises over the whole batch: the same weights and loss" '
+test_expect_success "--hm $mode normalises over the whole batch: the same losses and weights" '
 	O=$(echo "$ARGS" | sed "s/power:2/$mode/") &&
 	hm-train $O --iters 20 -o n1 p.hmr >/dev/null &&
 	$MPIRUN 2 hm-train $O --sync-bn --iters 20 -o n2 p.hmr >/dev/null &&
-	weights_agree n2/model.hmm n1/model.hmm 1e-5 &&
-	weights_agree n2/checkpoint.hmm n1/checkpoint.hmm 1e-4 &&
 	cut -d, -f3 n1/train.csv >a && cut -d, -f3 n2/train.csv >b &&
 	paste -d, a b | awk -F, "NR > 1 { d = \$1 - \$2; if (d < 0) d = -d;
-		if (d > 1e-4 * \$2) bad = 1 } END { exit bad }"
+		if (d > (NR == 2 ? 1e-5 : 1e-4) * \$2) bad = 1 } END { exit bad }" &&
+	weights_agree n2/model.hmm n1/model.hmm 1e-3
 '
 done
 
