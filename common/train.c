@@ -16,6 +16,7 @@
 #include "progress.h"
 #include "rng.h"
 #include "scores.h"
+#include "util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -574,15 +575,6 @@ static void trainer_free(struct trainer *T)
 	free(T->vs);
 	free(T->valcsv_path);
 	free(T->valcsv);
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(n);
-	if (p)
-		snprintf(p, n, "%s/%s", dir, name);
-	return p;
 }
 
 /* Every rank starts from rank 0's state (parameters, buffers, momentum,
