@@ -1,5 +1,5 @@
 /*
- * bench/model.c: images per second of a backbone (common/model.c), training
+ * bench/model.c: images per second of a backbone (common/model*.c), training
  * step (forward + backward) and inference (eval forward), with the memory
  * model_set_batch() planned.  Not a test; run by bench/model.sh, which
  * builds it against libhm.a and runs PyTorch on the same network:

@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/model.sh: training-step and inference speed of a backbone with
-# common/model.c (bench/model.c), then PyTorch 1.13 (Debian) on the same
+# common/model*.c (bench/model.c), then PyTorch 1.13 (Debian) on the same
 # network, batch and thread count: the reference modules that
 # tests/ref/model_torch.py checks us against, in float32.
 #   bench/model.sh [ARCH [BATCH [THREADS]]]    (default ir18 8 2)

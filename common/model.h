@@ -47,7 +47,7 @@
  *
  * Memory: model_set_batch() plans one arena for activations and activation
  * gradients by lifetime, so buffers that are never live at the same time
- * share memory (see model.c); model_batch_bytes() says how much.  Training
+ * share memory (see modelplan.c); model_batch_bytes() says how much.  Training
  * keeps for the backward only what is expensive to recompute (convolution
  * and linear outputs, block outputs): batch-norm and PReLU outputs are
  * recomputed from their inputs and the saved statistics when the backward

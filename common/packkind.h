@@ -3,7 +3,8 @@
  * hm-pack imports and how they are told apart, the names of a pack's side
  * files (OUT.hmi, OUT.labels.csv, OUT.pairs.csv), and what a tool that
  * reads packs says when given something else.  For pack.c (the build),
- * data.c (the loader) and train.c, which need these without the build.
+ * packsrc.c (its readers), packinfo.c, data.c (the loader) and train.c,
+ * which need these without the build.
  */
 #ifndef HM_PACKKIND_H
 #define HM_PACKKIND_H

@@ -76,6 +76,10 @@ void synth_identity_draw(struct synth_identity *id, uint64_t seed, uint64_t stre
 void synth_identity_lookalike(struct synth_identity *out,
 			      const struct synth_identity *base,
 			      uint64_t seed, uint64_t stream);
+/* XOR-ed into an identity's stream for the look-alike draws: the
+ * perturbation above, and a set builder's choice of who is a look-alike
+ * of whom. */
+#define SYNTH_STREAM_LOOK 0x1d1d1d1d00000002ULL
 
 struct synth_canvas;
 /* Work area for one thread rendering WIDTH x HEIGHT images; NULL with the
@@ -100,7 +104,7 @@ int synth_render(struct synth_canvas *c, struct image *out, float lmk[5][2],
 		 uint64_t image_stream, uint64_t video_stream,
 		 const float (*target)[2]);
 
-/* --- data sets --- */
+/* --- data sets (synthset.c) --- */
 
 enum synth_kind { SYNTH_CASIA, SYNTH_LFW, SYNTH_YTF };
 

@@ -1,5 +1,5 @@
 /*
- * model-driver: runs common/model.c for tests/ref/model_torch.py.  Inputs
+ * model-driver: runs common/model*.c for tests/ref/model_torch.py.  Inputs
  * and outputs are .hmm files (hm-model(5)), so the test reads our results
  * with the same loader a user would.
  *

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Whole backbones of common/model.c against PyTorch reference modules (TAP).
+"""Whole backbones of common/model*.c against PyTorch reference modules (TAP).
 
 The reference modules (tests/ref/torch_models.py) are written from the
 upstream sources (insightface arcface_torch/backbones/iresnet.py:

@@ -1,0 +1,431 @@
+/*
+ * modelrun.c: the forward and backward passes over the graph of model.c,
+ * in the buffers that modelplan.c planned: recomputing the values the
+ * backward did not keep, and batch-norm folding for inference.
+ */
+#include "modelint.h"
+#include "err.h"
+#include "nn.h"
+#include "rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Forward and backward */
+/* Points every value at its buffers for a pass: PASS 0 eval forward, 1
+ * training forward, 2 backward (recomputed values in their recomputation
+ * buffers). */
+static void bind(struct model *m, int pass, const float *inp, float *dinp)
+{
+	for (int i = 0; i < m->n_v; i++) {
+		struct value *v = &m->v[i];
+		int r = pass ? v->root : v->eroot;
+		size_t off = pass == 0 ? m->off_eval[r]
+			   : pass == 2 && v->recomp >= 0 ? m->off_rc[r] : m->off_train[r];
+		v->data = off == NONE ? NULL : m->arena + off;
+		v->grad = pass && m->off_grad[r] != NONE ? m->arena + m->off_grad[r] : NULL;
+	}
+	m->v[m->input].data = (float *)inp;
+	m->v[m->input].grad = dinp;
+}
+
+/* The PReLU slopes of batch-norm layer L as a [C] vector (a single slope
+ * spread over m->chan), or NULL when no PReLU is fused into it. */
+static const float *slopes(struct model *m, const struct layer *l, int C)
+{
+	if (l->act < 0)
+		return NULL;
+	const float *a = m->t[l->act].data;
+	if (!l->scalar)
+		return a;
+	for (int c = 0; c < C; c++)
+		m->chan[c] = a[0];
+	return m->chan;
+}
+
+/* Eval-mode batch norm of layer L as out = x scale + shift (PyTorch's
+ * form): scale = gamma / sqrt(running_var + eps), shift = beta -
+ * running_mean scale. */
+static void bn_eval_affine(const struct model *m, const struct layer *l, int C, float *scale,
+			   float *shift)
+{
+	const float *g = m->t[l->w].data, *b = m->t[l->b].data;
+	const float *rm = m->t[l->rm].data, *rv = m->t[l->rv].data;
+	for (int c = 0; c < C; c++) {
+		scale[c] = g[c] / (float)sqrt((double)rv[c] + BN_EPS);
+		shift[c] = b[c] - rm[c] * scale[c];
+	}
+}
+
+/* With synchronised batch norm (the replicas' S->backward wants the
+ * gradient at the norm's output): turns DY, the gradient at the fused
+ * PReLU's output, into the gradient at its input in place, and accumulates
+ * the slopes' gradient into DALPHA [C] (may be NULL); the norm's output z
+ * is recomputed from its input X as the forward computed it. */
+static void act_grad_inplace(float *dy, float *dalpha, const float *x, const float *gamma,
+			     const float *beta, const float *alpha, const float *mean,
+			     const float *invstd, int N, int C, int HW)
+{
+	const size_t cs = (size_t)C * HW;
+	for (int c = 0; c < C; c++) {
+		const float mu = mean[c], scale = (gamma ? gamma[c] : 1.0f) * invstd[c];
+		const float shift = beta ? beta[c] : 0.0f, a = alpha[c];
+		double s = 0;
+		for (int n = 0; n < N; n++) {
+			const float *xn = x + n * cs + (size_t)c * HW;
+			float *g = dy + n * cs + (size_t)c * HW;
+			for (int t = 0; t < HW; t++) {
+				const float z = (xn[t] - mu) * scale + shift;
+				if (!(z > 0)) {
+					s += (double)g[t] * z;
+					g[t] *= a;
+				}
+			}
+		}
+		if (dalpha)
+			dalpha[c] += (float)s;
+	}
+}
+
+static void forward_layer(struct model *m, struct layer *l, int B, int train, struct rng *r)
+{
+	struct value *vi = &m->v[l->in], *vo = &m->v[l->out];
+	struct value *v2 = l->in2 >= 0 ? &m->v[l->in2] : NULL;
+	float *W = l->w >= 0 ? m->t[l->w].data : NULL, *b = l->b >= 0 ? m->t[l->b].data : NULL;
+	int hw = vi->h * vi->w;
+	size_t n = (size_t)B * vi->n;
+	switch (l->kind) {
+	case L_CONV: {
+		struct conv2d_dims d = { B, vi->c, vi->h, vi->w, vo->c, l->k, l->stride, l->pad };
+		/* folded: the batch norm after it adds the shift */
+		if (!train && m->fold_ok && l->fw != NONE)
+			W = m->fold + l->fw;
+		conv2d_forward(vo->data, m->work, vi->data, W, NULL, &d);
+		break;
+	}
+	case L_BN: {
+		float *mean = m->bnstat + l->stat, *invstd = mean + vi->c;
+		const int C = vi->c;
+		const float *alpha = slopes(m, l, C);
+		if (train && m->bn_sync) {
+			m->bn_sync->forward(m->bn_sync->ctx, vo->data, mean, invstd,
+					    m->t[l->rm].data, m->t[l->rv].data, vi->data,
+					    W, b, B, C, hw, BN_EPS, BN_MOMENTUM);
+			if (alpha)
+				channel_affine_prelu(vo->data, vo->data, NULL, NULL, alpha, B, C,
+						     hw);
+		} else if (train) {
+			batchnorm_prelu_forward(vo->data, mean, invstd, m->t[l->rm].data,
+						m->t[l->rv].data, vi->data, W, b, alpha, B, C, hw,
+						BN_EPS, BN_MOMENTUM);
+		} else if (m->fold_ok && l->fb != NONE) {
+			channel_affine_prelu(vo->data, vi->data, NULL, m->fold + l->fb, alpha, B,
+					     C, hw);
+		} else {
+			float *scale = m->chan + m->max_c, *shift = scale + m->max_c;
+			bn_eval_affine(m, l, C, scale, shift);
+			channel_affine_prelu(vo->data, vi->data, scale, shift, alpha, B, C, hw);
+		}
+		break;
+	}
+	case L_PRELU:
+		if (!train)	/* may be in place */
+			channel_affine_prelu(vo->data, vi->data, NULL, NULL, W, B,
+					     l->scalar ? 1 : vi->c, l->scalar ? (int)vi->n : hw);
+		else if (l->scalar)
+			prelu_forward(vo->data, vi->data, W, B, 1, (int)vi->n);
+		else
+			prelu_forward(vo->data, vi->data, W, B, vi->c, hw);
+		break;
+	case L_MAXPOOL:
+		maxpool_forward(vo->data, l->argmax, vi->data, B, vi->c, vi->h, vi->w, l->k,
+				l->stride, l->pad);
+		break;
+	case L_DROPOUT:
+		l->p = train ? m->dropout : 0;
+		if (l->p > 0)
+			dropout_forward(vo->data, l->mask, r, vi->data, l->p, n);
+		else if (vo->data != vi->data)	/* eval runs it in place */
+			memcpy(vo->data, vi->data, n * sizeof(float));
+		break;
+	case L_LINEAR:
+		if (!train && m->fold_ok && l->folded)
+			linear_forward(vo->data, vi->data, l->fw != NONE ? m->fold + l->fw : W, NULL,
+				       B, (int)vi->n, (int)vo->n);
+		else
+			linear_forward(vo->data, vi->data, W, b, B, (int)vi->n, (int)vo->n);
+		break;
+	case L_ADD:
+		residual_forward(vo->data, vi->data, v2->data, n);
+		break;
+	case L_GAP:
+		/* out[b][c] = mean over the plane (AdaptiveAvgPool2d(1)) */
+		for (int i = 0; i < B * vi->c; i++) {
+			const float *x = vi->data + (size_t)i * hw;
+			double s = 0;
+			for (int j = 0; j < hw; j++)
+				s += x[j];
+			vo->data[i] = (float)(s / hw);
+		}
+		break;
+	case L_SIGMOID:
+		for (size_t i = 0; i < n; i++)
+			vo->data[i] = (float)(1 / (1 + exp(-(double)vi->data[i])));
+		break;
+	case L_SCALE:
+		/* out[b][c][.] = x[b][c][.] * s[b][c] */
+		for (int i = 0; i < B * vi->c; i++) {
+			const float *x = vi->data + (size_t)i * hw;
+			float s = v2->data[i], *y = vo->data + (size_t)i * hw;
+			for (int j = 0; j < hw; j++)
+				y[j] = x[j] * s;
+		}
+		break;
+	}
+}
+
+static void backward_layer(struct model *m, struct layer *l, int B)
+{
+	struct value *vi = &m->v[l->in], *vo = &m->v[l->out];
+	struct value *v2 = l->in2 >= 0 ? &m->v[l->in2] : NULL;
+	struct model_tensor *tw = l->w >= 0 ? &m->t[l->w] : NULL;
+	struct model_tensor *tb = l->b >= 0 ? &m->t[l->b] : NULL;
+	float *W = tw ? tw->data : NULL, *dW = tw ? tw->grad : NULL;
+	float *db = tb ? tb->grad : NULL, *dx = vi->grad;
+	const float *dy = vo->grad;
+	int hw = vi->h * vi->w;
+	size_t n = (size_t)B * vi->n;
+	switch (l->kind) {
+	case L_CONV: {
+		struct conv2d_dims d = { B, vi->c, vi->h, vi->w, vo->c, l->k, l->stride, l->pad };
+		conv2d_backward(dx, dW, NULL, m->work, dy, vi->data, W, &d);
+		break;
+	}
+	case L_BN: {
+		float *mean = m->bnstat + l->stat, *invstd = mean + vi->c;
+		const int C = vi->c;
+		const float *alpha = slopes(m, l, C), *beta = tb ? tb->data : NULL;
+		float *dalpha = NULL;
+		if (alpha) {
+			dalpha = l->scalar ? m->chan + 3 * (size_t)m->max_c : m->t[l->act].grad;
+			if (l->scalar)
+				memset(dalpha, 0, (size_t)C * sizeof *dalpha);
+		}
+		if (m->bn_sync) {
+			if (alpha)
+				act_grad_inplace(vo->grad, dalpha, vi->data, W, beta, alpha, mean,
+						 invstd, B, C, hw);
+			m->bn_sync->backward(m->bn_sync->ctx, dx, dW, db, vo->grad, vi->data, W,
+					     mean, invstd, B, C, hw);
+		} else {
+			batchnorm_prelu_backward(dx, dW, db, dalpha, dy, vi->data, W, beta, alpha,
+						 mean, invstd, B, C, hw);
+		}
+		if (alpha && l->scalar) {	/* one slope: the channels' sum, in order */
+			double s = 0;
+			for (int c = 0; c < C; c++)
+				s += dalpha[c];
+			m->t[l->act].grad[0] += (float)s;
+		}
+		break;
+	}
+	case L_PRELU:
+		if (l->scalar)
+			prelu_backward(dx, dW, dy, vi->data, W, B, 1, (int)vi->n);
+		else
+			prelu_backward(dx, dW, dy, vi->data, W, B, vi->c, hw);
+		break;
+	case L_MAXPOOL:
+		maxpool_backward(dx, dy, l->argmax, B, vi->c, vi->h, vi->w, l->k, l->stride,
+				 l->pad);
+		break;
+	case L_DROPOUT:
+		if (l->p > 0)
+			dropout_backward(dx, dy, l->mask, l->p, n);
+		else
+			residual_backward(dx, NULL, dy, n);
+		break;
+	case L_LINEAR:
+		linear_backward(dx, dW, db, dy, vi->data, W, B, (int)vi->n, (int)vo->n);
+		break;
+	case L_ADD:
+		/* out = a + b in place on a: da is dout itself (the same buffer) */
+		residual_backward(NULL, v2->grad, dy, n);
+		break;
+	case L_GAP:
+		for (int i = 0; i < B * vi->c; i++) {
+			float g = (float)(dy[i] / hw), *d = dx + (size_t)i * hw;
+			for (int j = 0; j < hw; j++)
+				d[j] += g;
+		}
+		break;
+	case L_SIGMOID:
+		/* y = 1/(1+exp(-x)): dx += dy y (1 - y) */
+		for (size_t i = 0; i < n; i++) {
+			float y = vo->data[i];
+			dx[i] += dy[i] * y * (1 - y);
+		}
+		break;
+	case L_SCALE:
+		/* y = x s: dx += dy s;  ds[b][c] += sum dy x */
+		for (int i = 0; i < B * vi->c; i++) {
+			const float *x = vi->data + (size_t)i * hw, *g = dy + (size_t)i * hw;
+			float s = v2->data[i], *d = dx + (size_t)i * hw;
+			double acc = 0;
+			for (int j = 0; j < hw; j++) {
+				d[j] += g[j] * s;
+				acc += (double)g[j] * x[j];
+			}
+			v2->grad[i] += (float)acc;
+		}
+		break;
+	}
+}
+
+int model_fold_bn(struct model *m, int in_place)
+{
+	int nv = m->n_v, L = m->n_l;
+	if (m->fold_inplace)
+		return 0;	/* already, and the weights cannot fold twice */
+	int *prod = malloc(sizeof(int) * 2 * (size_t)(nv ? nv : 1));
+	if (!prod)
+		return hm_error("out of memory");
+	int *readers = prod + nv;
+	for (int i = 0; i < nv; i++)
+		prod[i] = -1, readers[i] = m->v[i].root != i ? 1 << 20 : 0;
+	for (int i = 0; i < nv; i++)
+		if (m->v[i].root != i)
+			readers[m->v[i].root] = 1 << 20;	/* aliased */
+	for (int i = 0; i < L; i++) {
+		prod[m->l[i].out] = i;
+		readers[m->l[i].in]++;
+		if (m->l[i].in2 >= 0)
+			readers[m->l[i].in2]++;
+	}
+	/* Which batch norms fold: those whose input is a convolution's or
+	 * linear layer's output that nothing else reads. */
+	size_t n = 0;
+	for (int i = 0; i < L; i++) {
+		m->l[i].fw = m->l[i].fb = NONE;
+		m->l[i].folded = 0;
+	}
+	for (int i = 0; i < L; i++) {
+		struct layer *b = &m->l[i];
+		int p = prod[b->in];
+		if (b->kind != L_BN || p < 0 || readers[b->in] != 1 ||
+		    (m->l[p].kind != L_CONV && m->l[p].kind != L_LINEAR))
+			continue;
+		m->l[p].folded = 1;
+		if (!in_place) {
+			m->l[p].fw = n;
+			n += (m->t[m->l[p].w].count + ALIGN_FLOATS - 1) / ALIGN_FLOATS *
+			     ALIGN_FLOATS;
+		}
+		b->fb = n;
+		n += (size_t)(m->v[b->in].c + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+	}
+	m->fold_ok = 0;
+	if (n > m->n_fold) {
+		float *f = aligned_alloc(64, n * sizeof(float));
+		if (!f) {
+			free(prod);
+			return hm_error("out of memory folding batch norm (%zu MiB)",
+					n * sizeof(float) >> 20);
+		}
+		free(m->fold);
+		m->fold = f;
+		m->n_fold = n;
+	}
+	/* W'[o] = W[o] scale[o]; shift' = shift (+ bias scale for a linear
+	 * layer), with scale, shift the eval-mode norm's (bn_eval_affine). */
+	float *scale = m->chan + m->max_c, *shift = scale + m->max_c;
+	for (int i = 0; i < L; i++) {
+		struct layer *b = &m->l[i];
+		if (b->fb == NONE)
+			continue;
+		const struct layer *p = &m->l[prod[b->in]];
+		const int C = m->v[b->in].c;
+		const struct model_tensor *w = &m->t[p->w];
+		const size_t row = w->count / (size_t)C;
+		bn_eval_affine(m, b, C, scale, shift);
+		float *fw = in_place ? w->data : m->fold + p->fw, *fb = m->fold + b->fb;
+		for (int o = 0; o < C; o++) {
+			for (size_t k = 0; k < row; k++)
+				fw[o * row + k] = w->data[o * row + k] * scale[o];
+			fb[o] = p->kind == L_LINEAR ? m->t[p->b].data[o] * scale[o] + shift[o]
+						    : shift[o];
+		}
+	}
+	free(prod);
+	m->fold_ok = 1;
+	m->fold_inplace = in_place;
+	return 0;
+}
+
+/* Writes value R again, as the training forward did, into its
+ * recomputation buffer (bound by bind(m, 2, ...)). */
+static void recompute(struct model *m, int r, int B)
+{
+	struct layer *l = &m->l[m->v[r].recomp];
+	struct value *vi = &m->v[l->in], *vo = &m->v[r];
+	const float *W = m->t[l->w].data;
+	int hw = vi->h * vi->w;
+	if (l->kind == L_BN) {
+		const float *mean = m->bnstat + l->stat, *invstd = mean + vi->c;
+		batchnorm_prelu_apply(vo->data, vi->data, W, m->t[l->b].data, slopes(m, l, vi->c),
+				      mean, invstd, B, vi->c, hw);
+	} else if (l->scalar) {
+		prelu_forward(vo->data, vi->data, W, B, 1, (int)vi->n);
+	} else {
+		prelu_forward(vo->data, vi->data, W, B, vi->c, hw);
+	}
+}
+
+const float *model_forward(struct model *m, const float *inp, int B, int train,
+			   struct rng *r)
+{
+	m->trained = 0;
+	if (!m->arena)
+		return hm_error("model: no batch planned (model_set_batch)"), NULL;
+	if (B < 1 || B > m->max_batch)
+		return hm_error("model: batch of %d, planned for 1 to %d", B, m->max_batch), NULL;
+	if (train && B < 2)
+		return hm_error("model: training needs a batch of at least 2 (batch norm)"), NULL;
+	if (train && m->dropout > 0 && !r)
+		return hm_error("model: dropout needs a random number generator"), NULL;
+	if (train && m->fold_inplace)
+		return hm_error("model: batch norm folded into the weights for inference "
+				"(model_fold_bn); load the tensors again to train"), NULL;
+	bind(m, train, inp, NULL);
+	if (train)
+		m->fold_ok = 0;	/* the running statistics move */
+	for (int i = 0; i < m->n_l; i++)
+		forward_layer(m, &m->l[i], B, train, r);
+	m->B = B;
+	m->inp = inp;
+	m->trained = train;
+	return m->v[m->output].data;
+}
+
+void model_backward(struct model *m, const float *demb, float *dinp)
+{
+	if (!m->trained)
+		return;
+	int B = m->B, L = m->n_l;
+	bind(m, 2, m->inp, dinp);
+	struct value *out = &m->v[m->output];
+	memcpy(out->grad, demb, (size_t)B * out->n * sizeof(float));
+	for (int i = L - 1; i >= 0; i--) {
+		int step = 2 * L - 1 - i;
+		for (int r = 0; r < m->n_v; r++) {
+			if (m->zero_step[r] == step)
+				memset(m->arena + m->off_grad[r], 0,
+				       (size_t)B * m->v[r].n * sizeof(float));
+			if (m->rc_step[r] == step)	/* sources first: lower index */
+				recompute(m, r, B);
+		}
+		backward_layer(m, &m->l[i], B);
+	}
+}
