@@ -89,7 +89,7 @@ struct cmdline {
 	const char *loss, *hm;
 	const char *pairs_next;		/* --val-pairs waiting for its --val */
 	const char *scale, *margin, *lbase, *lgamma, *lpower, *lmin;
-	int easy, quiet, progress, verbose, schedule_set;
+	int easy, quiet, progress, verbose;
 };
 
 /* The long name of option O, a short one's long twin ("batch" for 'b'). */
@@ -190,7 +190,6 @@ static void parse_args(struct cmdline *cl, int argc, char **argv)
 		case OPT_LR_SCHEDULE:
 			if (optim_schedule_parse(&c->schedule, &c->poly_power, optarg) < 0)
 				die_usage("--lr-schedule: %s", hm_errmsg());
-			cl->schedule_set = 1;
 			break;
 		case OPT_WARMUP:
 			c->warmup = cli_long("--warmup", optarg, 0, 1L << 40);
