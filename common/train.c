@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,18 +34,100 @@
 
 #define MSG_MAX 1024
 
-const char *const train_run_options[] = {
-	"arch", "emb-size", "classes", "loss", "scale", "margin", "easy-margin",
-	"lambda-base", "lambda-gamma", "lambda-power", "lambda-min", "hm",
-	"batch", "epochs", "iters", "lr", "lr-schedule", "lr-steps", "warmup",
-	"momentum", "wd", "seed", "clip-grad", NULL
+/*
+ * The run-defining options: one row each, in the order of their
+ * "train.NAME" entries in a checkpoint (the order checkpoints were always
+ * written in).  The writer (config_to_kv), the reader (config_from_file),
+ * the resume checks (check_given) and the tool's bookkeeping of what was
+ * given (train_config_given) all walk this table.  A new option: its
+ * field in struct train_config, a row here (with the stored value its
+ * absence means in older checkpoints), and hm-train's long option of the
+ * same name.
+ */
+enum opt_type {
+	OT_TEXT,	/* char[]: as is */
+	OT_INT,		/* int: decimal */
+	OT_LONG,	/* long: decimal */
+	OT_U64,		/* uint64_t: decimal */
+	OT_FLOAT,	/* float: 9 significant digits, which read back exactly */
+	OT_DOUBLE,	/* double: the fewest digits that read back exactly */
+	OT_LOSS,	/* enum loss_kind: loss_kind_name() */
+	OT_HM,		/* enum hm_kind and, at off2, its float parameter:
+			   "none" or "NAME:G" (G as OT_FLOAT) */
+	OT_SCHEDULE,	/* enum lr_kind and, at off2, poly's double power:
+			   optim_schedule_name() */
+	OT_STEPS,	/* char[]: as is, "none" when empty */
 };
 
-/* Run-defining options newer than the first checkpoints: a checkpoint
- * without one resumes with this value, the behaviour it was trained with. */
-static const char *stored_default(const char *name)
+struct run_option {
+	const char *name;	/* the long option; "train.NAME" in checkpoints */
+	enum opt_type type;
+	size_t off, size;	/* the field in struct train_config */
+	size_t off2;		/* OT_HM, OT_SCHEDULE: the second field */
+	const char *dflt;	/* the stored value a checkpoint older than the
+				   option means (the behaviour it was trained
+				   with); NULL: the option is required */
+	int may_change;		/* a resume may give another value: the length
+				   (longer only) and the step milestones.  The
+				   others define what the model is or how its
+				   state was reached, and must match. */
+};
+
+#define FIELD(f) .off = offsetof(struct train_config, f), \
+		 .size = sizeof(((struct train_config *)0)->f)
+#define FIELD2(f) .off2 = offsetof(struct train_config, f)
+
+static const struct run_option run_options[] = {
+	{ "arch", OT_TEXT, FIELD(arch) },
+	{ "emb-size", OT_INT, FIELD(emb_dim) },
+	{ "classes", OT_INT, FIELD(classes) },
+	{ "loss", OT_LOSS, FIELD(loss.kind) },
+	{ "scale", OT_FLOAT, FIELD(loss.s) },
+	{ "margin", OT_FLOAT, FIELD(loss.m) },
+	{ "easy-margin", OT_INT, FIELD(loss.easy_margin) },
+	{ "lambda-base", OT_FLOAT, FIELD(loss.lambda_base) },
+	{ "lambda-gamma", OT_FLOAT, FIELD(loss.lambda_gamma) },
+	{ "lambda-power", OT_FLOAT, FIELD(loss.lambda_power) },
+	{ "lambda-min", OT_FLOAT, FIELD(loss.lambda_min) },
+	{ "hm", OT_HM, FIELD(loss.hm), FIELD2(loss.hm_param) },
+	{ "batch", OT_INT, FIELD(batch) },
+	{ "epochs", OT_LONG, FIELD(epochs), .may_change = 1 },
+	{ "iters", OT_LONG, FIELD(iters), .may_change = 1 },
+	{ "lr", OT_DOUBLE, FIELD(lr) },
+	{ "lr-schedule", OT_SCHEDULE, FIELD(schedule), FIELD2(poly_power) },
+	{ "lr-steps", OT_STEPS, FIELD(lr_steps), .may_change = 1 },
+	{ "warmup", OT_LONG, FIELD(warmup) },
+	{ "momentum", OT_DOUBLE, FIELD(momentum) },
+	{ "wd", OT_DOUBLE, FIELD(wd) },
+	{ "seed", OT_U64, FIELD(seed) },
+	{ "clip-grad", OT_DOUBLE, FIELD(clip_grad), .dflt = "0" },
+};
+
+#define N_RUN_OPTIONS ((int)(sizeof run_options / sizeof run_options[0]))
+
+/* Room for the stored text of any option (arch and lr_steps are the
+ * longest). */
+#define OPT_TEXT_MAX 512
+
+static const struct run_option *run_option(const char *name)
 {
-	return !strcmp(name, "clip-grad") ? "0" : NULL;
+	for (int i = 0; name && i < N_RUN_OPTIONS; i++)
+		if (!strcmp(run_options[i].name, name))
+			return &run_options[i];
+	return NULL;
+}
+
+int train_config_given(struct train_config *c, const char *name)
+{
+	const struct run_option *o = run_option(name);
+	if (!o)
+		return 0;
+	for (int i = 0; i < c->n_given; i++)
+		if (!strcmp(c->given[i], o->name))
+			return 1;
+	if (c->n_given < TRAIN_MAX_GIVEN)
+		c->given[c->n_given++] = o->name;
+	return 1;
 }
 
 void train_config_default(struct train_config *c)
@@ -150,52 +233,62 @@ static int tensor_add(struct kvs *k, const char *name, float *data, int ndim,
 	return 0;
 }
 
-/* The run-defining options as "train.NAME" = canonical text (doubles in
- * the fewest digits that read back exactly, floats in 9). */
-static int config_to_kv(struct kvs *k, const struct train_config *c)
+/* Option O of C as stored: BUF (OPT_TEXT_MAX bytes) gets the canonical
+ * text (doubles in the fewest digits that read back exactly, floats in 9). */
+static const char *opt_format(char *buf, const struct run_option *o,
+			      const struct train_config *c)
 {
-	const struct loss_config *l = &c->loss;
-	char hm[64], lr[32], mom[32], wd[32], clip[32], sched[48];
-	scores_fmt_double(lr, c->lr);
-	scores_fmt_double(clip, c->clip_grad);
-	optim_schedule_name(sched, sizeof sched, c->schedule, c->poly_power);
-	scores_fmt_double(mom, c->momentum);
-	scores_fmt_double(wd, c->wd);
-	if (l->hm == HM_NONE)
-		snprintf(hm, sizeof hm, "none");
-	else
-		snprintf(hm, sizeof hm, "%s:%.9g", loss_hm_name(l->hm), l->hm_param);
-	return kv_add(k, "train.arch", "%s", c->arch) ||
-	       kv_add(k, "train.emb-size", "%d", c->emb_dim) ||
-	       kv_add(k, "train.classes", "%d", c->classes) ||
-	       kv_add(k, "train.loss", "%s", loss_kind_name(l->kind)) ||
-	       kv_add(k, "train.scale", "%.9g", l->s) ||
-	       kv_add(k, "train.margin", "%.9g", l->m) ||
-	       kv_add(k, "train.easy-margin", "%d", l->easy_margin) ||
-	       kv_add(k, "train.lambda-base", "%.9g", l->lambda_base) ||
-	       kv_add(k, "train.lambda-gamma", "%.9g", l->lambda_gamma) ||
-	       kv_add(k, "train.lambda-power", "%.9g", l->lambda_power) ||
-	       kv_add(k, "train.lambda-min", "%.9g", l->lambda_min) ||
-	       kv_add(k, "train.hm", "%s", hm) ||
-	       kv_add(k, "train.batch", "%d", c->batch) ||
-	       kv_add(k, "train.epochs", "%ld", c->epochs) ||
-	       kv_add(k, "train.iters", "%ld", c->iters) ||
-	       kv_add(k, "train.lr", "%s", lr) ||
-	       kv_add(k, "train.lr-schedule", "%s", sched) ||
-	       kv_add(k, "train.lr-steps", "%s", c->lr_steps[0] ? c->lr_steps : "none") ||
-	       kv_add(k, "train.warmup", "%ld", c->warmup) ||
-	       kv_add(k, "train.momentum", "%s", mom) ||
-	       kv_add(k, "train.wd", "%s", wd) ||
-	       kv_add(k, "train.seed", "%" PRIu64, c->seed) ||
-	       kv_add(k, "train.clip-grad", "%s", clip) ? -1 : 0;
+	const void *p = (const char *)c + o->off, *p2 = (const char *)c + o->off2;
+	switch (o->type) {
+	case OT_TEXT:
+		snprintf(buf, OPT_TEXT_MAX, "%s", (const char *)p);
+		break;
+	case OT_INT:
+		snprintf(buf, OPT_TEXT_MAX, "%d", *(const int *)p);
+		break;
+	case OT_LONG:
+		snprintf(buf, OPT_TEXT_MAX, "%ld", *(const long *)p);
+		break;
+	case OT_U64:
+		snprintf(buf, OPT_TEXT_MAX, "%" PRIu64, *(const uint64_t *)p);
+		break;
+	case OT_FLOAT:
+		snprintf(buf, OPT_TEXT_MAX, "%.9g", *(const float *)p);
+		break;
+	case OT_DOUBLE:
+		scores_fmt_double(buf, *(const double *)p);
+		break;
+	case OT_LOSS:
+		snprintf(buf, OPT_TEXT_MAX, "%s", loss_kind_name(*(const enum loss_kind *)p));
+		break;
+	case OT_HM:
+		if (*(const enum hm_kind *)p == HM_NONE)
+			snprintf(buf, OPT_TEXT_MAX, "none");
+		else
+			snprintf(buf, OPT_TEXT_MAX, "%s:%.9g",
+				 loss_hm_name(*(const enum hm_kind *)p), *(const float *)p2);
+		break;
+	case OT_SCHEDULE:
+		optim_schedule_name(buf, OPT_TEXT_MAX, *(const enum lr_kind *)p,
+				    *(const double *)p2);
+		break;
+	case OT_STEPS:
+		snprintf(buf, OPT_TEXT_MAX, "%s", *(const char *)p ? (const char *)p : "none");
+		break;
+	}
+	return buf;
 }
 
-static const char *kv_find(const struct kvs *k, const char *key)
+/* The run-defining options as "train.NAME" = opt_format()'s text. */
+static int config_to_kv(struct kvs *k, const struct train_config *c)
 {
-	for (int i = 0; i < k->n; i++)
-		if (!strcmp(k->kv[i].key, key))
-			return k->kv[i].value;
-	return NULL;
+	for (int i = 0; i < N_RUN_OPTIONS; i++) {
+		char key[64], buf[OPT_TEXT_MAX];
+		snprintf(key, sizeof key, "train.%s", run_options[i].name);
+		if (kv_add(k, key, "%s", opt_format(buf, &run_options[i], c)) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* Whether S is a whole stored number: finite; with INTEGER, a decimal
@@ -217,80 +310,97 @@ static int stored_number_ok(const char *s, int integer)
 	return end != s && !*end && !errno;
 }
 
-/* Reads the stored options back into C (its other fields untouched). */
-static int config_from_file(struct train_config *c, const struct modelfile *mf,
-			    const char *path)
+/* Whether the stored text of O must be a number: 0 no, 1 an integer,
+ * 2 a real. */
+static int opt_number(const struct run_option *o)
 {
-	const char *v[32];
-	int n = 0;
-	for (; train_run_options[n]; n++) {
-		char key[64];
-		snprintf(key, sizeof key, "train.%s", train_run_options[n]);
-		v[n] = modelfile_get(mf, key);
-		if (!v[n])
-			v[n] = stored_default(train_run_options[n]);
-		if (!v[n])
-			return hm_error_file(path, "not a checkpoint: no '%s'", key);
-		static const char *const text = " arch loss hm lr-schedule lr-steps ";
-		static const char *const integer =
-			" emb-size classes easy-margin batch epochs iters warmup seed ";
-		char word[40];
-		snprintf(word, sizeof word, " %s ", train_run_options[n]);
-		if (!strstr(text, word) && !stored_number_ok(v[n], !!strstr(integer, word)))
-			return hm_error_file(path, "%s: bad value '%s' in the checkpoint", key,
-					     v[n]);
+	switch (o->type) {
+	case OT_INT: case OT_LONG: case OT_U64:
+		return 1;
+	case OT_FLOAT: case OT_DOUBLE:
+		return 2;
+	default:
+		return 0;
 	}
-	struct loss_config *l = &c->loss;
-	enum loss_kind kind;
-	if (loss_kind_parse(&kind, v[3]) < 0)
-		return hm_error_file(path, "train.loss: %s", hm_errmsg());
-	snprintf(c->arch, sizeof c->arch, "%s", v[0]);
-	c->emb_dim = atoi(v[1]);
-	c->classes = atoi(v[2]);
-	l->kind = kind;
-	l->s = strtof(v[4], NULL);
-	l->m = strtof(v[5], NULL);
-	l->easy_margin = atoi(v[6]);
-	l->lambda_base = strtof(v[7], NULL);
-	l->lambda_gamma = strtof(v[8], NULL);
-	l->lambda_power = strtof(v[9], NULL);
-	l->lambda_min = strtof(v[10], NULL);
-	char msg[MSG_MAX];
-	if (loss_hm_parse(&l->hm, &l->hm_param, v[11]) < 0) {
-		snprintf(msg, sizeof msg, "%s", hm_errmsg());
-		return hm_error_file(path, "train.hm: %s", msg);
+}
+
+/* Sets option O of C from its stored text V (a number checked already by
+ * stored_number_ok).  A parser's error names KEY. */
+static int opt_parse(struct train_config *c, const struct run_option *o, const char *v,
+		     const char *key, const char *path)
+{
+	void *p = (char *)c + o->off, *p2 = (char *)c + o->off2;
+	int rc = 0;
+	switch (o->type) {
+	case OT_TEXT:
+		snprintf(p, o->size, "%s", v);
+		break;
+	case OT_INT:
+		*(int *)p = atoi(v);
+		break;
+	case OT_LONG:
+		*(long *)p = atol(v);
+		break;
+	case OT_U64:
+		*(uint64_t *)p = strtoull(v, NULL, 10);
+		break;
+	case OT_FLOAT:
+		*(float *)p = strtof(v, NULL);
+		break;
+	case OT_DOUBLE:
+		*(double *)p = strtod(v, NULL);
+		break;
+	case OT_LOSS:
+		rc = loss_kind_parse(p, v);
+		break;
+	case OT_HM:
+		rc = loss_hm_parse(p, p2, v);
+		break;
+	case OT_SCHEDULE:
+		rc = optim_schedule_parse(p, p2, v);
+		break;
+	case OT_STEPS:
+		snprintf(p, o->size, "%s", strcmp(v, "none") ? v : "");
+		break;
 	}
-	c->batch = atoi(v[12]);
-	c->epochs = atol(v[13]);
-	c->iters = atol(v[14]);
-	c->lr = strtod(v[15], NULL);
-	if (optim_schedule_parse(&c->schedule, &c->poly_power, v[16]) < 0) {
+	if (rc < 0) {
+		char msg[MSG_MAX];
 		snprintf(msg, sizeof msg, "%s", hm_errmsg());
-		return hm_error_file(path, "train.lr-schedule: %s", msg);
-	}
-	snprintf(c->lr_steps, sizeof c->lr_steps, "%s", strcmp(v[17], "none") ? v[17] : "");
-	c->warmup = atol(v[18]);
-	c->momentum = strtod(v[19], NULL);
-	c->wd = strtod(v[20], NULL);
-	c->seed = strtoull(v[21], NULL, 10);
-	c->clip_grad = strtod(v[22], NULL);
-	if (c->batch < 1 || (c->epochs < 1 && c->iters < 1) || c->clip_grad < 0)
-		return hm_error_file(path, "bad training options in the checkpoint");
-	if (loss_config_check(l) < 0) {
-		snprintf(msg, sizeof msg, "%s", hm_errmsg());
-		return hm_error_file(path, "%s", msg);
+		return hm_error_file(path, "%s: %s", key, msg);
 	}
 	return 0;
 }
 
-/* The run-defining options a resume may change: the length (longer only)
- * and the step schedule's milestones.  The others define what the model is
- * (architecture, loss, classes, batch, seed, ...) or how its state was
- * reached, and must match. */
-static int resume_may_change(const char *name)
+/* Reads the stored options back into C (its other fields untouched): every
+ * one present and every number whole first, then each parsed in turn. */
+static int config_from_file(struct train_config *c, const struct modelfile *mf,
+			    const char *path)
 {
-	return !strcmp(name, "iters") || !strcmp(name, "epochs") ||
-	       !strcmp(name, "lr-steps");
+	const char *v[N_RUN_OPTIONS];
+	char key[N_RUN_OPTIONS][64];
+	for (int i = 0; i < N_RUN_OPTIONS; i++) {
+		const struct run_option *o = &run_options[i];
+		snprintf(key[i], sizeof key[i], "train.%s", o->name);
+		v[i] = modelfile_get(mf, key[i]);
+		if (!v[i])
+			v[i] = o->dflt;
+		if (!v[i])
+			return hm_error_file(path, "not a checkpoint: no '%s'", key[i]);
+		if (opt_number(o) && !stored_number_ok(v[i], opt_number(o) == 1))
+			return hm_error_file(path, "%s: bad value '%s' in the checkpoint",
+					     key[i], v[i]);
+	}
+	for (int i = 0; i < N_RUN_OPTIONS; i++)
+		if (opt_parse(c, &run_options[i], v[i], key[i], path) < 0)
+			return -1;
+	if (c->batch < 1 || (c->epochs < 1 && c->iters < 1) || c->clip_grad < 0)
+		return hm_error_file(path, "bad training options in the checkpoint");
+	if (loss_config_check(&c->loss) < 0) {
+		char msg[MSG_MAX];
+		snprintf(msg, sizeof msg, "%s", hm_errmsg());
+		return hm_error_file(path, "%s", msg);
+	}
+	return 0;
 }
 
 static int was_given(const struct train_config *c, const char *name)
@@ -301,35 +411,24 @@ static int was_given(const struct train_config *c, const char *name)
 	return 0;
 }
 
-/* Every option of GIVEN's command line that defines the run must match,
- * but those resume_may_change(). */
+/* Every run-defining option given on CMD's command line must match the
+ * checkpoint's ST, but those a resume may change (checked once the pack's
+ * size is known: check_extension) and --classes 0 (the pack's). */
 static int check_given(const struct train_config *cmd, const struct train_config *st,
 		       const char *path)
 {
-	struct kvs a = { 0 }, b = { 0 };
-	int rc = 0;
-	if (config_to_kv(&a, cmd) < 0 || config_to_kv(&b, st) < 0) {
-		rc = -1;
-		goto out;
-	}
-	for (int i = 0; i < cmd->n_given && !rc; i++) {
-		char key[80];
-		if (resume_may_change(cmd->given[i]))
-			continue;	/* checked once the pack's size is known */
-		snprintf(key, sizeof key, "train.%s", cmd->given[i]);
-		const char *x = kv_find(&a, key), *y = kv_find(&b, key);
-		if (!x || !y)
+	for (int i = 0; i < cmd->n_given; i++) {
+		const struct run_option *o = run_option(cmd->given[i]);
+		if (!o || o->may_change)
 			continue;
-		if (!strcmp(cmd->given[i], "classes") && cmd->classes == 0)
+		if (!strcmp(o->name, "classes") && cmd->classes == 0)
 			continue;
-		if (strcmp(x, y))
-			rc = hm_error_file(path, "--%s %s differs from the checkpoint's %s",
-					   cmd->given[i], x, y);
+		char x[OPT_TEXT_MAX], y[OPT_TEXT_MAX];
+		if (strcmp(opt_format(x, o, cmd), opt_format(y, o, st)))
+			return hm_error_file(path, "--%s %s differs from the checkpoint's %s",
+					     o->name, x, y);
 	}
-out:
-	kvs_free(&a);
-	kvs_free(&b);
-	return rc;
+	return 0;
 }
 
 /* --- the trainer --------------------------------------------------- */
@@ -1110,36 +1209,20 @@ static int setup_fresh(struct trainer *T)
 static int setup_resume(struct trainer *T, struct modelfile *mf)
 {
 	const char *path = T->resume_from;
-	struct train_config st = T->c;
-	if (config_from_file(&st, mf, path) < 0 || check_given(&T->c, &st, path) < 0)
+	/* The stored run-defining options, this command's others. */
+	const struct train_config cmd = T->c;
+	if (config_from_file(&T->c, mf, path) < 0 || check_given(&cmd, &T->c, path) < 0)
 		return -1;
 	/* A new length or milestones given: kept, checked in train_run(). */
-	T->old_epochs = st.epochs;
-	T->old_iters = st.iters;
-	snprintf(T->old_lr_steps, sizeof T->old_lr_steps, "%s", st.lr_steps);
-	if (was_given(&T->c, "iters") || was_given(&T->c, "epochs")) {
-		st.epochs = T->c.epochs;
-		st.iters = T->c.iters;
+	T->old_epochs = T->c.epochs;
+	T->old_iters = T->c.iters;
+	snprintf(T->old_lr_steps, sizeof T->old_lr_steps, "%s", T->c.lr_steps);
+	if (was_given(&cmd, "iters") || was_given(&cmd, "epochs")) {
+		T->c.epochs = cmd.epochs;
+		T->c.iters = cmd.iters;
 	}
-	if (was_given(&T->c, "lr-steps"))
-		memcpy(st.lr_steps, T->c.lr_steps, sizeof st.lr_steps);
-	/* The stored run-defining options, this command's others. */
-	snprintf(T->c.arch, sizeof T->c.arch, "%s", st.arch);
-	T->c.emb_dim = st.emb_dim;
-	T->c.classes = st.classes;
-	T->c.loss = st.loss;
-	T->c.batch = st.batch;
-	T->c.epochs = st.epochs;
-	T->c.iters = st.iters;
-	T->c.lr = st.lr;
-	T->c.schedule = st.schedule;
-	T->c.poly_power = st.poly_power;
-	memcpy(T->c.lr_steps, st.lr_steps, sizeof st.lr_steps);
-	T->c.warmup = st.warmup;
-	T->c.momentum = st.momentum;
-	T->c.wd = st.wd;
-	T->c.seed = st.seed;
-	T->c.clip_grad = st.clip_grad;
+	if (was_given(&cmd, "lr-steps"))
+		memcpy(T->c.lr_steps, cmd.lr_steps, sizeof T->c.lr_steps);
 	const char *pack = T->c.pack ? T->c.pack : modelfile_get(mf, "train.pack");
 	if (!pack)
 		return hm_error_file(path, "not a checkpoint: no 'train.pack'");

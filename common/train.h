@@ -158,7 +158,8 @@ struct train_config {
 	int progress;		/* draw the progress line on stderr */
 	FILE *report;		/* report lines (stdout) */
 	FILE *log;		/* -v notes (stderr) or NULL */
-	/* run-defining option names given on the command line ("lr", ...) */
+	/* run-defining options given on the command line ("lr", ...):
+	 * train_config_given() */
 	int n_given;
 	const char *given[TRAIN_MAX_GIVEN];
 };
@@ -187,7 +188,8 @@ int train_run(const struct train_config *c, int *signo, long *iter);
  */
 void train_catch_signals(void);
 
-/* Names of the run-defining options, NULL-terminated (for the tool). */
-extern const char *const train_run_options[];
+/* Records NAME (a long option: "lr") in C->given when it is a run-defining
+ * option, once.  Returns whether it is one. */
+int train_config_given(struct train_config *c, const char *name);
 
 #endif

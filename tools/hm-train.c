@@ -89,16 +89,16 @@ struct cmdline {
 	const char *loss, *hm;
 	const char *pairs_next;		/* --val-pairs waiting for its --val */
 	const char *scale, *margin, *lbase, *lgamma, *lpower, *lmin;
-	int easy, quiet, progress, verbose, schedule_set;
+	int easy, quiet, progress, verbose;
 };
 
-static void given(struct cmdline *cl, const char *name)
+/* The long name of option O, a short one's long twin ("batch" for 'b'). */
+static const char *long_name(const struct option *lo, int o)
 {
-	for (int i = 0; i < cl->c.n_given; i++)
-		if (!strcmp(cl->c.given[i], name))
-			return;
-	if (cl->c.n_given < TRAIN_MAX_GIVEN)
-		cl->c.given[cl->c.n_given++] = name;
+	for (; lo->name; lo++)
+		if (lo->val == o)
+			return lo->name;
+	return NULL;
 }
 
 static float opt_float(const char *opt, const char *arg, double lo, double hi)
@@ -154,72 +154,57 @@ static void parse_args(struct cmdline *cl, int argc, char **argv)
 			snprintf(c->arch, sizeof c->arch, "%s", optarg);
 			if (model_arch_check(c->arch) < 0)	/* exit 2, as other bad values */
 				die_usage("--arch: %s", hm_errmsg());
-			given(cl, "arch");
 			break;
 		case OPT_EMB:
 			c->emb_dim = (int)cli_long("--emb-size", optarg, 1, 65536);
-			given(cl, "emb-size");
 			break;
 		case OPT_CLASSES:
 			c->classes = (int)cli_long("--classes", optarg, 1, 1 << 24);
-			given(cl, "classes");
 			break;
-		case OPT_LOSS: cl->loss = optarg; given(cl, "loss"); break;
-		case OPT_SCALE: cl->scale = optarg; given(cl, "scale"); break;
-		case OPT_MARGIN: cl->margin = optarg; given(cl, "margin"); break;
-		case OPT_EASY: cl->easy = 1; given(cl, "easy-margin"); break;
-		case OPT_LBASE: cl->lbase = optarg; given(cl, "lambda-base"); break;
-		case OPT_LGAMMA: cl->lgamma = optarg; given(cl, "lambda-gamma"); break;
-		case OPT_LPOWER: cl->lpower = optarg; given(cl, "lambda-power"); break;
-		case OPT_LMIN: cl->lmin = optarg; given(cl, "lambda-min"); break;
-		case OPT_HM: cl->hm = optarg; given(cl, "hm"); break;
+		case OPT_LOSS: cl->loss = optarg; break;
+		case OPT_SCALE: cl->scale = optarg; break;
+		case OPT_MARGIN: cl->margin = optarg; break;
+		case OPT_EASY: cl->easy = 1; break;
+		case OPT_LBASE: cl->lbase = optarg; break;
+		case OPT_LGAMMA: cl->lgamma = optarg; break;
+		case OPT_LPOWER: cl->lpower = optarg; break;
+		case OPT_LMIN: cl->lmin = optarg; break;
+		case OPT_HM: cl->hm = optarg; break;
 		case 'b':
 			c->batch = (int)cli_long("--batch", optarg, 2, 1 << 16);
-			given(cl, "batch");
 			break;
 		case OPT_EPOCHS:
 			c->epochs = cli_long("--epochs", optarg, 1, 1L << 30);
-			given(cl, "epochs");
 			break;
 		case OPT_ITERS:
 			c->iters = cli_long("--iters", optarg, 1, 1L << 40);
-			given(cl, "iters");
 			break;
 		case OPT_LR:
 			c->lr = cli_double("--lr", optarg, 0, 1e38);
-			given(cl, "lr");
 			break;
 		case OPT_LR_STEPS:
 			if (strlen(optarg) >= sizeof c->lr_steps)
 				die_usage("--lr-steps: '%s' is too long", optarg);
 			snprintf(c->lr_steps, sizeof c->lr_steps, "%s", optarg);
-			given(cl, "lr-steps");
 			break;
 		case OPT_LR_SCHEDULE:
 			if (optim_schedule_parse(&c->schedule, &c->poly_power, optarg) < 0)
 				die_usage("--lr-schedule: %s", hm_errmsg());
-			cl->schedule_set = 1;
-			given(cl, "lr-schedule");
 			break;
 		case OPT_WARMUP:
 			c->warmup = cli_long("--warmup", optarg, 0, 1L << 40);
-			given(cl, "warmup");
 			break;
 		case OPT_CLIP_GRAD:
 			c->clip_grad = cli_double("--clip-grad", optarg, 0, 1e38);
-			given(cl, "clip-grad");
 			break;
 		case OPT_MOMENTUM:
 			c->momentum = cli_double("--momentum", optarg, 0, 1);
-			given(cl, "momentum");
 			break;
 		case OPT_WD:
 			c->wd = cli_double("--wd", optarg, 0, 1);
-			given(cl, "wd");
 			break;
 		case OPT_SEED:
 			c->seed = (uint64_t)cli_long("--seed", optarg, 0, LONG_MAX);
-			given(cl, "seed");
 			break;
 		case 'o': c->out_dir = optarg; break;
 		case OPT_CKPT:
@@ -251,6 +236,8 @@ static void parse_args(struct cmdline *cl, int argc, char **argv)
 		case OPT_TEST: c->test = optarg; break;
 		case OPT_SYNC_BN: c->sync_bn = 1; break;
 		}
+		/* One that defines the run: the resume compares it (train.h). */
+		train_config_given(c, long_name(longopts, o));
 	}
 	cl->threads = p.threads;
 	cl->progress = p.progress;
