@@ -45,7 +45,7 @@
  * same name.
  */
 enum opt_type {
-	OT_TEXT,	/* char[]: as is */
+	OT_ARCH,	/* char[]: as is; read back only if model_arch_check() takes it */
 	OT_INT,		/* int: decimal */
 	OT_LONG,	/* long: decimal */
 	OT_U64,		/* uint64_t: decimal */
@@ -56,7 +56,8 @@ enum opt_type {
 			   "none" or "NAME:G" (G as OT_FLOAT) */
 	OT_SCHEDULE,	/* enum lr_kind and, at off2, poly's double power:
 			   optim_schedule_name() */
-	OT_STEPS,	/* char[]: as is, "none" when empty */
+	OT_STEPS,	/* char[]: as is, "none" when empty; read back only if
+			   optim_steps_parse() takes it */
 };
 
 struct run_option {
@@ -78,7 +79,7 @@ struct run_option {
 #define FIELD2(f) .off2 = offsetof(struct train_config, f)
 
 static const struct run_option run_options[] = {
-	{ "arch", OT_TEXT, FIELD(arch) },
+	{ "arch", OT_ARCH, FIELD(arch) },
 	{ "emb-size", OT_INT, FIELD(emb_dim) },
 	{ "classes", OT_INT, FIELD(classes) },
 	{ "loss", OT_LOSS, FIELD(loss.kind) },
@@ -240,7 +241,7 @@ static const char *opt_format(char *buf, const struct run_option *o,
 {
 	const void *p = (const char *)c + o->off, *p2 = (const char *)c + o->off2;
 	switch (o->type) {
-	case OT_TEXT:
+	case OT_ARCH:
 		snprintf(buf, OPT_TEXT_MAX, "%s", (const char *)p);
 		break;
 	case OT_INT:
@@ -332,7 +333,8 @@ static int opt_parse(struct train_config *c, const struct run_option *o, const c
 	void *p = (char *)c + o->off, *p2 = (char *)c + o->off2;
 	int rc = 0;
 	switch (o->type) {
-	case OT_TEXT:
+	case OT_ARCH:
+		rc = model_arch_check(v);
 		snprintf(p, o->size, "%s", v);
 		break;
 	case OT_INT:
@@ -359,9 +361,13 @@ static int opt_parse(struct train_config *c, const struct run_option *o, const c
 	case OT_SCHEDULE:
 		rc = optim_schedule_parse(p, p2, v);
 		break;
-	case OT_STEPS:
+	case OT_STEPS: {
+		long steps[OPTIM_MAX_STEPS];
+		int n;
+		rc = optim_steps_parse(steps, &n, v);
 		snprintf(p, o->size, "%s", strcmp(v, "none") ? v : "");
 		break;
+	}
 	}
 	if (rc < 0) {
 		char msg[MSG_MAX];

@@ -478,6 +478,8 @@ put("ckpt-iter.hmm", ctweak(set_kv(b"state.iteration", b"-5")))
 put("ckpt-iter-text.hmm", ctweak(set_kv(b"state.iteration", b"lots")))
 put("ckpt-rng.hmm", ctweak(set_kv(b"state.dropout-rng", b"00")))
 put("ckpt-batch.hmm", ctweak(set_kv(b"train.batch", b"0")))
+put("ckpt-arch.hmm", ctweak(set_kv(b"train.arch", b"transformer")))
+put("ckpt-steps.hmm", ctweak(set_kv(b"train.lr-steps", b"abc")))
 put("ckpt-no-momentum.hmm",
     ctweak(lambda kv2, ts2: ts2.remove([t for t in ts2 if t[0].startswith(b"momentum/")][0])))
 
