@@ -810,7 +810,7 @@ static int alloc_state(struct trainer *T)
 	T->params = model_params(T->m, &T->n_params);
 	T->mom = calloc(T->n_params ? T->n_params : 1, sizeof *T->mom);
 	T->demb = calloc((size_t)T->Bl * T->D, sizeof *T->demb);
-	T->ws = calloc(loss_workspace_size(T->Bl, T->C), sizeof *T->ws);
+	T->ws = calloc(loss_shard_workspace_size(T->Bl, T->C, T->size), sizeof *T->ws);
 	if (!T->W || !T->dW || !T->mW || !T->b || !T->db || !T->mb || !T->mom ||
 	    !T->demb || !T->ws)
 		return hm_error("out of memory (head of %d x %d)", T->C, T->D);
@@ -1565,7 +1565,7 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 	if (model_set_batch(T.m, T.Bl) < 0 || alloc_state(&T) < 0)
 		goto out;
 	T.drop_draws = model_dropout_draws(T.m);
-	loss_set_shard(T.size, T.rank, dist_sum_float);	/* OHEM over the whole batch */
+	T.c.loss.shard = (struct loss_shard){ T.size, T.rank, dist_sum_float };
 	if (T.size > 1 && T.c.sync_bn) {
 		int max_c = 1;
 		for (int i = 0; i < model_n_tensors(T.m); i++)
