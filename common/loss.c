@@ -59,10 +59,14 @@ static const char *const hm_names[] = {
 	[HM_FOCAL] = "focal", [HM_OHEM] = "ohem",
 	[HM_POWERN] = "powern", [HM_PIVOT] = "pivot", [HM_FOCALN] = "focaln",
 };
+_Static_assert(sizeof kind_names / sizeof *kind_names == LOSS_NKINDS,
+	       "a name for every loss");
+_Static_assert(sizeof hm_names / sizeof *hm_names == HM_NKINDS,
+	       "a name for every hard-mining mode");
 
 const char *loss_kind_name(enum loss_kind k)
 {
-	return (unsigned)k < 4 ? kind_names[k] : "?";
+	return (unsigned)k < LOSS_NKINDS ? kind_names[k] : "?";
 }
 
 const char *loss_hm_name(enum hm_kind hm)
@@ -72,7 +76,7 @@ const char *loss_hm_name(enum hm_kind hm)
 
 int loss_kind_parse(enum loss_kind *k, const char *s)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < LOSS_NKINDS; i++)
 		if (!strcmp(s, kind_names[i])) {
 			*k = (enum loss_kind)i;
 			return 0;
@@ -133,7 +137,7 @@ int loss_hm_parse(enum hm_kind *hm, float *param, const char *s)
 int loss_config_check(const struct loss_config *c)
 {
 	const char *name = loss_kind_name(c->kind);
-	if ((unsigned)c->kind >= 4)
+	if ((unsigned)c->kind >= LOSS_NKINDS)
 		return hm_error("loss: unknown kind %d", (int)c->kind);
 	if ((unsigned)c->hm >= HM_NKINDS)
 		return hm_error("loss: unknown hard-mining mode %d", (int)c->hm);
@@ -147,6 +151,7 @@ int loss_config_check(const struct loss_config *c)
 				c->shard.index, c->shard.n);
 	switch (c->kind) {
 	case LOSS_SOFTMAX:
+	case LOSS_NKINDS:	/* rejected above */
 		return 0;
 	case LOSS_ARCFACE:
 	case LOSS_COSFACE:
@@ -298,6 +303,7 @@ static double target_h(double c, double *dh, const struct loss_config *cf,
 		return (lambda * c + psi) / (1 + lambda);
 	}
 	case LOSS_SOFTMAX:
+	case LOSS_NKINDS:	/* not a loss: loss_config_check rejects it */
 		break;
 	}
 	*dh = 1;

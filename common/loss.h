@@ -151,7 +151,10 @@ struct loss_shard {
 	int (*sum)(float *buf, size_t n);
 };
 
-enum loss_kind { LOSS_SOFTMAX, LOSS_ASOFTMAX, LOSS_ARCFACE, LOSS_COSFACE };
+enum loss_kind {
+	LOSS_SOFTMAX, LOSS_ASOFTMAX, LOSS_ARCFACE, LOSS_COSFACE,
+	LOSS_NKINDS			/* the number of losses */
+};
 
 enum hm_kind {
 	HM_NONE, HM_POWER, HM_FOCAL, HM_OHEM,
