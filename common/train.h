@@ -95,10 +95,12 @@
  * rank with sync_bn; the running statistics are averaged over ranks at
  * each checkpoint and at the end.  With sync_bn, N ranks of B/N compute
  * what one process of B computes, up to float rounding (sums in another
- * order).  Exception: --hm ohem keeps the hardest ceil(r B/N) samples of
- * each rank's slice, not of the whole batch.  Rank 0 alone writes the
- * checkpoint, the model, the CSV and the report and runs --val and
- * --test; a stop signal caught by any rank stops every rank after the
+ * order).  Hard mining is batch-wide too: --hm ohem keeps the hardest
+ * ceil(r B) samples of the whole batch (every rank's per-sample losses are
+ * summed into one [B] vector each step), and powern and focaln normalise
+ * with sums over every rank (loss.h, struct loss_shard).  Rank 0 alone
+ * writes the checkpoint, the model, the CSV and the report and runs --val
+ * and --test; a stop signal caught by any rank stops every rank after the
  * same step.  A resumed run may use any rank count that divides B.
  *
  * Ownership and errors: the caller owns the config and its strings;
