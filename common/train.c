@@ -850,14 +850,6 @@ static int check_eval_pack(const struct trainer *T, const struct data_pack *p)
 	return 0;
 }
 
-/* Mirrors a batch [n, c, h, w] left-right into DST. */
-static void flip_batch(float *dst, const float *src, int n, int c, int h, int w)
-{
-	for (long r = 0; r < (long)n * c * h; r++)
-		for (int x = 0; x < w; x++)
-			dst[r * w + x] = src[r * w + (w - 1 - x)];
-}
-
 /* Embeds every record of V's pack (e + e_flip) into TAB. */
 static int embed_val(struct trainer *T, struct val_set *V, struct embtab *tab)
 {
@@ -880,7 +872,7 @@ static int embed_val(struct trainer *T, struct val_set *V, struct embtab *tab)
 			break;
 		}
 		memcpy(e, e0, (size_t)b->n * T->D * sizeof *e);
-		flip_batch(fx, b->x, b->n, sh->in_c, sh->in_h, sh->in_w);
+		data_flip_chw(fx, b->x, (long)b->n * sh->in_c * sh->in_h, sh->in_w);
 		const float *ef = model_forward(T->m, fx, b->n, 0, NULL);
 		if (!ef) {
 			rc = -1;
