@@ -71,10 +71,13 @@
  * Output: progress on stderr (when enabled), report lines on cfg->report:
  *   epoch 3: val accuracy 97.50% +- 1.20% (600 pairs, 10 folds)
  *     (with several sets, one line each: "epoch 3: val lfw accuracy ...")
- *     (metrics_kfold, METRICS_EXACT, on cosine scores of e + e_flip, the
- *     sum of the embeddings of an image and its mirror image, as hm-embed's
- *     default --flip sum; "no folds" for a pair list without folds: the
- *     threshold is then chosen and scored on all pairs)
+ *     (metrics_kfold, METRICS_EXACT, on the cosine scores of e + e_flip,
+ *     the sum of the embeddings of an image and its mirror image: the
+ *     code of hm-embed's default --flip sum (embed_images()) and of
+ *     hm-verify (verify_add(), verify_scores()), on the training model's
+ *     unfolded eval forward at batch B/N, where hm-embed folds batch norm;
+ *     "no folds" for a pair list without folds: the threshold is then
+ *     chosen and scored on all pairs)
  *   top-1: 91.23% (500 records of 'test.hmr')
  *   trained 600 iterations (10 epochs): loss 0.0123, accuracy 99.81%,
  *     123.4 img/s; model 'out/model.hmm'            (one line)
