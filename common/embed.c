@@ -62,7 +62,7 @@ void embed_combine(float *out, const float *e, const float *ef, int dim,
 struct buffers {
 	float *x, *xf;		/* [batch, c, h, w]: images, mirrored images */
 	float *e;		/* [batch, emb_dim]: a copy of the first forward */
-	float *out;		/* [out_dim] */
+	float *out;		/* [batch, out_dim] */
 	char *keys;		/* batch * (REC_MAX_KEY + 1) */
 	int *labels;
 	long *index;		/* record numbers, for messages */
@@ -86,7 +86,7 @@ static int buffers_alloc(struct buffers *b, int batch, size_t img, int dim, int 
 	b->x = malloc((size_t)batch * img * sizeof *b->x);
 	b->xf = flip ? malloc((size_t)batch * img * sizeof *b->xf) : NULL;
 	b->e = malloc((size_t)batch * dim * sizeof *b->e);
-	b->out = malloc((size_t)out_dim * sizeof *b->out);
+	b->out = malloc((size_t)batch * out_dim * sizeof *b->out);
 	b->keys = malloc((size_t)batch * (REC_MAX_KEY + 1));
 	b->labels = malloc((size_t)batch * sizeof *b->labels);
 	b->index = malloc((size_t)batch * sizeof *b->index);
@@ -107,36 +107,47 @@ static long first_bad(const float *v, size_t n)
 	return -1;
 }
 
-/* Runs the model on the N images of B (and their mirrors), checks, writes. */
-static int embed_batch(struct embed_job *j, struct buffers *b, int n)
+int embed_images(struct model *m, const float *x, float *xf, float *e, int n,
+		 enum embed_flip f, float *out)
 {
-	const struct model_shape *sh = model_get_shape(j->model);
-	int dim = sh->emb_dim, out_dim = embed_out_dim(dim, j->flip);
-	const float *e = model_forward(j->model, b->x, n, 0, NULL);
-	if (!e)
+	const struct model_shape *sh = model_get_shape(m);
+	int dim = sh->emb_dim, out_dim = embed_out_dim(dim, f);
+	const float *e0 = model_forward(m, x, n, 0, NULL);
+	if (!e0)
 		return -1;
-	memcpy(b->e, e, (size_t)n * dim * sizeof *b->e);
+	memcpy(e, e0, (size_t)n * dim * sizeof *e);
 	const float *ef = NULL;
-	if (j->flip != EMBED_FLIP_NONE) {
-		data_flip_chw(b->xf, b->x, (long)n * sh->in_c * sh->in_h, sh->in_w);
-		ef = model_forward(j->model, b->xf, n, 0, NULL);
+	if (f != EMBED_FLIP_NONE) {
+		data_flip_chw(xf, x, (long)n * sh->in_c * sh->in_h, sh->in_w);
+		ef = model_forward(m, xf, n, 0, NULL);
 		if (!ef)
 			return -1;
 	}
-	/* Every record of the batch is checked before any is written. */
-	for (int k = 0; k < n; k++) {
-		const float *ek = b->e + (size_t)k * dim;
-		if (first_bad(ek, (size_t)dim) >= 0 ||
+	for (int k = 0; k < n; k++)
+		if (first_bad(e + (size_t)k * dim, (size_t)dim) >= 0 ||
 		    (ef && first_bad(ef + (size_t)k * dim, (size_t)dim) >= 0))
-			return hm_error_file(j->in_name, "record %ld '%s': the embedding "
-					     "has NaN or infinite values (a broken model?)",
-					     b->index[k], b->keys + (size_t)k * (REC_MAX_KEY + 1));
-	}
-	for (int k = 0; k < n; k++) {
-		embed_combine(b->out, b->e + (size_t)k * dim, ef ? ef + (size_t)k * dim : NULL,
-			      dim, j->flip);
+			return k;
+	for (int k = 0; k < n; k++)
+		embed_combine(out + (size_t)k * out_dim, e + (size_t)k * dim,
+			      ef ? ef + (size_t)k * dim : NULL, dim, f);
+	return n;
+}
+
+/* Runs the model on the N images of B (and their mirrors), checks, writes. */
+static int embed_batch(struct embed_job *j, struct buffers *b, int n)
+{
+	int out_dim = embed_out_dim(model_get_shape(j->model)->emb_dim, j->flip);
+	/* Every record of the batch is checked before any is written. */
+	int k = embed_images(j->model, b->x, b->xf, b->e, n, j->flip, b->out);
+	if (k < 0)
+		return -1;
+	if (k < n)
+		return hm_error_file(j->in_name, "record %ld '%s': the embedding "
+				     "has NaN or infinite values (a broken model?)",
+				     b->index[k], b->keys + (size_t)k * (REC_MAX_KEY + 1));
+	for (k = 0; k < n; k++) {
 		if (rec_write_embed(j->out, b->keys + (size_t)k * (REC_MAX_KEY + 1),
-				    b->labels[k], b->out, out_dim) < 0) {
+				    b->labels[k], b->out + (size_t)k * out_dim, out_dim) < 0) {
 			j->broken_pipe = errno == EPIPE;
 			return hm_error_prefix("'%s'", j->out_name);
 		}

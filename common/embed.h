@@ -82,6 +82,20 @@ int embed_out_dim(int emb_dim, enum embed_flip f);
 void embed_combine(float *out, const float *e, const float *ef, int dim,
 		   enum embed_flip f);
 
+/*
+ * The vectors of N images X [N, c, h, w] (data_record_to_chw()'s layout,
+ * the model's input size): the eval forward of X and, unless F is
+ * EMBED_FLIP_NONE, of its mirror image (data_flip_chw() into XF, scratch
+ * of X's size, else unused), combined by embed_combine() into OUT
+ * [N, embed_out_dim(emb_dim, F)].  E: scratch [N, emb_dim].  The model's
+ * batch must hold N (model_set_batch()).  Returns N; or the index of the
+ * first image whose embedding, or its mirror's, has a NaN or an infinite
+ * value (OUT then not written); or -1 with the message recorded (a forward
+ * failed).  embed_run() and hm-train's --val both embed with it.
+ */
+int embed_images(struct model *m, const float *x, float *xf, float *e, int n,
+		 enum embed_flip f, float *out);
+
 struct embed_job {
 	/* set by the caller */
 	struct model *model;	/* borrowed; embed_run() plans its batch */

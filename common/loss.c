@@ -28,8 +28,8 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define NORM_EPS 1e-12
 #define SINE_MIN 1e-6
@@ -47,6 +47,7 @@ void loss_config_default(struct loss_config *c, enum loss_kind k)
 	c->lambda_min = 5.0f;
 	c->hm = HM_NONE;
 	c->hm_param = 0.0f;
+	c->shard = (struct loss_shard){ 1, 0, NULL };
 }
 
 static const char *const kind_names[] = {
@@ -58,10 +59,14 @@ static const char *const hm_names[] = {
 	[HM_FOCAL] = "focal", [HM_OHEM] = "ohem",
 	[HM_POWERN] = "powern", [HM_PIVOT] = "pivot", [HM_FOCALN] = "focaln",
 };
+_Static_assert(sizeof kind_names / sizeof *kind_names == LOSS_NKINDS,
+	       "a name for every loss");
+_Static_assert(sizeof hm_names / sizeof *hm_names == HM_NKINDS,
+	       "a name for every hard-mining mode");
 
 const char *loss_kind_name(enum loss_kind k)
 {
-	return (unsigned)k < 4 ? kind_names[k] : "?";
+	return (unsigned)k < LOSS_NKINDS ? kind_names[k] : "?";
 }
 
 const char *loss_hm_name(enum hm_kind hm)
@@ -71,7 +76,7 @@ const char *loss_hm_name(enum hm_kind hm)
 
 int loss_kind_parse(enum loss_kind *k, const char *s)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < LOSS_NKINDS; i++)
 		if (!strcmp(s, kind_names[i])) {
 			*k = (enum loss_kind)i;
 			return 0;
@@ -132,14 +137,21 @@ int loss_hm_parse(enum hm_kind *hm, float *param, const char *s)
 int loss_config_check(const struct loss_config *c)
 {
 	const char *name = loss_kind_name(c->kind);
-	if ((unsigned)c->kind >= 4)
+	if ((unsigned)c->kind >= LOSS_NKINDS)
 		return hm_error("loss: unknown kind %d", (int)c->kind);
 	if ((unsigned)c->hm >= HM_NKINDS)
 		return hm_error("loss: unknown hard-mining mode %d", (int)c->hm);
 	if (c->hm != HM_NONE && hm_param_check(c->hm, c->hm_param) < 0)
 		return -1;
+	if (c->shard.n > 1 && !c->shard.sum)
+		return hm_error("loss: a shard of %d processes needs a sum",
+				c->shard.n);
+	if (c->shard.n > 1 && (c->shard.index < 0 || c->shard.index >= c->shard.n))
+		return hm_error("loss: shard index %d outside [0, %d)",
+				c->shard.index, c->shard.n);
 	switch (c->kind) {
 	case LOSS_SOFTMAX:
+	case LOSS_NKINDS:	/* rejected above */
 		return 0;
 	case LOSS_ARCFACE:
 	case LOSS_COSFACE:
@@ -180,6 +192,11 @@ double loss_asoftmax_lambda(const struct loss_config *c, long iter)
 size_t loss_workspace_size(int B, int C)
 {
 	return 2 * (size_t)B * C + 6 * (size_t)B + 2 * (size_t)C;
+}
+
+size_t loss_shard_workspace_size(int B, int C, int n)
+{
+	return loss_workspace_size(B, C) + (n > 1 ? (size_t)n * B : 0);
 }
 
 /* n[r] = max(|v_r|, NORM_EPS) for rows r of v [rows, D]. */
@@ -286,6 +303,7 @@ static double target_h(double c, double *dh, const struct loss_config *cf,
 		return (lambda * c + psi) / (1 + lambda);
 	}
 	case LOSS_SOFTMAX:
+	case LOSS_NKINDS:	/* not a loss: loss_config_check rejects it */
 		break;
 	}
 	*dh = 1;
@@ -349,20 +367,8 @@ static int ohem_keep(double r, int B)
 	return K < 1 ? 1 : K > B ? B : K;
 }
 
-static struct {
-	int n, index;
-	int (*sum)(float *buf, size_t n);
-} shard = { 1, 0, NULL };
-
-void loss_set_shard(int n, int index, int (*sum)(float *buf, size_t n))
-{
-	shard.n = n > 1 && sum ? n : 1;
-	shard.index = shard.n > 1 ? index : 0;
-	shard.sum = sum;
-}
-
 /* OHEM over ALL [NB] (this process's L at ALL + OFF): w [B] and *loss for
- * this process's samples, scaled by N (see loss_set_shard()). */
+ * this process's samples, scaled by N (see struct loss_shard). */
 static void ohem(float *w, double *loss, const float *all, int off, int B, int N, double r)
 {
 	int K = ohem_keep(r, N * B);
@@ -398,8 +404,8 @@ static double pivot_of(const struct loss_config *c, int C)
  * The detached modes (powern, pivot, focaln): w [B] = u_i / B with u_i a
  * constant of the backward, *loss = (1/B) sum u_i L_i.  powern and focaln
  * normalise over the whole batch, every process's shard included: the two
- * sums go through shard.sum (see loss_set_shard()), so N processes of B
- * give one process of N B its u_i.
+ * sums go through c->shard.sum (see struct loss_shard), so N processes of
+ * B give one process of N B its u_i.
  */
 static int detached_weights(float *w, double *loss, const float *L,
 			    const float *q, const struct loss_config *c,
@@ -415,9 +421,9 @@ static int detached_weights(float *w, double *loss, const float *L,
 			sq += q[i];
 			srq += r * q[i];
 		}
-		if (shard.n > 1) {
+		if (c->shard.n > 1) {
 			float s2[2] = { (float)sq, (float)srq };
-			if (shard.sum(s2, 2) < 0)
+			if (c->shard.sum(s2, 2) < 0)
 				return -1;
 			sq = s2[0], srq = s2[1];
 		}
@@ -446,26 +452,25 @@ static int detached_weights(float *w, double *loss, const float *L,
 	return 0;
 }
 
-/* Step 4: w [B] = dloss/dL_i and *loss the batch loss; 0 or -1. */
-static int hard_mining(float *w, double *loss, const float *L, const float *q,
-		       const struct loss_config *c, int B, int C)
+/* Step 4: w [B] = dloss/dL_i and *loss the batch loss; 0 or -1.  ALL:
+ * the workspace's [N B] floats for sharded OHEM. */
+static int hard_mining(float *w, double *loss, float *all, const float *L,
+		       const float *q, const struct loss_config *c, int B, int C)
 {
 	double g = c->hm_param, total = 0;
+	const struct loss_shard *sh = &c->shard;
 	if (c->hm == HM_POWERN || c->hm == HM_PIVOT || c->hm == HM_FOCALN)
 		return detached_weights(w, loss, L, q, c, B, C);
-	if (c->hm == HM_OHEM && shard.n > 1) {
+	if (c->hm == HM_OHEM && sh->n > 1) {
 		/* Every process's L_i, in batch order: a sum of zeros and
 		 * one value per element is that value, exactly. */
-		size_t nb = (size_t)shard.n * B;
-		float *all = calloc(nb, sizeof *all);
-		if (!all)
-			return hm_error("out of memory");
-		memcpy(all + (size_t)shard.index * B, L, (size_t)B * sizeof *L);
-		int rc = shard.sum(all, nb);
-		if (rc == 0)
-			ohem(w, loss, all, shard.index * B, B, shard.n, g);
-		free(all);
-		return rc;
+		size_t nb = (size_t)sh->n * B;
+		memset(all, 0, nb * sizeof *all);
+		memcpy(all + (size_t)sh->index * B, L, (size_t)B * sizeof *L);
+		if (sh->sum(all, nb) < 0)
+			return -1;
+		ohem(w, loss, all, sh->index * B, B, sh->n, g);
+		return 0;
 	}
 	if (c->hm == HM_OHEM) {
 		ohem(w, loss, L, 0, B, 1, g);
@@ -587,10 +592,10 @@ int loss_forward_backward(struct loss_out *out, float *dx, float *dW,
 			  int D, int C)
 {
 	/* workspace: A [B C], P [B C], nx L q w rowacc (spare) [B], nw
-	 * colacc [C] */
+	 * colacc [C], and with a shard of N the gathered losses [N B] */
 	float *A = workspace, *P = A + (size_t)B * C, *nx = P + (size_t)B * C;
 	float *L = nx + B, *q = L + B, *w = q + B, *rowacc = w + B;
-	float *nw = nx + 6 * B, *colacc = nw + C;
+	float *nw = nx + 6 * B, *colacc = nw + C, *all = colacc + C;
 	double lambda = 0;
 
 	if (check_args(c, labels, B, D, C) < 0)
@@ -611,7 +616,7 @@ int loss_forward_backward(struct loss_out *out, float *dx, float *dW,
 		cross_entropy(&L[i], &q[i], P + (size_t)i * C, labels[i], C);
 	}
 	double loss = 0;
-	if (hard_mining(w, &loss, L, q, c, B, C) < 0)
+	if (hard_mining(w, &loss, all, L, q, c, B, C) < 0)
 		return -1;
 	out->loss = (float)loss;
 	if (out->sample_loss)

@@ -12,10 +12,11 @@
  * class weights (one row per class), b [C] a bias (softmax only).
  *
  * Ownership: the caller allocates everything, including a scratch
- * workspace of loss_workspace_size(B, C) floats; nothing is kept between
- * calls.  Gradients are ACCUMULATED (+=) into dx [B, D], dW [C, D] and
- * db [C], which the caller zeroes once per step; any of them may be NULL
- * to skip that gradient.
+ * workspace of loss_workspace_size(B, C) floats (loss_shard_workspace_size
+ * under data parallelism, struct loss_shard); nothing is kept between
+ * calls, and nothing is process-wide.  Gradients are ACCUMULATED (+=) into
+ * dx [B, D], dW [C, D] and db [C], which the caller zeroes once per step;
+ * any of them may be NULL to skip that gradient.
  *
  * Errors: functions returning int give 0, or -1 after hm_error() (bad
  * constants, a label outside [0, C), an unknown name).
@@ -126,7 +127,34 @@
 
 #include <stddef.h>
 
-enum loss_kind { LOSS_SOFTMAX, LOSS_ASOFTMAX, LOSS_ARCFACE, LOSS_COSFACE };
+/*
+ * Data parallel training (hm-train over MPI): each of N processes holds
+ * shard INDEX (0..N-1) of every batch, samples [INDEX B, (INDEX+1) B) of a
+ * batch of N B, and its gradients are summed over the processes and divided
+ * by N.  OHEM then keeps the K = ceil(r N B) hardest samples of the whole
+ * batch, as one process would: SUM(buf, n) must sum buf element-wise over
+ * the processes, in place, on every process (dist_sum_float), and returns 0
+ * or -1 with a message; the N B losses are gathered in the workspace, which
+ * must then hold loss_shard_workspace_size(B, C, N) floats.  Each process
+ * weights its kept samples N/K and reports N/K times their loss sum, so the
+ * sums over processes divided by N are one process's gradient and loss.
+ * powern and focaln normalise over the whole batch the same way: the two
+ * sums S_q and S_r (S_f) are summed over the processes with SUM (two
+ * floats), and each process weights its samples u_i / B with the
+ * batch-wide u_i.  power, focal and pivot are per sample and need nothing.
+ * N <= 1 (loss_config_default()'s 1, or a zeroed struct) is one process.
+ * Not a constant of the loss: hm-train sets it for each process, and it is
+ * not stored.
+ */
+struct loss_shard {
+	int n, index;
+	int (*sum)(float *buf, size_t n);
+};
+
+enum loss_kind {
+	LOSS_SOFTMAX, LOSS_ASOFTMAX, LOSS_ARCFACE, LOSS_COSFACE,
+	LOSS_NKINDS			/* the number of losses */
+};
 
 enum hm_kind {
 	HM_NONE, HM_POWER, HM_FOCAL, HM_OHEM,
@@ -145,6 +173,7 @@ struct loss_config {
 	enum hm_kind hm;
 	float hm_param;		/* power, focal, powern, pivot, focaln: g;
 				 * ohem: r */
+	struct loss_shard shard;	/* this process's part of the batch */
 };
 
 /* What one forward pass reports.  The pointer members are optional
@@ -160,34 +189,18 @@ struct loss_out {
 				 * on ties */
 };
 
-/*
- * Data parallel training (hm-train over MPI): each of N processes holds
- * shard INDEX (0..N-1) of every batch, samples [INDEX B, (INDEX+1) B) of a
- * batch of N B, and its gradients are summed over the processes and divided
- * by N.  OHEM then keeps the K = ceil(r N B) hardest samples of the whole
- * batch, as one process would: SUM(buf, n) must sum buf element-wise over
- * the processes, in place, on every process (dist_sum_float), and returns 0
- * or -1 with a message.  Each process weights its kept samples N/K and
- * reports N/K times their loss sum, so the sums over processes divided by
- * N are one process's gradient and loss.  powern and focaln normalise over
- * the whole batch the same way: the two sums S_q and S_r (S_f) are summed
- * over the processes with SUM (two floats), and each process weights its
- * samples u_i / B with the batch-wide u_i.  power, focal and pivot are per
- * sample and need nothing.  Process-wide; N = 1 (the default) is one
- * process.
- */
-void loss_set_shard(int n, int index, int (*sum)(float *buf, size_t n));
-
 /* Fills *c with hm-train's defaults for kind k and no hard
  * mining: arcface s = 64, m = 0.5, no easy margin; cosface s = 64,
- * m = 0.35; asoftmax m = 4, lambda 1000, 0.12, 1, 5.  Unused fields get
- * these values too, so a config is always fully defined. */
+ * m = 0.35; asoftmax m = 4, lambda 1000, 0.12, 1, 5; one process (no
+ * shard).  Unused fields get these values too, so a config is always fully
+ * defined. */
 void loss_config_default(struct loss_config *c, enum loss_kind k);
 
 /* 0 when every constant of c is usable by its loss and hard-mining mode
  * (finite; s > 0; arcface 0 <= m < pi; cosface m finite; asoftmax m an
  * integer in 1..8 and lambda constants >= 0; power, powern, pivot g > 0;
- * focal, focaln g >= 0; ohem 0 < r <= 1), else -1 with a message naming the constant. */
+ * focal, focaln g >= 0; ohem 0 < r <= 1; a shard of N > 1 has a SUM and
+ * an INDEX in 0..N-1), else -1 with a message naming the constant. */
 int loss_config_check(const struct loss_config *c);
 
 /* Parses a loss name (softmax, asoftmax, arcface, cosface) into *k. */
@@ -206,13 +219,17 @@ double loss_asoftmax_lambda(const struct loss_config *c, long iter);
 /* Floats of workspace that the functions below need for B samples and
  * C classes: 2 B C + 6 B + 2 C. */
 size_t loss_workspace_size(int B, int C);
+/* The same for B samples of a shard of N processes: N B more when N > 1
+ * (struct loss_shard). */
+size_t loss_shard_workspace_size(int B, int C, int n);
 
 /* One training step of the head.  x [B, D], labels [B], W [C, D], b [C]
  * (softmax only; ignored otherwise and may be NULL), iter for the
  * asoftmax lambda.  Fills *out (loss, n_correct, and its given buffers);
  * adds the gradients of out->loss to dx [B, D], dW [C, D], db [C] (each
  * may be NULL; db is only touched for softmax).  workspace: at least
- * loss_workspace_size(B, C) floats, contents undefined afterwards.
+ * loss_workspace_size(B, C) floats (loss_shard_workspace_size(B, C, N)
+ * with a shard of N), contents undefined afterwards.
  * Fails (-1) on a bad config or label; then nothing is written. */
 int loss_forward_backward(struct loss_out *out, float *dx, float *dW,
 			  float *db, float *workspace, const float *x,

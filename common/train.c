@@ -3,7 +3,7 @@
 #include "csvio.h"
 #include "data.h"
 #include "dist.h"
-#include "embtab.h"
+#include "embed.h"
 #include "err.h"
 #include "loss.h"
 #include "metrics.h"
@@ -17,6 +17,7 @@
 #include "rng.h"
 #include "scores.h"
 #include "util.h"
+#include "verify.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -810,7 +811,7 @@ static int alloc_state(struct trainer *T)
 	T->params = model_params(T->m, &T->n_params);
 	T->mom = calloc(T->n_params ? T->n_params : 1, sizeof *T->mom);
 	T->demb = calloc((size_t)T->Bl * T->D, sizeof *T->demb);
-	T->ws = calloc(loss_workspace_size(T->Bl, T->C), sizeof *T->ws);
+	T->ws = calloc(loss_shard_workspace_size(T->Bl, T->C, T->size), sizeof *T->ws);
 	if (!T->W || !T->dW || !T->mW || !T->b || !T->db || !T->mb || !T->mom ||
 	    !T->demb || !T->ws)
 		return hm_error("out of memory (head of %d x %d)", T->C, T->D);
@@ -850,16 +851,8 @@ static int check_eval_pack(const struct trainer *T, const struct data_pack *p)
 	return 0;
 }
 
-/* Mirrors a batch [n, c, h, w] left-right into DST. */
-static void flip_batch(float *dst, const float *src, int n, int c, int h, int w)
-{
-	for (long r = 0; r < (long)n * c * h; r++)
-		for (int x = 0; x < w; x++)
-			dst[r * w + x] = src[r * w + (w - 1 - x)];
-}
-
-/* Embeds every record of V's pack (e + e_flip) into TAB. */
-static int embed_val(struct trainer *T, struct val_set *V, struct embtab *tab)
+/* Embeds every record of V's pack into VF as hm-embed does (--flip sum). */
+static int embed_val(struct trainer *T, struct val_set *V, struct verify *vf)
 {
 	const struct model_shape *sh = T->shape;
 	struct data_config dc = { .mode = DATA_EVAL, .batch = T->Bl, .c = sh->in_c,
@@ -867,52 +860,42 @@ static int embed_val(struct trainer *T, struct val_set *V, struct embtab *tab)
 	struct data_loader *L = data_loader_new(&V->pack, &dc);
 	if (!L)
 		return -1;
-	size_t img = (size_t)sh->in_c * sh->in_h * sh->in_w;
+	size_t img = (size_t)sh->in_c * sh->in_h * sh->in_w, ed = (size_t)T->Bl * T->D;
 	float *fx = malloc((size_t)T->Bl * img * sizeof *fx);
-	float *e = malloc((size_t)T->Bl * T->D * sizeof *e);
-	int rc = fx && e ? 0 : hm_error("out of memory");
+	float *e = malloc(ed * sizeof *e), *out = malloc(ed * sizeof *out);
+	int rc = fx && e && out ? 0 : hm_error("out of memory");
 	const struct data_batch *b;
 	int got = 0;
 	while (!rc && (got = data_loader_next(L, &b)) == 1) {
-		const float *e0 = model_forward(T->m, b->x, b->n, 0, NULL);
-		if (!e0) {
+		int k = embed_images(T->m, b->x, fx, e, b->n, EMBED_FLIP_SUM, out);
+		if (k < 0)
 			rc = -1;
-			break;
-		}
-		memcpy(e, e0, (size_t)b->n * T->D * sizeof *e);
-		flip_batch(fx, b->x, b->n, sh->in_c, sh->in_h, sh->in_w);
-		const float *ef = model_forward(T->m, fx, b->n, 0, NULL);
-		if (!ef) {
-			rc = -1;
-			break;
-		}
-		for (int i = 0; i < b->n && !rc; i++) {
-			int added;
-			long k = embtab_add(tab, b->keys[i], &added);
-			if (k < 0) {
-				rc = -1;
-				break;
-			}
-			if (!added) {
-				rc = hm_error_file(V->pack.path, "record %ld: key '%s' "
-						   "appears twice", b->record[i], b->keys[i]);
-				break;
-			}
-			double *v = embtab_vec(tab, k, T->D);
-			if (!v) {
-				rc = -1;
-				break;
-			}
-			for (int d = 0; d < T->D; d++)
-				v[d] = (double)e[(size_t)i * T->D + d] +
-				       ef[(size_t)i * T->D + d];
-		}
+		else if (k < b->n)
+			rc = hm_error_file(V->pack.path, "record %ld '%s': the embedding has "
+					   "NaN or infinite values", b->record[k], b->keys[k]);
+		for (int i = 0; i < b->n && !rc; i++)
+			rc = verify_add(vf, b->keys[i], out + (size_t)i * T->D, T->D,
+					V->pack.path, b->record[i]);
 	}
 	if (got < 0)
 		rc = -1;
 	free(fx);
 	free(e);
+	free(out);
 	data_loader_free(L);
+	return rc;
+}
+
+/* SCORE [pairs] of set V as hm-embed | hm-verify scores them. */
+static int score_val(struct trainer *T, struct val_set *V, double *score)
+{
+	struct verify vf;
+	if (verify_init(&vf, &V->pairs, 0) < 0)
+		return -1;
+	int rc = embed_val(T, V, &vf);
+	if (!rc)
+		rc = verify_scores(&vf, &V->pairs, V->pairs_path, V->pack_path, score);
+	verify_release(&vf);
 	return rc;
 }
 
@@ -932,32 +915,15 @@ static int valcsv_add(struct trainer *T, const char *text)
 /* Scores set V after epoch EPOCH: a report line and a row of val.csv. */
 static int run_val_set(struct trainer *T, struct val_set *V, long epoch)
 {
-	struct embtab *tab = embtab_new();
 	long n = V->pairs.n;
 	double *score = malloc((size_t)n * sizeof *score);
 	int *same = malloc((size_t)n * sizeof *same), *fold = malloc((size_t)n * sizeof *fold);
-	int rc = tab && score && same && fold ? 0 : hm_error("out of memory");
+	int rc = score && same && fold ? 0 : hm_error("out of memory");
 	if (!rc)
-		rc = embed_val(T, V, tab);
+		rc = score_val(T, V, score);
 	for (long i = 0; i < n && !rc; i++) {
-		const struct pair *p = &V->pairs.p[i];
-		long ka = embtab_find(tab, p->a), kb = embtab_find(tab, p->b);
-		if (ka < 0 || kb < 0) {
-			rc = hm_error_file(V->pairs_path, "line %ld: no embedding for "
-					   "'%s' in '%s'", p->line, ka < 0 ? p->a : p->b,
-					   V->pack_path);
-			break;
-		}
-		const double *a = embtab_entry(tab, ka)->vec, *bv = embtab_entry(tab, kb)->vec;
-		double ab = 0, aa = 0, bb = 0;
-		for (int d = 0; d < T->D; d++) {
-			ab += a[d] * bv[d];
-			aa += a[d] * a[d];
-			bb += bv[d] * bv[d];
-		}
-		score[i] = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
-		same[i] = p->same;
-		fold[i] = p->fold;
+		same[i] = V->pairs.p[i].same;
+		fold[i] = V->pairs.p[i].fold;
 	}
 	if (!rc) {
 		struct metrics_kfold k;
@@ -993,7 +959,6 @@ static int run_val_set(struct trainer *T, struct val_set *V, long epoch)
 			metrics_kfold_free(&k);
 		}
 	}
-	embtab_free(tab);
 	free(score);
 	free(same);
 	free(fold);
@@ -1565,7 +1530,7 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 	if (model_set_batch(T.m, T.Bl) < 0 || alloc_state(&T) < 0)
 		goto out;
 	T.drop_draws = model_dropout_draws(T.m);
-	loss_set_shard(T.size, T.rank, dist_sum_float);	/* OHEM over the whole batch */
+	T.c.loss.shard = (struct loss_shard){ T.size, T.rank, dist_sum_float };
 	if (T.size > 1 && T.c.sync_bn) {
 		int max_c = 1;
 		for (int i = 0; i < model_n_tensors(T.m); i++)

@@ -71,10 +71,13 @@
  * Output: progress on stderr (when enabled), report lines on cfg->report:
  *   epoch 3: val accuracy 97.50% +- 1.20% (600 pairs, 10 folds)
  *     (with several sets, one line each: "epoch 3: val lfw accuracy ...")
- *     (metrics_kfold, METRICS_EXACT, on cosine scores of e + e_flip, the
- *     sum of the embeddings of an image and its mirror image, as hm-embed's
- *     default --flip sum; "no folds" for a pair list without folds: the
- *     threshold is then chosen and scored on all pairs)
+ *     (metrics_kfold, METRICS_EXACT, on the cosine scores of e + e_flip,
+ *     the sum of the embeddings of an image and its mirror image: the
+ *     code of hm-embed's default --flip sum (embed_images()) and of
+ *     hm-verify (verify_add(), verify_scores()), on the training model's
+ *     unfolded eval forward at batch B/N, where hm-embed folds batch norm;
+ *     "no folds" for a pair list without folds: the threshold is then
+ *     chosen and scored on all pairs)
  *   top-1: 91.23% (500 records of 'test.hmr')
  *   trained 600 iterations (10 epochs): loss 0.0123, accuracy 99.81%,
  *     123.4 img/s; model 'out/model.hmm'            (one line)
@@ -95,10 +98,12 @@
  * rank with sync_bn; the running statistics are averaged over ranks at
  * each checkpoint and at the end.  With sync_bn, N ranks of B/N compute
  * what one process of B computes, up to float rounding (sums in another
- * order).  Exception: --hm ohem keeps the hardest ceil(r B/N) samples of
- * each rank's slice, not of the whole batch.  Rank 0 alone writes the
- * checkpoint, the model, the CSV and the report and runs --val and
- * --test; a stop signal caught by any rank stops every rank after the
+ * order).  Hard mining is batch-wide too: --hm ohem keeps the hardest
+ * ceil(r B) samples of the whole batch (every rank's per-sample losses are
+ * summed into one [B] vector each step), and powern and focaln normalise
+ * with sums over every rank (loss.h, struct loss_shard).  Rank 0 alone
+ * writes the checkpoint, the model, the CSV and the report and runs --val
+ * and --test; a stop signal caught by any rank stops every rank after the
  * same step.  A resumed run may use any rank count that divides B.
  *
  * Ownership and errors: the caller owns the config and its strings;

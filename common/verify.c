@@ -35,26 +35,34 @@ void verify_release(struct verify *v)
 	memset(v, 0, sizeof *v);
 }
 
-/* The record's values as a unit vector in v->frame. */
-static int unit(struct verify *v, const struct record *r, const char *name, long no)
+/* One embedding being added: its key, values [dim], and for messages the
+ * stream's name and the record's number. */
+struct emb {
+	const char *key;
+	const float *values;
+	const char *name;
+	long no;
+};
+
+/* The embedding's values as a unit vector in v->frame. */
+static int unit(struct verify *v, const struct emb *r)
 {
 	double ss = 0.0;
-	for (int i = 0; i < r->dim; i++) {
+	for (int i = 0; i < v->dim; i++) {
 		v->frame[i] = r->values[i];
 		ss += v->frame[i] * v->frame[i];
 	}
 	if (!(ss > 0.0))
-		return hm_error_file(name, "record %ld: '%s': zero vector, cannot be "
-				     "normalised", no, r->key);
+		return hm_error_file(r->name, "record %ld: '%s': zero vector, cannot be "
+				     "normalised", r->no, r->key);
 	double inv = 1.0 / sqrt(ss);
-	for (int i = 0; i < r->dim; i++)
+	for (int i = 0; i < v->dim; i++)
 		v->frame[i] *= inv;
 	return 0;
 }
 
-/* Adds the unit frame to every listed video that KEY lies under. */
-static int add_frame(struct verify *v, const struct record *r, const char *name,
-		     long no)
+/* Adds the unit frame to every listed video that the key lies under. */
+static int add_frame(struct verify *v, const struct emb *r)
 {
 	size_t len = strlen(r->key);
 	char *prefix = malloc(len + 1);
@@ -69,7 +77,7 @@ static int add_frame(struct verify *v, const struct record *r, const char *name,
 		long e = embtab_find(v->want, prefix);
 		if (e < 0)
 			continue;
-		if (!have && (rc = unit(v, r, name, no)))
+		if (!have && (rc = unit(v, r)))
 			break;
 		have = 1;
 		double *sum = embtab_vec(v->want, e, v->dim);
@@ -85,47 +93,53 @@ static int add_frame(struct verify *v, const struct record *r, const char *name,
 	return rc;
 }
 
-static int take(struct verify *v, const struct record *r, const char *name, long no)
+int verify_add(struct verify *v, const char *key, const float *values, int dim,
+	       const char *name, long no)
 {
-	if (r->kind != REC_EMBED)
-		return hm_error_file(name, "record %ld: '%s': an image record, not an "
-				     "embedding", no, r->key);
+	const struct emb r = { key, values, name, no };
 	if (!v->dim) {
-		v->dim = r->dim;
+		v->dim = dim;
 		v->frame = malloc((size_t)v->dim * sizeof *v->frame);
 		if (!v->frame)
 			return hm_error("out of memory");
-	} else if (r->dim != v->dim) {
+	} else if (dim != v->dim) {
 		return hm_error_file(name, "record %ld: '%s': dimension %d, but the "
-				     "first record has dimension %d", no, r->key, r->dim,
+				     "first record has dimension %d", no, key, dim,
 				     v->dim);
 	}
-	for (int i = 0; i < r->dim; i++)
-		if (!isfinite(r->values[i]))
+	for (int i = 0; i < dim; i++)
+		if (!isfinite(values[i]))
 			return hm_error_file(name, "record %ld: '%s': value %d is %s", no,
-					     r->key, i, isnan(r->values[i]) ? "NaN" :
-					     "infinite");
+					     key, i, isnan(values[i]) ? "NaN" : "infinite");
 	int added;
-	long s = embtab_add(v->seen, r->key, &added);
+	long s = embtab_add(v->seen, key, &added);
 	if (s < 0)
 		return -1;
 	if (!added)
 		return hm_error_file(name, "record %ld: key '%s' appears twice (first "
-				     "at record %ld)", no, r->key,
+				     "at record %ld)", no, key,
 				     embtab_entry(v->seen, s)->record);
 	embtab_entry(v->seen, s)->record = no;
 	if (v->videos)
-		return add_frame(v, r, name, no);
-	long e = embtab_find(v->want, r->key);
+		return add_frame(v, &r);
+	long e = embtab_find(v->want, key);
 	if (e < 0)
 		return 0;
 	double *vec = embtab_vec(v->want, e, v->dim);
-	if (!vec || unit(v, r, name, no))
+	if (!vec || unit(v, &r))
 		return -1;
 	memcpy(vec, v->frame, (size_t)v->dim * sizeof *vec);
 	embtab_entry(v->want, e)->record = no;
 	embtab_entry(v->want, e)->count = 1;
 	return 0;
+}
+
+static int take(struct verify *v, const struct record *r, const char *name, long no)
+{
+	if (r->kind != REC_EMBED)
+		return hm_error_file(name, "record %ld: '%s': an image record, not an "
+				     "embedding", no, r->key);
+	return verify_add(v, r->key, r->values, r->dim, name, no);
 }
 
 int verify_read(struct verify *v, FILE *fp, const char *name)

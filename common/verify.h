@@ -23,8 +23,8 @@
  * Pairs are never dropped.  Score = sum of the products of the unit vectors'
  * components, in double precision (no clamping to [-1, 1]).
  *
- * Use: verify_init(), verify_read() on the stream, verify_scores(), then
- * verify_release().  Everything returns 0 or -1 with the message recorded.
+ * Use: verify_init(), verify_read() on the stream (or verify_add() for each
+ * embedding: hm-train's --val), verify_scores(), then verify_release().  Everything returns 0 or -1 with the message recorded.
  */
 #ifndef HM_VERIFY_H
 #define HM_VERIFY_H
@@ -48,6 +48,10 @@ struct verify {
 int verify_init(struct verify *v, const struct pair_list *pairs, int videos);
 /* Reads a whole embedding stream FP (NAME in messages). */
 int verify_read(struct verify *v, FILE *fp, const char *name);
+/* Adds one embedding as verify_read() adds a record: KEY, VALUES [DIM]
+ * (the same checks), NAME and NO (the record's number) in messages. */
+int verify_add(struct verify *v, const char *key, const float *values, int dim,
+	       const char *name, long no);
 /* SCORE[i] for each pair i of PAIRS (the list given to verify_init).
  * PAIRS_NAME and EMB_NAME name the two inputs in messages. */
 int verify_scores(struct verify *v, const struct pair_list *pairs,

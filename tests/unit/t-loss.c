@@ -426,7 +426,7 @@ static int fake_sum(float *buf, size_t n)
 	return n == (size_t)2 * other_n ? 0 : -1;
 }
 
-/* Two shards of 5 with loss_set_shard() keep what one process of 10 keeps,
+/* Two shards of 5 (loss_config.shard) keep what one process of 10 keeps,
  * with N/K weights and N/K-scaled losses summing to one process's. */
 static void test_ohem_shards(void)
 {
@@ -450,7 +450,6 @@ static void test_ohem_shards(void)
 	loss_forward_backward(&o, NULL, NULL, NULL, big, x, y, W, NULL, &c, 0, N, 2, 3);
 	for (int s = 0; s < 2; s++) {	/* each shard's own losses first */
 		struct loss_out os = { .sample_loss = L2[s] };
-		loss_set_shard(1, 0, NULL);
 		loss_forward_backward(&os, NULL, NULL, NULL, big, x + 2 * H * s, y, W, NULL,
 				      &c, 0, H, 2, 3);
 	}
@@ -458,12 +457,12 @@ static void test_ohem_shards(void)
 	for (int s = 0; s < 2; s++) {
 		struct loss_out os = { .sample_weight = w2[s] };
 		other_L = L2[1 - s], other_at = H * (1 - s), other_n = H;
-		loss_set_shard(2, s, fake_sum);
+		struct loss_config cs = c;
+		cs.shard = (struct loss_shard){ 2, s, fake_sum };
 		rc |= loss_forward_backward(&os, NULL, NULL, NULL, big, x + 2 * H * s, y, W,
-					    NULL, &c, 0, H, 2, 3);
+					    NULL, &cs, 0, H, 2, 3);
 		loss2[s] = os.loss;
 	}
-	loss_set_shard(1, 0, NULL);
 	int same = 1, kept_second = 0;
 	for (int i = 0; i < N; i++) {
 		same &= w2[i / H][i % H] == 2 * w[i];
@@ -610,7 +609,7 @@ static int sums_sum(float *buf, size_t n)
 	return 0;
 }
 
-/* Two shards of 3 with loss_set_shard() weight their samples as one
+/* Two shards of 3 (loss_config.shard) weight their samples as one
  * process of 6 does (powern, focaln: the normalisation is batch-wide). */
 static void test_detached_shards(void)
 {
@@ -631,13 +630,13 @@ static void test_detached_shards(void)
 		for (shard_pass = 1; shard_pass <= 2; shard_pass++)
 			for (shard_now = 0; shard_now < 2; shard_now++) {
 				struct loss_out os = { .sample_weight = w2[shard_now] };
-				loss_set_shard(2, shard_now, sums_sum);
+				struct loss_config cs = c;
+				cs.shard = (struct loss_shard){ 2, shard_now, sums_sum };
 				rc |= loss_forward_backward(&os, NULL, NULL, NULL, ws,
 					bt.x + H * D * shard_now, bt.y + H * shard_now,
-					bt.W, NULL, &c, 0, H, D, C);
+					bt.W, NULL, &cs, 0, H, D, C);
 				loss2[shard_now] = os.loss;
 			}
-		loss_set_shard(1, 0, NULL);
 		double e = 0;
 		for (int i = 0; i < B; i++)
 			e = fmax(e, fabs(w2[i / H][i % H] - 2 * w[i]) / (2 * w[i]));
@@ -791,6 +790,18 @@ static void test_defaults_and_errors(void)
 	       "label -1 rejected");
 	is_int(loss_workspace_size(64, 1000), 2 * 64 * 1000 + 6 * 64 + 2000,
 	       "workspace size 2BC + 6B + 2C");
+	is_int(loss_shard_workspace_size(64, 1000, 1), loss_workspace_size(64, 1000),
+	       "one process: no more workspace");
+	is_int(loss_shard_workspace_size(16, 1000, 4),
+	       loss_workspace_size(16, 1000) + 4 * 16,
+	       "a shard of 4: the whole batch's losses more");
+	loss_config_default(&c, LOSS_COSFACE);
+	c.shard = (struct loss_shard){ 2, 0, NULL };
+	is_int(loss_config_check(&c), -1, "a shard without a sum rejected");
+	like(hm_errmsg(), "needs a sum", "its message");
+	c.shard = (struct loss_shard){ 2, 2, fake_sum };
+	is_int(loss_config_check(&c), -1, "a shard index of N rejected");
+	like(hm_errmsg(), "shard index 2 outside [0, 2)", "its message");
 }
 
 int main(void)
