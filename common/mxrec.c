@@ -1,6 +1,7 @@
 #include "mxrec.h"
 #include "err.h"
 #include "rec.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,21 +22,6 @@ void mxrec_reader_release(struct mxrec_reader *r)
 	free(r->buf);
 	r->buf = NULL;
 	r->cap = 0;
-}
-
-static int grow(struct mxrec_reader *r, size_t need)
-{
-	if (need <= r->cap)
-		return 0;
-	size_t n = r->cap ? r->cap : 65536;
-	while (n < need)
-		n *= 2;
-	unsigned char *p = realloc(r->buf, n);
-	if (!p)
-		return hm_error("out of memory (%zu bytes)", n);
-	r->buf = p;
-	r->cap = n;
-	return 0;
 }
 
 /* Reads exactly N bytes: 1, 0 at EOF before any byte, -2 short, -1 error. */
@@ -104,7 +90,7 @@ int mxrec_read(struct mxrec_reader *r, const unsigned char **data, size_t *n,
 		 * short file cannot make us allocate the whole limit. */
 		for (size_t done = 0, step; done < pad || !pad; done += step) {
 			step = pad - done < (1u << 20) ? pad - done : (1u << 20);
-			if (grow(r, size + done + step + 4))
+			if (buf_reserve((void **)&r->buf, &r->cap, size + done + step + 4, 1))
 				return -1;
 			if (!pad)
 				break;

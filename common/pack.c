@@ -217,27 +217,6 @@ static int process_batch(struct worker *wk, int n_workers, struct work *w)
 	return 0;
 }
 
-/* Growing index of what we write. */
-static int index_add(struct rec_index *ix, long *cap, uint64_t off, int32_t label)
-{
-	if (ix->n == *cap) {
-		long c = *cap ? 2 * *cap : 1024;
-		uint64_t *o = realloc(ix->offset, c * sizeof *o);
-		if (o)
-			ix->offset = o;
-		int32_t *l = realloc(ix->label, c * sizeof *l);
-		if (l)
-			ix->label = l;
-		if (!o || !l)
-			return hm_error("out of memory");
-		*cap = c;
-	}
-	ix->offset[ix->n] = off;
-	ix->label[ix->n] = label;
-	ix->n++;
-	return 0;
-}
-
 static int write_item(FILE *fp, const struct item *it, uint64_t *pos)
 {
 	size_t key_len = strlen(it->key);
@@ -428,7 +407,7 @@ int pack_build(const char *input, const char *out, const struct pack_options *op
 				bad = hm_error("%s", it->err);
 			else if (s.type == PACK_STREAM && keyset_add(&keys, it))
 				bad = -1;
-			else if (index_add(&ix, &cap, pos, it->label))
+			else if (rec_index_push(&ix, &cap, pos, it->label))
 				bad = -1;
 			else if (write_item(o.fp, it, &pos))
 				bad = hm_error_file(out, "%s", hm_errmsg());

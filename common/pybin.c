@@ -9,6 +9,7 @@
 #include "pybin.h"
 #include "err.h"
 #include "rec.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -71,22 +72,6 @@ static int fail(struct machine *m, const char *fmt, ...)
 	return hm_error_file(m->name, "byte %zu: %s", m->op_at, what);
 }
 
-/* Grows *P (elements of SIZE bytes, capacity *CAP) to hold NEED. */
-static int reserve(void **p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 16;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(*p, n * size);
-	if (!q)
-		return hm_error("out of memory");
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
 static int spend(struct machine *m)
 {
 	if (--m->budget < 0)
@@ -96,7 +81,7 @@ static int spend(struct machine *m)
 
 static int push(struct machine *m, struct pv v)
 {
-	if (spend(m) || reserve((void **)&m->stack, &m->scap, m->sp + 1, sizeof *m->stack))
+	if (spend(m) || buf_reserve((void **)&m->stack, &m->scap, m->sp + 1, sizeof *m->stack))
 		return -1;
 	m->stack[m->sp++] = v;
 	return 0;
@@ -134,7 +119,7 @@ static int pop_mark(struct machine *m, size_t *at)
 
 static int new_obj(struct machine *m, int type, struct pv *v)
 {
-	if (spend(m) || reserve((void **)&m->objs, &m->ocap, m->n_objs + 1, sizeof *m->objs))
+	if (spend(m) || buf_reserve((void **)&m->objs, &m->ocap, m->n_objs + 1, sizeof *m->objs))
 		return -1;
 	memset(&m->objs[m->n_objs], 0, sizeof *m->objs);
 	v->t = type;
@@ -150,7 +135,7 @@ static int obj_append(struct machine *m, size_t obj, const struct pv *items, siz
 	for (size_t i = 0; i < k; i++)
 		if (spend(m))
 			return -1;
-	if (reserve((void **)&o->v, &o->cap, o->n + k, sizeof *o->v))
+	if (buf_reserve((void **)&o->v, &o->cap, o->n + k, sizeof *o->v))
 		return -1;
 	memcpy(o->v + o->n, items, k * sizeof *items);
 	o->n += k;
@@ -213,7 +198,7 @@ static int memo_put(struct machine *m, uint64_t idx)
 		return -1;
 	if (idx >= m->memo_n) {
 		size_t cap = m->memo_n;
-		if (reserve((void **)&m->memo, &cap, idx + 1, sizeof *m->memo))
+		if (buf_reserve((void **)&m->memo, &cap, idx + 1, sizeof *m->memo))
 			return -1;
 		unsigned char *set = realloc(m->memo_set, cap);
 		if (!set)
@@ -312,7 +297,7 @@ static int latin1_bytes(struct machine *m, const struct pv *str, const struct pv
 			return FAIL(m, "string for _codecs.encode is not latin-1 text");
 		}
 	}
-	if (reserve((void **)&m->owned, &m->owncap, m->n_owned + 1, sizeof *m->owned)) {
+	if (buf_reserve((void **)&m->owned, &m->owncap, m->n_owned + 1, sizeof *m->owned)) {
 		free(out);
 		return -1;
 	}
@@ -378,7 +363,7 @@ static int run(struct machine *m, struct pv *result)
 			*result = m->stack[0];
 			return 0;
 		case '(':	/* MARK */
-			if (spend(m) || reserve((void **)&m->marks, &m->mcap, m->n_marks + 1,
+			if (spend(m) || buf_reserve((void **)&m->marks, &m->mcap, m->n_marks + 1,
 						sizeof *m->marks))
 				return -1;
 			m->marks[m->n_marks++] = m->sp;

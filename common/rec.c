@@ -1,6 +1,7 @@
 #include "rec.h"
 #include "err.h"
 #include "outfile.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -27,21 +28,6 @@ void record_release(struct record *rec)
 	free(rec->buf);
 	free(rec->fbuf);
 	memset(rec, 0, sizeof *rec);
-}
-
-static int grow(unsigned char **buf, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 4096;
-	while (n < need)
-		n *= 2;
-	unsigned char *p = realloc(*buf, n);
-	if (!p)
-		return hm_error("out of memory (%zu bytes)", n);
-	*buf = p;
-	*cap = n;
-	return 0;
 }
 
 /* zlib's crc32() restarts from 0 when given a NULL buffer: skip empty parts. */
@@ -102,7 +88,7 @@ static int parse_embed(struct rec_reader *r, struct record *rec,
 	if (dim < 1 || dim > REC_MAX_DIM || n != REC_EMBED_HEAD + 4 * (size_t)dim)
 		return FAIL(r, "record %ld: bad embedding dimension %u for %zu bytes",
 			    idx, dim, n);
-	if (grow((unsigned char **)&rec->fbuf, &rec->fcap, 4 * (size_t)dim))
+	if (buf_reserve((void **)&rec->fbuf, &rec->fcap, 4 * (size_t)dim, 1))
 		return -1;
 	for (uint32_t i = 0; i < dim; i++) {
 		union { uint32_t u; float f; } v = { get_u32(body + 4 + 4 * i) };
@@ -147,7 +133,7 @@ static int read_one(struct rec_reader *r, struct record *rec)
 	if (kind == REC_END && (key_len || body_len))
 		return FAIL(r, "record %ld: end marker with a payload", idx);
 	size_t n = (size_t)key_len + 1 + body_len + 8;
-	if (grow(&rec->buf, &rec->cap, n))
+	if (buf_reserve((void **)&rec->buf, &rec->cap, n, 1))
 		return -1;
 	/* Key at buf, NUL after it, body 8-aligned after that. */
 	size_t body_at = ((size_t)key_len + 1 + 7) & ~(size_t)7;
@@ -298,7 +284,7 @@ void rec_index_free(struct rec_index *ix)
 	memset(ix, 0, sizeof *ix);
 }
 
-static int index_push(struct rec_index *ix, long *cap, uint64_t off, int32_t label)
+int rec_index_push(struct rec_index *ix, long *cap, uint64_t off, int32_t label)
 {
 	if (ix->n == *cap) {
 		long n = *cap ? 2 * *cap : 1024;
@@ -327,7 +313,7 @@ int rec_index_build(struct rec_index *ix, FILE *fp, const char *name)
 	memset(ix, 0, sizeof *ix);
 	rec_reader_init(&r, fp, name);
 	while ((got = rec_read(&r, &rec)) == 1)
-		if (index_push(ix, &cap, rec.offset, rec.label)) {
+		if (rec_index_push(ix, &cap, rec.offset, rec.label)) {
 			got = -1;
 			break;
 		}

@@ -94,6 +94,9 @@ int rec_index_build(struct rec_index *ix, FILE *fp, const char *name);
 int rec_index_save(const struct rec_index *ix, const char *path);
 int rec_index_load(struct rec_index *ix, const char *path);
 void rec_index_free(struct rec_index *ix);
+/* Appends one record's offset and label; *CAP is the arrays' capacity
+ * (0 at first), doubled as they fill.  0, or -1 out of memory. */
+int rec_index_push(struct rec_index *ix, long *cap, uint64_t off, int32_t label);
 
 /* Little-endian helpers shared by the suite's binary formats. */
 static inline void put_u16(unsigned char *p, uint16_t v)

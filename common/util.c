@@ -228,3 +228,20 @@ void strtab_free(struct strtab *t)
 	free(t->slot);
 	memset(t, 0, sizeof *t);
 }
+
+int buf_reserve(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 64;
+	while (n < need && n <= SIZE_MAX / 2 / size)
+		n *= 2;
+	if (n < need)
+		return hm_error("out of memory (%zu elements of %zu bytes)", need, size);
+	void *q = realloc(*p, n * size);
+	if (!q)
+		return hm_error("out of memory (%zu bytes)", n * size);
+	*p = q;
+	*cap = n;
+	return 0;
+}

@@ -28,6 +28,11 @@ int stream_read_all(FILE *fp, const char *name, size_t max, unsigned char **buf,
  * image, a list); also "'PATH': cannot open: ...". */
 int file_read_all(const char *path, unsigned char **buf, size_t *n);
 
+/* Grows the array *P (elements of SIZE bytes, capacity *CAP elements,
+ * doubled from 64) to hold NEED elements.  0, or -1 with "out of memory
+ * (N bytes)" recorded (*P and *CAP unchanged). */
+int buf_reserve(void **p, size_t *cap, size_t need, size_t size);
+
 /* 64-bit FNV-1a of a string. */
 uint64_t fnv1a_str(const char *s);
 
