@@ -2,7 +2,7 @@
  * util: small helpers any module may use (foundation layer: includes only
  * err.h and the C library).  Whole-file reads, the FNV-1a hash, path
  * joining, formatted strings and checked writes, a replaying stream, a
- * string table.
+ * string table, a growing array.
  *
  * Functions that fail record a message (err.h) and return -1 or NULL.
  */
