@@ -460,10 +460,11 @@ struct trainer {
 	struct model *m;
 	const struct model_shape *shape;
 	int C, D, B;
-	float *W, *b, *dW, *db, *mW, *mb;	/* head and its momentum */
-	float *mom;			/* backbone momentum, params' layout */
-	float *params;
-	size_t n_params;
+	/* The model's parameters, the backbone's then the head's (add_head),
+	 * their gradients and momentum in the same layout: one block each. */
+	float *params, *grads, *mom;
+	size_t n_params, n_backbone;
+	float *W, *b, *dW, *db;		/* the head in them; b, db NULL but softmax */
 	float *demb, *ws;
 	struct rng drop;
 	long per_epoch, total, t;	/* t: steps done */
@@ -507,16 +508,22 @@ static int add_head_meta(struct kvs *k, const struct trainer *T)
 	       kv_add(k, "loss.easy-margin", "%d", l->easy_margin) ? -1 : 0;
 }
 
-static int add_head_tensors(struct kvs *k, struct trainer *T, int momentum)
+/* "momentum/NAME" for every trainable tensor, head included. */
+static int add_momentum_tensors(struct kvs *k, struct trainer *T)
 {
-	int64_t wshape[2] = { T->C, T->D }, bshape[1] = { T->C };
-	if (tensor_add(k, momentum ? "momentum/head/weight" : "head/weight",
-		       momentum ? T->mW : T->W, 2, wshape) < 0)
-		return -1;
-	if (head_has_bias(T) &&
-	    tensor_add(k, momentum ? "momentum/head/bias" : "head/bias",
-		       momentum ? T->mb : T->b, 1, bshape) < 0)
-		return -1;
+	int n = model_n_tensors(T->m);
+	for (int i = 0; i < n; i++) {
+		const struct model_tensor *mt = model_tensor(T->m, i);
+		if (!mt->trainable)
+			continue;
+		char name[MF_MAX_NAME + 1];
+		int64_t shape[4];
+		for (int d = 0; d < mt->ndim; d++)
+			shape[d] = mt->shape[d];
+		snprintf(name, sizeof name, "momentum/%s", mt->name);
+		if (tensor_add(k, name, T->mom + (mt->data - T->params), mt->ndim, shape) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -526,24 +533,10 @@ static int write_model_file(struct trainer *T, const char *path, int checkpoint)
 	int rc = -1;
 	if (model_file_entries(T->m, &k.kv, &k.n, &k.t, &k.n_t) < 0)
 		goto out;
-	if (add_head_meta(&k, T) < 0 || add_head_tensors(&k, T, 0) < 0)
+	if (add_head_meta(&k, T) < 0)
 		goto out;
 	if (checkpoint) {
-		int n = model_n_tensors(T->m);
-		for (int i = 0; i < n; i++) {
-			const struct model_tensor *mt = model_tensor(T->m, i);
-			if (!mt->trainable)
-				continue;
-			char name[MF_MAX_NAME + 1];
-			int64_t shape[4];
-			for (int d = 0; d < mt->ndim; d++)
-				shape[d] = mt->shape[d];
-			snprintf(name, sizeof name, "momentum/%s", mt->name);
-			if (tensor_add(&k, name, T->mom + (mt->data - T->params),
-				       mt->ndim, shape) < 0)
-				goto out;
-		}
-		if (add_head_tensors(&k, T, 1) < 0)
+		if (add_momentum_tensors(&k, T) < 0)
 			goto out;
 		const uint64_t *s = T->drop.s;
 		if (config_to_kv(&k, &T->c) < 0 ||
@@ -595,26 +588,19 @@ static int sync_replicas(struct trainer *T)
 		for (size_t i = 0; i < nb; i++)
 			buf[i] /= (float)T->size;
 	}
-	uint64_t h[2] = { hash_floats(T->params, T->n_params),
-			  hash_floats(T->W, (size_t)T->C * T->D) }, h0[2];
-	memcpy(h0, h, sizeof h);
-	if (dist_bcast(h0, sizeof h0, 0) < 0)
+	uint64_t h = hash_floats(T->params, T->n_params), h0 = h;
+	if (dist_bcast(&h0, sizeof h0, 0) < 0)
 		return -1;
-	double differ = memcmp(h, h0, sizeof h) != 0;
+	double differ = h != h0;
 	if (dist_sum_double(&differ, 1) < 0)
 		return -1;
 	if (differ > 0) {
 		if (T->c.log)
 			fprintf(T->c.log, "hm-train: iteration %ld: %g rank(s) drifted "
 				"from rank 0's parameters; rank 0's taken\n", T->t, differ);
-		size_t cd = (size_t)T->C * T->D;
 		if (dist_bcast(T->params, T->n_params * sizeof *T->params, 0) < 0 ||
 		    dist_bcast(T->mom, T->n_params * sizeof *T->mom, 0) < 0 ||
-		    dist_bcast(buf, nb * sizeof *buf, 0) < 0 ||
-		    dist_bcast(T->W, cd * sizeof *T->W, 0) < 0 ||
-		    dist_bcast(T->mW, cd * sizeof *T->mW, 0) < 0 ||
-		    dist_bcast(T->b, (size_t)T->C * sizeof *T->b, 0) < 0 ||
-		    dist_bcast(T->mb, (size_t)T->C * sizeof *T->mb, 0) < 0)
+		    dist_bcast(buf, nb * sizeof *buf, 0) < 0)
 			return -1;
 	}
 	return 0;
@@ -658,12 +644,6 @@ static void trainer_free(struct trainer *T)
 	free(T->out_dir_owned);
 	data_pack_close(&T->pack);
 	model_free(T->m);
-	free(T->W);
-	free(T->b);
-	free(T->dW);
-	free(T->db);
-	free(T->mW);
-	free(T->mb);
 	free(T->mom);
 	free(T->demb);
 	free(T->ws);
@@ -689,15 +669,11 @@ static void trainer_free(struct trainer *T)
  * not make the replicas differ. */
 static int bcast_state(struct trainer *T)
 {
-	size_t nb, cd = (size_t)T->C * T->D;
+	size_t nb;
 	float *buf = model_buffers(T->m, &nb);
 	return dist_bcast(T->params, T->n_params * sizeof *T->params, 0) < 0 ||
 	       dist_bcast(T->mom, T->n_params * sizeof *T->mom, 0) < 0 ||
 	       dist_bcast(buf, nb * sizeof *buf, 0) < 0 ||
-	       dist_bcast(T->W, cd * sizeof *T->W, 0) < 0 ||
-	       dist_bcast(T->mW, cd * sizeof *T->mW, 0) < 0 ||
-	       dist_bcast(T->b, (size_t)T->C * sizeof *T->b, 0) < 0 ||
-	       dist_bcast(T->mb, (size_t)T->C * sizeof *T->mb, 0) < 0 ||
 	       dist_bcast(T->drop.s, sizeof T->drop.s, 0) < 0 ? -1 : 0;
 }
 
@@ -798,22 +774,37 @@ static int open_csv(struct trainer *T, int resumed)
 	return fflush(T->csv) ? hm_error_file(T->csv_path, "write error") : 0;
 }
 
+/* The classifier head joins the model's parameters after the backbone's
+ * (model files keep their order): "head/weight" [C, D] with weight decay,
+ * softmax's "head/bias" [C] without. */
+static int add_head(struct trainer *T)
+{
+	int shape[2] = { T->C, T->D };
+	model_params(T->m, &T->n_backbone);
+	int w = model_add_param(T->m, "head/weight", 2, shape, 1), b = -1;
+	if (w < 0 || (head_has_bias(T) && (b = model_add_param(T->m, "head/bias", 1,
+							       shape, 0)) < 0))
+		return hm_error("out of memory (head of %d x %d)", T->C, T->D);
+	T->params = model_params(T->m, &T->n_params);
+	T->grads = model_grads(T->m, NULL);
+	T->W = model_tensor(T->m, w)->data;
+	T->dW = model_tensor(T->m, w)->grad;
+	if (b >= 0) {
+		T->b = model_tensor(T->m, b)->data;
+		T->db = model_tensor(T->m, b)->grad;
+	}
+	return 0;
+}
+
 /* Setup shared by fresh and resumed runs, after the model exists. */
 static int alloc_state(struct trainer *T)
 {
-	size_t cd = (size_t)T->C * T->D;
-	T->W = calloc(cd, sizeof *T->W);
-	T->dW = calloc(cd, sizeof *T->dW);
-	T->mW = calloc(cd, sizeof *T->mW);
-	T->b = calloc((size_t)T->C, sizeof *T->b);
-	T->db = calloc((size_t)T->C, sizeof *T->db);
-	T->mb = calloc((size_t)T->C, sizeof *T->mb);
-	T->params = model_params(T->m, &T->n_params);
-	T->mom = calloc(T->n_params ? T->n_params : 1, sizeof *T->mom);
+	if (add_head(T) < 0)
+		return -1;
+	T->mom = calloc(T->n_params, sizeof *T->mom);
 	T->demb = calloc((size_t)T->Bl * T->D, sizeof *T->demb);
 	T->ws = calloc(loss_shard_workspace_size(T->Bl, T->C, T->size), sizeof *T->ws);
-	if (!T->W || !T->dW || !T->mW || !T->b || !T->db || !T->mb || !T->mom ||
-	    !T->demb || !T->ws)
+	if (!T->mom || !T->demb || !T->ws)
 		return hm_error("out of memory (head of %d x %d)", T->C, T->D);
 	return 0;
 }
@@ -1118,8 +1109,8 @@ static int run_test(struct trainer *T)
 		if (rc)
 			break;
 		const float *emb = model_forward(T->m, b->x, b->n, 0, NULL);
-		if (!emb || loss_predict(pred, T->ws, emb, T->W, head_has_bias(T) ? T->b : NULL,
-				 &T->c.loss, b->n, T->D, T->C) < 0) {
+		if (!emb || loss_predict(pred, T->ws, emb, T->W, T->b, &T->c.loss, b->n,
+					 T->D, T->C) < 0) {
 			rc = -1;
 			break;
 		}
@@ -1220,29 +1211,31 @@ static int setup_resume(struct trainer *T, struct modelfile *mf)
 	return T->m ? 0 : -1;
 }
 
-/* Loads head and momentum of a resumed run (after alloc_state). */
+/* Whether MT is one of the head's tensors (after the backbone's). */
+static int is_head(const struct trainer *T, const struct model_tensor *mt)
+{
+	return mt->trainable && (size_t)(mt->data - T->params) >= T->n_backbone;
+}
+
+/* Loads head and momentum of a resumed run (after alloc_state): the
+ * head's tensors with their momentum, then the backbone's momentum (the
+ * backbone came with the model). */
 static int load_resume_tensors(struct trainer *T, const struct modelfile *mf)
 {
 	const char *path = T->resume_from;
-	size_t cd = (size_t)T->C * T->D;
-	if (load_tensor(T->W, cd, mf, "head/weight", path) < 0 ||
-	    load_tensor(T->mW, cd, mf, "momentum/head/weight", path) < 0)
-		return -1;
-	if (head_has_bias(T) &&
-	    (load_tensor(T->b, T->C, mf, "head/bias", path) < 0 ||
-	     load_tensor(T->mb, T->C, mf, "momentum/head/bias", path) < 0))
-		return -1;
 	int n = model_n_tensors(T->m);
-	for (int i = 0; i < n; i++) {
-		const struct model_tensor *mt = model_tensor(T->m, i);
-		if (!mt->trainable)
-			continue;
-		char name[MF_MAX_NAME + 1];
-		snprintf(name, sizeof name, "momentum/%s", mt->name);
-		if (load_tensor(T->mom + (mt->data - T->params), mt->count, mf, name,
-				path) < 0)
-			return -1;
-	}
+	for (int head = 1; head >= 0; head--)
+		for (int i = 0; i < n; i++) {
+			const struct model_tensor *mt = model_tensor(T->m, i);
+			if (!mt->trainable || is_head(T, mt) != head)
+				continue;
+			char name[MF_MAX_NAME + 1];
+			snprintf(name, sizeof name, "momentum/%s", mt->name);
+			if ((head && load_tensor(mt->data, mt->count, mf, mt->name, path) < 0) ||
+			    load_tensor(T->mom + (mt->data - T->params), mt->count, mf, name,
+					path) < 0)
+				return -1;
+		}
 	return 0;
 }
 
@@ -1360,19 +1353,11 @@ static void rng_skip(struct rng *r, size_t n)
 static int sum_gradients(struct trainer *T)
 {
 	double t0 = now_seconds();
-	size_t ng, cd = (size_t)T->C * T->D;
-	float *g = model_grads(T->m, &ng);
-	if (dist_sum_float(g, ng) < 0 || dist_sum_float(T->dW, cd) < 0 ||
-	    (head_has_bias(T) && dist_sum_float(T->db, (size_t)T->C) < 0))
+	if (dist_sum_float(T->grads, T->n_params) < 0)
 		return -1;
 	const float n = (float)T->size;
-	for (size_t i = 0; i < ng; i++)
-		g[i] /= n;
-	for (size_t i = 0; i < cd; i++)
-		T->dW[i] /= n;
-	if (head_has_bias(T))
-		for (int i = 0; i < T->C; i++)
-			T->db[i] /= n;
+	for (size_t i = 0; i < T->n_params; i++)
+		T->grads[i] /= n;
 	T->t_sum += now_seconds() - t0;
 	return 0;
 }
@@ -1382,8 +1367,6 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 {
 	const struct train_config *c = &T->c;
 	model_zero_grad(T->m);
-	memset(T->dW, 0, (size_t)T->C * T->D * sizeof *T->dW);
-	memset(T->db, 0, (size_t)T->C * sizeof *T->db);
 	memset(T->demb, 0, (size_t)T->Bl * T->D * sizeof *T->demb);
 	const float *emb;
 	if (T->size > 1 && T->drop_draws) {
@@ -1397,10 +1380,8 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 	}
 	if (!emb)
 		return -1;
-	if (loss_forward_backward(lo, T->demb, T->dW, head_has_bias(T) ? T->db : NULL,
-				  T->ws, emb, b->labels, T->W,
-				  head_has_bias(T) ? T->b : NULL, &c->loss, T->t,
-				  b->n, T->D, T->C) < 0)
+	if (loss_forward_backward(lo, T->demb, T->dW, T->db, T->ws, emb, b->labels, T->W,
+				  T->b, &c->loss, T->t, b->n, T->D, T->C) < 0)
 		return -1;
 	if (T->size > 1) {
 		/* The batch's loss (the mean of the ranks' equal slices), its
@@ -1422,12 +1403,10 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 	model_backward(T->m, T->demb, NULL);
 	if (T->size > 1 && sum_gradients(T) < 0)
 		return -1;
-	if (c->clip_grad > 0) {
-		/* Every rank holds the same summed gradient: the same norm. */
-		size_t ng;
-		float *g = model_grads(T->m, &ng);
-		optim_clip_grad_norm(g, ng, c->clip_grad);
-	}
+	/* The backbone's gradient alone, as arcface_torch clips (hm-train(1));
+	 * every rank holds the same summed gradient: the same norm. */
+	if (c->clip_grad > 0)
+		optim_clip_grad_norm(T->grads, T->n_backbone, c->clip_grad);
 	double lr = lr_at(&T->sched, T->t);
 	float flr = (float)lr, fm = (float)c->momentum, fwd = (float)c->wd;
 	int n = model_n_tensors(T->m);
@@ -1438,13 +1417,8 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 		optim_sgd_step(mt->data, T->mom + (mt->data - T->params), mt->grad,
 			       mt->count, flr, fm, mt->decay ? fwd : 0.0f);
 	}
-	optim_sgd_step(T->W, T->mW, T->dW, (size_t)T->C * T->D, flr, fm, fwd);
-	if (head_has_bias(T))
-		optim_sgd_step(T->b, T->mb, T->db, (size_t)T->C, flr, fm, 0.0f);
 	T->t++;
-	if (!all_finite(T->params, T->n_params) ||
-	    !all_finite(T->W, (size_t)T->C * T->D) ||
-	    (head_has_bias(T) && !all_finite(T->b, (size_t)T->C))) {
+	if (!all_finite(T->params, T->n_params)) {
 		last_good(T, good, sizeof good);
 		return hm_error("iteration %ld: parameters are no longer finite "
 				"(NaN or infinite); %s", T->t, good);
@@ -1532,10 +1506,12 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 	T.drop_draws = model_dropout_draws(T.m);
 	T.c.loss.shard = (struct loss_shard){ T.size, T.rank, dist_sum_float };
 	if (T.size > 1 && T.c.sync_bn) {
-		int max_c = 1;
-		for (int i = 0; i < model_n_tensors(T.m); i++)
-			if (model_tensor(T.m, i)->shape[0] > max_c)
-				max_c = model_tensor(T.m, i)->shape[0];
+		int max_c = 1;	/* the widest of the backbone's tensors */
+		for (int i = 0; i < model_n_tensors(T.m); i++) {
+			const struct model_tensor *mt = model_tensor(T.m, i);
+			if (!is_head(&T, mt) && mt->shape[0] > max_c)
+				max_c = mt->shape[0];
+		}
 		if (!(T.bn = dist_bn_new(max_c)))
 			goto out;
 		T.bn_ops.forward = dist_bn_forward;
@@ -1607,7 +1583,7 @@ int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 		fprintf(T.c.log, "hm-train: %s, %dx%dx%d -> %d, %d classes, %.3g MMAC/image, "
 			"%zu parameters; %ld records, %ld iterations/epoch, %ld in all%s\n",
 			T.shape->arch, T.shape->in_c, T.shape->in_h, T.shape->in_w, T.D,
-			T.C, model_macs(T.m) / 1e6, T.n_params, T.pack.ix.n,
+			T.C, model_macs(T.m) / 1e6, T.n_backbone, T.pack.ix.n,
 			T.per_epoch, T.total, resumed ? " (resumed)" : "");
 	if (T.c.log && T.size > 1)
 		fprintf(T.c.log, "hm-train: %d ranks, %d images each per step; batch norm "
