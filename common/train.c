@@ -1318,6 +1318,143 @@ static int same_file(const char *a, const char *b)
 	       sa.st_ino == sb.st_ino;
 }
 
+/* The output directory (on resume by default the checkpoint's) and its
+ * files' paths, and this process's rank. */
+static int setup_outputs(struct trainer *T)
+{
+	if (!T->c.out_dir && T->resume_from) {
+		T->out_dir_owned = dir_of(T->resume_from);
+		T->c.out_dir = T->out_dir_owned;
+	}
+	if (!T->c.out_dir)
+		return hm_error("no output directory");
+	T->rank = dist_rank();
+	T->size = dist_size();
+	if (T->rank == 0 && make_dirs(T->c.out_dir) < 0)
+		return -1;
+	T->ckpt_path = path_join(T->c.out_dir, "checkpoint.hmm");
+	T->model_path = path_join(T->c.out_dir, "model.hmm");
+	T->csv_path = path_join(T->c.out_dir, "train.csv");
+	if (!T->ckpt_path || !T->model_path || !T->csv_path)
+		return hm_error("out of memory");
+	if (T->resume_from && same_file(T->resume_from, T->ckpt_path))
+		T->last_ckpt = T->t;	/* the checkpoint we resume is the last good one */
+	return 0;
+}
+
+/* --sync-bn over several ranks: scratch for the widest batch norm. */
+static int setup_sync_bn(struct trainer *T)
+{
+	int max_c = 1;	/* the widest of the backbone's tensors */
+	for (int i = 0; i < model_n_tensors(T->m); i++) {
+		const struct model_tensor *mt = model_tensor(T->m, i);
+		if (!is_head(T, mt) && mt->shape[0] > max_c)
+			max_c = mt->shape[0];
+	}
+	if (!(T->bn = dist_bn_new(max_c)))
+		return -1;
+	T->bn_ops.forward = dist_bn_forward;
+	T->bn_ops.backward = dist_bn_backward;
+	T->bn_ops.ctx = T->bn;
+	model_set_bn_sync(T->m, &T->bn_ops);
+	return 0;
+}
+
+/* The batch over the ranks, then what a step needs: the activation plan,
+ * the head (zero), momentum and scratch. */
+static int setup_step(struct trainer *T)
+{
+	T->shape = model_get_shape(T->m);
+	T->D = T->shape->emb_dim;
+	T->C = T->c.classes;
+	T->B = T->c.batch;
+	T->Bl = T->B / T->size;
+	if (T->B % T->size)
+		return hm_error("batch %d does not divide into %d ranks; give a batch (or "
+				"resume with a rank count) that does", T->B, T->size);
+	if (T->Bl < 2)
+		return hm_error("batch %d over %d ranks is %d image per rank; batch norm "
+				"needs 2 or more", T->B, T->size, T->Bl);
+	if (model_set_batch(T->m, T->Bl) < 0 || alloc_state(T) < 0)
+		return -1;
+	T->drop_draws = model_dropout_draws(T->m);
+	T->c.loss.shard = (struct loss_shard){ T->size, T->rank, dist_sum_float };
+	return T->size > 1 && T->c.sync_bn ? setup_sync_bn(T) : 0;
+}
+
+/* The model and its training state: fresh, or read from the checkpoint
+ * (which is let go once its tensors are loaded). */
+static int setup_state(struct trainer *T, int resumed)
+{
+	if (!resumed) {
+		if (setup_fresh(T) < 0 || setup_outputs(T) < 0 || setup_step(T) < 0)
+			return -1;
+		head_init(T);
+		return 0;
+	}
+	struct modelfile mf;
+	T->resume_from = resume_path(T->c.resume);
+	if (!T->resume_from)
+		return hm_error("out of memory");
+	if (modelfile_read(&mf, T->resume_from) < 0)
+		return -1;
+	int rc = setup_resume(T, &mf) < 0 || setup_outputs(T) < 0 || setup_step(T) < 0 ||
+		 load_resume_tensors(T, &mf) < 0 ? -1 : 0;
+	modelfile_free(&mf);
+	return rc;
+}
+
+/* The run's length (on resume: the checkpoint's, or an extension of it)
+ * and the learning-rate schedule over it. */
+static int setup_length(struct trainer *T, int resumed)
+{
+	T->per_epoch = data_batches_per_epoch(&T->pack, T->B);
+	if (T->per_epoch < 1)
+		return hm_error_file(T->pack.path, "%ld records, fewer than one batch of %d",
+				     T->pack.ix.n, T->B);
+	T->total = T->c.iters > 0 ? T->c.iters : T->c.epochs * T->per_epoch;
+	if (resumed && check_extension(T) < 0)
+		return -1;
+	if (resumed && T->t > T->total)
+		return hm_error_file(T->resume_from, "state.iteration %ld is past the "
+				     "run's %ld iterations", T->t, T->total);
+	return setup_schedule(T);
+}
+
+/* The --test pack, checked now rather than after the whole run. */
+static int check_test_pack(const struct trainer *T)
+{
+	struct data_pack tp;
+	if (data_pack_open(&tp, T->c.test, 1) < 0)
+		return -1;
+	int bad = check_eval_pack(T, &tp);
+	if (!bad && tp.n_classes > T->C)
+		bad = hm_error_file(tp.path, "labels go up to %d; the model has %d classes "
+				    "(0..%d)", tp.n_classes - 1, T->C, T->C - 1);
+	data_pack_close(&tp);
+	return bad ? -1 : 0;
+}
+
+/* Everything before the first step; rank 0 opens the --val sets and
+ * train.csv. */
+static int train_setup(struct trainer *T)
+{
+	int resumed = T->c.resume != NULL;
+	if (setup_state(T, resumed) < 0 || (T->size > 1 && bcast_state(T) < 0) ||
+	    setup_length(T, resumed) < 0)
+		return -1;
+	if (T->rank > 0)
+		return 0;
+	if ((T->c.n_val && setup_val(T, resumed) < 0) ||
+	    (T->c.test && check_test_pack(T) < 0) || open_csv(T, resumed) < 0)
+		return -1;
+	if (resumed) {	/* what a killed run left */
+		outfile_remove_stale(T->ckpt_path);
+		outfile_remove_stale(T->model_path);
+	}
+	return 0;
+}
+
 /* --- the loop ------------------------------------------------------ */
 
 static void draw_progress(struct trainer *T, double loss, double acc, double lr,
@@ -1437,263 +1574,177 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 	return 0;
 }
 
+/* What the loop measures, for the progress line and the report. */
+struct loop_stats {
+	double t_start;			/* when the first step began */
+	long t_first;			/* the iteration it began at */
+	double ep_loss, ep_acc;		/* sums over this epoch's steps */
+	long ep_n;
+	double loss, acc, lr, rate;	/* the last step's; img/s since t_start */
+};
+
+/* -v: the model and the run, before the first step. */
+static void log_run(const struct trainer *T)
+{
+	if (!T->c.log)
+		return;
+	fprintf(T->c.log, "hm-train: %s, %dx%dx%d -> %d, %d classes, %.3g MMAC/image, "
+		"%zu parameters; %ld records, %ld iterations/epoch, %ld in all%s\n",
+		T->shape->arch, T->shape->in_c, T->shape->in_h, T->shape->in_w, T->D,
+		T->C, model_macs(T->m) / 1e6, T->n_backbone, T->pack.ix.n,
+		T->per_epoch, T->total, T->resume_from ? " (resumed)" : "");
+	if (T->size > 1)
+		fprintf(T->c.log, "hm-train: %d ranks, %d images each per step; batch norm "
+			"%s; dropout %s\n", T->size, T->Bl,
+			T->c.sync_bn ? "synchronised (--sync-bn)" : "per rank",
+			T->drop_draws ? "masks drawn as one process" : "off");
+}
+
+/* The row of train.csv for the step just done (rank 0). */
+static int csv_row(struct trainer *T, double loss, double acc, double lr, double img_s)
+{
+	if (T->csv && (fprintf(T->csv, "%ld,%ld,%.6g,%.6g,%.6g,%.1f,",
+			       (T->t - 1) / T->per_epoch + 1, T->t, loss, acc, lr, img_s) < 0 ||
+		       csvio_put(T->csv, T->ext_note) || fputc('\n', T->csv) == EOF ||
+		       fflush(T->csv)))
+		return hm_error_file(T->csv_path, "write error: %s", strerror(errno));
+	return 0;
+}
+
+/* Counts the step just done, ended at NOW, into S. */
+static void count_step(const struct trainer *T, struct loop_stats *s, double loss,
+		       double acc, double lr, double now)
+{
+	if (T->t % T->per_epoch == 1 || T->per_epoch == 1) {
+		s->ep_loss = s->ep_acc = 0;
+		s->ep_n = 0;
+	}
+	s->ep_loss += loss;
+	s->ep_acc += acc;
+	s->ep_n++;
+	s->loss = loss;
+	s->acc = acc;
+	s->lr = lr;
+	s->rate = (double)(T->t - s->t_first) * T->B / fmax(now - s->t_start, 1e-9);
+}
+
+/* Steps up to iteration END, or until a stop signal (*HOW then says so),
+ * each followed by its row, the progress line, --val after an epoch and
+ * the periodic checkpoint. */
+static int run_steps(struct trainer *T, struct data_loader *L, long end,
+		     struct loop_stats *s, enum train_end *how)
+{
+	double t_draw = 0;
+	s->t_start = now_seconds();
+	s->t_first = T->t;
+	while (T->t < end) {
+		if (T->size > 1 ? T->stop_any : stop_signal) {
+			*how = TRAIN_INTERRUPTED;
+			return 0;
+		}
+		const struct data_batch *b;
+		double t0 = now_seconds();
+		int got = data_loader_next(L, &b);
+		if (got <= 0)
+			return got == 0 ? hm_error("internal: the loader ended early") : -1;
+		struct loss_out lo = { 0 };
+		double lr = 0;
+		if (T->t > s->t_first)
+			T->ext_note[0] = '\0';	/* on the first row after it only */
+		if (step(T, b, &lo, &lr) < 0)
+			return -1;
+		double now = now_seconds(), acc = (double)lo.n_correct / T->B;
+		if (csv_row(T, lo.loss, acc, lr, T->B / fmax(now - t0, 1e-9)) < 0)
+			return -1;
+		count_step(T, s, lo.loss, acc, lr, now);
+		if (T->c.progress && now - t_draw >= 0.2 && T->t < end) {
+			draw_progress(T, s->loss, s->acc, s->lr, s->rate, 0);
+			t_draw = now;
+		}
+		if (T->t % T->per_epoch == 0 && T->n_vs) {
+			if (T->c.progress)
+				fputc('\n', stderr);
+			if (run_val(T, T->t / T->per_epoch) < 0)
+				return -1;
+		}
+		if (T->c.checkpoint_every > 0 && T->t % T->c.checkpoint_every == 0 &&
+		    T->t < end && write_checkpoint(T) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The loop, over this rank's shard of the batches up to --stop-after. */
+static int train_loop(struct trainer *T, struct loop_stats *s, enum train_end *how)
+{
+	long end = T->total;
+	if (T->c.stop_after > 0 && T->c.stop_after < end)
+		end = T->c.stop_after;
+	struct data_config dc = { .mode = DATA_TRAIN, .batch = T->Bl,
+				  .c = T->shape->in_c, .h = T->shape->in_h,
+				  .w = T->shape->in_w, .seed = T->c.seed, .flip = 1,
+				  .start = T->t, .end = end, .shard = T->rank,
+				  .n_shards = T->size };
+	struct data_loader *L = data_loader_new(&T->pack, &dc);
+	if (!L)
+		return -1;
+	log_run(T);
+	int rc = run_steps(T, L, end, s, how);
+	if (!rc && T->c.progress && T->t > s->t_first)
+		draw_progress(T, s->loss, s->acc, s->lr, s->rate, 1);
+	data_loader_free(L);
+	return rc;
+}
+
+/* After the loop: the checkpoint (unless just written); then, for a run
+ * that reached its end, the model, --test and the report line.  How it
+ * ended, or -1. */
+static int train_finish(struct trainer *T, const struct loop_stats *s,
+			enum train_end how, int *signo)
+{
+	if (how == TRAIN_DONE && T->t < T->total)
+		how = TRAIN_STOPPED;
+	if (T->last_ckpt != T->t && write_checkpoint(T) < 0)
+		return -1;
+	if (T->c.log && T->size > 1 && T->t > s->t_first)
+		fprintf(T->c.log, "hm-train: gradient sums %.3f s per step, %.1f%% of the "
+			"run\n", T->t_sum / (T->t - s->t_first),
+			100 * T->t_sum / fmax(now_seconds() - s->t_start, 1e-9));
+	if (how == TRAIN_INTERRUPTED && signo)	/* another rank may have caught it: SIGTERM then */
+		*signo = stop_signal ? stop_signal : SIGTERM;
+	if (how != TRAIN_DONE)
+		return how;
+	if (sync_replicas(T) < 0 ||
+	    (T->rank == 0 && write_model_file(T, T->model_path, 0) < 0))
+		return -1;
+	if (T->rank > 0)
+		return TRAIN_DONE;
+	if (T->c.test && run_test(T) < 0)
+		return -1;
+	fprintf(T->c.report, "trained %ld iterations (%.4g epochs): loss %.4g, "
+		"accuracy %.2f%%, %.1f img/s; model '%s'\n", T->t,
+		(double)T->t / T->per_epoch, s->ep_n ? s->ep_loss / s->ep_n : 0.0,
+		s->ep_n ? 100 * s->ep_acc / s->ep_n : 0.0, s->rate, T->model_path);
+	if (fflush(T->c.report) || ferror(T->c.report))
+		return hm_error("stdout: write error");
+	return TRAIN_DONE;
+}
+
 int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 {
 	struct trainer T;
-	struct modelfile mf;
-	int have_mf = 0, rc = -1, resumed = cfg->resume != NULL;
-	struct data_loader *L = NULL;
+	struct loop_stats s = { 0 };
+	enum train_end how = TRAIN_DONE;
 	memset(&T, 0, sizeof T);
 	T.c = *cfg;
 	T.last_ckpt = -1;
 	T.synced_at = -1;
 	if (signo)
 		*signo = 0;
-
-	if (resumed) {
-		T.resume_from = resume_path(cfg->resume);
-		if (!T.resume_from) {
-			hm_error("out of memory");
-			goto out;
-		}
-		if (modelfile_read(&mf, T.resume_from) < 0)
-			goto out;
-		have_mf = 1;
-		if (setup_resume(&T, &mf) < 0)
-			goto out;
-		if (!T.c.out_dir) {
-			T.out_dir_owned = dir_of(T.resume_from);
-			T.c.out_dir = T.out_dir_owned;
-		}
-	} else if (setup_fresh(&T) < 0) {
-		goto out;
-	}
-	if (!T.c.out_dir) {
-		hm_error("no output directory");
-		goto out;
-	}
-	T.rank = dist_rank();
-	T.size = dist_size();
-	if (T.rank == 0 && make_dirs(T.c.out_dir) < 0)
-		goto out;
-	T.ckpt_path = path_join(T.c.out_dir, "checkpoint.hmm");
-	T.model_path = path_join(T.c.out_dir, "model.hmm");
-	T.csv_path = path_join(T.c.out_dir, "train.csv");
-	if (!T.ckpt_path || !T.model_path || !T.csv_path) {
-		hm_error("out of memory");
-		goto out;
-	}
-	if (resumed && same_file(T.resume_from, T.ckpt_path))
-		T.last_ckpt = T.t;	/* the checkpoint we resume is the last good one */
-
-	T.shape = model_get_shape(T.m);
-	T.D = T.shape->emb_dim;
-	T.C = T.c.classes;
-	T.B = T.c.batch;
-	T.Bl = T.B / T.size;
-	if (T.B % T.size) {
-		hm_error("batch %d does not divide into %d ranks; give a batch (or "
-			 "resume with a rank count) that does", T.B, T.size);
-		goto out;
-	}
-	if (T.Bl < 2) {
-		hm_error("batch %d over %d ranks is %d image per rank; batch norm needs "
-			 "2 or more", T.B, T.size, T.Bl);
-		goto out;
-	}
-	if (model_set_batch(T.m, T.Bl) < 0 || alloc_state(&T) < 0)
-		goto out;
-	T.drop_draws = model_dropout_draws(T.m);
-	T.c.loss.shard = (struct loss_shard){ T.size, T.rank, dist_sum_float };
-	if (T.size > 1 && T.c.sync_bn) {
-		int max_c = 1;	/* the widest of the backbone's tensors */
-		for (int i = 0; i < model_n_tensors(T.m); i++) {
-			const struct model_tensor *mt = model_tensor(T.m, i);
-			if (!is_head(&T, mt) && mt->shape[0] > max_c)
-				max_c = mt->shape[0];
-		}
-		if (!(T.bn = dist_bn_new(max_c)))
-			goto out;
-		T.bn_ops.forward = dist_bn_forward;
-		T.bn_ops.backward = dist_bn_backward;
-		T.bn_ops.ctx = T.bn;
-		model_set_bn_sync(T.m, &T.bn_ops);
-	}
-	if (resumed) {
-		if (load_resume_tensors(&T, &mf) < 0)
-			goto out;
-		modelfile_free(&mf);
-		have_mf = 0;
-	} else {
-		head_init(&T);
-	}
-	if (T.size > 1 && bcast_state(&T) < 0)
-		goto out;
-	T.per_epoch = data_batches_per_epoch(&T.pack, T.B);
-	if (T.per_epoch < 1) {
-		hm_error_file(T.pack.path, "%ld records, fewer than one batch of %d",
-			      T.pack.ix.n, T.B);
-		goto out;
-	}
-	T.total = T.c.iters > 0 ? T.c.iters : T.c.epochs * T.per_epoch;
-	if (resumed && check_extension(&T) < 0)
-		goto out;
-	if (resumed && T.t > T.total) {
-		hm_error_file(T.resume_from, "state.iteration %ld is past the run's %ld "
-			      "iterations", T.t, T.total);
-		goto out;
-	}
-	if (setup_schedule(&T) < 0)
-		goto out;
-	if (T.c.n_val && T.rank == 0 && setup_val(&T, resumed) < 0)
-		goto out;
-	if (T.c.test && T.rank == 0) {
-		/* Checked now rather than after the whole run. */
-		struct data_pack tp;
-		if (data_pack_open(&tp, T.c.test, 1) < 0)
-			goto out;
-		int bad = check_eval_pack(&T, &tp);
-		if (!bad && tp.n_classes > T.C)
-			bad = hm_error_file(tp.path, "labels go up to %d; the model has "
-					    "%d classes (0..%d)", tp.n_classes - 1, T.C,
-					    T.C - 1);
-		data_pack_close(&tp);
-		if (bad)
-			goto out;
-	}
-	if (T.rank == 0 && open_csv(&T, resumed) < 0)
-		goto out;
-	if (T.rank == 0 && resumed) {	/* what a killed run left */
-		outfile_remove_stale(T.ckpt_path);
-		outfile_remove_stale(T.model_path);
-	}
-
-	long end = T.total;
-	if (T.c.stop_after > 0 && T.c.stop_after < end)
-		end = T.c.stop_after;
-	struct data_config dc = { .mode = DATA_TRAIN, .batch = T.Bl,
-				  .c = T.shape->in_c, .h = T.shape->in_h,
-				  .w = T.shape->in_w, .seed = T.c.seed, .flip = 1,
-				  .start = T.t, .end = end, .shard = T.rank,
-				  .n_shards = T.size };
-	L = data_loader_new(&T.pack, &dc);
-	if (!L)
-		goto out;
-	if (T.c.log)
-		fprintf(T.c.log, "hm-train: %s, %dx%dx%d -> %d, %d classes, %.3g MMAC/image, "
-			"%zu parameters; %ld records, %ld iterations/epoch, %ld in all%s\n",
-			T.shape->arch, T.shape->in_c, T.shape->in_h, T.shape->in_w, T.D,
-			T.C, model_macs(T.m) / 1e6, T.n_backbone, T.pack.ix.n,
-			T.per_epoch, T.total, resumed ? " (resumed)" : "");
-	if (T.c.log && T.size > 1)
-		fprintf(T.c.log, "hm-train: %d ranks, %d images each per step; batch norm "
-			"%s; dropout %s\n", T.size, T.Bl,
-			T.c.sync_bn ? "synchronised (--sync-bn)" : "per rank",
-			T.drop_draws ? "masks drawn as one process" : "off");
-
-	double t_start = now_seconds(), t_draw = 0, ep_loss = 0, ep_acc = 0;
-	long ep_n = 0, t_first = T.t;
-	double last_loss = 0, last_acc = 0, last_lr = 0, rate = 0;
-	enum train_end how = TRAIN_DONE;
-	while (T.t < end) {
-		if (T.size > 1 ? T.stop_any : stop_signal) {
-			how = TRAIN_INTERRUPTED;
-			break;
-		}
-		const struct data_batch *b;
-		double t0 = now_seconds();
-		int got = data_loader_next(L, &b);
-		if (got <= 0) {
-			if (got == 0)
-				hm_error("internal: the loader ended early");
-			goto out;
-		}
-		struct loss_out lo = { 0 };
-		double lr = 0;
-		if (T.t > t_first)
-			T.ext_note[0] = '\0';	/* on the first row after it only */
-		if (step(&T, b, &lo, &lr) < 0)
-			goto out;
-		double now = now_seconds(), acc = (double)lo.n_correct / T.B;
-		double img_s = T.B / fmax(now - t0, 1e-9);
-		if (T.csv && (fprintf(T.csv, "%ld,%ld,%.6g,%.6g,%.6g,%.1f,",
-			    (T.t - 1) / T.per_epoch + 1, T.t, lo.loss, acc, lr, img_s) < 0 ||
-		    csvio_put(T.csv, T.ext_note) || fputc('\n', T.csv) == EOF ||
-		    fflush(T.csv))) {
-			hm_error_file(T.csv_path, "write error: %s", strerror(errno));
-			goto out;
-		}
-		if (T.t % T.per_epoch == 1 || T.per_epoch == 1) {
-			ep_loss = ep_acc = 0;
-			ep_n = 0;
-		}
-		ep_loss += lo.loss;
-		ep_acc += acc;
-		ep_n++;
-		last_loss = lo.loss;
-		last_acc = acc;
-		last_lr = lr;
-		rate = (double)(T.t - t_first) * T.B / fmax(now - t_start, 1e-9);
-		if (T.c.progress && now - t_draw >= 0.2 && T.t < end) {
-			draw_progress(&T, last_loss, last_acc, last_lr, rate, 0);
-			t_draw = now;
-		}
-		if (T.t % T.per_epoch == 0 && T.n_vs) {
-			if (T.c.progress)
-				fputc('\n', stderr);
-			if (run_val(&T, T.t / T.per_epoch) < 0)
-				goto out;
-		}
-		if (T.c.checkpoint_every > 0 && T.t % T.c.checkpoint_every == 0 &&
-		    T.t < end && write_checkpoint(&T) < 0)
-			goto out;
-	}
-	if (T.c.progress && T.t > t_first)
-		draw_progress(&T, last_loss, last_acc, last_lr, rate, 1);
-	if (how == TRAIN_DONE && T.t < T.total)
-		how = TRAIN_STOPPED;
-	data_loader_free(L);
-	L = NULL;
-	if (T.last_ckpt != T.t && write_checkpoint(&T) < 0)
-		goto out;
-	if (T.c.log && T.size > 1 && T.t > t_first)
-		fprintf(T.c.log, "hm-train: gradient sums %.3f s per step, %.1f%% of the "
-			"run\n", T.t_sum / (T.t - t_first),
-			100 * T.t_sum / fmax(now_seconds() - t_start, 1e-9));
-	if (how == TRAIN_INTERRUPTED) {
-		if (signo)	/* another rank may have caught it: SIGTERM then */
-			*signo = stop_signal ? stop_signal : SIGTERM;
-		rc = how;
-		goto out;
-	}
-	if (how == TRAIN_STOPPED) {
-		rc = how;
-		goto out;
-	}
-	if (sync_replicas(&T) < 0 ||
-	    (T.rank == 0 && write_model_file(&T, T.model_path, 0) < 0))
-		goto out;
-	if (T.rank > 0) {
-		rc = TRAIN_DONE;
-		goto out;
-	}
-	if (T.c.test && run_test(&T) < 0)
-		goto out;
-	fprintf(T.c.report, "trained %ld iterations (%.4g epochs): loss %.4g, "
-		"accuracy %.2f%%, %.1f img/s; model '%s'\n", T.t,
-		(double)T.t / T.per_epoch, ep_n ? ep_loss / ep_n : 0.0,
-		ep_n ? 100 * ep_acc / ep_n : 0.0, rate, T.model_path);
-	if (fflush(T.c.report) || ferror(T.c.report)) {
-		hm_error("stdout: write error");
-		goto out;
-	}
-	rc = TRAIN_DONE;
-out:
+	int rc = train_setup(&T) < 0 || train_loop(&T, &s, &how) < 0 ? -1 :
+		 train_finish(&T, &s, how, signo);
 	if (iter_out)
 		*iter_out = T.t;
-	data_loader_free(L);
-	if (have_mf)
-		modelfile_free(&mf);
 	trainer_free(&T);
 	return rc;
 }
