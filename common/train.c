@@ -1175,7 +1175,7 @@ static int setup_resume(struct trainer *T, struct modelfile *mf)
 	const struct train_config cmd = T->c;
 	if (config_from_file(&T->c, mf, path) < 0 || check_given(&cmd, &T->c, path) < 0)
 		return -1;
-	/* A new length or milestones given: kept, checked in train_run(). */
+	/* A new length or milestones given: kept, checked by check_extension(). */
 	T->old_epochs = T->c.epochs;
 	T->old_iters = T->c.iters;
 	snprintf(T->old_lr_steps, sizeof T->old_lr_steps, "%s", T->c.lr_steps);
