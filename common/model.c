@@ -656,3 +656,39 @@ double model_macs(const struct model *m)
 {
 	return m->macs;
 }
+
+int model_add_param(struct model *m, const char *name, int ndim, const int *shape, int decay)
+{
+	if (!strchr(name, '/') || ndim < 1 || ndim > 4)
+		return hm_error("internal: model_add_param('%s', %d dimensions)", name, ndim);
+	int d[4] = { 1, 1, 1, 1 };
+	for (int i = 0; i < ndim; i++)
+		d[i] = shape[i];
+	int k = add_tensor(m, "", name, 1, decay, I_ZERO, 0, ndim, d[0], d[1], d[2], d[3]);
+	if (m->oom) {
+		m->oom = 0;
+		return hm_error("out of memory");
+	}
+	/* no MAX_FLOATS: a head of millions of classes is the loss's to bound */
+	size_t count = m->t[k].count, n = m->n_params + count;
+	float *p = realloc(m->params, n * sizeof *p);
+	if (p)
+		m->params = p;
+	float *g = p ? realloc(m->grads, n * sizeof *g) : NULL;
+	if (!g) {
+		free((char *)m->t[k].name);
+		m->n_t--;
+		return hm_error("out of memory");
+	}
+	m->grads = g;
+	memset(p + m->n_params, 0, count * sizeof *p);
+	memset(g + m->n_params, 0, count * sizeof *g);
+	m->ti[k].off = m->n_params;
+	m->n_params = n;
+	for (int i = 0; i < m->n_t; i++)	/* the storage may have moved */
+		if (m->t[i].trainable) {
+			m->t[i].data = p + m->ti[i].off;
+			m->t[i].grad = g + m->ti[i].off;
+		}
+	return k;
+}

@@ -57,8 +57,9 @@
  * 1187 MiB at batch 64 (2841 MiB before these), 184 MiB at batch 8.
  *
  * The classifier head of the loss (W [classes, emb], bias) is NOT part of
- * the backbone: the training code owns it and stores it in the model file
- * as tensors "head/weight" and "head/bias".
+ * the backbone: the training code adds it to the parameter storage with
+ * model_add_param() as tensors "head/weight" and "head/bias", which model
+ * files then hold after the backbone's.
  *
  * Inference: model_fold_bn() folds each batch norm into the convolution or
  * linear layer before it, for eval forwards (into a copy, or in place).
@@ -201,7 +202,8 @@ int model_fold_bn(struct model *m, int in_place);
 /* Zeroes every gradient (one memset). */
 void model_zero_grad(struct model *m);
 
-/* Named tensors: parameters then buffers, in a fixed order. */
+/* Named tensors: parameters, then buffers, in a fixed order, then those of
+ * model_add_param(). */
 int model_n_tensors(const struct model *m);
 const struct model_tensor *model_tensor(const struct model *m, int i);
 /* The whole parameter / gradient / buffer storage, for one-loop updates:
@@ -210,6 +212,19 @@ const struct model_tensor *model_tensor(const struct model *m, int i);
 float *model_params(struct model *m, size_t *n);
 float *model_grads(struct model *m, size_t *n);
 float *model_buffers(struct model *m, size_t *n);
+/*
+ * Appends a trainable tensor NAME of NDIM (1 to 4) dimensions SHAPE to the
+ * parameter storage, for a caller that trains more than the backbone (the
+ * classifier head): it comes last in model_tensor() order and in
+ * model_params()/model_grads(), so one loop or call covers the backbone
+ * and it.  Its values and gradient start at 0 (model_init() sets them to
+ * 0 too); DECAY as in struct model_tensor.  NAME must hold a '/' (e.g.
+ * "head/weight"): model files hold it after the backbone's tensors, and
+ * model_from_file() leaves it to the caller.  The storage may move: take
+ * model_params(), model_grads() and model_tensor() pointers again after.
+ * Its index, or -1 with the error recorded (out of memory).
+ */
+int model_add_param(struct model *m, const char *name, int ndim, const int *shape, int decay);
 /* Multiply-accumulates per image of one forward pass (for reports). */
 double model_macs(const struct model *m);
 

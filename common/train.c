@@ -460,10 +460,11 @@ struct trainer {
 	struct model *m;
 	const struct model_shape *shape;
 	int C, D, B;
-	float *W, *b, *dW, *db, *mW, *mb;	/* head and its momentum */
-	float *mom;			/* backbone momentum, params' layout */
-	float *params;
-	size_t n_params;
+	/* The model's parameters, the backbone's then the head's (add_head),
+	 * their gradients and momentum in the same layout: one block each. */
+	float *params, *grads, *mom;
+	size_t n_params, n_backbone;
+	float *W, *b, *dW, *db;		/* the head in them; b, db NULL but softmax */
 	float *demb, *ws;
 	struct rng drop;
 	long per_epoch, total, t;	/* t: steps done */
@@ -507,16 +508,22 @@ static int add_head_meta(struct kvs *k, const struct trainer *T)
 	       kv_add(k, "loss.easy-margin", "%d", l->easy_margin) ? -1 : 0;
 }
 
-static int add_head_tensors(struct kvs *k, struct trainer *T, int momentum)
+/* "momentum/NAME" for every trainable tensor, head included. */
+static int add_momentum_tensors(struct kvs *k, struct trainer *T)
 {
-	int64_t wshape[2] = { T->C, T->D }, bshape[1] = { T->C };
-	if (tensor_add(k, momentum ? "momentum/head/weight" : "head/weight",
-		       momentum ? T->mW : T->W, 2, wshape) < 0)
-		return -1;
-	if (head_has_bias(T) &&
-	    tensor_add(k, momentum ? "momentum/head/bias" : "head/bias",
-		       momentum ? T->mb : T->b, 1, bshape) < 0)
-		return -1;
+	int n = model_n_tensors(T->m);
+	for (int i = 0; i < n; i++) {
+		const struct model_tensor *mt = model_tensor(T->m, i);
+		if (!mt->trainable)
+			continue;
+		char name[MF_MAX_NAME + 1];
+		int64_t shape[4];
+		for (int d = 0; d < mt->ndim; d++)
+			shape[d] = mt->shape[d];
+		snprintf(name, sizeof name, "momentum/%s", mt->name);
+		if (tensor_add(k, name, T->mom + (mt->data - T->params), mt->ndim, shape) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -526,24 +533,10 @@ static int write_model_file(struct trainer *T, const char *path, int checkpoint)
 	int rc = -1;
 	if (model_file_entries(T->m, &k.kv, &k.n, &k.t, &k.n_t) < 0)
 		goto out;
-	if (add_head_meta(&k, T) < 0 || add_head_tensors(&k, T, 0) < 0)
+	if (add_head_meta(&k, T) < 0)
 		goto out;
 	if (checkpoint) {
-		int n = model_n_tensors(T->m);
-		for (int i = 0; i < n; i++) {
-			const struct model_tensor *mt = model_tensor(T->m, i);
-			if (!mt->trainable)
-				continue;
-			char name[MF_MAX_NAME + 1];
-			int64_t shape[4];
-			for (int d = 0; d < mt->ndim; d++)
-				shape[d] = mt->shape[d];
-			snprintf(name, sizeof name, "momentum/%s", mt->name);
-			if (tensor_add(&k, name, T->mom + (mt->data - T->params),
-				       mt->ndim, shape) < 0)
-				goto out;
-		}
-		if (add_head_tensors(&k, T, 1) < 0)
+		if (add_momentum_tensors(&k, T) < 0)
 			goto out;
 		const uint64_t *s = T->drop.s;
 		if (config_to_kv(&k, &T->c) < 0 ||
@@ -595,26 +588,19 @@ static int sync_replicas(struct trainer *T)
 		for (size_t i = 0; i < nb; i++)
 			buf[i] /= (float)T->size;
 	}
-	uint64_t h[2] = { hash_floats(T->params, T->n_params),
-			  hash_floats(T->W, (size_t)T->C * T->D) }, h0[2];
-	memcpy(h0, h, sizeof h);
-	if (dist_bcast(h0, sizeof h0, 0) < 0)
+	uint64_t h = hash_floats(T->params, T->n_params), h0 = h;
+	if (dist_bcast(&h0, sizeof h0, 0) < 0)
 		return -1;
-	double differ = memcmp(h, h0, sizeof h) != 0;
+	double differ = h != h0;
 	if (dist_sum_double(&differ, 1) < 0)
 		return -1;
 	if (differ > 0) {
 		if (T->c.log)
 			fprintf(T->c.log, "hm-train: iteration %ld: %g rank(s) drifted "
 				"from rank 0's parameters; rank 0's taken\n", T->t, differ);
-		size_t cd = (size_t)T->C * T->D;
 		if (dist_bcast(T->params, T->n_params * sizeof *T->params, 0) < 0 ||
 		    dist_bcast(T->mom, T->n_params * sizeof *T->mom, 0) < 0 ||
-		    dist_bcast(buf, nb * sizeof *buf, 0) < 0 ||
-		    dist_bcast(T->W, cd * sizeof *T->W, 0) < 0 ||
-		    dist_bcast(T->mW, cd * sizeof *T->mW, 0) < 0 ||
-		    dist_bcast(T->b, (size_t)T->C * sizeof *T->b, 0) < 0 ||
-		    dist_bcast(T->mb, (size_t)T->C * sizeof *T->mb, 0) < 0)
+		    dist_bcast(buf, nb * sizeof *buf, 0) < 0)
 			return -1;
 	}
 	return 0;
@@ -658,12 +644,6 @@ static void trainer_free(struct trainer *T)
 	free(T->out_dir_owned);
 	data_pack_close(&T->pack);
 	model_free(T->m);
-	free(T->W);
-	free(T->b);
-	free(T->dW);
-	free(T->db);
-	free(T->mW);
-	free(T->mb);
 	free(T->mom);
 	free(T->demb);
 	free(T->ws);
@@ -689,15 +669,11 @@ static void trainer_free(struct trainer *T)
  * not make the replicas differ. */
 static int bcast_state(struct trainer *T)
 {
-	size_t nb, cd = (size_t)T->C * T->D;
+	size_t nb;
 	float *buf = model_buffers(T->m, &nb);
 	return dist_bcast(T->params, T->n_params * sizeof *T->params, 0) < 0 ||
 	       dist_bcast(T->mom, T->n_params * sizeof *T->mom, 0) < 0 ||
 	       dist_bcast(buf, nb * sizeof *buf, 0) < 0 ||
-	       dist_bcast(T->W, cd * sizeof *T->W, 0) < 0 ||
-	       dist_bcast(T->mW, cd * sizeof *T->mW, 0) < 0 ||
-	       dist_bcast(T->b, (size_t)T->C * sizeof *T->b, 0) < 0 ||
-	       dist_bcast(T->mb, (size_t)T->C * sizeof *T->mb, 0) < 0 ||
 	       dist_bcast(T->drop.s, sizeof T->drop.s, 0) < 0 ? -1 : 0;
 }
 
@@ -798,22 +774,37 @@ static int open_csv(struct trainer *T, int resumed)
 	return fflush(T->csv) ? hm_error_file(T->csv_path, "write error") : 0;
 }
 
+/* The classifier head joins the model's parameters after the backbone's
+ * (model files keep their order): "head/weight" [C, D] with weight decay,
+ * softmax's "head/bias" [C] without. */
+static int add_head(struct trainer *T)
+{
+	int shape[2] = { T->C, T->D };
+	model_params(T->m, &T->n_backbone);
+	int w = model_add_param(T->m, "head/weight", 2, shape, 1), b = -1;
+	if (w < 0 || (head_has_bias(T) && (b = model_add_param(T->m, "head/bias", 1,
+							       shape, 0)) < 0))
+		return hm_error("out of memory (head of %d x %d)", T->C, T->D);
+	T->params = model_params(T->m, &T->n_params);
+	T->grads = model_grads(T->m, NULL);
+	T->W = model_tensor(T->m, w)->data;
+	T->dW = model_tensor(T->m, w)->grad;
+	if (b >= 0) {
+		T->b = model_tensor(T->m, b)->data;
+		T->db = model_tensor(T->m, b)->grad;
+	}
+	return 0;
+}
+
 /* Setup shared by fresh and resumed runs, after the model exists. */
 static int alloc_state(struct trainer *T)
 {
-	size_t cd = (size_t)T->C * T->D;
-	T->W = calloc(cd, sizeof *T->W);
-	T->dW = calloc(cd, sizeof *T->dW);
-	T->mW = calloc(cd, sizeof *T->mW);
-	T->b = calloc((size_t)T->C, sizeof *T->b);
-	T->db = calloc((size_t)T->C, sizeof *T->db);
-	T->mb = calloc((size_t)T->C, sizeof *T->mb);
-	T->params = model_params(T->m, &T->n_params);
-	T->mom = calloc(T->n_params ? T->n_params : 1, sizeof *T->mom);
+	if (add_head(T) < 0)
+		return -1;
+	T->mom = calloc(T->n_params, sizeof *T->mom);
 	T->demb = calloc((size_t)T->Bl * T->D, sizeof *T->demb);
 	T->ws = calloc(loss_shard_workspace_size(T->Bl, T->C, T->size), sizeof *T->ws);
-	if (!T->W || !T->dW || !T->mW || !T->b || !T->db || !T->mb || !T->mom ||
-	    !T->demb || !T->ws)
+	if (!T->mom || !T->demb || !T->ws)
 		return hm_error("out of memory (head of %d x %d)", T->C, T->D);
 	return 0;
 }
@@ -1118,8 +1109,8 @@ static int run_test(struct trainer *T)
 		if (rc)
 			break;
 		const float *emb = model_forward(T->m, b->x, b->n, 0, NULL);
-		if (!emb || loss_predict(pred, T->ws, emb, T->W, head_has_bias(T) ? T->b : NULL,
-				 &T->c.loss, b->n, T->D, T->C) < 0) {
+		if (!emb || loss_predict(pred, T->ws, emb, T->W, T->b, &T->c.loss, b->n,
+					 T->D, T->C) < 0) {
 			rc = -1;
 			break;
 		}
@@ -1184,7 +1175,7 @@ static int setup_resume(struct trainer *T, struct modelfile *mf)
 	const struct train_config cmd = T->c;
 	if (config_from_file(&T->c, mf, path) < 0 || check_given(&cmd, &T->c, path) < 0)
 		return -1;
-	/* A new length or milestones given: kept, checked in train_run(). */
+	/* A new length or milestones given: kept, checked by check_extension(). */
 	T->old_epochs = T->c.epochs;
 	T->old_iters = T->c.iters;
 	snprintf(T->old_lr_steps, sizeof T->old_lr_steps, "%s", T->c.lr_steps);
@@ -1220,29 +1211,31 @@ static int setup_resume(struct trainer *T, struct modelfile *mf)
 	return T->m ? 0 : -1;
 }
 
-/* Loads head and momentum of a resumed run (after alloc_state). */
+/* Whether MT is one of the head's tensors (after the backbone's). */
+static int is_head(const struct trainer *T, const struct model_tensor *mt)
+{
+	return mt->trainable && (size_t)(mt->data - T->params) >= T->n_backbone;
+}
+
+/* Loads head and momentum of a resumed run (after alloc_state): the
+ * head's tensors with their momentum, then the backbone's momentum (the
+ * backbone came with the model). */
 static int load_resume_tensors(struct trainer *T, const struct modelfile *mf)
 {
 	const char *path = T->resume_from;
-	size_t cd = (size_t)T->C * T->D;
-	if (load_tensor(T->W, cd, mf, "head/weight", path) < 0 ||
-	    load_tensor(T->mW, cd, mf, "momentum/head/weight", path) < 0)
-		return -1;
-	if (head_has_bias(T) &&
-	    (load_tensor(T->b, T->C, mf, "head/bias", path) < 0 ||
-	     load_tensor(T->mb, T->C, mf, "momentum/head/bias", path) < 0))
-		return -1;
 	int n = model_n_tensors(T->m);
-	for (int i = 0; i < n; i++) {
-		const struct model_tensor *mt = model_tensor(T->m, i);
-		if (!mt->trainable)
-			continue;
-		char name[MF_MAX_NAME + 1];
-		snprintf(name, sizeof name, "momentum/%s", mt->name);
-		if (load_tensor(T->mom + (mt->data - T->params), mt->count, mf, name,
-				path) < 0)
-			return -1;
-	}
+	for (int head = 1; head >= 0; head--)
+		for (int i = 0; i < n; i++) {
+			const struct model_tensor *mt = model_tensor(T->m, i);
+			if (!mt->trainable || is_head(T, mt) != head)
+				continue;
+			char name[MF_MAX_NAME + 1];
+			snprintf(name, sizeof name, "momentum/%s", mt->name);
+			if ((head && load_tensor(mt->data, mt->count, mf, mt->name, path) < 0) ||
+			    load_tensor(T->mom + (mt->data - T->params), mt->count, mf, name,
+					path) < 0)
+				return -1;
+		}
 	return 0;
 }
 
@@ -1325,6 +1318,143 @@ static int same_file(const char *a, const char *b)
 	       sa.st_ino == sb.st_ino;
 }
 
+/* The output directory (on resume by default the checkpoint's) and its
+ * files' paths, and this process's rank. */
+static int setup_outputs(struct trainer *T)
+{
+	if (!T->c.out_dir && T->resume_from) {
+		T->out_dir_owned = dir_of(T->resume_from);
+		T->c.out_dir = T->out_dir_owned;
+	}
+	if (!T->c.out_dir)
+		return hm_error("no output directory");
+	T->rank = dist_rank();
+	T->size = dist_size();
+	if (T->rank == 0 && make_dirs(T->c.out_dir) < 0)
+		return -1;
+	T->ckpt_path = path_join(T->c.out_dir, "checkpoint.hmm");
+	T->model_path = path_join(T->c.out_dir, "model.hmm");
+	T->csv_path = path_join(T->c.out_dir, "train.csv");
+	if (!T->ckpt_path || !T->model_path || !T->csv_path)
+		return hm_error("out of memory");
+	if (T->resume_from && same_file(T->resume_from, T->ckpt_path))
+		T->last_ckpt = T->t;	/* the checkpoint we resume is the last good one */
+	return 0;
+}
+
+/* --sync-bn over several ranks: scratch for the widest batch norm. */
+static int setup_sync_bn(struct trainer *T)
+{
+	int max_c = 1;	/* the widest of the backbone's tensors */
+	for (int i = 0; i < model_n_tensors(T->m); i++) {
+		const struct model_tensor *mt = model_tensor(T->m, i);
+		if (!is_head(T, mt) && mt->shape[0] > max_c)
+			max_c = mt->shape[0];
+	}
+	if (!(T->bn = dist_bn_new(max_c)))
+		return -1;
+	T->bn_ops.forward = dist_bn_forward;
+	T->bn_ops.backward = dist_bn_backward;
+	T->bn_ops.ctx = T->bn;
+	model_set_bn_sync(T->m, &T->bn_ops);
+	return 0;
+}
+
+/* The batch over the ranks, then what a step needs: the activation plan,
+ * the head (zero), momentum and scratch. */
+static int setup_step(struct trainer *T)
+{
+	T->shape = model_get_shape(T->m);
+	T->D = T->shape->emb_dim;
+	T->C = T->c.classes;
+	T->B = T->c.batch;
+	T->Bl = T->B / T->size;
+	if (T->B % T->size)
+		return hm_error("batch %d does not divide into %d ranks; give a batch (or "
+				"resume with a rank count) that does", T->B, T->size);
+	if (T->Bl < 2)
+		return hm_error("batch %d over %d ranks is %d image per rank; batch norm "
+				"needs 2 or more", T->B, T->size, T->Bl);
+	if (model_set_batch(T->m, T->Bl) < 0 || alloc_state(T) < 0)
+		return -1;
+	T->drop_draws = model_dropout_draws(T->m);
+	T->c.loss.shard = (struct loss_shard){ T->size, T->rank, dist_sum_float };
+	return T->size > 1 && T->c.sync_bn ? setup_sync_bn(T) : 0;
+}
+
+/* The model and its training state: fresh, or read from the checkpoint
+ * (which is let go once its tensors are loaded). */
+static int setup_state(struct trainer *T, int resumed)
+{
+	if (!resumed) {
+		if (setup_fresh(T) < 0 || setup_outputs(T) < 0 || setup_step(T) < 0)
+			return -1;
+		head_init(T);
+		return 0;
+	}
+	struct modelfile mf;
+	T->resume_from = resume_path(T->c.resume);
+	if (!T->resume_from)
+		return hm_error("out of memory");
+	if (modelfile_read(&mf, T->resume_from) < 0)
+		return -1;
+	int rc = setup_resume(T, &mf) < 0 || setup_outputs(T) < 0 || setup_step(T) < 0 ||
+		 load_resume_tensors(T, &mf) < 0 ? -1 : 0;
+	modelfile_free(&mf);
+	return rc;
+}
+
+/* The run's length (on resume: the checkpoint's, or an extension of it)
+ * and the learning-rate schedule over it. */
+static int setup_length(struct trainer *T, int resumed)
+{
+	T->per_epoch = data_batches_per_epoch(&T->pack, T->B);
+	if (T->per_epoch < 1)
+		return hm_error_file(T->pack.path, "%ld records, fewer than one batch of %d",
+				     T->pack.ix.n, T->B);
+	T->total = T->c.iters > 0 ? T->c.iters : T->c.epochs * T->per_epoch;
+	if (resumed && check_extension(T) < 0)
+		return -1;
+	if (resumed && T->t > T->total)
+		return hm_error_file(T->resume_from, "state.iteration %ld is past the "
+				     "run's %ld iterations", T->t, T->total);
+	return setup_schedule(T);
+}
+
+/* The --test pack, checked now rather than after the whole run. */
+static int check_test_pack(const struct trainer *T)
+{
+	struct data_pack tp;
+	if (data_pack_open(&tp, T->c.test, 1) < 0)
+		return -1;
+	int bad = check_eval_pack(T, &tp);
+	if (!bad && tp.n_classes > T->C)
+		bad = hm_error_file(tp.path, "labels go up to %d; the model has %d classes "
+				    "(0..%d)", tp.n_classes - 1, T->C, T->C - 1);
+	data_pack_close(&tp);
+	return bad ? -1 : 0;
+}
+
+/* Everything before the first step; rank 0 opens the --val sets and
+ * train.csv. */
+static int train_setup(struct trainer *T)
+{
+	int resumed = T->c.resume != NULL;
+	if (setup_state(T, resumed) < 0 || (T->size > 1 && bcast_state(T) < 0) ||
+	    setup_length(T, resumed) < 0)
+		return -1;
+	if (T->rank > 0)
+		return 0;
+	if ((T->c.n_val && setup_val(T, resumed) < 0) ||
+	    (T->c.test && check_test_pack(T) < 0) || open_csv(T, resumed) < 0)
+		return -1;
+	if (resumed) {	/* what a killed run left */
+		outfile_remove_stale(T->ckpt_path);
+		outfile_remove_stale(T->model_path);
+	}
+	return 0;
+}
+
 /* --- the loop ------------------------------------------------------ */
 
 static void draw_progress(struct trainer *T, double loss, double acc, double lr,
@@ -1360,19 +1490,11 @@ static void rng_skip(struct rng *r, size_t n)
 static int sum_gradients(struct trainer *T)
 {
 	double t0 = now_seconds();
-	size_t ng, cd = (size_t)T->C * T->D;
-	float *g = model_grads(T->m, &ng);
-	if (dist_sum_float(g, ng) < 0 || dist_sum_float(T->dW, cd) < 0 ||
-	    (head_has_bias(T) && dist_sum_float(T->db, (size_t)T->C) < 0))
+	if (dist_sum_float(T->grads, T->n_params) < 0)
 		return -1;
 	const float n = (float)T->size;
-	for (size_t i = 0; i < ng; i++)
-		g[i] /= n;
-	for (size_t i = 0; i < cd; i++)
-		T->dW[i] /= n;
-	if (head_has_bias(T))
-		for (int i = 0; i < T->C; i++)
-			T->db[i] /= n;
+	for (size_t i = 0; i < T->n_params; i++)
+		T->grads[i] /= n;
 	T->t_sum += now_seconds() - t0;
 	return 0;
 }
@@ -1382,8 +1504,6 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 {
 	const struct train_config *c = &T->c;
 	model_zero_grad(T->m);
-	memset(T->dW, 0, (size_t)T->C * T->D * sizeof *T->dW);
-	memset(T->db, 0, (size_t)T->C * sizeof *T->db);
 	memset(T->demb, 0, (size_t)T->Bl * T->D * sizeof *T->demb);
 	const float *emb;
 	if (T->size > 1 && T->drop_draws) {
@@ -1397,10 +1517,8 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 	}
 	if (!emb)
 		return -1;
-	if (loss_forward_backward(lo, T->demb, T->dW, head_has_bias(T) ? T->db : NULL,
-				  T->ws, emb, b->labels, T->W,
-				  head_has_bias(T) ? T->b : NULL, &c->loss, T->t,
-				  b->n, T->D, T->C) < 0)
+	if (loss_forward_backward(lo, T->demb, T->dW, T->db, T->ws, emb, b->labels, T->W,
+				  T->b, &c->loss, T->t, b->n, T->D, T->C) < 0)
 		return -1;
 	if (T->size > 1) {
 		/* The batch's loss (the mean of the ranks' equal slices), its
@@ -1422,12 +1540,10 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 	model_backward(T->m, T->demb, NULL);
 	if (T->size > 1 && sum_gradients(T) < 0)
 		return -1;
-	if (c->clip_grad > 0) {
-		/* Every rank holds the same summed gradient: the same norm. */
-		size_t ng;
-		float *g = model_grads(T->m, &ng);
-		optim_clip_grad_norm(g, ng, c->clip_grad);
-	}
+	/* The backbone's gradient alone, as arcface_torch clips (hm-train(1));
+	 * every rank holds the same summed gradient: the same norm. */
+	if (c->clip_grad > 0)
+		optim_clip_grad_norm(T->grads, T->n_backbone, c->clip_grad);
 	double lr = lr_at(&T->sched, T->t);
 	float flr = (float)lr, fm = (float)c->momentum, fwd = (float)c->wd;
 	int n = model_n_tensors(T->m);
@@ -1438,13 +1554,8 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 		optim_sgd_step(mt->data, T->mom + (mt->data - T->params), mt->grad,
 			       mt->count, flr, fm, mt->decay ? fwd : 0.0f);
 	}
-	optim_sgd_step(T->W, T->mW, T->dW, (size_t)T->C * T->D, flr, fm, fwd);
-	if (head_has_bias(T))
-		optim_sgd_step(T->b, T->mb, T->db, (size_t)T->C, flr, fm, 0.0f);
 	T->t++;
-	if (!all_finite(T->params, T->n_params) ||
-	    !all_finite(T->W, (size_t)T->C * T->D) ||
-	    (head_has_bias(T) && !all_finite(T->b, (size_t)T->C))) {
+	if (!all_finite(T->params, T->n_params)) {
 		last_good(T, good, sizeof good);
 		return hm_error("iteration %ld: parameters are no longer finite "
 				"(NaN or infinite); %s", T->t, good);
@@ -1463,261 +1574,177 @@ static int step(struct trainer *T, const struct data_batch *b, struct loss_out *
 	return 0;
 }
 
+/* What the loop measures, for the progress line and the report. */
+struct loop_stats {
+	double t_start;			/* when the first step began */
+	long t_first;			/* the iteration it began at */
+	double ep_loss, ep_acc;		/* sums over this epoch's steps */
+	long ep_n;
+	double loss, acc, lr, rate;	/* the last step's; img/s since t_start */
+};
+
+/* -v: the model and the run, before the first step. */
+static void log_run(const struct trainer *T)
+{
+	if (!T->c.log)
+		return;
+	fprintf(T->c.log, "hm-train: %s, %dx%dx%d -> %d, %d classes, %.3g MMAC/image, "
+		"%zu parameters; %ld records, %ld iterations/epoch, %ld in all%s\n",
+		T->shape->arch, T->shape->in_c, T->shape->in_h, T->shape->in_w, T->D,
+		T->C, model_macs(T->m) / 1e6, T->n_backbone, T->pack.ix.n,
+		T->per_epoch, T->total, T->resume_from ? " (resumed)" : "");
+	if (T->size > 1)
+		fprintf(T->c.log, "hm-train: %d ranks, %d images each per step; batch norm "
+			"%s; dropout %s\n", T->size, T->Bl,
+			T->c.sync_bn ? "synchronised (--sync-bn)" : "per rank",
+			T->drop_draws ? "masks drawn as one process" : "off");
+}
+
+/* The row of train.csv for the step just done (rank 0). */
+static int csv_row(struct trainer *T, double loss, double acc, double lr, double img_s)
+{
+	if (T->csv && (fprintf(T->csv, "%ld,%ld,%.6g,%.6g,%.6g,%.1f,",
+			       (T->t - 1) / T->per_epoch + 1, T->t, loss, acc, lr, img_s) < 0 ||
+		       csvio_put(T->csv, T->ext_note) || fputc('\n', T->csv) == EOF ||
+		       fflush(T->csv)))
+		return hm_error_file(T->csv_path, "write error: %s", strerror(errno));
+	return 0;
+}
+
+/* Counts the step just done, ended at NOW, into S. */
+static void count_step(const struct trainer *T, struct loop_stats *s, double loss,
+		       double acc, double lr, double now)
+{
+	if (T->t % T->per_epoch == 1 || T->per_epoch == 1) {
+		s->ep_loss = s->ep_acc = 0;
+		s->ep_n = 0;
+	}
+	s->ep_loss += loss;
+	s->ep_acc += acc;
+	s->ep_n++;
+	s->loss = loss;
+	s->acc = acc;
+	s->lr = lr;
+	s->rate = (double)(T->t - s->t_first) * T->B / fmax(now - s->t_start, 1e-9);
+}
+
+/* Steps up to iteration END, or until a stop signal (*HOW then says so),
+ * each followed by its row, the progress line, --val after an epoch and
+ * the periodic checkpoint. */
+static int run_steps(struct trainer *T, struct data_loader *L, long end,
+		     struct loop_stats *s, enum train_end *how)
+{
+	double t_draw = 0;
+	s->t_start = now_seconds();
+	s->t_first = T->t;
+	while (T->t < end) {
+		if (T->size > 1 ? T->stop_any : stop_signal) {
+			*how = TRAIN_INTERRUPTED;
+			return 0;
+		}
+		const struct data_batch *b;
+		double t0 = now_seconds();
+		int got = data_loader_next(L, &b);
+		if (got <= 0)
+			return got == 0 ? hm_error("internal: the loader ended early") : -1;
+		struct loss_out lo = { 0 };
+		double lr = 0;
+		if (T->t > s->t_first)
+			T->ext_note[0] = '\0';	/* on the first row after it only */
+		if (step(T, b, &lo, &lr) < 0)
+			return -1;
+		double now = now_seconds(), acc = (double)lo.n_correct / T->B;
+		if (csv_row(T, lo.loss, acc, lr, T->B / fmax(now - t0, 1e-9)) < 0)
+			return -1;
+		count_step(T, s, lo.loss, acc, lr, now);
+		if (T->c.progress && now - t_draw >= 0.2 && T->t < end) {
+			draw_progress(T, s->loss, s->acc, s->lr, s->rate, 0);
+			t_draw = now;
+		}
+		if (T->t % T->per_epoch == 0 && T->n_vs) {
+			if (T->c.progress)
+				fputc('\n', stderr);
+			if (run_val(T, T->t / T->per_epoch) < 0)
+				return -1;
+		}
+		if (T->c.checkpoint_every > 0 && T->t % T->c.checkpoint_every == 0 &&
+		    T->t < end && write_checkpoint(T) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The loop, over this rank's shard of the batches up to --stop-after. */
+static int train_loop(struct trainer *T, struct loop_stats *s, enum train_end *how)
+{
+	long end = T->total;
+	if (T->c.stop_after > 0 && T->c.stop_after < end)
+		end = T->c.stop_after;
+	struct data_config dc = { .mode = DATA_TRAIN, .batch = T->Bl,
+				  .c = T->shape->in_c, .h = T->shape->in_h,
+				  .w = T->shape->in_w, .seed = T->c.seed, .flip = 1,
+				  .start = T->t, .end = end, .shard = T->rank,
+				  .n_shards = T->size };
+	struct data_loader *L = data_loader_new(&T->pack, &dc);
+	if (!L)
+		return -1;
+	log_run(T);
+	int rc = run_steps(T, L, end, s, how);
+	if (!rc && T->c.progress && T->t > s->t_first)
+		draw_progress(T, s->loss, s->acc, s->lr, s->rate, 1);
+	data_loader_free(L);
+	return rc;
+}
+
+/* After the loop: the checkpoint (unless just written); then, for a run
+ * that reached its end, the model, --test and the report line.  How it
+ * ended, or -1. */
+static int train_finish(struct trainer *T, const struct loop_stats *s,
+			enum train_end how, int *signo)
+{
+	if (how == TRAIN_DONE && T->t < T->total)
+		how = TRAIN_STOPPED;
+	if (T->last_ckpt != T->t && write_checkpoint(T) < 0)
+		return -1;
+	if (T->c.log && T->size > 1 && T->t > s->t_first)
+		fprintf(T->c.log, "hm-train: gradient sums %.3f s per step, %.1f%% of the "
+			"run\n", T->t_sum / (T->t - s->t_first),
+			100 * T->t_sum / fmax(now_seconds() - s->t_start, 1e-9));
+	if (how == TRAIN_INTERRUPTED && signo)	/* another rank may have caught it: SIGTERM then */
+		*signo = stop_signal ? stop_signal : SIGTERM;
+	if (how != TRAIN_DONE)
+		return how;
+	if (sync_replicas(T) < 0 ||
+	    (T->rank == 0 && write_model_file(T, T->model_path, 0) < 0))
+		return -1;
+	if (T->rank > 0)
+		return TRAIN_DONE;
+	if (T->c.test && run_test(T) < 0)
+		return -1;
+	fprintf(T->c.report, "trained %ld iterations (%.4g epochs): loss %.4g, "
+		"accuracy %.2f%%, %.1f img/s; model '%s'\n", T->t,
+		(double)T->t / T->per_epoch, s->ep_n ? s->ep_loss / s->ep_n : 0.0,
+		s->ep_n ? 100 * s->ep_acc / s->ep_n : 0.0, s->rate, T->model_path);
+	if (fflush(T->c.report) || ferror(T->c.report))
+		return hm_error("stdout: write error");
+	return TRAIN_DONE;
+}
+
 int train_run(const struct train_config *cfg, int *signo, long *iter_out)
 {
 	struct trainer T;
-	struct modelfile mf;
-	int have_mf = 0, rc = -1, resumed = cfg->resume != NULL;
-	struct data_loader *L = NULL;
+	struct loop_stats s = { 0 };
+	enum train_end how = TRAIN_DONE;
 	memset(&T, 0, sizeof T);
 	T.c = *cfg;
 	T.last_ckpt = -1;
 	T.synced_at = -1;
 	if (signo)
 		*signo = 0;
-
-	if (resumed) {
-		T.resume_from = resume_path(cfg->resume);
-		if (!T.resume_from) {
-			hm_error("out of memory");
-			goto out;
-		}
-		if (modelfile_read(&mf, T.resume_from) < 0)
-			goto out;
-		have_mf = 1;
-		if (setup_resume(&T, &mf) < 0)
-			goto out;
-		if (!T.c.out_dir) {
-			T.out_dir_owned = dir_of(T.resume_from);
-			T.c.out_dir = T.out_dir_owned;
-		}
-	} else if (setup_fresh(&T) < 0) {
-		goto out;
-	}
-	if (!T.c.out_dir) {
-		hm_error("no output directory");
-		goto out;
-	}
-	T.rank = dist_rank();
-	T.size = dist_size();
-	if (T.rank == 0 && make_dirs(T.c.out_dir) < 0)
-		goto out;
-	T.ckpt_path = path_join(T.c.out_dir, "checkpoint.hmm");
-	T.model_path = path_join(T.c.out_dir, "model.hmm");
-	T.csv_path = path_join(T.c.out_dir, "train.csv");
-	if (!T.ckpt_path || !T.model_path || !T.csv_path) {
-		hm_error("out of memory");
-		goto out;
-	}
-	if (resumed && same_file(T.resume_from, T.ckpt_path))
-		T.last_ckpt = T.t;	/* the checkpoint we resume is the last good one */
-
-	T.shape = model_get_shape(T.m);
-	T.D = T.shape->emb_dim;
-	T.C = T.c.classes;
-	T.B = T.c.batch;
-	T.Bl = T.B / T.size;
-	if (T.B % T.size) {
-		hm_error("batch %d does not divide into %d ranks; give a batch (or "
-			 "resume with a rank count) that does", T.B, T.size);
-		goto out;
-	}
-	if (T.Bl < 2) {
-		hm_error("batch %d over %d ranks is %d image per rank; batch norm needs "
-			 "2 or more", T.B, T.size, T.Bl);
-		goto out;
-	}
-	if (model_set_batch(T.m, T.Bl) < 0 || alloc_state(&T) < 0)
-		goto out;
-	T.drop_draws = model_dropout_draws(T.m);
-	T.c.loss.shard = (struct loss_shard){ T.size, T.rank, dist_sum_float };
-	if (T.size > 1 && T.c.sync_bn) {
-		int max_c = 1;
-		for (int i = 0; i < model_n_tensors(T.m); i++)
-			if (model_tensor(T.m, i)->shape[0] > max_c)
-				max_c = model_tensor(T.m, i)->shape[0];
-		if (!(T.bn = dist_bn_new(max_c)))
-			goto out;
-		T.bn_ops.forward = dist_bn_forward;
-		T.bn_ops.backward = dist_bn_backward;
-		T.bn_ops.ctx = T.bn;
-		model_set_bn_sync(T.m, &T.bn_ops);
-	}
-	if (resumed) {
-		if (load_resume_tensors(&T, &mf) < 0)
-			goto out;
-		modelfile_free(&mf);
-		have_mf = 0;
-	} else {
-		head_init(&T);
-	}
-	if (T.size > 1 && bcast_state(&T) < 0)
-		goto out;
-	T.per_epoch = data_batches_per_epoch(&T.pack, T.B);
-	if (T.per_epoch < 1) {
-		hm_error_file(T.pack.path, "%ld records, fewer than one batch of %d",
-			      T.pack.ix.n, T.B);
-		goto out;
-	}
-	T.total = T.c.iters > 0 ? T.c.iters : T.c.epochs * T.per_epoch;
-	if (resumed && check_extension(&T) < 0)
-		goto out;
-	if (resumed && T.t > T.total) {
-		hm_error_file(T.resume_from, "state.iteration %ld is past the run's %ld "
-			      "iterations", T.t, T.total);
-		goto out;
-	}
-	if (setup_schedule(&T) < 0)
-		goto out;
-	if (T.c.n_val && T.rank == 0 && setup_val(&T, resumed) < 0)
-		goto out;
-	if (T.c.test && T.rank == 0) {
-		/* Checked now rather than after the whole run. */
-		struct data_pack tp;
-		if (data_pack_open(&tp, T.c.test, 1) < 0)
-			goto out;
-		int bad = check_eval_pack(&T, &tp);
-		if (!bad && tp.n_classes > T.C)
-			bad = hm_error_file(tp.path, "labels go up to %d; the model has "
-					    "%d classes (0..%d)", tp.n_classes - 1, T.C,
-					    T.C - 1);
-		data_pack_close(&tp);
-		if (bad)
-			goto out;
-	}
-	if (T.rank == 0 && open_csv(&T, resumed) < 0)
-		goto out;
-	if (T.rank == 0 && resumed) {	/* what a killed run left */
-		outfile_remove_stale(T.ckpt_path);
-		outfile_remove_stale(T.model_path);
-	}
-
-	long end = T.total;
-	if (T.c.stop_after > 0 && T.c.stop_after < end)
-		end = T.c.stop_after;
-	struct data_config dc = { .mode = DATA_TRAIN, .batch = T.Bl,
-				  .c = T.shape->in_c, .h = T.shape->in_h,
-				  .w = T.shape->in_w, .seed = T.c.seed, .flip = 1,
-				  .start = T.t, .end = end, .shard = T.rank,
-				  .n_shards = T.size };
-	L = data_loader_new(&T.pack, &dc);
-	if (!L)
-		goto out;
-	if (T.c.log)
-		fprintf(T.c.log, "hm-train: %s, %dx%dx%d -> %d, %d classes, %.3g MMAC/image, "
-			"%zu parameters; %ld records, %ld iterations/epoch, %ld in all%s\n",
-			T.shape->arch, T.shape->in_c, T.shape->in_h, T.shape->in_w, T.D,
-			T.C, model_macs(T.m) / 1e6, T.n_params, T.pack.ix.n,
-			T.per_epoch, T.total, resumed ? " (resumed)" : "");
-	if (T.c.log && T.size > 1)
-		fprintf(T.c.log, "hm-train: %d ranks, %d images each per step; batch norm "
-			"%s; dropout %s\n", T.size, T.Bl,
-			T.c.sync_bn ? "synchronised (--sync-bn)" : "per rank",
-			T.drop_draws ? "masks drawn as one process" : "off");
-
-	double t_start = now_seconds(), t_draw = 0, ep_loss = 0, ep_acc = 0;
-	long ep_n = 0, t_first = T.t;
-	double last_loss = 0, last_acc = 0, last_lr = 0, rate = 0;
-	enum train_end how = TRAIN_DONE;
-	while (T.t < end) {
-		if (T.size > 1 ? T.stop_any : stop_signal) {
-			how = TRAIN_INTERRUPTED;
-			break;
-		}
-		const struct data_batch *b;
-		double t0 = now_seconds();
-		int got = data_loader_next(L, &b);
-		if (got <= 0) {
-			if (got == 0)
-				hm_error("internal: the loader ended early");
-			goto out;
-		}
-		struct loss_out lo = { 0 };
-		double lr = 0;
-		if (T.t > t_first)
-			T.ext_note[0] = '\0';	/* on the first row after it only */
-		if (step(&T, b, &lo, &lr) < 0)
-			goto out;
-		double now = now_seconds(), acc = (double)lo.n_correct / T.B;
-		double img_s = T.B / fmax(now - t0, 1e-9);
-		if (T.csv && (fprintf(T.csv, "%ld,%ld,%.6g,%.6g,%.6g,%.1f,",
-			    (T.t - 1) / T.per_epoch + 1, T.t, lo.loss, acc, lr, img_s) < 0 ||
-		    csvio_put(T.csv, T.ext_note) || fputc('\n', T.csv) == EOF ||
-		    fflush(T.csv))) {
-			hm_error_file(T.csv_path, "write error: %s", strerror(errno));
-			goto out;
-		}
-		if (T.t % T.per_epoch == 1 || T.per_epoch == 1) {
-			ep_loss = ep_acc = 0;
-			ep_n = 0;
-		}
-		ep_loss += lo.loss;
-		ep_acc += acc;
-		ep_n++;
-		last_loss = lo.loss;
-		last_acc = acc;
-		last_lr = lr;
-		rate = (double)(T.t - t_first) * T.B / fmax(now - t_start, 1e-9);
-		if (T.c.progress && now - t_draw >= 0.2 && T.t < end) {
-			draw_progress(&T, last_loss, last_acc, last_lr, rate, 0);
-			t_draw = now;
-		}
-		if (T.t % T.per_epoch == 0 && T.n_vs) {
-			if (T.c.progress)
-				fputc('\n', stderr);
-			if (run_val(&T, T.t / T.per_epoch) < 0)
-				goto out;
-		}
-		if (T.c.checkpoint_every > 0 && T.t % T.c.checkpoint_every == 0 &&
-		    T.t < end && write_checkpoint(&T) < 0)
-			goto out;
-	}
-	if (T.c.progress && T.t > t_first)
-		draw_progress(&T, last_loss, last_acc, last_lr, rate, 1);
-	if (how == TRAIN_DONE && T.t < T.total)
-		how = TRAIN_STOPPED;
-	data_loader_free(L);
-	L = NULL;
-	if (T.last_ckpt != T.t && write_checkpoint(&T) < 0)
-		goto out;
-	if (T.c.log && T.size > 1 && T.t > t_first)
-		fprintf(T.c.log, "hm-train: gradient sums %.3f s per step, %.1f%% of the "
-			"run\n", T.t_sum / (T.t - t_first),
-			100 * T.t_sum / fmax(now_seconds() - t_start, 1e-9));
-	if (how == TRAIN_INTERRUPTED) {
-		if (signo)	/* another rank may have caught it: SIGTERM then */
-			*signo = stop_signal ? stop_signal : SIGTERM;
-		rc = how;
-		goto out;
-	}
-	if (how == TRAIN_STOPPED) {
-		rc = how;
-		goto out;
-	}
-	if (sync_replicas(&T) < 0 ||
-	    (T.rank == 0 && write_model_file(&T, T.model_path, 0) < 0))
-		goto out;
-	if (T.rank > 0) {
-		rc = TRAIN_DONE;
-		goto out;
-	}
-	if (T.c.test && run_test(&T) < 0)
-		goto out;
-	fprintf(T.c.report, "trained %ld iterations (%.4g epochs): loss %.4g, "
-		"accuracy %.2f%%, %.1f img/s; model '%s'\n", T.t,
-		(double)T.t / T.per_epoch, ep_n ? ep_loss / ep_n : 0.0,
-		ep_n ? 100 * ep_acc / ep_n : 0.0, rate, T.model_path);
-	if (fflush(T.c.report) || ferror(T.c.report)) {
-		hm_error("stdout: write error");
-		goto out;
-	}
-	rc = TRAIN_DONE;
-out:
+	int rc = train_setup(&T) < 0 || train_loop(&T, &s, &how) < 0 ? -1 :
+		 train_finish(&T, &s, how, signo);
 	if (iter_out)
 		*iter_out = T.t;
-	data_loader_free(L);
-	if (have_mf)
-		modelfile_free(&mf);
 	trainer_free(&T);
 	return rc;
 }

@@ -605,6 +605,85 @@ static void expect_load_fails(const char *path, const char *what, const char *su
 	model_free(m);
 }
 
+/* model_add_param(): the head joins the parameter storage after the
+ * backbone's, which keeps its values and offsets while the storage grows. */
+static void test_add_param(void)
+{
+	const char *arch = "face:1,1:16,16:se", *path = tmp_path("head.hmm");
+	int B = 3;
+	size_t nx = (size_t)B * 1 * 10 * 12, ne = (size_t)B * 6, np, nb;
+	float *x = malloc(nx * sizeof *x);
+	for (size_t i = 0; i < nx; i++)
+		x[i] = (float)sin((double)i);
+	struct model *a = model_new(arch, 1, 10, 12, 6), *b = model_new(arch, 1, 10, 12, 6);
+	model_init(a, 1);
+	model_init(b, 1);
+	model_set_batch(b, B);	/* the storage moves under a plan */
+	int nt = model_n_tensors(b), shape[2] = { 5, 6 };
+	float *pa = model_params(a, &np);
+	ok(model_add_param(b, "bias", 1, shape, 0) < 0, "a name without '/' is refused");
+	like(hm_errmsg(), "model_add_param('bias'", "message");
+	int w = model_add_param(b, "head/weight", 2, shape, 1);
+	int c = model_add_param(b, "head/bias", 1, shape, 0);
+	ok(w == nt && c == nt + 1 && model_n_tensors(b) == nt + 2, "the last two tensors");
+	float *pb = model_params(b, &nb), *gb = model_grads(b, NULL);
+	const struct model_tensor *tw = model_tensor(b, w), *tc = model_tensor(b, c);
+	ok(nb == np + 35 && tw->data == pb + np && tc->data == pb + np + 30 &&
+	   tw->grad == gb + np && tc->grad == gb + np + 30, "after the backbone's parameters");
+	ok(has_shape(tw, 2, 5, 6, 0, 0) && has_shape(tc, 1, 5, 0, 0, 0) && tw->trainable &&
+	   tc->trainable && tw->decay && !tc->decay, "shapes, trainable, decay as asked");
+	int kept = !memcmp(pa, pb, np * sizeof *pa), zero = 1;
+	for (int i = 0; i < nt; i++) {
+		const struct model_tensor *ta = model_tensor(a, i), *tb = model_tensor(b, i);
+		if (ta->trainable)
+			kept &= tb->data - pb == ta->data - pa && tb->grad - gb == tb->data - pb;
+	}
+	for (size_t i = np; i < nb; i++)
+		zero &= pb[i] == 0 && gb[i] == 0;
+	ok(kept, "the backbone's values and offsets kept");
+	ok(zero, "the new values and gradients are 0");
+	struct step s1, s2;
+	run_step(a, &s1, x, B, B);
+	run_step(b, &s2, x, B, B);
+	ok(same_step(&s1, &s2, ne, np, nx), "forward and backward bitwise unchanged");
+	zero = 1;
+	for (size_t i = np; i < nb; i++)
+		zero &= model_grads(b, NULL)[i] == 0;
+	ok(zero, "the backbone's backward leaves the new gradients alone");
+	step_free(&s1), step_free(&s2);
+
+	for (int i = 0; i < 30; i++)
+		tw->data[i] = (float)i;
+	for (int i = 0; i < 5; i++)
+		tc->data[i] = (float)-i;
+	is_int(model_save(b, path), 0, "saved with them");
+	struct modelfile mf;
+	if (modelfile_read(&mf, path) == 0) {
+		int n = mf.n_tensors;
+		ok(n == nt + 2 && !strcmp(mf.tensors[n - 2].name, "head/weight") &&
+		   !strcmp(mf.tensors[n - 1].name, "head/bias") &&
+		   !memcmp(mf.tensors[n - 2].data, tw->data, 30 * sizeof(float)) &&
+		   !memcmp(mf.tensors[n - 1].data, tc->data, 5 * sizeof(float)),
+		   "the file holds them last, after the buffers");
+		modelfile_free(&mf);
+	} else {
+		ok(0, "file read back: %s", hm_errmsg());
+	}
+	struct model *l = model_load(path);
+	ok(l && model_n_tensors(l) == nt &&
+	   !memcmp(model_params(l, NULL), model_params(b, NULL), np * sizeof(float)),
+	   "model_load() builds the backbone and leaves them to the caller");
+	model_init(b, 1);
+	zero = 1;
+	for (size_t i = np; i < nb; i++)
+		zero &= model_params(b, NULL)[i] == 0;
+	ok(zero, "model_init() sets them to 0");
+	model_free(l);
+	model_free(a);
+	model_free(b);
+	free(x);
+}
+
 static void test_files(void)
 {
 	const char *arch = "ir:1,1:4,8", *path = tmp_path("m.hmm");
@@ -787,6 +866,7 @@ int main(void)
 	test_fold("ir18", 3, 24, 20, 0, 2);
 	test_fold("face:1,2:16,32:se", 1, 20, 22, 12, 3);
 	test_fold("ir:1,1:8,16", 3, 9, 11, 6, 4);
+	test_add_param();
 	test_files();
 	test_compat();
 	return done_testing();
