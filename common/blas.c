@@ -170,8 +170,25 @@ void blas_release_single(int n)
 void sgemm_overwrite(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
 		     const float *b, int ldb, float *c, int ldc)
 {
-	for (int i = 0; i < m; i++)
-		memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof *c);
+	sgemm_bias(trans_a, trans_b, m, n, k, a, lda, b, ldb, NULL, c, ldc);
+}
+
+void sgemm_bias(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
+		const float *b, int ldb, const float *bias, float *c, int ldc)
+{
+	for (int i = 0; i < m; i++) {
+		float *row = c + (size_t)i * ldc;
+		if (!bias) {
+			memset(row, 0, (size_t)n * sizeof *c);
+			continue;
+		}
+		/* a fill by doubling copies: memcpy's vector stores (a plain
+		 * loop stays scalar at -O2 without -march) */
+		if (n > 0)
+			row[0] = bias[i];
+		for (int j = 1; j < n; j *= 2)
+			memcpy(row + j, row, (size_t)(j < n - j ? j : n - j) * sizeof *c);
+	}
 	cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
 		    trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 1.0f, c,
 		    ldc);

@@ -87,6 +87,11 @@ void blas_release_single(int n);
 void sgemm_overwrite(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
 		     const float *b, int ldb, float *c, int ldc);
 
+/* The same with row i of c starting from bias[i] instead of 0 (bias NULL:
+ * sgemm_overwrite): a bias added at no extra pass over c. */
+void sgemm_bias(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
+		const float *b, int ldb, const float *bias, float *c, int ldc);
+
 /*
  * The decision alone, for tests: the core to ask for, given the detected
  * core's name and the CPU's features; NULL when the detected core is fine

@@ -59,8 +59,10 @@ struct layer {
 	int act;		/* batch norm: the fused PReLU's slope tensor, or -1 */
 	size_t stat;		/* batch norm: mean, invstd [2c] in m->bnstat */
 	size_t fw, fb;		/* model_fold_bn(): folded weight (conv, linear)
-				 * and folded shift (batch norm) in m->fold, or NONE */
-	int folded;		/* conv, linear: a batch norm is folded into it */
+				 * and folded shift (batch norm; a conv adds its
+				 * norm's as its bias) in m->fold, or NONE */
+	int folded;		/* conv, linear: a batch norm is folded into it;
+				 * batch norm: its conv adds the shift */
 	float p;		/* dropout: p of the last forward (0: identity) */
 	int32_t *argmax;	/* max-pool, [max_batch * out n] */
 	uint8_t *mask;		/* dropout, [max_batch * n] */

@@ -99,10 +99,13 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 	switch (l->kind) {
 	case L_CONV: {
 		struct conv2d_dims d = { B, vi->c, vi->h, vi->w, vo->c, l->k, l->stride, l->pad };
-		/* folded: the batch norm after it adds the shift */
+		/* folded: it adds the shift of the batch norm after it */
+		const float *shift = NULL;
 		if (!train && m->fold_ok && l->fw != NONE)
 			W = m->fold + l->fw;
-		conv2d_forward(vo->data, m->work, vi->data, W, NULL, &d);
+		if (!train && m->fold_ok && l->fb != NONE)
+			shift = m->fold + l->fb;
+		conv2d_forward(vo->data, m->work, vi->data, W, shift, &d);
 		break;
 	}
 	case L_BN: {
@@ -121,8 +124,10 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 						m->t[l->rv].data, vi->data, W, b, alpha, B, C, hw,
 						BN_EPS, BN_MOMENTUM);
 		} else if (m->fold_ok && l->fb != NONE) {
-			channel_affine_prelu(vo->data, vi->data, NULL, m->fold + l->fb, alpha, B,
-					     C, hw);
+			if (!l->folded || alpha || vo->data != vi->data)
+				channel_affine_prelu(vo->data, vi->data, NULL,
+						     l->folded ? NULL : m->fold + l->fb, alpha,
+						     B, C, hw);
 		} else {
 			float *scale = m->chan + m->max_c, *shift = scale + m->max_c;
 			bn_eval_affine(m, l, C, scale, shift);
@@ -343,9 +348,9 @@ int model_fold_bn(struct model *m, int in_place)
 	float *scale = m->chan + m->max_c, *shift = scale + m->max_c;
 	for (int i = 0; i < L; i++) {
 		struct layer *b = &m->l[i];
-		if (b->fb == NONE)
+		if (b->kind != L_BN || b->fb == NONE)
 			continue;
-		const struct layer *p = &m->l[prod[b->in]];
+		struct layer *p = &m->l[prod[b->in]];
 		const int C = m->v[b->in].c;
 		const struct model_tensor *w = &m->t[p->w];
 		const size_t row = w->count / (size_t)C;
@@ -357,6 +362,8 @@ int model_fold_bn(struct model *m, int in_place)
 			fb[o] = p->kind == L_LINEAR ? m->t[p->b].data[o] * scale[o] + shift[o]
 						    : shift[o];
 		}
+		if (p->kind == L_CONV)	/* the conv adds the shift as its bias */
+			p->fb = b->fb, b->folded = 1;
 	}
 	free(prod);
 	m->fold_ok = 1;

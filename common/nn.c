@@ -385,15 +385,12 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 			}
 			if (gn > 1)
 				c = work + (size_t)ckk * cols, ldc = cols;
-			/* c [oc, cols] = weight [oc, ckk] . col [ckk, cols] */
-			sgemm_overwrite(0, 0, d->oc, (int)cols, ckk, weight, ckk, col, (int)ldcol, c,
-					(int)ldc);
+			/* c [oc, cols] = weight [oc, ckk] . col [ckk, cols]
+			 * (+ bias: here, or as a group's planes are copied out) */
+			sgemm_bias(0, 0, d->oc, (int)cols, ckk, weight, ckk, col, (int)ldcol,
+				   gn > 1 ? NULL : bias, c, (int)ldc);
 			if (gn > 1)
 				group_scatter(y, c, bias, gn, d->oc, ohw);
-			else if (bias)
-				for (int o = 0; o < d->oc; o++)
-					for (size_t t = 0; t < cols; t++)
-						c[o * ldc + t] += bias[o];
 		}
 	}
 }

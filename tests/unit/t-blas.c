@@ -122,38 +122,50 @@ static void test_choose(void)
 	ok(blas_choose_core("COOPERLAKE", 1, 1) == NULL, "names compare without case");
 }
 
-/* sgemm_overwrite() against a double loop, every transpose, with c full
- * of NaN (beta 0 must not read it) and two columns past n that must stay. */
+/* sgemm_overwrite() and sgemm_bias() against a double loop, every
+ * transpose, with c full of NaN (beta 0 must not read it) and two columns
+ * past n that must stay; n = 7 makes the bias fill's last doubling copy a
+ * partial one. */
 static void test_overwrite(void)
 {
 	enum { M = 5, N = 7, K = 3, LDC = N + 2 };
-	float a[M * K], b[K * N], c[M * LDC];
+	float a[M * K], b[K * N], c[M * LDC], bias[M];
 
 	for (int i = 0; i < M * K; i++)
 		a[i] = (float)((i * 7) % 11) - 5.0f;
 	for (int i = 0; i < K * N; i++)
 		b[i] = (float)((i * 5) % 13) * 0.25f - 1.5f;
-	for (int ta = 0; ta < 2; ta++)
-		for (int tb = 0; tb < 2; tb++) {
-			int bad = 0;
-			for (int i = 0; i < M * LDC; i++)
-				c[i] = i % LDC < N ? NAN : 123.0f;
-			/* a is [M, K] or, transposed, read as [K, M]; b likewise */
-			sgemm_overwrite(ta, tb, M, N, K, a, ta ? M : K, b, tb ? K : N, c, LDC);
-			for (int i = 0; i < M; i++)
-				for (int j = 0; j < LDC; j++) {
-					double want = 123.0;
-					if (j < N) {
-						want = 0;
-						for (int l = 0; l < K; l++)
-							want += (double)(ta ? a[l * M + i] : a[i * K + l]) *
-								(tb ? b[j * K + l] : b[l * N + j]);
+	for (int i = 0; i < M; i++)
+		bias[i] = 0.75f * (float)i - 1.25f;
+	for (int wb = 0; wb < 2; wb++)
+		for (int ta = 0; ta < 2; ta++)
+			for (int tb = 0; tb < 2; tb++) {
+				int bad = 0;
+				for (int i = 0; i < M * LDC; i++)
+					c[i] = i % LDC < N ? NAN : 123.0f;
+				/* a is [M, K] or, transposed, read as [K, M]; b likewise */
+				if (wb)
+					sgemm_bias(ta, tb, M, N, K, a, ta ? M : K, b, tb ? K : N, bias,
+						   c, LDC);
+				else
+					sgemm_overwrite(ta, tb, M, N, K, a, ta ? M : K, b,
+							tb ? K : N, c, LDC);
+				for (int i = 0; i < M; i++)
+					for (int j = 0; j < LDC; j++) {
+						double want = 123.0;
+						if (j < N) {
+							want = wb ? bias[i] : 0;
+							for (int l = 0; l < K; l++)
+								want += (double)(ta ? a[l * M + i]
+										    : a[i * K + l]) *
+									(tb ? b[j * K + l] : b[l * N + j]);
+						}
+						bad += !(fabs(c[i * LDC + j] - want) <=
+							 1e-5 * (1 + fabs(want)));
 					}
-					bad += !(fabs(c[i * LDC + j] - want) <= 1e-5 * (1 + fabs(want)));
-				}
-			ok(bad == 0, "sgemm_overwrite trans_a %d trans_b %d: %d entries wrong", ta,
-			   tb, bad);
-		}
+				ok(bad == 0, "%s trans_a %d trans_b %d: %d entries wrong",
+				   wb ? "sgemm_bias" : "sgemm_overwrite", ta, tb, bad);
+			}
 }
 
 /* What OpenBLAS detects in a process started without OPENBLAS_CORETYPE:
