@@ -7,7 +7,10 @@
  *
  *   convstep THREADS BATCH RUNS
  *
- * prints one line per run, "run R sgemm G conv G" (GFLOP/s), then
+ * prints one line per run, "run R sgemm G conv G conv_cpu G" (GFLOP/s;
+ * conv_cpu: per second of the process's CPU time, which other load on
+ * the machine disturbs less than wall time: at THREADS 1 the kernels'
+ * own rate, at 2 it counts the threads' spinning too), then
  * "train_gflop_per_image F" (6 x model_macs("ir18"), i.e. forward, dinp
  * and dweight of every layer, FC included) and the BLAS core in use.
  *
@@ -18,6 +21,13 @@
  * winograd G", then per layer "layer I CxHxW->OC kK sS im2col G winograd
  * G wino yes|no" (forward + backward, median over the runs).  GFLOP/s are
  * always direct-convolution FLOPs over time (effective rates).
+ *
+ *   convstep THREADS BATCH RUNS tiles
+ *
+ * times the conv step with every Winograd layer forced to F(2x2, 3x3) and
+ * to F(4x4, 3x3) (wino_set_tile()), interleaved, "run R f2 G f4 G", then
+ * per Winograd layer its forward and backward GFLOP/s under each (medians)
+ * and the tile the automatic choice takes ("auto FORWARD/BACKWARD").
  *
  * The layers are IR-18 at 3x112x112 as model.h describes it (stem conv3x3
  * 3->64; stages of two IBasicBlocks, widths 64..512, the stage's stride 2
@@ -80,6 +90,14 @@ static int ir18_convs(struct conv2d_dims *out, int batch)
 	return n;
 }
 
+/* Seconds of CPU time this process has used, all threads. */
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 /* GFLOP/s of n x n x n sgemms repeated for >= 0.5 s (after one untimed). */
 static double sgemm_rate(int n, float *a, float *b, float *c)
 {
@@ -98,8 +116,9 @@ static double sgemm_rate(int n, float *a, float *b, float *c)
 }
 
 /* One training step's convolutions: forward in order, backward in reverse;
- * per layer, when lt is not NULL, its forward + backward seconds. */
-static double conv_step(struct layer *l, int n, float *work, double *lt)
+ * per layer, when lt is not NULL, its forward + backward seconds, and when
+ * bt is not NULL its backward seconds alone. */
+static double conv_step2(struct layer *l, int n, float *work, double *lt, double *bt)
 {
 	double t0 = now(), t;
 	for (int i = 0; i < n; i++) {
@@ -113,8 +132,15 @@ static double conv_step(struct layer *l, int n, float *work, double *lt)
 		conv2d_backward(l[i].dx, l[i].dw, NULL, work, l[i].dy, l[i].x, l[i].w, &l[i].d);
 		if (lt)
 			lt[i] += now() - t;
+		if (bt)
+			bt[i] = now() - t;
 	}
 	return now() - t0;
+}
+
+static double conv_step(struct layer *l, int n, float *work, double *lt)
+{
+	return conv_step2(l, n, work, lt, NULL);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -159,6 +185,40 @@ static void compare(struct layer *l, int n, float *work, int runs, double flops)
 	conv2d_set_winograd(1);
 }
 
+/* F(2x2, 3x3) against F(4x4, 3x3) (wino_set_tile()), interleaved: per
+ * Winograd layer the median forward and backward GFLOP/s of each. */
+static void tiles(struct layer *l, int n, float *work, int runs, double flops)
+{
+	double lt[2][64][32], bt[2][64][32];	/* [tile][run][layer] */
+
+	for (int run = 1; run <= runs; run++) {
+		double t[2];
+		for (int p = 0; p < 2; p++) {
+			wino_set_tile(p ? 4 : 2);
+			t[p] = conv_step2(l, n, work, lt[p][run - 1], bt[p][run - 1]);
+		}
+		printf("run %d f2 %.1f f4 %.1f\n", run, flops / t[0] * 1e-9, flops / t[1] * 1e-9);
+		fflush(stdout);
+	}
+	wino_set_tile(0);
+	for (int i = 0; i < n; i++) {
+		const struct conv2d_dims *d = &l[i].d;
+		double f = 2 * l[i].macs;
+		if (!wino_applies(d))
+			continue;
+		for (int p = 0; p < 2; p++)
+			for (int r = 0; r < runs; r++)
+				lt[p][r][i] -= bt[p][r][i];
+		printf("layer %d %dx%dx%d->%d forward f2 %.1f f4 %.1f backward f2 %.1f f4 %.1f"
+		       " auto %d/%d\n", i, d->c, d->h, d->w, d->oc,
+		       f / median_of(&lt[0][0][i], runs, 32) * 1e-9,
+		       f / median_of(&lt[1][0][i], runs, 32) * 1e-9,
+		       2 * f / median_of(&bt[0][0][i], runs, 32) * 1e-9,
+		       2 * f / median_of(&bt[1][0][i], runs, 32) * 1e-9,
+		       wino_tile(d, 0), wino_tile(d, 1));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct conv2d_dims dims[32];
@@ -170,8 +230,8 @@ int main(int argc, char **argv)
 	hm_set_progname(argv[0]);
 	if (blas_init(argc, argv))
 		warn("%s", hm_errmsg());
-	if (argc != 4 && !(argc == 5 && !strcmp(argv[4], "compare")))
-		die_usage("usage: convstep THREADS BATCH RUNS [compare]");
+	if (argc != 4 && !(argc == 5 && (!strcmp(argv[4], "compare") || !strcmp(argv[4], "tiles"))))
+		die_usage("usage: convstep THREADS BATCH RUNS [compare|tiles]");
 	int threads = atoi(argv[1]), batch = atoi(argv[2]), runs = atoi(argv[3]);
 	if (threads < 1 || batch < 1 || runs < 1 || (argc == 5 && runs > 64))
 		die_usage("usage: convstep THREADS>=1 BATCH>=1 RUNS>=1 (<= 64 with compare)");
@@ -215,16 +275,22 @@ int main(int argc, char **argv)
 	float *a = rnd((size_t)sq * sq, &r), *b = rnd((size_t)sq * sq, &r);
 	float *c = rnd((size_t)sq * sq, &r);
 	conv_step(l, n, work, NULL);	/* warm-up */
-	if (argc == 5) {
+	if (argc == 5 && !strcmp(argv[4], "tiles")) {
+		wino_set_tile(2);
+		conv_step(l, n, work, NULL);	/* warm-up of the other path */
+		tiles(l, n, work, runs, flops);
+		runs = 0;
+	} else if (argc == 5) {
 		conv2d_set_winograd(0);
 		conv_step(l, n, work, NULL);	/* warm-up of the other path */
 		compare(l, n, work, runs, flops);
 		runs = 0;
 	}
 	for (int run = 1; run <= runs; run++) {
-		double peak = sgemm_rate(sq, a, b, c);
+		double peak = sgemm_rate(sq, a, b, c), c0 = cpu_now();
 		double t = conv_step(l, n, work, NULL);
-		printf("run %d sgemm %.1f conv %.1f\n", run, peak, flops / t * 1e-9);
+		printf("run %d sgemm %.1f conv %.1f conv_cpu %.1f\n", run, peak, flops / t * 1e-9,
+		       flops / (cpu_now() - c0) * 1e-9);
 		fflush(stdout);
 	}
 	printf("train_gflop_per_image %.2f\n", 6 * model * 1e-9);

@@ -146,7 +146,8 @@ int conv2d_group_size(const struct conv2d_dims *d)
 	return g;
 }
 
-/* Winograd: -1 until the first convolution reads HM_CONV, then 0 or 1. */
+/* Winograd: -1 until the first convolution reads HM_CONV, then 0 or 1
+ * (HM_CONV=f2x2: on, F(2x2, 3x3) only). */
 static int wino_on = -1;
 
 void conv2d_set_winograd(int on)
@@ -159,6 +160,8 @@ int conv2d_uses_winograd(const struct conv2d_dims *d)
 	if (wino_on < 0) {
 		const char *e = getenv("HM_CONV");
 		wino_on = !(e && !strcmp(e, "im2col"));
+		if (e && !strcmp(e, "f2x2"))	/* Winograd F(2x2, 3x3) on every layer */
+			wino_set_tile(2);
 	}
 	return wino_on && wino_applies(d);
 }

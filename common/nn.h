@@ -95,11 +95,12 @@ size_t conv2d_workspace(const struct conv2d_dims *d);
 /* Images per sgemm (>= 1; like the workspace, independent of d->n): the
  * last group of a batch may be smaller.  For tests and benchmarks. */
 int conv2d_group_size(const struct conv2d_dims *d);
-/* Winograd F(2x2, 3x3) (common/winograd.h): conv2d_forward() and
- * conv2d_backward() take it for 3x3 stride-1 pad-1 convolutions with 16
- * or more input and output channels (wino_applies()), unless it is off.
- * It is on by default; the environment variable HM_CONV=im2col (read at
- * the first convolution) turns it off, and so does conv2d_set_winograd(0)
+/* Winograd F(2x2, 3x3) or F(4x4, 3x3) (common/winograd.h, wino_tile()):
+ * conv2d_forward() and conv2d_backward() take it for 3x3 stride-1 pad-1
+ * convolutions with 16 or more input and output channels (wino_applies()),
+ * unless it is off.  It is on by default; the environment variable
+ * HM_CONV=im2col (read at the first convolution) turns it off,
+ * HM_CONV=f2x2 keeps it to F(2x2, 3x3), and conv2d_set_winograd(0) turns it off
  * (for tests and benchmarks; not thread-safe: call it between
  * convolutions).  conv2d_workspace() covers both paths, so switching needs
  * no new workspace.  conv2d_uses_winograd() says which path D takes now. */

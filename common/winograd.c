@@ -1,7 +1,8 @@
 /*
- * winograd.c: F(2x2, 3x3) convolution (Lavin & Gray 2016, "Fast Algorithms
- * for Convolutional Neural Networks", section 4).  See winograd.h for the
- * contracts.
+ * winograd.c: F(2x2, 3x3) and F(4x4, 3x3) convolution (Lavin & Gray 2016,
+ * "Fast Algorithms for Convolutional Neural Networks", section 4).  See
+ * winograd.h for the contracts.  F(2x2) is described first; F(4x4) is the
+ * same scheme on 6x6 tiles (below, above weight_tiles4()).
  *
  * What and why.  IR-18 spends about 80% of its multiply-adds in 3x3,
  * stride-1, pad-1 convolutions with 64 to 512 channels, and the im2col +
@@ -75,6 +76,29 @@
  *   1.6x and 1.3x), hence WINO_MIN_CH 16; narrower is untested, so it
  *   stays on im2col.
  *
+ * Which tile.  F(4x4, 3x3) computes each 4x4 block of outputs from a 6x6
+ * block of inputs with 36 multiplications per channel pair (2.25 per
+ * output instead of F(2x2)'s 4, direct's 9), as 36 sgemms, but its
+ * transforms have coefficients up to 8 and it is some 10 to 20 times less
+ * accurate (below, "Error bound").  Each pass chooses (pass_m()):
+ *   forward   F(4x4) on maps of 56x56 and more (IR-18's first stage);
+ *             smaller ones keep F(2x2).  The forward error is what
+ *             reaches a network's output, through the kinks of its
+ *             PReLUs too: with F(4x4) on every forward layer from 8x8 up,
+ *             ir18's training output against PyTorch float64
+ *             (tests/ref/model_torch.py, batch 3) was 1.2e-4, over that
+ *             test's 1e-4, and face18 at 64x64 put PReLU inputs on the
+ *             other side of 0 (input gradient 1e-2); from 28x28 up 9.6e-5;
+ *             from 56x56 up 6e-5 (F(2x2): 8.4e-6).
+ *   backward  (dinp and dweight together) F(4x4) from 8x8 up where U and
+ *             dU (36 oc c floats each) fit the workspace bound: all of
+ *             IR-18's but the 512x512 layers at 7x7.  Gradient errors do
+ *             not compound through the kinks: ir18's worst gradient
+ *             against PyTorch float64 is 1.6e-4 (bound 1e-3).
+ *   7x7 maps stay on F(2x2): two 6x6 tiles cover 8 of 7 columns, and the
+ *   forward was no faster there.  wino_set_tile() (HM_CONV=f2x2 in nn.c)
+ *   forces one for every layer, for tests and A/B.
+ *
  * Error bound.  The transforms' coefficients are 0, +-1 and +-1/2: B^T d
  * and A^T m add at most 3 terms each way (9 in 2d), G g 3 (exact halving),
  * so each transform adds a few rounding errors of relative size 2^-24
@@ -88,6 +112,19 @@
  * (tests/ref/model_torch.py against PyTorch float64), ir18 at B=3: dinp
  * 1.5e-5, worst parameter gradient 2.5e-5, output 8.4e-6 (HM_CONV=im2col:
  * 1.4e-5, 3.0e-5, 9.8e-6).
+ *
+ * F(4x4)'s B^T has coefficients up to 5 and A^T up to 8: its transformed
+ * inputs and products are tens of times larger than the outputs they
+ * cancel down to.  bench/winoerr.c, IR-18's layers at batch 1, uniform
+ * inputs, max|diff| / max|ref| for im2col, F(2x2), F(4x4):
+ *   forward  64@112 5.5e-7 3.5e-7 7.0e-6; 64@56 6.5e-7 3.4e-7 7.3e-6;
+ *            128@28 6.3e-7 5.2e-7 8.8e-6; 256@14 4.9e-7 5.8e-7 1.7e-5;
+ *            512@7 3.5e-7 6.3e-7 8.1e-6
+ *   dinp     64@112 2.6e-7 3.4e-7 4.1e-6; 64@56 2.1e-7 3.3e-7 3.8e-6;
+ *            128@28 3.3e-7 4.3e-7 4.6e-6; 256@14 3.6e-7 5.4e-7 6.6e-6
+ *   dweight  64@112 4.9e-7 7.3e-7 1.1e-5; 64@56 4.4e-7 7.6e-7 7.1e-6;
+ *            128@28 4.9e-7 5.9e-7 4.7e-6; 256@14 5.3e-7 5.2e-7 2.9e-6
+ * (t-winograd.c asserts 5e-5 where F(4x4) runs, 1e-5 for F(2x2)).
  */
 #include "winograd.h"
 #include "blas.h"
@@ -118,57 +155,119 @@
 #define WINO_WORK_MAX ((size_t)12 << 20)
 /* Narrower layers stay on im2col (see "Measured" above). */
 #define WINO_MIN_CH 16
-/* The widest tile row (w <= 2 WINO_TW_MAX): the transforms' scratch rows
- * live on each thread's stack. */
+/* The widest tile row of F(2x2, 3x3) (w <= 2 WINO_TW_MAX): the transforms'
+ * scratch rows live on each thread's stack.  F(4x4, 3x3) takes the same
+ * widths (w <= 4 TW4_MAX). */
 #define WINO_TW_MAX 512
 #define SCRATCH (16 * (WINO_TW_MAX + 1))
+#define TW4_MAX (WINO_TW_MAX / 2)
+#define ZW4_MAX (4 * TW4_MAX + 2)
+/* F(4x4, 3x3) from these map sizes up (see "Which tile" above). */
+#define WINO4_MIN_FORWARD 56
+#define WINO4_MIN_BACKWARD 8
+
+/* The transforms are compiled for AVX-512 and AVX2 besides the baseline
+ * x86-64 (SSE2), chosen at load time by the CPU (GCC's target_clones):
+ * their loops are unit-stride vector work, twice or four times as wide.
+ * ISO C mode (-std=c11) turns off FMA contraction, so every version
+ * computes the same bytes. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
 
 struct plan {
+	int m;			/* outputs per tile side: 2 or 4 */
+	int ne;			/* transformed tile elements: (m + 2)^2 */
 	int th, tw;		/* tiles per image: rows, columns */
 	int R;			/* tile rows per chunk */
 	long rows;		/* tile rows of the batch, n*th */
 	float *U, *dU, *V, *M;	/* workspace parts */
 };
 
-static int tile_rows(const struct conv2d_dims *d, int tw)
+/* Tiles per image side for m outputs per tile. */
+static int tiles(int len, int m)
 {
-	size_t cap = WINO_VM / (16 * ((size_t)d->c + d->oc));
+	return (len + m - 1) / m;
+}
+
+static int tile_rows(const struct conv2d_dims *d, int m, int tw)
+{
+	const size_t ne = (size_t)(m + 2) * (m + 2);
+	size_t cap = WINO_VM / (ne * ((size_t)d->c + d->oc));
 	if (cap > WINO_TMAX)
 		cap = WINO_TMAX;
 	cap /= (size_t)tw;
 	return cap < 1 ? 1 : (int)cap;
 }
 
-static size_t workspace(const struct conv2d_dims *d)
+/* Floats of workspace for F(m x m, 3x3): U (and dU for backward), V, M. */
+static size_t workspace(const struct conv2d_dims *d, int m, int backward)
 {
-	const size_t tw = ((size_t)d->w + 1) / 2, R = (size_t)tile_rows(d, (int)tw);
-	return 32 * (size_t)d->oc * d->c + 16 * ((size_t)d->c + d->oc) * R * tw;
+	const size_t ne = (size_t)(m + 2) * (m + 2), tw = (size_t)tiles(d->w, m);
+	const size_t R = (size_t)tile_rows(d, m, (int)tw);
+	return (backward ? 2 : 1) * ne * d->oc * d->c + ne * ((size_t)d->c + d->oc) * R * tw;
 }
 
 int wino_applies(const struct conv2d_dims *d)
 {
 	return d->k == 3 && d->stride == 1 && d->pad == 1 && d->c >= WINO_MIN_CH &&
 	       d->oc >= WINO_MIN_CH && d->h >= 1 && d->w >= 1 && d->w <= 2 * WINO_TW_MAX &&
-	       workspace(d) <= WINO_WORK_MAX;
+	       workspace(d, 2, 1) <= WINO_WORK_MAX;
+}
+
+/* 0 automatic, else the m every pass takes (wino_set_tile()). */
+static int forced_m;
+
+void wino_set_tile(int m)
+{
+	forced_m = m == 2 || m == 4 ? m : 0;
+}
+
+/* F(4x4, 3x3) fits the workspace bound for the pass. */
+static int fits4(const struct conv2d_dims *d, int backward)
+{
+	return workspace(d, 4, backward) <= WINO_WORK_MAX;
+}
+
+/* The m the pass takes (see "Which tile" above). */
+static int pass_m(const struct conv2d_dims *d, int backward)
+{
+	const int least = backward ? WINO4_MIN_BACKWARD : WINO4_MIN_FORWARD;
+	if (forced_m)
+		return forced_m == 4 && fits4(d, backward) ? 4 : 2;
+	return fits4(d, backward) && d->h >= least && d->w >= least ? 4 : 2;
+}
+
+int wino_tile(const struct conv2d_dims *d, int backward)
+{
+	return pass_m(d, backward);
 }
 
 size_t wino_workspace(const struct conv2d_dims *d)
 {
-	return workspace(d);
+	size_t ws = workspace(d, 2, 1);
+	for (int b = 0; b < 2; b++)
+		if (fits4(d, b) && workspace(d, 4, b) > ws)
+			ws = workspace(d, 4, b);
+	return ws;
 }
 
-static void plan_init(struct plan *p, float *work, const struct conv2d_dims *d)
+static void plan_init(struct plan *p, float *work, const struct conv2d_dims *d, int m,
+		      int backward)
 {
-	const size_t uc = 16 * (size_t)d->oc * d->c;
-	p->th = (d->h + 1) / 2, p->tw = (d->w + 1) / 2;
-	p->R = tile_rows(d, p->tw);
+	p->m = m, p->ne = (m + 2) * (m + 2);
+	const size_t uc = (size_t)p->ne * d->oc * d->c;
+	p->th = tiles(d->h, m), p->tw = tiles(d->w, m);
+	p->R = tile_rows(d, m, p->tw);
 	p->rows = (long)d->n * p->th;
-	p->U = work, p->dU = work + uc, p->V = work + 2 * uc;
-	p->M = p->V + 16 * (size_t)d->c * p->R * p->tw;
+	p->U = work, p->dU = work + uc, p->V = work + (backward ? 2 : 1) * uc;
+	p->M = p->V + (size_t)p->ne * d->c * p->R * p->tw;
 }
 
 /* U [16][oc][c] = G g G^T for every weight g [3][3]. */
-static void weight_tiles(float *U, const float *weight, const struct conv2d_dims *d)
+CLONES static void weight_tiles(float *U, const float *weight, const struct conv2d_dims *d)
 {
 	const size_t es = (size_t)d->oc * d->c;
 
@@ -192,7 +291,7 @@ static void weight_tiles(float *U, const float *weight, const struct conv2d_dims
 }
 
 /* dweight [oc][c][3][3] += G^T dU G. */
-static void dweight_add(float *dweight, const float *dU, const struct conv2d_dims *d)
+CLONES static void dweight_add(float *dweight, const float *dU, const struct conv2d_dims *d)
 {
 	const size_t es = (size_t)d->oc * d->c;
 
@@ -222,7 +321,7 @@ static const float *row_or_zero(const float *plane, int y, int h, int w, const f
 
 /* V [16][c][nt] = B^T d B for the input tiles of tile rows [q0, q1), nt =
  * (q1 - q0) tw. */
-static void input_tiles(float *V, const float *inp, const struct conv2d_dims *d,
+CLONES static void input_tiles(float *V, const float *inp, const struct conv2d_dims *d,
 			const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w;
@@ -281,7 +380,7 @@ static void input_tiles(float *V, const float *inp, const struct conv2d_dims *d,
 
 /* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias (s: where row
  * 2ty+1 goes when it is past the image). */
-static void output_tiles(float *out, const float *M, const float *bias,
+CLONES static void output_tiles(float *out, const float *M, const float *bias,
 			 const struct conv2d_dims *d, const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
@@ -328,7 +427,7 @@ static void output_tiles(float *out, const float *M, const float *bias,
 
 /* W [16][oc][nt] = A dy A^T for the output tiles of tile rows [q0, q1),
  * gradients past the image's edge taken as zero. */
-static void grad_tiles(float *W, const float *dout, const struct conv2d_dims *d,
+CLONES static void grad_tiles(float *W, const float *dout, const struct conv2d_dims *d,
 		       const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
@@ -361,7 +460,7 @@ static void grad_tiles(float *W, const float *dout, const struct conv2d_dims *d,
 
 /* dinp [n][c][h][w] += B dV B^T for the input tiles of tile rows [q0, q1),
  * dropping what falls on the padding. */
-static void dinput_tiles(float *dinp, const float *dV, const struct conv2d_dims *d,
+CLONES static void dinput_tiles(float *dinp, const float *dV, const struct conv2d_dims *d,
 			 const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w;
@@ -420,6 +519,385 @@ static void dinput_tiles(float *dinp, const float *dV, const struct conv2d_dims 
 }
 
 /*
+ * F(4x4, 3x3): 6x6 tiles, 36 sgemms.  In one dimension, on the points 0,
+ * 1, -1, 2, -2 and infinity (Lavin & Gray's matrices):
+ *
+ *   B^T = | 4  0 -5  0  1  0 |   G = |  1/4     0     0  |   A^T = | 1  1  1  1  1  0 |
+ *         | 0 -4 -4  1  1  0 |       | -1/6  -1/6  -1/6  |         | 0  1 -1  2 -2  0 |
+ *         | 0  4 -4 -1  1  0 |       | -1/6   1/6  -1/6  |         | 0  1  1  4  4  0 |
+ *         | 0 -2 -1  2  1  0 |       |  1/24  1/12  1/6  |         | 0  1 -1  8 -8  1 |
+ *         | 0  2 -1 -2  1  0 |       |  1/24 -1/12  1/6  |
+ *         | 0  4  0 -5  0  1 |       |  0     0     1    |
+ *
+ * Output tile (ty, tx) is outputs [4ty, 4ty+4) x [4tx, 4tx+4), its input
+ * tile rows and columns 4ty-1 .. 4ty+4: neighbouring input tiles overlap
+ * by two.  Each 2-d transform applies the 1-d one down the columns (unit
+ * stride over the image row or the tiles), then along the rows.
+ */
+
+/* B^T x: o0..o5 from x0..x5 (6 inputs, 6 outputs). */
+#define BT6(o, x)                                                                  \
+	do {                                                                       \
+		o##0 = 4.0f * x##0 - 5.0f * x##2 + x##4;                           \
+		o##1 = (x##3 + x##4) - 4.0f * (x##1 + x##2);                       \
+		o##2 = (x##4 - x##3) + 4.0f * (x##1 - x##2);                       \
+		o##3 = (x##4 - x##2) + 2.0f * (x##3 - x##1);                       \
+		o##4 = (x##4 - x##2) - 2.0f * (x##3 - x##1);                       \
+		o##5 = 4.0f * x##1 - 5.0f * x##3 + x##5;                           \
+	} while (0)
+
+/* B x (the transpose): o0..o5 from x0..x5. */
+#define B6(o, x)                                                                   \
+	do {                                                                       \
+		o##0 = 4.0f * x##0;                                                \
+		o##1 = 4.0f * (x##2 - x##1 + x##5) + 2.0f * (x##4 - x##3);         \
+		o##2 = -5.0f * x##0 - 4.0f * (x##1 + x##2) - (x##3 + x##4);        \
+		o##3 = (x##1 - x##2) + 2.0f * (x##3 - x##4) - 5.0f * x##5;         \
+		o##4 = x##0 + x##1 + x##2 + x##3 + x##4;                           \
+		o##5 = x##5;                                                       \
+	} while (0)
+
+/* A^T m: o0..o3 from m0..m5. */
+#define AT6(o, x)                                                                  \
+	do {                                                                       \
+		const float s12_ = x##1 + x##2, d12_ = x##1 - x##2;                \
+		const float s34_ = x##3 + x##4, d34_ = x##3 - x##4;                \
+		o##0 = x##0 + s12_ + s34_;                                         \
+		o##1 = d12_ + 2.0f * d34_;                                         \
+		o##2 = s12_ + 4.0f * s34_;                                         \
+		o##3 = d12_ + 8.0f * d34_ + x##5;                                  \
+	} while (0)
+
+/* A y (the transpose): o0..o5 from y0..y3. */
+#define A6(o, x)                                                                   \
+	do {                                                                       \
+		const float s02_ = x##0 + x##2, s13_ = x##1 + x##3;                \
+		const float p_ = x##0 + 4.0f * x##2, q_ = 2.0f * x##1 + 8.0f * x##3; \
+		o##0 = x##0;                                                       \
+		o##1 = s02_ + s13_;                                                \
+		o##2 = s02_ - s13_;                                                \
+		o##3 = p_ + q_;                                                    \
+		o##4 = p_ - q_;                                                    \
+		o##5 = x##3;                                                       \
+	} while (0)
+
+/* G g: o0..o5 from g0..g2. */
+#define G6(o, x)                                                                   \
+	do {                                                                       \
+		o##0 = 0.25f * x##0;                                               \
+		o##1 = (-1.0f / 6) * (x##0 + x##1 + x##2);                         \
+		o##2 = (-1.0f / 6) * (x##0 - x##1 + x##2);                         \
+		o##3 = (1.0f / 24) * x##0 + (1.0f / 12) * x##1 + (1.0f / 6) * x##2; \
+		o##4 = (1.0f / 24) * x##0 - (1.0f / 12) * x##1 + (1.0f / 6) * x##2; \
+		o##5 = x##2;                                                       \
+	} while (0)
+
+/* G^T u: o0..o2 from u0..u5. */
+#define GT6(o, x)                                                                  \
+	do {                                                                       \
+		const float s12_ = x##1 + x##2, s34_ = x##3 + x##4;                \
+		o##0 = 0.25f * x##0 - (1.0f / 6) * s12_ + (1.0f / 24) * s34_;      \
+		o##1 = (1.0f / 6) * (x##2 - x##1) + (1.0f / 12) * (x##3 - x##4);   \
+		o##2 = (1.0f / 6) * (s34_ - s12_) + x##5;                          \
+	} while (0)
+
+/* U [36][oc][c] = G g G^T for every weight g [3][3]. */
+CLONES static void weight_tiles4(float *U, const float *weight, const struct conv2d_dims *d)
+{
+	const size_t es = (size_t)d->oc * d->c;
+
+	SHARED_FOR
+	for (size_t oc = 0; oc < es; oc++) {
+		const float *g = weight + oc * 9;
+		float t[6][3];
+		for (int q = 0; q < 3; q++) {
+			const float x0 = g[q], x1 = g[3 + q], x2 = g[6 + q];
+			float o0, o1, o2, o3, o4, o5;
+			G6(o, x);
+			t[0][q] = o0, t[1][q] = o1, t[2][q] = o2;
+			t[3][q] = o3, t[4][q] = o4, t[5][q] = o5;
+		}
+		for (int a = 0; a < 6; a++) {
+			const float x0 = t[a][0], x1 = t[a][1], x2 = t[a][2];
+			float o0, o1, o2, o3, o4, o5;
+			G6(o, x);
+			float *u = U + (size_t)(6 * a) * es + oc;
+			u[0] = o0, u[es] = o1, u[2 * es] = o2;
+			u[3 * es] = o3, u[4 * es] = o4, u[5 * es] = o5;
+		}
+	}
+}
+
+/* dweight [oc][c][3][3] += G^T dU G. */
+CLONES static void dweight_add4(float *dweight, const float *dU, const struct conv2d_dims *d)
+{
+	const size_t es = (size_t)d->oc * d->c;
+
+	SHARED_FOR
+	for (size_t oc = 0; oc < es; oc++) {
+		float t[3][6], *dw = dweight + oc * 9;
+		for (int j = 0; j < 6; j++) {
+			const float *u = dU + (size_t)j * es + oc;
+			const float x0 = u[0], x1 = u[6 * es], x2 = u[12 * es];
+			const float x3 = u[18 * es], x4 = u[24 * es], x5 = u[30 * es];
+			float o0, o1, o2;
+			GT6(o, x);
+			t[0][j] = o0, t[1][j] = o1, t[2][j] = o2;
+		}
+		for (int a = 0; a < 3; a++) {
+			const float x0 = t[a][0], x1 = t[a][1], x2 = t[a][2];
+			const float x3 = t[a][3], x4 = t[a][4], x5 = t[a][5];
+			float o0, o1, o2;
+			GT6(o, x);
+			dw[3 * a] += o0, dw[3 * a + 1] += o1, dw[3 * a + 2] += o2;
+		}
+	}
+}
+
+/* Tile row q's image and tile row index. */
+#define TILE_ROW(q, p) const long img = (q) / (p)->th; const int ty = (int)((q) % (p)->th)
+
+/* V [36][c][nt] = B^T d B for the input tiles of tile rows [q0, q1). */
+CLONES static void input_tiles4(float *V, const float *inp, const struct conv2d_dims *d,
+			 const struct plan *p, long q0, long q1)
+{
+	const int tw = p->tw, h = d->h, w = d->w;
+	const size_t zw = 4 * (size_t)tw + 2, nt = (size_t)(q1 - q0) * tw;
+	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+
+	SHARED_FOR
+	for (int ci = 0; ci < d->c; ci++) {
+		/* z_i[x + 1] = (B^T down the tile's six rows)_i at column x;
+		 * columns -1 and w .. 4tw stay zero */
+		float s[7 * ZW4_MAX];
+		float *zero = s, *z = s + zw;
+		memset(s, 0, 7 * zw * sizeof *s);
+		for (long q = q0; q < q1; q++) {
+			TILE_ROW(q, p);
+			const float *plane = inp + ((size_t)img * d->c + ci) * hw;
+			const int y = 4 * ty - 1;
+			const float *r0 = row_or_zero(plane, y, h, w, zero);
+			const float *r1 = row_or_zero(plane, y + 1, h, w, zero);
+			const float *r2 = row_or_zero(plane, y + 2, h, w, zero);
+			const float *r3 = row_or_zero(plane, y + 3, h, w, zero);
+			const float *r4 = row_or_zero(plane, y + 4, h, w, zero);
+			const float *r5 = row_or_zero(plane, y + 5, h, w, zero);
+			float *z0 = z + 1, *z1 = z0 + zw, *z2 = z1 + zw, *z3 = z2 + zw;
+			float *z4 = z3 + zw, *z5 = z4 + zw;
+			SIMD
+			for (int x = 0; x < w; x++) {
+				const float x0 = r0[x], x1 = r1[x], x2 = r2[x];
+				const float x3 = r3[x], x4 = r4[x], x5 = r5[x];
+				float o0, o1, o2, o3, o4, o5;
+				BT6(o, x);
+				z0[x] = o0, z1[x] = o1, z2[x] = o2;
+				z3[x] = o3, z4[x] = o4, z5[x] = o5;
+			}
+			/* along the row: tile tx reads columns 4tx-1 .. 4tx+4, zi[4tx ..] */
+			float *v = V + (size_t)ci * nt + (size_t)(q - q0) * tw;
+			for (int i = 0; i < 6; i++) {
+				const float *zi = z + i * zw;
+				float *v0 = v + (size_t)(6 * i) * es, *v1 = v0 + es, *v2 = v1 + es;
+				float *v3 = v2 + es, *v4 = v3 + es, *v5 = v4 + es;
+				SIMD
+				for (int tx = 0; tx < tw; tx++) {
+					const float *c = zi + 4 * tx;
+					const float x0 = c[0], x1 = c[1], x2 = c[2];
+					const float x3 = c[3], x4 = c[4], x5 = c[5];
+					float o0, o1, o2, o3, o4, o5;
+					BT6(o, x);
+					v0[tx] = o0, v1[tx] = o1, v2[tx] = o2;
+					v3[tx] = o3, v4[tx] = o4, v5[tx] = o5;
+				}
+			}
+		}
+	}
+}
+
+/* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias. */
+CLONES static void output_tiles4(float *out, const float *M, const float *bias,
+			  const struct conv2d_dims *d, const struct plan *p, long q0, long q1)
+{
+	const int tw = p->tw, h = d->h, w = d->w, full = w / 4;
+	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
+
+	SHARED_FOR
+	for (int o = 0; o < d->oc; o++) {
+		const float b = bias ? bias[o] : 0.0f;
+		float s[24 * TW4_MAX];	/* t[i][j][tx], A^T applied down the columns */
+		for (long q = q0; q < q1; q++) {
+			TILE_ROW(q, p);
+			const float *m = M + (size_t)o * nt + (size_t)(q - q0) * tw;
+			for (int j = 0; j < 6; j++) {
+				const float *m0 = m + (size_t)j * es, *m1 = m0 + 6 * es;
+				const float *m2 = m1 + 6 * es, *m3 = m2 + 6 * es;
+				const float *m4 = m3 + 6 * es, *m5 = m4 + 6 * es;
+				float *t0 = s + (size_t)j * tw, *t1 = t0 + 6 * tw;
+				float *t2 = t1 + 6 * tw, *t3 = t2 + 6 * tw;
+				SIMD
+				for (int tx = 0; tx < tw; tx++) {
+					const float x0 = m0[tx], x1 = m1[tx], x2 = m2[tx];
+					const float x3 = m3[tx], x4 = m4[tx], x5 = m5[tx];
+					float o0, o1, o2, o3;
+					AT6(o, x);
+					t0[tx] = o0, t1[tx] = o1, t2[tx] = o2, t3[tx] = o3;
+				}
+			}
+			for (int i = 0; i < 4 && 4 * ty + i < h; i++) {
+				const float *t = s + (size_t)(6 * i) * tw;
+				float *row = out + ((size_t)img * d->oc + o) * hw + (size_t)(4 * ty + i) * w;
+				SIMD
+				for (int tx = 0; tx < full; tx++) {
+					const float x0 = t[tx], x1 = t[tw + tx], x2 = t[2 * tw + tx];
+					const float x3 = t[3 * tw + tx], x4 = t[4 * tw + tx];
+					const float x5 = t[5 * tw + tx];
+					float o0, o1, o2, o3;
+					AT6(o, x);
+					row[4 * tx] = o0 + b, row[4 * tx + 1] = o1 + b;
+					row[4 * tx + 2] = o2 + b, row[4 * tx + 3] = o3 + b;
+				}
+				for (int tx = full; tx < tw; tx++) {	/* w % 4 columns */
+					const float x0 = t[tx], x1 = t[tw + tx], x2 = t[2 * tw + tx];
+					const float x3 = t[3 * tw + tx], x4 = t[4 * tw + tx];
+					const float x5 = t[5 * tw + tx];
+					float o0, o1, o2, o3;
+					AT6(o, x);
+					const float y[4] = { o0, o1, o2, o3 };
+					for (int j = 0; 4 * tx + j < w; j++)
+						row[4 * tx + j] = y[j] + b;
+				}
+			}
+		}
+	}
+}
+
+/* W [36][oc][nt] = A dy A^T for the output tiles of tile rows [q0, q1),
+ * gradients past the image's edge taken as zero. */
+CLONES static void grad_tiles4(float *W, const float *dout, const struct conv2d_dims *d,
+			const struct plan *p, long q0, long q1)
+{
+	const int tw = p->tw, h = d->h, w = d->w;
+	const size_t zw = 4 * (size_t)tw, nt = (size_t)(q1 - q0) * tw;
+	const size_t es = (size_t)d->oc * nt, hw = (size_t)h * w;
+
+	SHARED_FOR
+	for (int o = 0; o < d->oc; o++) {
+		/* z_k[x] = (A down the tile's four rows)_k at column x; columns w
+		 * .. 4tw-1 stay zero */
+		float s[7 * ZW4_MAX];
+		float *zero = s, *z = s + zw;
+		memset(s, 0, 7 * zw * sizeof *s);
+		for (long q = q0; q < q1; q++) {
+			TILE_ROW(q, p);
+			const float *plane = dout + ((size_t)img * d->oc + o) * hw;
+			const float *r0 = plane + (size_t)(4 * ty) * w;
+			const float *r1 = row_or_zero(plane, 4 * ty + 1, h, w, zero);
+			const float *r2 = row_or_zero(plane, 4 * ty + 2, h, w, zero);
+			const float *r3 = row_or_zero(plane, 4 * ty + 3, h, w, zero);
+			float *z0 = z, *z1 = z0 + zw, *z2 = z1 + zw, *z3 = z2 + zw;
+			float *z4 = z3 + zw, *z5 = z4 + zw;
+			SIMD
+			for (int x = 0; x < w; x++) {
+				const float x0 = r0[x], x1 = r1[x], x2 = r2[x], x3 = r3[x];
+				float o0, o1, o2, o3, o4, o5;
+				A6(o, x);
+				z0[x] = o0, z1[x] = o1, z2[x] = o2;
+				z3[x] = o3, z4[x] = o4, z5[x] = o5;
+			}
+			float *wt = W + (size_t)o * nt + (size_t)(q - q0) * tw;
+			for (int k = 0; k < 6; k++) {
+				const float *zk = z + k * zw;
+				float *w0 = wt + (size_t)(6 * k) * es, *w1 = w0 + es, *w2 = w1 + es;
+				float *w3 = w2 + es, *w4 = w3 + es, *w5 = w4 + es;
+				SIMD
+				for (int tx = 0; tx < tw; tx++) {
+					const float *c = zk + 4 * tx;
+					const float x0 = c[0], x1 = c[1], x2 = c[2], x3 = c[3];
+					float o0, o1, o2, o3, o4, o5;
+					A6(o, x);
+					w0[tx] = o0, w1[tx] = o1, w2[tx] = o2;
+					w3[tx] = o3, w4[tx] = o4, w5[tx] = o5;
+				}
+			}
+		}
+	}
+}
+
+/* dinp [n][c][h][w] += B dV B^T for the input tiles of tile rows [q0, q1),
+ * dropping what falls on the padding or past the edge. */
+CLONES static void dinput_tiles4(float *dinp, const float *dV, const struct conv2d_dims *d,
+			  const struct plan *p, long q0, long q1)
+{
+	const int tw = p->tw, h = d->h, w = d->w;
+	const size_t nt = (size_t)(q1 - q0) * tw;
+	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+
+	SHARED_FOR
+	for (int ci = 0; ci < d->c; ci++) {
+		/* z[6a + j][tx]: B down tile column j; pl[l][tx + 1]: then along
+		 * row a (pl[l][0] = 0, no tile left of the first); acc[x + 1]:
+		 * the row's sum at column x */
+		float z[36 * TW4_MAX], pl[6][TW4_MAX + 1], acc[ZW4_MAX];
+		for (int l = 0; l < 6; l++)
+			pl[l][0] = 0.0f;
+		for (long q = q0; q < q1; q++) {
+			TILE_ROW(q, p);
+			const float *v = dV + (size_t)ci * nt + (size_t)(q - q0) * tw;
+			float *plane = dinp + ((size_t)img * d->c + ci) * hw;
+			for (int j = 0; j < 6; j++) {
+				const float *x0 = v + (size_t)j * es, *x1 = x0 + 6 * es;
+				const float *x2 = x1 + 6 * es, *x3 = x2 + 6 * es;
+				const float *x4 = x3 + 6 * es, *x5 = x4 + 6 * es;
+				float *z0 = z + (size_t)j * tw, *z1 = z0 + 6 * tw, *z2 = z1 + 6 * tw;
+				float *z3 = z2 + 6 * tw, *z4 = z3 + 6 * tw, *z5 = z4 + 6 * tw;
+				SIMD
+				for (int tx = 0; tx < tw; tx++) {
+					const float y0 = x0[tx], y1 = x1[tx], y2 = x2[tx];
+					const float y3 = x3[tx], y4 = x4[tx], y5 = x5[tx];
+					float o0, o1, o2, o3, o4, o5;
+					B6(o, y);
+					z0[tx] = o0, z1[tx] = o1, z2[tx] = o2;
+					z3[tx] = o3, z4[tx] = o4, z5[tx] = o5;
+				}
+			}
+			for (int a = 0; a < 6; a++) {
+				const int y = 4 * ty - 1 + a;
+				if (y < 0 || y >= h)
+					continue;
+				const float *za = z + (size_t)(6 * a) * tw;
+				float *p0 = pl[0] + 1, *p1 = pl[1] + 1, *p2 = pl[2] + 1;
+				float *p3 = pl[3] + 1, *p4 = pl[4] + 1, *p5 = pl[5] + 1;
+				SIMD
+				for (int tx = 0; tx < tw; tx++) {
+					const float y0 = za[tx], y1 = za[tw + tx], y2 = za[2 * tw + tx];
+					const float y3 = za[3 * tw + tx], y4 = za[4 * tw + tx];
+					const float y5 = za[5 * tw + tx];
+					float o0, o1, o2, o3, o4, o5;
+					B6(o, y);
+					p0[tx] = o0, p1[tx] = o1, p2[tx] = o2;
+					p3[tx] = o3, p4[tx] = o4, p5[tx] = o5;
+				}
+				/* tile k covers columns 4k-1 .. 4k+4: columns 4k-1 and
+				 * 4k also take the last two of tile k-1 */
+				SIMD
+				for (int k = 0; k < tw; k++) {
+					acc[4 * k] = p0[k] + pl[4][k];
+					acc[4 * k + 1] = p1[k] + pl[5][k];
+					acc[4 * k + 2] = p2[k];
+					acc[4 * k + 3] = p3[k];
+				}
+				acc[4 * tw] = p4[tw - 1];
+				acc[4 * tw + 1] = p5[tw - 1];
+				float *row = plane + (size_t)y * w;
+				SIMD
+				for (int x = 0; x < w; x++)
+					row[x] += acc[x + 1];
+			}
+		}
+	}
+}
+
+/*
  * The threads.  Every thread of one OpenMP parallel region walks the same
  * chunks; each transform shares its channels among them, and the 16
  * sgemms of a chunk are shared out whole, each run single-threaded on the
@@ -430,29 +908,84 @@ static void dinput_tiles(float *dinp, const float *dV, const struct conv2d_dims 
  * (an sgemm by one thread, dU[e] by the thread that owns e), so the
  * results do not depend on the thread count.
  */
+/* The transforms of F(m x m, 3x3), by the plan's m. */
+static void weights_t(float *U, const float *weight, const struct conv2d_dims *d,
+		      const struct plan *p)
+{
+	if (p->m == 4)
+		weight_tiles4(U, weight, d);
+	else
+		weight_tiles(U, weight, d);
+}
+
+static void inputs_t(float *V, const float *inp, const struct conv2d_dims *d,
+		     const struct plan *p, long q0, long q1)
+{
+	if (p->m == 4)
+		input_tiles4(V, inp, d, p, q0, q1);
+	else
+		input_tiles(V, inp, d, p, q0, q1);
+}
+
+static void outputs_t(float *out, const float *M, const float *bias, const struct conv2d_dims *d,
+		      const struct plan *p, long q0, long q1)
+{
+	if (p->m == 4)
+		output_tiles4(out, M, bias, d, p, q0, q1);
+	else
+		output_tiles(out, M, bias, d, p, q0, q1);
+}
+
+static void grads_t(float *W, const float *dout, const struct conv2d_dims *d,
+		    const struct plan *p, long q0, long q1)
+{
+	if (p->m == 4)
+		grad_tiles4(W, dout, d, p, q0, q1);
+	else
+		grad_tiles(W, dout, d, p, q0, q1);
+}
+
+static void dinputs_t(float *dinp, const float *dV, const struct conv2d_dims *d,
+		      const struct plan *p, long q0, long q1)
+{
+	if (p->m == 4)
+		dinput_tiles4(dinp, dV, d, p, q0, q1);
+	else
+		dinput_tiles(dinp, dV, d, p, q0, q1);
+}
+
+static void dweights_t(float *dweight, const float *dU, const struct conv2d_dims *d,
+		       const struct plan *p)
+{
+	if (p->m == 4)
+		dweight_add4(dweight, dU, d);
+	else
+		dweight_add(dweight, dU, d);
+}
+
 void wino_forward(float *out, float *work, const float *inp, const float *weight,
 		  const float *bias, const struct conv2d_dims *d)
 {
 	const int c = d->c, oc = d->oc;
 	struct plan p;
 
-	plan_init(&p, work, d);
+	plan_init(&p, work, d, pass_m(d, 0), 0);
 	if (p.rows == 0)
 		return;
 	const int nb = blas_hold_single();
 	PARALLEL
 	{
-		weight_tiles(p.U, weight, d);
+		weights_t(p.U, weight, d, &p);
 		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
-			input_tiles(p.V, inp, d, &p, q0, q1);
+			inputs_t(p.V, inp, d, &p, q0, q1);
 			SHARED_FOR
-			for (int e = 0; e < 16; e++)
+			for (int e = 0; e < p.ne; e++)
 				sgemm_overwrite(0, 0, oc, nt, c, p.U + (size_t)e * oc * c, c,
 						p.V + (size_t)e * c * nt, nt,
 						p.M + (size_t)e * oc * nt, nt);
-			output_tiles(out, p.M, bias, d, &p, q0, q1);
+			outputs_t(out, p.M, bias, d, &p, q0, q1);
 		}
 	}
 	blas_release_single(nb);
@@ -464,22 +997,22 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 	const int c = d->c, oc = d->oc;
 	struct plan p;
 
-	plan_init(&p, work, d);
+	plan_init(&p, work, d, pass_m(d, 1), 1);
 	if (p.rows == 0 || (!dinp && !dweight))
 		return;
 	const int nb = blas_hold_single();
 	PARALLEL
 	{
 		if (dinp)
-			weight_tiles(p.U, weight, d);
+			weights_t(p.U, weight, d, &p);
 		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
-			grad_tiles(p.M, dout, d, &p, q0, q1);
+			grads_t(p.M, dout, d, &p, q0, q1);
 			if (dweight) {
-				input_tiles(p.V, inp, d, &p, q0, q1);
+				inputs_t(p.V, inp, d, &p, q0, q1);
 				SHARED_FOR
-				for (int e = 0; e < 16; e++) {
+				for (int e = 0; e < p.ne; e++) {
 					const float *dy = p.M + (size_t)e * oc * nt;
 					const float *x = p.V + (size_t)e * c * nt;
 					float *du = p.dU + (size_t)e * oc * c;
@@ -492,15 +1025,15 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 			}
 			if (dinp) {
 				SHARED_FOR
-				for (int e = 0; e < 16; e++)
+				for (int e = 0; e < p.ne; e++)
 					sgemm_overwrite(1, 0, c, nt, oc, p.U + (size_t)e * oc * c, c,
 							p.M + (size_t)e * oc * nt, nt,
 							p.V + (size_t)e * c * nt, nt);
-				dinput_tiles(dinp, p.V, d, &p, q0, q1);
+				dinputs_t(dinp, p.V, d, &p, q0, q1);
 			}
 		}
 		if (dweight)
-			dweight_add(dweight, p.dU, d);
+			dweights_t(dweight, p.dU, d, &p);
 	}
 	blas_release_single(nb);
 }

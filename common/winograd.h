@@ -1,9 +1,10 @@
 /*
  * winograd: 3x3 stride-1 pad-1 convolutions by Winograd's minimal
- * filtering F(2x2, 3x3) (Lavin & Gray 2016, "Fast Algorithms for
- * Convolutional Neural Networks"): forward, input gradient and weight
- * gradient, each as 16 sgemms over transformed tiles instead of one im2col
- * sgemm, 2.25x fewer multiplications.
+ * filtering F(2x2, 3x3) or F(4x4, 3x3) (Lavin & Gray 2016, "Fast
+ * Algorithms for Convolutional Neural Networks"): forward, input gradient
+ * and weight gradient, each as 16 (36) sgemms over transformed 4x4 (6x6)
+ * tiles instead of one im2col sgemm, 2.25x (4x) fewer multiplications.
+ * Each pass picks its tile by the shape (wino_tile()).
  *
  * What it is: the fast path that common/nn.c's conv2d_forward() and
  * conv2d_backward() take for the shapes wino_applies() accepts; the
@@ -26,13 +27,22 @@
 
 struct conv2d_dims;
 
-/* 1 when the shape suits F(2x2, 3x3) (k 3, stride 1, pad 1, c and oc of
+/* 1 when the shape suits Winograd (k 3, stride 1, pad 1, c and oc of
  * at least 16, weights small enough for the workspace bound), else 0.
  * Does not look at conv2d_set_winograd(). */
 int wino_applies(const struct conv2d_dims *d);
 
+/* The m of F(m x m, 3x3) that wino_forward() (backward 0) or
+ * wino_backward() (backward 1) takes for the shape: 2 or 4. */
+int wino_tile(const struct conv2d_dims *d, int backward);
+
+/* Forces every pass to F(m x m, 3x3), m 2 or 4 (4 only where its workspace
+ * fits), or back to the automatic choice (m 0).  For tests and A/B. */
+void wino_set_tile(int m);
+
 /* Floats of workspace for wino_forward()/wino_backward() on a shape that
- * wino_applies(); at most 12 Mi floats, independent of d->n. */
+ * wino_applies(), whichever tile a pass takes or is forced to; at most
+ * 12 Mi floats, independent of d->n. */
 size_t wino_workspace(const struct conv2d_dims *d);
 
 /* out [n, oc, h, w]; work [wino_workspace(d)]; inp [n, c, h, w]; weight
