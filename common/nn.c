@@ -42,6 +42,19 @@
 #define SIMD_SUM(...)
 #endif
 
+/* Run-time dispatch: the hot elementwise and reduction loops compiled
+ * three times, for AVX-512, AVX2 and the baseline x86-64 (SSE2), the
+ * variant chosen once at load by the CPU (GCC's target_clones, an ifunc).
+ * The double-precision sums are what gains: SSE2 holds two doubles a
+ * vector, AVX-512 eight.  Floating-point contraction stays off (-std=c11),
+ * so the elementwise results are the same IEEE operations on every
+ * variant; an omp simd reduction's order follows the vector width. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DISPATCH
+#endif
+
 int nn_out_size(int size, int k, int stride, int pad)
 {
 	return (size + 2 * pad - k) / stride + 1;
@@ -49,7 +62,7 @@ int nn_out_size(int size, int k, int stride, int pad)
 
 /* Sums in double with eight independent accumulators: a fixed order that
  * depends only on n (not on threads), and no single long dependency chain. */
-static double sum_f(const float *x, size_t n)
+DISPATCH static double sum_f(const float *x, size_t n)
 {
 	double a[8] = { 0 };
 	size_t i = 0;
@@ -62,7 +75,7 @@ static double sum_f(const float *x, size_t n)
 }
 
 /* sum (x - mu) dy, as sum_f. */
-static double sum_dev_dot(const float *x, float mu, const float *dy, size_t n)
+DISPATCH static double sum_dev_dot(const float *x, float mu, const float *dy, size_t n)
 {
 	double a[8] = { 0 };
 	size_t i = 0;
@@ -492,8 +505,8 @@ NO_TRAP static inline float bn_act(float x, float mu, float scale, float shift, 
 	return z > 0 ? z : n;
 }
 
-NO_TRAP static void bn_act_plane(float *restrict y, const float *x, float mu, float scale,
-			 float shift, float a, int HW)
+DISPATCH NO_TRAP static void bn_act_plane(float *restrict y, const float *x, float mu,
+					  float scale, float shift, float a, int HW)
 {
 	SIMD
 	for (int t = 0; t < HW; t++)
@@ -504,8 +517,9 @@ NO_TRAP static void bn_act_plane(float *restrict y, const float *x, float mu, fl
  * *r += sum_{z <= 0} dy z (see batchnorm_prelu_backward()).  The loops
  * live in their own functions: GCC 12 does not if-convert (so does not
  * vectorise) them inside an OpenMP-outlined body. */
-NO_TRAP static void bn_act_sums(double *p, double *q, double *r, const float *x, const float *dy,
-			float mu, float scale, float shift, float a, int HW)
+DISPATCH NO_TRAP static void bn_act_sums(double *p, double *q, double *r, const float *x,
+					 const float *dy, float mu, float scale, float shift,
+					 float a, int HW)
 {
 	double sp = 0, sq = 0, sr = 0;
 	SIMD_SUM(sp, sq, sr)
@@ -523,8 +537,9 @@ NO_TRAP static void bn_act_sums(double *p, double *q, double *r, const float *x,
 }
 
 /* dx [HW] += scale (g - mdy - (x - mu) kx), g as in bn_act_sums(). */
-NO_TRAP static void bn_act_dinp(float *restrict dx, const float *x, const float *dy, float mu,
-			float scale, float shift, float a, float mdy, float kx, int HW)
+DISPATCH NO_TRAP static void bn_act_dinp(float *restrict dx, const float *x, const float *dy,
+					 float mu, float scale, float shift, float a, float mdy,
+					 float kx, int HW)
 {
 	SIMD
 	for (int t = 0; t < HW; t++) {
@@ -535,7 +550,8 @@ NO_TRAP static void bn_act_dinp(float *restrict dx, const float *x, const float 
 }
 
 /* y [HW] = prelu(x s + b) with slope a. */
-NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, float a, int HW)
+DISPATCH NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, float a,
+					  int HW)
 {
 	SIMD
 	for (int t = 0; t < HW; t++) {
@@ -550,7 +566,7 @@ NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, flo
  * by a sample keeps E[(x-K)^2] - E[x-K]^2 free of cancellation in practice
  * (Chan, Golub & LeVeque 1983, "Algorithms for computing the sample
  * variance"), so one pass gives what the two-pass deviation sum gives. */
-static void shifted_sums(double *s1, double *s2, const float *x, float K, int n)
+DISPATCH static void shifted_sums(double *s1, double *s2, const float *x, float K, int n)
 {
 	double a = 0, b = 0;
 	SIMD_SUM(a, b)
