@@ -549,6 +549,19 @@ DISPATCH NO_TRAP static void bn_act_dinp(float *restrict dx, const float *x, con
 	}
 }
 
+/* The same, dx [HW] = rather than +=: no read of dx. */
+DISPATCH NO_TRAP static void bn_act_dinp_set(float *restrict dx, const float *x, const float *dy,
+					     float mu, float scale, float shift, float a,
+					     float mdy, float kx, int HW)
+{
+	SIMD
+	for (int t = 0; t < HW; t++) {
+		const float z = (x[t] - mu) * scale + shift, ag = a * dy[t];
+		const float g = z > 0 ? dy[t] : ag;
+		dx[t] = scale * (g - mdy - (x[t] - mu) * kx);
+	}
+}
+
 /* y [HW] = prelu(x s + b) with slope a. */
 DISPATCH NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, float a,
 					  int HW)
@@ -645,7 +658,8 @@ void channel_affine_prelu(float *out, const float *inp, const float *scale,
 	}
 }
 
-void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *dalpha,
+/* batchnorm_prelu_backward(), dinp += (SET 0) or dinp = (SET 1). */
+static void bn_prelu_backward(float *dinp, int set, float *dgamma, float *dbeta, float *dalpha,
 			      const float *dout, const float *inp, const float *gamma,
 			      const float *beta, const float *alpha, const float *mean,
 			      const float *invstd, int N, int C, int HW)
@@ -686,9 +700,27 @@ void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *d
 		const float kx = (float)(sdyx * is * is / (double)M);
 		float *dx = dinp + (size_t)c * HW;
 		for (int n = 0; n < N; n++)
-			bn_act_dinp(dx + n * cs, x + n * cs, dy + n * cs, mu, scale, shift, a, mdy,
-				    kx, HW);
+			(set ? bn_act_dinp_set : bn_act_dinp)(dx + n * cs, x + n * cs, dy + n * cs,
+							       mu, scale, shift, a, mdy, kx, HW);
 	}
+}
+
+void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *dalpha,
+			      const float *dout, const float *inp, const float *gamma,
+			      const float *beta, const float *alpha, const float *mean,
+			      const float *invstd, int N, int C, int HW)
+{
+	bn_prelu_backward(dinp, 0, dgamma, dbeta, dalpha, dout, inp, gamma, beta, alpha, mean,
+			  invstd, N, C, HW);
+}
+
+void batchnorm_prelu_backward_set(float *dinp, float *dgamma, float *dbeta, float *dalpha,
+				  const float *dout, const float *inp, const float *gamma,
+				  const float *beta, const float *alpha, const float *mean,
+				  const float *invstd, int N, int C, int HW)
+{
+	bn_prelu_backward(dinp, 1, dgamma, dbeta, dalpha, dout, inp, gamma, beta, alpha, mean,
+			  invstd, N, C, HW);
 }
 
 /* ------------------------------------------------------------------ */
