@@ -74,17 +74,24 @@ DISPATCH static double sum_f(const float *x, size_t n)
 	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
-/* sum (x - mu) dy, as sum_f. */
-DISPATCH static double sum_dev_dot(const float *x, float mu, const float *dy, size_t n)
+/* *p += sum dy, *q += sum (x - mu) dy in one pass, each in the order of
+ * sum_f(). */
+DISPATCH static void sum_dy_dev(double *p, double *q, const float *x, float mu, const float *dy,
+				size_t n)
 {
-	double a[8] = { 0 };
+	double a[8] = { 0 }, b[8] = { 0 };
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8)
-		for (int l = 0; l < 8; l++)
-			a[l] += ((double)x[i + l] - mu) * dy[i + l];
-	for (; i < n; i++)
-		a[i & 7] += ((double)x[i] - mu) * dy[i];
-	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+		for (int l = 0; l < 8; l++) {
+			a[l] += dy[i + l];
+			b[l] += ((double)x[i + l] - mu) * dy[i + l];
+		}
+	for (; i < n; i++) {
+		a[i & 7] += dy[i];
+		b[i & 7] += ((double)x[i] - mu) * dy[i];
+	}
+	*p += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+	*q += ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
 }
 
 /* ------------------------------------------------------------------ */
@@ -680,8 +687,7 @@ static void bn_prelu_backward(float *dinp, int set, float *dgamma, float *dbeta,
 		for (int n = 0; n < N; n++) {
 			const float *xn = x + n * cs, *dn = dy + n * cs;
 			if (!alpha) {
-				sdy += sum_f(dn, (size_t)HW);
-				sdyx += sum_dev_dot(xn, mu, dn, (size_t)HW);
+				sum_dy_dev(&sdy, &sdyx, xn, mu, dn, (size_t)HW);
 				continue;
 			}
 			bn_act_sums(&sdy, &sdyx, &sa, xn, dn, mu, scale, shift, a, HW);
