@@ -215,6 +215,32 @@ static void widen(int *lo, int *hi, int step)
 		*hi = step;
 }
 
+/* Marks the batch norms whose input gradient no other backward writes:
+ * they set it (batchnorm_prelu_backward_set) and it is not zeroed first,
+ * one pass fewer over it and no read of it.  COUNT [n_v] is scratch. */
+static void sole_bn_writers(struct model *m, int *count, int out)
+{
+	for (int r = 0; r < m->n_v; r++)
+		count[r] = 0;
+	for (int i = 0; i < m->n_l; i++) {
+		struct layer *l = &m->l[i];
+		l->dx_set = 0;
+		if (l->in >= 0)
+			count[m->v[l->in].root] += l->kind != L_ADD;
+		if (l->in2 >= 0)
+			count[m->v[l->in2].root]++;
+	}
+	for (int i = 0; i < m->n_l; i++) {
+		struct layer *l = &m->l[i];
+		const int r = m->v[l->in].root;
+		if (l->kind == L_BN && count[r] == 1 && r != m->input && r != out &&
+		    m->v[l->in].n == m->v[r].n) {
+			l->dx_set = 1;
+			m->zero_step[r] = -1;
+		}
+	}
+}
+
 int model_set_batch(struct model *m, int max_batch)
 {
 	if (max_batch < 1 || max_batch > (1 << 20))
@@ -306,6 +332,7 @@ int model_set_batch(struct model *m, int max_batch)
 		items[n++] = (struct item){ e_lo[r], e_hi[r], size, &m->off_eval[r] };
 	}
 	size_t eval = place(items, n, scratch);
+	sole_bn_writers(m, used, out);	/* used: done with */
 	free(d_lo), free(items), free(scratch);
 	d_lo = NULL, items = NULL, scratch = NULL;
 

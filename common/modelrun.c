@@ -219,14 +219,17 @@ static void backward_layer(struct model *m, struct layer *l, int B)
 				memset(dalpha, 0, (size_t)C * sizeof *dalpha);
 		}
 		if (m->bn_sync) {
+			if (l->dx_set)	/* the replicas' backward adds */
+				memset(dx, 0, n * sizeof *dx);
 			if (alpha)
 				act_grad_inplace(vo->grad, dalpha, vi->data, W, beta, alpha, mean,
 						 invstd, B, C, hw);
 			m->bn_sync->backward(m->bn_sync->ctx, dx, dW, db, vo->grad, vi->data, W,
 					     mean, invstd, B, C, hw);
 		} else {
-			batchnorm_prelu_backward(dx, dW, db, dalpha, dy, vi->data, W, beta, alpha,
-						 mean, invstd, B, C, hw);
+			(l->dx_set ? batchnorm_prelu_backward_set : batchnorm_prelu_backward)(
+				dx, dW, db, dalpha, dy, vi->data, W, beta, alpha, mean, invstd, B,
+				C, hw);
 		}
 		if (alpha && l->scalar) {	/* one slope: the channels' sum, in order */
 			double s = 0;

@@ -42,6 +42,19 @@
 #define SIMD_SUM(...)
 #endif
 
+/* Run-time dispatch: the hot elementwise and reduction loops compiled
+ * three times, for AVX-512, AVX2 and the baseline x86-64 (SSE2), the
+ * variant chosen once at load by the CPU (GCC's target_clones, an ifunc).
+ * The double-precision sums are what gains: SSE2 holds two doubles a
+ * vector, AVX-512 eight.  Floating-point contraction stays off (-std=c11),
+ * so the elementwise results are the same IEEE operations on every
+ * variant; an omp simd reduction's order follows the vector width. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DISPATCH
+#endif
+
 int nn_out_size(int size, int k, int stride, int pad)
 {
 	return (size + 2 * pad - k) / stride + 1;
@@ -49,7 +62,7 @@ int nn_out_size(int size, int k, int stride, int pad)
 
 /* Sums in double with eight independent accumulators: a fixed order that
  * depends only on n (not on threads), and no single long dependency chain. */
-static double sum_f(const float *x, size_t n)
+DISPATCH static double sum_f(const float *x, size_t n)
 {
 	double a[8] = { 0 };
 	size_t i = 0;
@@ -61,17 +74,24 @@ static double sum_f(const float *x, size_t n)
 	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
-/* sum (x - mu) dy, as sum_f. */
-static double sum_dev_dot(const float *x, float mu, const float *dy, size_t n)
+/* *p += sum dy, *q += sum (x - mu) dy in one pass, each in the order of
+ * sum_f(). */
+DISPATCH static void sum_dy_dev(double *p, double *q, const float *x, float mu, const float *dy,
+				size_t n)
 {
-	double a[8] = { 0 };
+	double a[8] = { 0 }, b[8] = { 0 };
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8)
-		for (int l = 0; l < 8; l++)
-			a[l] += ((double)x[i + l] - mu) * dy[i + l];
-	for (; i < n; i++)
-		a[i & 7] += ((double)x[i] - mu) * dy[i];
-	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+		for (int l = 0; l < 8; l++) {
+			a[l] += dy[i + l];
+			b[l] += ((double)x[i + l] - mu) * dy[i + l];
+		}
+	for (; i < n; i++) {
+		a[i & 7] += dy[i];
+		b[i & 7] += ((double)x[i] - mu) * dy[i];
+	}
+	*p += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+	*q += ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7]));
 }
 
 /* ------------------------------------------------------------------ */
@@ -492,8 +512,8 @@ NO_TRAP static inline float bn_act(float x, float mu, float scale, float shift, 
 	return z > 0 ? z : n;
 }
 
-NO_TRAP static void bn_act_plane(float *restrict y, const float *x, float mu, float scale,
-			 float shift, float a, int HW)
+DISPATCH NO_TRAP static void bn_act_plane(float *restrict y, const float *x, float mu,
+					  float scale, float shift, float a, int HW)
 {
 	SIMD
 	for (int t = 0; t < HW; t++)
@@ -504,8 +524,9 @@ NO_TRAP static void bn_act_plane(float *restrict y, const float *x, float mu, fl
  * *r += sum_{z <= 0} dy z (see batchnorm_prelu_backward()).  The loops
  * live in their own functions: GCC 12 does not if-convert (so does not
  * vectorise) them inside an OpenMP-outlined body. */
-NO_TRAP static void bn_act_sums(double *p, double *q, double *r, const float *x, const float *dy,
-			float mu, float scale, float shift, float a, int HW)
+DISPATCH NO_TRAP static void bn_act_sums(double *p, double *q, double *r, const float *x,
+					 const float *dy, float mu, float scale, float shift,
+					 float a, int HW)
 {
 	double sp = 0, sq = 0, sr = 0;
 	SIMD_SUM(sp, sq, sr)
@@ -523,8 +544,9 @@ NO_TRAP static void bn_act_sums(double *p, double *q, double *r, const float *x,
 }
 
 /* dx [HW] += scale (g - mdy - (x - mu) kx), g as in bn_act_sums(). */
-NO_TRAP static void bn_act_dinp(float *restrict dx, const float *x, const float *dy, float mu,
-			float scale, float shift, float a, float mdy, float kx, int HW)
+DISPATCH NO_TRAP static void bn_act_dinp(float *restrict dx, const float *x, const float *dy,
+					 float mu, float scale, float shift, float a, float mdy,
+					 float kx, int HW)
 {
 	SIMD
 	for (int t = 0; t < HW; t++) {
@@ -534,8 +556,22 @@ NO_TRAP static void bn_act_dinp(float *restrict dx, const float *x, const float 
 	}
 }
 
+/* The same, dx [HW] = rather than +=: no read of dx. */
+DISPATCH NO_TRAP static void bn_act_dinp_set(float *restrict dx, const float *x, const float *dy,
+					     float mu, float scale, float shift, float a,
+					     float mdy, float kx, int HW)
+{
+	SIMD
+	for (int t = 0; t < HW; t++) {
+		const float z = (x[t] - mu) * scale + shift, ag = a * dy[t];
+		const float g = z > 0 ? dy[t] : ag;
+		dx[t] = scale * (g - mdy - (x[t] - mu) * kx);
+	}
+}
+
 /* y [HW] = prelu(x s + b) with slope a. */
-NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, float a, int HW)
+DISPATCH NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, float a,
+					  int HW)
 {
 	SIMD
 	for (int t = 0; t < HW; t++) {
@@ -550,7 +586,7 @@ NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, flo
  * by a sample keeps E[(x-K)^2] - E[x-K]^2 free of cancellation in practice
  * (Chan, Golub & LeVeque 1983, "Algorithms for computing the sample
  * variance"), so one pass gives what the two-pass deviation sum gives. */
-static void shifted_sums(double *s1, double *s2, const float *x, float K, int n)
+DISPATCH static void shifted_sums(double *s1, double *s2, const float *x, float K, int n)
 {
 	double a = 0, b = 0;
 	SIMD_SUM(a, b)
@@ -629,7 +665,8 @@ void channel_affine_prelu(float *out, const float *inp, const float *scale,
 	}
 }
 
-void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *dalpha,
+/* batchnorm_prelu_backward(), dinp += (SET 0) or dinp = (SET 1). */
+static void bn_prelu_backward(float *dinp, int set, float *dgamma, float *dbeta, float *dalpha,
 			      const float *dout, const float *inp, const float *gamma,
 			      const float *beta, const float *alpha, const float *mean,
 			      const float *invstd, int N, int C, int HW)
@@ -650,8 +687,7 @@ void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *d
 		for (int n = 0; n < N; n++) {
 			const float *xn = x + n * cs, *dn = dy + n * cs;
 			if (!alpha) {
-				sdy += sum_f(dn, (size_t)HW);
-				sdyx += sum_dev_dot(xn, mu, dn, (size_t)HW);
+				sum_dy_dev(&sdy, &sdyx, xn, mu, dn, (size_t)HW);
 				continue;
 			}
 			bn_act_sums(&sdy, &sdyx, &sa, xn, dn, mu, scale, shift, a, HW);
@@ -670,9 +706,27 @@ void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *d
 		const float kx = (float)(sdyx * is * is / (double)M);
 		float *dx = dinp + (size_t)c * HW;
 		for (int n = 0; n < N; n++)
-			bn_act_dinp(dx + n * cs, x + n * cs, dy + n * cs, mu, scale, shift, a, mdy,
-				    kx, HW);
+			(set ? bn_act_dinp_set : bn_act_dinp)(dx + n * cs, x + n * cs, dy + n * cs,
+							       mu, scale, shift, a, mdy, kx, HW);
 	}
+}
+
+void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *dalpha,
+			      const float *dout, const float *inp, const float *gamma,
+			      const float *beta, const float *alpha, const float *mean,
+			      const float *invstd, int N, int C, int HW)
+{
+	bn_prelu_backward(dinp, 0, dgamma, dbeta, dalpha, dout, inp, gamma, beta, alpha, mean,
+			  invstd, N, C, HW);
+}
+
+void batchnorm_prelu_backward_set(float *dinp, float *dgamma, float *dbeta, float *dalpha,
+				  const float *dout, const float *inp, const float *gamma,
+				  const float *beta, const float *alpha, const float *mean,
+				  const float *invstd, int N, int C, int HW)
+{
+	bn_prelu_backward(dinp, 1, dgamma, dbeta, dalpha, dout, inp, gamma, beta, alpha, mean,
+			  invstd, N, C, HW);
 }
 
 /* ------------------------------------------------------------------ */

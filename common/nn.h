@@ -163,6 +163,12 @@ void batchnorm_prelu_backward(float *dinp, float *dgamma, float *dbeta, float *d
 			      const float *dout, const float *inp, const float *gamma,
 			      const float *beta, const float *alpha, const float *mean,
 			      const float *invstd, int N, int C, int HW);
+/* The same with dinp = instead of +=: for a dinp that nothing else writes
+ * (its old contents, NaN included, are never read). */
+void batchnorm_prelu_backward_set(float *dinp, float *dgamma, float *dbeta, float *dalpha,
+				  const float *dout, const float *inp, const float *gamma,
+				  const float *beta, const float *alpha, const float *mean,
+				  const float *invstd, int N, int C, int HW);
 
 /* out, inp [N, C, HW] (out may equal inp); scale, shift, alpha [C] or NULL
  * (1, 0, no PReLU).  out = prelu(inp * scale + shift, alpha): an eval-mode

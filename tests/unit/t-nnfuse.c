@@ -102,6 +102,27 @@ static void check(int N, int C, int HW, double offset, int with_alpha)
 		ok(rel_err(da, dar, (size_t)C) <= 1e-4, "%s %dx%dx%d: dalpha (%.2g)", what, N, C,
 		   HW, rel_err(da, dar, (size_t)C));
 
+	/* The setting variant ignores what dinp held (NaN here) and gives what
+	 * the accumulating one (checked above) adds to zero; the parameter
+	 * gradients still add. */
+	float *dxs = malloc(n * sizeof *dxs), *dx0 = calloc(n, sizeof *dx0);
+	float dgs[64], dbs[64], das[64], dg0[64], db0[64], da0[64];
+	for (size_t e = 0; e < n; e++)
+		dxs[e] = NAN;
+	for (int c = 0; c < C; c++)
+		dgs[c] = dg0[c] = 0.5f, dbs[c] = db0[c] = -0.25f, das[c] = da0[c] = 1;
+	batchnorm_prelu_backward_set(dxs, dgs, dbs, alpha ? das : NULL, dout, x, gamma, beta,
+				     alpha, mean, invstd, N, C, HW);
+	batchnorm_prelu_backward(dx0, dg0, db0, alpha ? da0 : NULL, dout, x, gamma, beta, alpha,
+				 mean, invstd, N, C, HW);
+	int same = !memcmp(dgs, dg0, (size_t)C * sizeof *dg0) &&
+		   !memcmp(dbs, db0, (size_t)C * sizeof *db0) &&
+		   !memcmp(das, da0, (size_t)C * sizeof *da0);
+	for (size_t e = 0; e < n; e++)
+		same &= dxs[e] == dx0[e];
+	ok(same, "%s %dx%dx%d: backward_set sets dinp, adds the rest", what, N, C, HW);
+	free(dxs), free(dx0);
+
 	/* channel_affine_prelu: an eval-mode norm as scale and shift. */
 	float sc[64], sh[64];
 	for (int c = 0; c < C; c++) {
