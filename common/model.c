@@ -675,20 +675,21 @@ int model_add_param(struct model *m, const char *name, int ndim, const int *shap
 	if (p)
 		m->params = p;
 	float *g = p ? realloc(m->grads, n * sizeof *g) : NULL;
-	if (!g) {
+	if (g)
+		m->grads = g;
+	if (p && g) {
+		memset(p + m->n_params, 0, count * sizeof *p);
+		memset(g + m->n_params, 0, count * sizeof *g);
+		m->ti[k].off = m->n_params;
+		m->n_params = n;
+	} else {
 		free((char *)m->t[k].name);
 		m->n_t--;
-		return hm_error("out of memory");
 	}
-	m->grads = g;
-	memset(p + m->n_params, 0, count * sizeof *p);
-	memset(g + m->n_params, 0, count * sizeof *g);
-	m->ti[k].off = m->n_params;
-	m->n_params = n;
 	for (int i = 0; i < m->n_t; i++)	/* the storage may have moved */
 		if (m->t[i].trainable) {
-			m->t[i].data = p + m->ti[i].off;
-			m->t[i].grad = g + m->ti[i].off;
+			m->t[i].data = m->params + m->ti[i].off;
+			m->t[i].grad = m->grads + m->ti[i].off;
 		}
-	return k;
+	return p && g ? k : hm_error("out of memory");
 }
