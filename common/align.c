@@ -612,10 +612,14 @@ int align_key(char *buf, size_t size, const char *path)
 /* ---- align_batch ---- */
 
 /*
- * Workers claim entries in input order from a window of WINDOW slots ahead
+ * Threads claim entries in input order from a window of WINDOW slots ahead
  * of the writer; the writer (the calling thread) takes slot after slot in
- * order, so the bytes out never depend on the thread count.  With one
- * thread everything runs inline.
+ * order, so the bytes out never depend on the thread count.  With -j N the
+ * writer is one of the N: while its next slot is not done it aligns an
+ * entry itself instead of sleeping, so N threads share N cores and the
+ * writer seldom waits (-j 2 made 2.4 futex calls an image with two
+ * workers beside a sleeping writer).  With one thread everything runs
+ * inline.
  */
 #define WINDOW_PER_THREAD 16
 #define HOLD_BACK (4u << 20)
@@ -825,63 +829,93 @@ static int finish_slot(struct writer *w, long i, struct slot *s)
 	return rc;
 }
 
+/* The next entry for the calling thread, marked busy (R->mu held); -1 when
+ * none is free now (the window is full) or left. */
+static long claim(struct run *r)
+{
+	if (r->stop || r->next >= r->b->list->n || r->next >= r->written + r->window)
+		return -1;
+	long i = r->next++;
+	r->slots[i % r->window].state = SLOT_BUSY;
+	return i;
+}
+
+/* Aligns entry I into its slot with J; called and returns with R->mu held. */
+static void align_one(struct run *r, struct jpeg *j, long i)
+{
+	struct slot *s = &r->slots[i % r->window];
+	pthread_mutex_unlock(&r->mu);
+	if (j) {
+		process(r->b, j, i, s);
+	} else {
+		s->failed = s->fatal = 1;
+		s->msg = strdup(hm_errmsg());
+	}
+	pthread_mutex_lock(&r->mu);
+	s->state = SLOT_DONE;
+	if (i == r->written)
+		pthread_cond_signal(&r->done_cv);
+}
+
 static void *worker(void *arg)
 {
 	struct run *r = arg;
 	struct jpeg *j = jpeg_new();
 	pthread_mutex_lock(&r->mu);
 	while (!r->stop && r->next < r->b->list->n) {
-		if (r->next >= r->written + r->window) {
+		long i = claim(r);
+		if (i < 0)
 			pthread_cond_wait(&r->space_cv, &r->mu);
-			continue;
-		}
-		long i = r->next++;
-		struct slot *s = &r->slots[i % r->window];
-		s->state = SLOT_BUSY;
-		pthread_mutex_unlock(&r->mu);
-		if (j) {
-			process(r->b, j, i, s);
-		} else {
-			s->failed = s->fatal = 1;
-			s->msg = strdup(hm_errmsg());
-		}
-		pthread_mutex_lock(&r->mu);
-		s->state = SLOT_DONE;
-		if (i == r->written)
-			pthread_cond_signal(&r->done_cv);
+		else
+			align_one(r, j, i);
 	}
 	pthread_mutex_unlock(&r->mu);
 	jpeg_free(j);
 	return NULL;
 }
 
+/* Waits, as the writer, until slot I is done, aligning free entries with J
+ * meanwhile (J NULL: only waits). */
+static void wait_slot(struct run *r, struct jpeg *j, long i)
+{
+	const struct slot *s = &r->slots[i % r->window];
+	pthread_mutex_lock(&r->mu);
+	while (s->state != SLOT_DONE) {
+		long k = j ? claim(r) : -1;
+		if (k >= 0)
+			align_one(r, j, k);
+		else
+			pthread_cond_wait(&r->done_cv, &r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
 static int run_threads(struct align_batch *b, struct writer *w)
 {
 	struct run r = { .b = b };
-	int rc = 0, started = 0;
+	int rc = 0, started = 0, n_workers = b->threads - 1;
 	r.window = b->threads * WINDOW_PER_THREAD;
 	r.slots = calloc(r.window, sizeof *r.slots);
-	pthread_t *tid = calloc(b->threads, sizeof *tid);
+	pthread_t *tid = calloc(n_workers, sizeof *tid);
+	struct jpeg *j = jpeg_new();	/* the writer's own; NULL: it only writes */
 	if (!r.slots || !tid) {
 		free(r.slots);
 		free(tid);
+		jpeg_free(j);
 		return hm_error("out of memory");
 	}
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.done_cv, NULL);
 	pthread_cond_init(&r.space_cv, NULL);
-	for (; started < b->threads; started++)
+	for (; started < n_workers; started++)
 		if (pthread_create(&tid[started], NULL, worker, &r)) {
-			rc = hm_error("cannot start thread %d: %s", started + 1,
+			rc = hm_error("cannot start thread %d: %s", started + 2,
 				      strerror(errno));
 			break;
 		}
 	for (long i = 0; !rc && i < b->list->n; i++) {
 		struct slot *s = &r.slots[i % r.window];
-		pthread_mutex_lock(&r.mu);
-		while (s->state != SLOT_DONE || r.written != i)
-			pthread_cond_wait(&r.done_cv, &r.mu);
-		pthread_mutex_unlock(&r.mu);
+		wait_slot(&r, j, i);
 		rc = finish_slot(w, i, s);
 		pthread_mutex_lock(&r.mu);
 		r.written = i + 1;
@@ -901,6 +935,7 @@ static int run_threads(struct align_batch *b, struct writer *w)
 	pthread_mutex_destroy(&r.mu);
 	pthread_cond_destroy(&r.done_cv);
 	pthread_cond_destroy(&r.space_cv);
+	jpeg_free(j);
 	free(r.slots);
 	free(tid);
 	return rc;
