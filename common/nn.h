@@ -123,6 +123,14 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
 		     const float *dout, const float *inp, const float *weight,
 		     const struct conv2d_dims *d);
+/* The same with dinp = instead of += (dweight, dbias still accumulate):
+ * for a dinp that no earlier backward wrote (its old contents, NaN
+ * included, are never read).  Each part of dinp is cleared where the pass
+ * first reaches it, or written there without a read: the same bytes as a
+ * memset of dinp followed by conv2d_backward(). */
+void conv2d_backward_set(float *dinp, float *dweight, float *dbias, float *work,
+			 const float *dout, const float *inp, const float *weight,
+			 const struct conv2d_dims *d);
 
 /* ---------------------------------------------------------------------
  * Batch normalisation over [N, C, HW]: per channel c, statistics over N*HW

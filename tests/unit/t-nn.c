@@ -132,6 +132,20 @@ static void test_conv_vs_ref(const struct conv2d_dims *d, int with_bias)
 		ok(!memcmp(dw2, dw3, nw * sizeof *dw2), "conv %s: dweight the same with dinp NULL", what);
 		free(dw2), free(dw3), free(dx2);
 	}
+	/* conv2d_backward_set: the bytes of a cleared dinp plus the adding
+	 * pass, without reading dinp (NaN); dweight still adds.  Half of dy
+	 * zero: sums of signed zeros, whose sign only 0 + x keeps right. */
+	{
+		float *dyz = copyf(dy, no), *dx0 = rnd(ni, 0, 0), *dxs = nan_floats(ni);
+		float *dw0 = rnd(nw, -1, 1), *dws = copyf(dw0, nw);
+		memset(dyz, 0, no / 2 * sizeof *dyz);
+		conv2d_backward(dx0, dw0, NULL, work, dyz, x, w, d);
+		conv2d_backward_set(dxs, dws, NULL, work, dyz, x, w, d);
+		ok(!memcmp(dx0, dxs, ni * sizeof *dx0) && !memcmp(dw0, dws, nw * sizeof *dw0),
+		   "conv %s: backward_set sets dinp (the bytes of clear and add), adds dweight",
+		   what);
+		free(dyz), free(dx0), free(dxs), free(dw0), free(dws);
+	}
 	free(x), free(w), free(b), free(dy), free(y), free(yr), free(work);
 	free(dx), free(dw), free(db), free(dxr), free(dwr), free(dbr);
 }
