@@ -789,8 +789,9 @@ void prelu_forward(float *out, const float *inp, const float *alpha, int N, int 
 	}
 }
 
-void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *inp,
-		    const float *alpha, int N, int C, int HW)
+/* prelu_backward(), dinp += (SET 0) or dinp = 0 + (SET 1). */
+static void prelu_back(float *dinp, int set, float *dalpha, const float *dout,
+		       const float *inp, const float *alpha, int N, int C, int HW)
 {
 	const size_t cs = (size_t)C * HW;
 
@@ -805,10 +806,10 @@ void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *
 			for (int t = 0; t < HW; t++) {
 				if (x[t] > 0) {
 					if (dx)
-						dx[t] += dy[t];
+						dx[t] = (set ? 0.0f : dx[t]) + dy[t];
 				} else {
 					if (dx)
-						dx[t] += a * dy[t];
+						dx[t] = (set ? 0.0f : dx[t]) + a * dy[t];
 					s += (double)dy[t] * x[t];
 				}
 			}
@@ -816,6 +817,18 @@ void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *
 		if (dalpha)
 			dalpha[c] += (float)s;
 	}
+}
+
+void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *inp,
+		    const float *alpha, int N, int C, int HW)
+{
+	prelu_back(dinp, 0, dalpha, dout, inp, alpha, N, C, HW);
+}
+
+void prelu_backward_set(float *dinp, float *dalpha, const float *dout, const float *inp,
+			const float *alpha, int N, int C, int HW)
+{
+	prelu_back(dinp, 1, dalpha, dout, inp, alpha, N, C, HW);
 }
 
 /* ------------------------------------------------------------------ */
@@ -857,8 +870,9 @@ void maxpool_forward(float *out, int32_t *argmax, const float *inp, int N, int C
 	}
 }
 
-void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, int N,
-		      int C, int H, int W, int k, int stride, int pad)
+/* maxpool_backward(); SET: each plane cleared just before its sums. */
+static void maxpool_back(float *dinp, int set, const float *dout, const int32_t *argmax,
+			 int N, int C, int H, int W, int k, int stride, int pad)
 {
 	const int oh = nn_out_size(H, k, stride, pad), ow = nn_out_size(W, k, stride, pad);
 	const size_t ohw = (size_t)oh * ow;
@@ -868,9 +882,23 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, int
 		float *dx = dinp + (size_t)pl * H * W;
 		const float *dy = dout + (size_t)pl * ohw;
 		const int32_t *am = argmax + (size_t)pl * ohw;
+		if (set)
+			memset(dx, 0, (size_t)H * W * sizeof *dx);
 		for (size_t o = 0; o < ohw; o++)
 			dx[am[o]] += dy[o];
 	}
+}
+
+void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, int N,
+		      int C, int H, int W, int k, int stride, int pad)
+{
+	maxpool_back(dinp, 0, dout, argmax, N, C, H, W, k, stride, pad);
+}
+
+void maxpool_backward_set(float *dinp, const float *dout, const int32_t *argmax, int N,
+			  int C, int H, int W, int k, int stride, int pad)
+{
+	maxpool_back(dinp, 1, dout, argmax, N, C, H, W, k, stride, pad);
 }
 
 /* ------------------------------------------------------------------ */
@@ -944,6 +972,18 @@ void residual_backward(float *da, float *db, const float *dout, size_t n)
 			da[i] += dout[i];
 		if (db)
 			db[i] += dout[i];
+	}
+}
+
+/* 0 + dout: the bytes a cleared gradient plus dout would hold (-0 gives
+ * +0). */
+void residual_backward_set(float *da, float *db, const float *dout, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (da)
+			da[i] = 0.0f + dout[i];
+		if (db)
+			db[i] = 0.0f + dout[i];
 	}
 }
 
