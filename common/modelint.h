@@ -63,8 +63,9 @@ struct layer {
 				 * norm's as its bias) in m->fold, or NONE */
 	int folded;		/* conv, linear: a batch norm is folded into it;
 				 * batch norm: its conv adds the shift */
-	int dx_set;		/* batch norm: the only writer of its input's
-				 * gradient, which it sets (no zeroing first) */
+	int dx_set;		/* the first backward to write its input's
+				 * gradient (an add: in2's), which it sets (no
+				 * zeroing first); first_writers() */
 	float p;		/* dropout: p of the last forward (0: identity) */
 	int32_t *argmax;	/* max-pool, [max_batch * out n] */
 	uint8_t *mask;		/* dropout, [max_batch * n] */

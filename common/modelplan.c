@@ -13,7 +13,9 @@
  * memory of activations that backward has finished with (free as you go).
  * Eval mode has its own, smaller plan (forward lifetimes only) in the same
  * arena.  A gradient buffer is zeroed at the start of its lifetime, because
- * every backward accumulates (nn.h).
+ * every backward accumulates (nn.h), unless the backward that starts it
+ * sets it instead (first_writers(): convolutions, batch norms, PReLUs,
+ * max-pools, residual adds).
  *
  * Recomputation (plan_graph).  A PReLU right after a batch norm is fused
  * into it (one layer, one sweep each way; its backward reads only the
@@ -215,26 +217,26 @@ static void widen(int *lo, int *hi, int step)
 		*hi = step;
 }
 
-/* Marks the batch norms whose input gradient no other backward writes:
- * they set it (batchnorm_prelu_backward_set) and it is not zeroed first,
- * one pass fewer over it and no read of it.  COUNT [n_v] is scratch. */
-static void sole_bn_writers(struct model *m, int *count, int out)
+/* Marks the convolutions, batch norms, PReLUs, max-pools and residual adds
+ * that are the first backward to write their input's gradient (the add:
+ * its second input's), at the step that gradient's lifetime starts
+ * (zero_step): they set it (the nn.h *_backward_set), so it is not zeroed
+ * first, and the backwards after them add to it as before.  Not the
+ * caller's input (dinp is the caller's), the embedding (demb is copied
+ * in), nor a value narrower than its root's buffer. */
+static void first_writers(struct model *m, int out)
 {
-	for (int r = 0; r < m->n_v; r++)
-		count[r] = 0;
-	for (int i = 0; i < m->n_l; i++) {
+	const int L = m->n_l;
+	for (int i = 0; i < L; i++) {
 		struct layer *l = &m->l[i];
+		const int add = l->kind == L_ADD, x = add ? l->in2 : l->in;
+		const int r = m->v[x].root;
 		l->dx_set = 0;
-		if (l->in >= 0)
-			count[m->v[l->in].root] += l->kind != L_ADD;
-		if (l->in2 >= 0)
-			count[m->v[l->in2].root]++;
-	}
-	for (int i = 0; i < m->n_l; i++) {
-		struct layer *l = &m->l[i];
-		const int r = m->v[l->in].root;
-		if (l->kind == L_BN && count[r] == 1 && r != m->input && r != out &&
-		    m->v[l->in].n == m->v[r].n) {
+		const int sets = l->kind == L_CONV || l->kind == L_BN || l->kind == L_PRELU ||
+				 l->kind == L_MAXPOOL || add;
+		if (sets && r != m->input && r != out &&
+		    m->zero_step[r] == 2 * L - 1 - i && m->v[x].n == m->v[r].n &&
+		    !(add && r == m->v[l->in].root)) {
 			l->dx_set = 1;
 			m->zero_step[r] = -1;
 		}
@@ -332,7 +334,7 @@ int model_set_batch(struct model *m, int max_batch)
 		items[n++] = (struct item){ e_lo[r], e_hi[r], size, &m->off_eval[r] };
 	}
 	size_t eval = place(items, n, scratch);
-	sole_bn_writers(m, used, out);	/* used: done with */
+	first_writers(m, out);
 	free(d_lo), free(items), free(scratch);
 	d_lo = NULL, items = NULL, scratch = NULL;
 

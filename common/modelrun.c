@@ -205,7 +205,8 @@ static void backward_layer(struct model *m, struct layer *l, int B)
 	switch (l->kind) {
 	case L_CONV: {
 		struct conv2d_dims d = { B, vi->c, vi->h, vi->w, vo->c, l->k, l->stride, l->pad };
-		conv2d_backward(dx, dW, NULL, m->work, dy, vi->data, W, &d);
+		(l->dx_set ? conv2d_backward_set : conv2d_backward)(dx, dW, NULL, m->work, dy,
+								   vi->data, W, &d);
 		break;
 	}
 	case L_BN: {
@@ -241,13 +242,16 @@ static void backward_layer(struct model *m, struct layer *l, int B)
 	}
 	case L_PRELU:
 		if (l->scalar)
-			prelu_backward(dx, dW, dy, vi->data, W, B, 1, (int)vi->n);
+			(l->dx_set ? prelu_backward_set : prelu_backward)(dx, dW, dy, vi->data, W,
+									  B, 1, (int)vi->n);
 		else
-			prelu_backward(dx, dW, dy, vi->data, W, B, vi->c, hw);
+			(l->dx_set ? prelu_backward_set : prelu_backward)(dx, dW, dy, vi->data, W,
+									  B, vi->c, hw);
 		break;
 	case L_MAXPOOL:
-		maxpool_backward(dx, dy, l->argmax, B, vi->c, vi->h, vi->w, l->k, l->stride,
-				 l->pad);
+		(l->dx_set ? maxpool_backward_set : maxpool_backward)(dx, dy, l->argmax, B, vi->c,
+								      vi->h, vi->w, l->k,
+								      l->stride, l->pad);
 		break;
 	case L_DROPOUT:
 		if (l->p > 0)
@@ -260,7 +264,7 @@ static void backward_layer(struct model *m, struct layer *l, int B)
 		break;
 	case L_ADD:
 		/* out = a + b in place on a: da is dout itself (the same buffer) */
-		residual_backward(NULL, v2->grad, dy, n);
+		(l->dx_set ? residual_backward_set : residual_backward)(NULL, v2->grad, dy, n);
 		break;
 	case L_GAP:
 		for (int i = 0; i < B * vi->c; i++) {

@@ -12,6 +12,13 @@
  * that each write disjoint outputs (one channel or one plane per
  * iteration).  The `if` clause keeps small loops serial, where waking
  * threads costs more than the work.
+ *
+ * Backward passes accumulate into dinp; their *_set twins (nn.h) write a
+ * dinp that no earlier backward wrote, so that the model need not clear
+ * it first in a serial pass of its own (modelplan.c first_writers()).
+ * They give the bytes of the clear and the adding pass: 0 + x where they
+ * write a value, a clear just before the sums where several terms meet
+ * (col2im, max-pool).
  */
 #include "blas.h"
 #include "nn.h"
@@ -327,16 +334,38 @@ static void col2im_plane(float *plane, const float *col, size_t ld, int ci,
 		}
 }
 
-/* x [gn, c, h, w] += the adjoint of im2col() for the same tile. */
+/* The input rows [*r0, *r1) that output rows [oy0, oy1) reach before any
+ * later output row does and after every earlier one: the rows that tile
+ * clears in a set pass (the last tile also takes the rows no output row
+ * reaches, e.g. the odd rows of a 1x1 stride-2 convolution). */
+static void fresh_rows(int *r0, int *r1, const struct conv2d_dims *d, int oh, int oy0, int oy1)
+{
+	const int s = d->stride, p = d->pad, k = d->k, h = d->h;
+	int a = oy0 ? (oy0 - 1) * s - p + k : 0, b = oy1 < oh ? (oy1 - 1) * s - p + k : h;
+	a = a < 0 ? 0 : a > h ? h : a;
+	b = b < a ? a : b > h ? h : b;
+	*r0 = a, *r1 = b;
+}
+
+/* x [gn, c, h, w] += the adjoint of im2col() for the same tile; with SET,
+ * each plane's fresh_rows() are cleared first, just before the sum reaches
+ * them (no separate pass over x). */
 static void col2im_add(float *x, const float *col, size_t ld, int gn,
-		       const struct conv2d_dims *d, int ow, int oy0, int oy1)
+		       const struct conv2d_dims *d, int ow, int oy0, int oy1, int set)
 {
 	const size_t cols = (size_t)(oy1 - oy0) * ow, hw = (size_t)d->h * d->w;
 	const long planes = (long)gn * d->c;
+	int r0 = 0, r1 = 0;
 
+	if (set)
+		fresh_rows(&r0, &r1, d, conv2d_out_h(d), oy0, oy1);
 	for (long pl = 0; pl < planes; pl++) {
 		const int t = (int)(pl / d->c), ci = (int)(pl % d->c);
-		col2im_plane(x + (size_t)pl * hw, col + t * cols, ld, ci, d, ow, oy0, oy1);
+		float *plane = x + (size_t)pl * hw;
+		if (r1 > r0)
+			memset(plane + (size_t)r0 * d->w, 0,
+			       (size_t)(r1 - r0) * d->w * sizeof *plane);
+		col2im_plane(plane, col + t * cols, ld, ci, d, ow, oy0, oy1);
 	}
 }
 
@@ -418,9 +447,10 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 	}
 }
 
-void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
-		     const float *dout, const float *inp, const float *weight,
-		     const struct conv2d_dims *d)
+/* conv2d_backward(), dinp += (SET 0) or dinp = (SET 1). */
+static void conv_backward(float *dinp, int set, float *dweight, float *dbias, float *work,
+			  const float *dout, const float *inp, const float *weight,
+			  const struct conv2d_dims *d)
 {
 	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
 	const int ckk = d->c * d->k * d->k, pw = conv2d_pointwise(d);
@@ -440,7 +470,8 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
 	if (!dweight && !dinp)
 		return;
 	if (conv2d_uses_winograd(d)) {
-		wino_backward(dinp, dweight, work, dout, inp, weight, d);
+		(set ? wino_backward_set : wino_backward)(dinp, dweight, work, dout, inp,
+							  weight, d);
 		return;
 	}
 	conv2d_tiles(&g, &band, d);
@@ -473,18 +504,35 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
 				continue;
 			/* y = weight . col  =>  dcol [ckk, cols] = weight^T . dy, then
 			 * col2im; for one image of a 1x1 stride-1 convolution, col is
-			 * the input itself. */
+			 * the input itself (set: the whole image, sgemm_overwrite). */
 			float *dx = dinp + n0 * in_sz;
-			if (pw && gn == 1) {
+			if (pw && gn == 1 && set) {
+				sgemm_overwrite(1, 0, ckk, (int)cols, d->oc, weight, ckk, dy,
+						(int)lddy, dx, (int)ohw);
+			} else if (pw && gn == 1) {
 				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)cols,
 					    d->oc, 1.0f, weight, ckk, dy, (int)lddy, 1.0f, dx, (int)ohw);
 			} else {
 				sgemm_overwrite(1, 0, ckk, (int)cols, d->oc, weight, ckk, dy,
 						(int)lddy, work, (int)cols);
-				col2im_add(dx, work, cols, gn, d, ow, oy0, oy1);
+				col2im_add(dx, work, cols, gn, d, ow, oy0, oy1, set);
 			}
 		}
 	}
+}
+
+void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
+		     const float *dout, const float *inp, const float *weight,
+		     const struct conv2d_dims *d)
+{
+	conv_backward(dinp, 0, dweight, dbias, work, dout, inp, weight, d);
+}
+
+void conv2d_backward_set(float *dinp, float *dweight, float *dbias, float *work,
+			 const float *dout, const float *inp, const float *weight,
+			 const struct conv2d_dims *d)
+{
+	conv_backward(dinp, 1, dweight, dbias, work, dout, inp, weight, d);
 }
 
 /* ------------------------------------------------------------------ */
@@ -741,8 +789,9 @@ void prelu_forward(float *out, const float *inp, const float *alpha, int N, int 
 	}
 }
 
-void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *inp,
-		    const float *alpha, int N, int C, int HW)
+/* prelu_backward(), dinp += (SET 0) or dinp = 0 + (SET 1). */
+static void prelu_back(float *dinp, int set, float *dalpha, const float *dout,
+		       const float *inp, const float *alpha, int N, int C, int HW)
 {
 	const size_t cs = (size_t)C * HW;
 
@@ -757,10 +806,10 @@ void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *
 			for (int t = 0; t < HW; t++) {
 				if (x[t] > 0) {
 					if (dx)
-						dx[t] += dy[t];
+						dx[t] = (set ? 0.0f : dx[t]) + dy[t];
 				} else {
 					if (dx)
-						dx[t] += a * dy[t];
+						dx[t] = (set ? 0.0f : dx[t]) + a * dy[t];
 					s += (double)dy[t] * x[t];
 				}
 			}
@@ -768,6 +817,18 @@ void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *
 		if (dalpha)
 			dalpha[c] += (float)s;
 	}
+}
+
+void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *inp,
+		    const float *alpha, int N, int C, int HW)
+{
+	prelu_back(dinp, 0, dalpha, dout, inp, alpha, N, C, HW);
+}
+
+void prelu_backward_set(float *dinp, float *dalpha, const float *dout, const float *inp,
+			const float *alpha, int N, int C, int HW)
+{
+	prelu_back(dinp, 1, dalpha, dout, inp, alpha, N, C, HW);
 }
 
 /* ------------------------------------------------------------------ */
@@ -809,8 +870,9 @@ void maxpool_forward(float *out, int32_t *argmax, const float *inp, int N, int C
 	}
 }
 
-void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, int N,
-		      int C, int H, int W, int k, int stride, int pad)
+/* maxpool_backward(); SET: each plane cleared just before its sums. */
+static void maxpool_back(float *dinp, int set, const float *dout, const int32_t *argmax,
+			 int N, int C, int H, int W, int k, int stride, int pad)
 {
 	const int oh = nn_out_size(H, k, stride, pad), ow = nn_out_size(W, k, stride, pad);
 	const size_t ohw = (size_t)oh * ow;
@@ -820,9 +882,23 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, int
 		float *dx = dinp + (size_t)pl * H * W;
 		const float *dy = dout + (size_t)pl * ohw;
 		const int32_t *am = argmax + (size_t)pl * ohw;
+		if (set)
+			memset(dx, 0, (size_t)H * W * sizeof *dx);
 		for (size_t o = 0; o < ohw; o++)
 			dx[am[o]] += dy[o];
 	}
+}
+
+void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, int N,
+		      int C, int H, int W, int k, int stride, int pad)
+{
+	maxpool_back(dinp, 0, dout, argmax, N, C, H, W, k, stride, pad);
+}
+
+void maxpool_backward_set(float *dinp, const float *dout, const int32_t *argmax, int N,
+			  int C, int H, int W, int k, int stride, int pad)
+{
+	maxpool_back(dinp, 1, dout, argmax, N, C, H, W, k, stride, pad);
 }
 
 /* ------------------------------------------------------------------ */
@@ -896,6 +972,18 @@ void residual_backward(float *da, float *db, const float *dout, size_t n)
 			da[i] += dout[i];
 		if (db)
 			db[i] += dout[i];
+	}
+}
+
+/* 0 + dout: the bytes a cleared gradient plus dout would hold (-0 gives
+ * +0). */
+void residual_backward_set(float *da, float *db, const float *dout, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (da)
+			da[i] = 0.0f + dout[i];
+		if (db)
+			db[i] = 0.0f + dout[i];
 	}
 }
 

@@ -123,6 +123,14 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,
 		     const float *dout, const float *inp, const float *weight,
 		     const struct conv2d_dims *d);
+/* The same with dinp = instead of += (dweight, dbias still accumulate):
+ * for a dinp that no earlier backward wrote (its old contents, NaN
+ * included, are never read).  Each part of dinp is cleared where the pass
+ * first reaches it, or written there without a read: the same bytes as a
+ * memset of dinp followed by conv2d_backward(). */
+void conv2d_backward_set(float *dinp, float *dweight, float *dbias, float *work,
+			 const float *dout, const float *inp, const float *weight,
+			 const struct conv2d_dims *d);
 
 /* ---------------------------------------------------------------------
  * Batch normalisation over [N, C, HW]: per channel c, statistics over N*HW
@@ -190,6 +198,10 @@ void prelu_forward(float *out, const float *inp, const float *alpha, int N, int 
  *   dinp += inp > 0 ? dout : alpha[c] dout;  dalpha[c] += sum_{inp <= 0} dout inp. */
 void prelu_backward(float *dinp, float *dalpha, const float *dout, const float *inp,
 		    const float *alpha, int N, int C, int HW);
+/* The same with dinp = 0 + instead of += (dalpha still adds): for a dinp no
+ * earlier backward wrote (its old contents are never read). */
+void prelu_backward_set(float *dinp, float *dalpha, const float *dout, const float *inp,
+			const float *alpha, int N, int C, int HW);
 
 /* ---------------------------------------------------------------------
  * Max-pool, k x k window, stride, implicit -infinity padding (0 <= pad <=
@@ -206,6 +218,10 @@ void maxpool_forward(float *out, int32_t *argmax, const float *inp, int N, int C
  * out[n][c][y][x] = inp[n][c][argmax[n][c][y][x]]: dinp[argmax] += dout. */
 void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, int N,
 		      int C, int H, int W, int k, int stride, int pad);
+/* The same into a dinp no earlier backward wrote: each plane is cleared
+ * just before its sums (the bytes of a cleared dinp and the adding pass). */
+void maxpool_backward_set(float *dinp, const float *dout, const int32_t *argmax, int N,
+			  int C, int H, int W, int k, int stride, int pad);
 
 /* ---------------------------------------------------------------------
  * Dropout (training mode; in eval mode the layer is the identity and is
@@ -245,6 +261,9 @@ void residual_forward(float *out, const float *a, const float *b, size_t n);
 /* da, db, dout [n] (da or db may be NULL).  Differentiates out = a + b:
  * da += dout, db += dout. */
 void residual_backward(float *da, float *db, const float *dout, size_t n);
+/* The same with da = dout, db = dout (for gradients no earlier backward
+ * wrote; their old contents are never read). */
+void residual_backward_set(float *da, float *db, const float *dout, size_t n);
 
 /* ---------------------------------------------------------------------
  * Used by tests only, beside the reference twins below: the plain

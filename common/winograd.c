@@ -47,6 +47,16 @@
  * 512 x 512), V and M (or W); the transforms' few rows of scratch are on
  * the stack (w <= 1024).
  *
+ * Set, not add (wino_backward_set(), for a dinp no earlier layer's
+ * backward wrote).  Tile rows overlap by two input rows, and a plane's
+ * tile rows are summed in order by one thread; so the rows a tile row
+ * reaches first (rows 2ty+1 and 2ty+2, all of tile row 0's) are written
+ * as 0 + their sum and the two it shares with the row above are added to.
+ * The bytes are those of a cleared dinp and the adding pass (0 + x turns
+ * -0 into +0 as the clearing did), without the memset of the whole
+ * gradient on one thread before the call (model_backward's) nor a read of
+ * its zeros.
+ *
  * The transforms work on a tile row at once, in loops over tx that GCC
  * vectorises (omp simd): the input transform first combines the tile
  * row's four image rows column by column (unit stride), then reads that
@@ -459,9 +469,11 @@ CLONES static void grad_tiles(float *W, const float *dout, const struct conv2d_d
 }
 
 /* dinp [n][c][h][w] += B dV B^T for the input tiles of tile rows [q0, q1),
- * dropping what falls on the padding. */
+ * dropping what falls on the padding.  SET: the rows a tile row reaches
+ * first (all of tile row 0's, rows 2 and 3 of the others') are written as
+ * 0 + the sum, what a cleared dinp would hold (-0 becomes +0). */
 CLONES static void dinput_tiles(float *dinp, const float *dV, const struct conv2d_dims *d,
-			 const struct plan *p, long q0, long q1)
+			 const struct plan *p, long q0, long q1, int set)
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t tw1 = (size_t)tw + 1, nt = (size_t)(q1 - q0) * tw;
@@ -505,6 +517,17 @@ CLONES static void dinput_tiles(float *dinp, const float *dV, const struct conv2
 				if (y < 0 || y >= h)
 					continue;
 				float *row = plane + (size_t)y * w;
+				if (set && (ty == 0 || i >= 2)) {
+					row[0] = 0.0f + z1[0];
+					SIMD
+					for (int k = 1; k < tw; k++) {
+						row[2 * k - 1] = 0.0f + (z0[k] + z2[k - 1]);
+						row[2 * k] = 0.0f + (z1[k] + z3[k - 1]);
+					}
+					if (2 * tw - 1 < w)
+						row[2 * tw - 1] = 0.0f + z2[tw - 1];
+					continue;
+				}
 				row[0] += z1[0];
 				SIMD
 				for (int k = 1; k < tw; k++) {
@@ -824,9 +847,10 @@ CLONES static void grad_tiles4(float *W, const float *dout, const struct conv2d_
 }
 
 /* dinp [n][c][h][w] += B dV B^T for the input tiles of tile rows [q0, q1),
- * dropping what falls on the padding or past the edge. */
+ * dropping what falls on the padding or past the edge.  SET: as in
+ * dinput_tiles(), here rows 2 to 5 of a tile row after the first. */
 CLONES static void dinput_tiles4(float *dinp, const float *dV, const struct conv2d_dims *d,
-			  const struct plan *p, long q0, long q1)
+			  const struct plan *p, long q0, long q1, int set)
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t nt = (size_t)(q1 - q0) * tw;
@@ -889,6 +913,12 @@ CLONES static void dinput_tiles4(float *dinp, const float *dV, const struct conv
 				acc[4 * tw] = p4[tw - 1];
 				acc[4 * tw + 1] = p5[tw - 1];
 				float *row = plane + (size_t)y * w;
+				if (set && (ty == 0 || a >= 2)) {
+					SIMD
+					for (int x = 0; x < w; x++)
+						row[x] = 0.0f + acc[x + 1];
+					continue;
+				}
 				SIMD
 				for (int x = 0; x < w; x++)
 					row[x] += acc[x + 1];
@@ -946,12 +976,12 @@ static void grads_t(float *W, const float *dout, const struct conv2d_dims *d,
 }
 
 static void dinputs_t(float *dinp, const float *dV, const struct conv2d_dims *d,
-		      const struct plan *p, long q0, long q1)
+		      const struct plan *p, long q0, long q1, int set)
 {
 	if (p->m == 4)
-		dinput_tiles4(dinp, dV, d, p, q0, q1);
+		dinput_tiles4(dinp, dV, d, p, q0, q1, set);
 	else
-		dinput_tiles(dinp, dV, d, p, q0, q1);
+		dinput_tiles(dinp, dV, d, p, q0, q1, set);
 }
 
 static void dweights_t(float *dweight, const float *dU, const struct conv2d_dims *d,
@@ -991,8 +1021,9 @@ void wino_forward(float *out, float *work, const float *inp, const float *weight
 	blas_release_single(nb);
 }
 
-void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
-		   const float *inp, const float *weight, const struct conv2d_dims *d)
+/* wino_backward(), dinp += (SET 0) or dinp = (SET 1). */
+static void backward(float *dinp, int set, float *dweight, float *work, const float *dout,
+		     const float *inp, const float *weight, const struct conv2d_dims *d)
 {
 	const int c = d->c, oc = d->oc;
 	struct plan p;
@@ -1029,11 +1060,23 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 					sgemm_overwrite(1, 0, c, nt, oc, p.U + (size_t)e * oc * c, c,
 							p.M + (size_t)e * oc * nt, nt,
 							p.V + (size_t)e * c * nt, nt);
-				dinputs_t(dinp, p.V, d, &p, q0, q1);
+				dinputs_t(dinp, p.V, d, &p, q0, q1, set);
 			}
 		}
 		if (dweight)
 			dweights_t(dweight, p.dU, d, &p);
 	}
 	blas_release_single(nb);
+}
+
+void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
+		   const float *inp, const float *weight, const struct conv2d_dims *d)
+{
+	backward(dinp, 0, dweight, work, dout, inp, weight, d);
+}
+
+void wino_backward_set(float *dinp, float *dweight, float *work, const float *dout,
+		       const float *inp, const float *weight, const struct conv2d_dims *d)
+{
+	backward(dinp, 1, dweight, work, dout, inp, weight, d);
 }

@@ -57,5 +57,9 @@ void wino_forward(float *out, float *work, const float *inp, const float *weight
  * the caller sums dbias). */
 void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 		   const float *inp, const float *weight, const struct conv2d_dims *d);
+/* The same with dinp = instead of += (conv2d_backward_set()): each input
+ * row is written, not added to, by the tile row that reaches it first. */
+void wino_backward_set(float *dinp, float *dweight, float *work, const float *dout,
+		       const float *inp, const float *weight, const struct conv2d_dims *d);
 
 #endif

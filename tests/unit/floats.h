@@ -29,6 +29,15 @@ static inline float *copyf(const float *a, size_t n)
 	return p;
 }
 
+/* N NaNs: a buffer whose old contents must never be read. */
+static inline float *nan_floats(size_t n)
+{
+	float *p = xmalloc((n ? n : 1) * sizeof *p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = NAN;
+	return p;
+}
+
 /* max |got - want| / max |want|: a norm-wise relative error (NaN:
  * infinity). */
 static inline double rel_err(const float *got, const float *want, size_t n)

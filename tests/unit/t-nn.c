@@ -132,6 +132,20 @@ static void test_conv_vs_ref(const struct conv2d_dims *d, int with_bias)
 		ok(!memcmp(dw2, dw3, nw * sizeof *dw2), "conv %s: dweight the same with dinp NULL", what);
 		free(dw2), free(dw3), free(dx2);
 	}
+	/* conv2d_backward_set: the bytes of a cleared dinp plus the adding
+	 * pass, without reading dinp (NaN); dweight still adds.  Half of dy
+	 * zero: sums of signed zeros, whose sign only 0 + x keeps right. */
+	{
+		float *dyz = copyf(dy, no), *dx0 = rnd(ni, 0, 0), *dxs = nan_floats(ni);
+		float *dw0 = rnd(nw, -1, 1), *dws = copyf(dw0, nw);
+		memset(dyz, 0, no / 2 * sizeof *dyz);
+		conv2d_backward(dx0, dw0, NULL, work, dyz, x, w, d);
+		conv2d_backward_set(dxs, dws, NULL, work, dyz, x, w, d);
+		ok(!memcmp(dx0, dxs, ni * sizeof *dx0) && !memcmp(dw0, dws, nw * sizeof *dw0),
+		   "conv %s: backward_set sets dinp (the bytes of clear and add), adds dweight",
+		   what);
+		free(dyz), free(dx0), free(dxs), free(dw0), free(dws);
+	}
 	free(x), free(w), free(b), free(dy), free(y), free(yr), free(work);
 	free(dx), free(dw), free(db), free(dxr), free(dwr), free(dbr);
 }
@@ -456,6 +470,16 @@ static void test_prelu(void)
 		prelu_backward_ref(dxr, dar, dy, x, a, N, C, HW);
 		is_close(dx, dxr, n, 1e-6, "prelu N%d C%d HW%d: dinp = reference (accumulated)", N, C, HW);
 		is_close(da, dar, C, 1e-5, "prelu N%d C%d HW%d: dalpha = reference (accumulated)", N, C, HW);
+		/* set: the bytes of a cleared dinp and the adding pass, dinp
+		 * (NaN) not read; dy partly zero, for the signs of zeros */
+		float *dxs = nan_floats(n), *dx0 = rnd(n, 0, 0), *das = copyf(da, C);
+		float *da0 = copyf(da, C);
+		memset(dy, 0, n / 2 * sizeof *dy);
+		prelu_backward(dx0, da0, dy, x, a, N, C, HW);
+		prelu_backward_set(dxs, das, dy, x, a, N, C, HW);
+		ok(!memcmp(dx0, dxs, n * sizeof *dx0) && !memcmp(da0, das, C * sizeof *da0),
+		   "prelu N%d C%d HW%d: backward_set sets dinp, adds dalpha", N, C, HW);
+		free(dxs), free(dx0), free(das), free(da0);
 		free(x), free(a), free(dy), free(y), free(yr), free(dx), free(dxr), free(da), free(dar);
 	}
 	{
@@ -502,6 +526,19 @@ static void test_relu_residual(void)
 	for (int i = 0; i < n; i++)
 		good &= dx[i] == 2 * G[i];
 	ok(good, "residual backward accumulates (twice = 2 dout), db may be NULL");
+	{
+		float *da = nan_floats(n), *ds = nan_floats(n), *d0 = rnd(n, 0, 0);
+		float *dz = copyf(G, n);
+		memset(dz, 0, n / 2 * sizeof *dz);
+		for (int i = 0; i < n / 2; i += 2)
+			dz[i] = -0.0f;
+		residual_backward(d0, NULL, dz, n);
+		residual_backward_set(NULL, ds, dz, n);
+		residual_backward_set(da, NULL, dz, n);
+		ok(!memcmp(ds, d0, n * sizeof *ds) && !memcmp(da, d0, n * sizeof *da),
+		   "residual backward_set: da, db = the bytes of 0 + dout (-0 too)");
+		free(da), free(ds), free(d0), free(dz);
+	}
 	free(c.x), free(c.b), free(G), free(out), free(dx), free(db), free(y), free(inplace);
 }
 
@@ -580,6 +617,14 @@ static void test_maxpool_vs_ref(int N, int C, int H, int W, int k, int s, int pa
 	maxpool_backward(dx, dy, am, N, C, H, W, k, s, pad);
 	maxpool_backward_ref(dxr, dy, x, N, C, H, W, k, s, pad);
 	ok(!memcmp(dx, dxr, ni * sizeof *dx), "maxpool %dx%d k%d s%d p%d: dinp = reference (accumulated)", H, W, k, s, pad);
+	{
+		float *dxs = nan_floats(ni), *dx0 = rnd(ni, 0, 0);
+		maxpool_backward(dx0, dy, am, N, C, H, W, k, s, pad);
+		maxpool_backward_set(dxs, dy, am, N, C, H, W, k, s, pad);
+		ok(!memcmp(dxs, dx0, ni * sizeof *dx0),
+		   "maxpool %dx%d k%d s%d p%d: backward_set sets dinp", H, W, k, s, pad);
+		free(dxs), free(dx0);
+	}
 	free(x), free(y), free(yr), free(dy), free(dx), free(dxr), free(am), free(amr);
 }
 

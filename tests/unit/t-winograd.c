@@ -9,7 +9,8 @@
  * within the bound; that only 3x3 stride-1 pad-1 shapes with 16 or more
  * channels take it; that the workspace stays bounded and does not grow
  * with the batch; that results are the same bytes twice, and with one
- * thread as with two.
+ * thread as with two; that the set pass (conv2d_backward_set()) gives the
+ * bytes of a cleared dinp and the adding pass.
  *
  * The bound: max |got - ref| / max |ref| <= 1e-5 (norm-wise) for F(2x2).
  * Each output sums c*9 products of uniform [-1, 1) values; float32
@@ -97,6 +98,20 @@ static void check_m(int m, int n, int c, int oc, int h, int w, int with_bias)
 		   !memcmp(dx1, dx2, ni * sizeof *dx2),
 		   "%s: the same bytes twice, and with dinp or dweight NULL", what);
 		free(y2), free(dx2), free(dw2), free(dx3), free(dw3), free(dw1), free(dx1);
+	}
+
+	/* conv2d_backward_set: the bytes of a cleared dinp plus the adding
+	 * pass, without reading dinp (NaN); dweight still adds.  Half of dy
+	 * zero: sums of signed zeros, whose sign only 0 + x keeps right. */
+	{
+		float *dyz = copyf(dy, no), *dx0 = rnd(ni, 0, 0), *dxs = nan_floats(ni);
+		float *dw0 = copyf(dwi, nw), *dws = copyf(dwi, nw);
+		memset(dyz, 0, no / 2 * sizeof *dyz);
+		conv2d_backward(dx0, dw0, NULL, work, dyz, x, wt, &d);
+		conv2d_backward_set(dxs, dws, NULL, work, dyz, x, wt, &d);
+		ok(!memcmp(dx0, dxs, ni * sizeof *dx0) && !memcmp(dw0, dws, nw * sizeof *dw0),
+		   "%s: backward_set sets dinp (the bytes of clear and add), adds dweight", what);
+		free(dyz), free(dx0), free(dxs), free(dw0), free(dws);
 	}
 
 #ifdef _OPENMP
