@@ -52,7 +52,7 @@ static double run(int blas, const struct shape *s, float *U, float *V, float *M)
 				sgemm_overwrite(0, 0, s->oc, s->nt, s->c, U + e * us, s->c,
 						V + e * vs, s->nt, M + e * ms, s->nt);
 			else
-				wgemm(s->oc, s->nt, s->c, U + e * us, s->c, V + e * vs, s->nt,
+				wgemm(0, s->oc, s->nt, s->c, U + e * us, s->c, V + e * vs, s->nt,
 				      M + e * ms, s->nt);
 		reps++;
 		t = now() - t0;

@@ -9,7 +9,8 @@
  *
  * Here a (the weights) is read in place: the kernel broadcasts a[r][p]
  * from MR row streams, which the hardware prefetches as it would a packed
- * panel.  b is copied once per panel of NR columns into a buffer on the
+ * panel (or, for a transposed, MR neighbours of one row: the backward's
+ * U[e]^T).  b is copied once per panel of NR columns into a buffer on the
  * stack (a straight copy of row pieces, no transposition), where the
  * MR x NR kernel reads it for every block of MR rows of a.  The kernel
  * keeps MR x NR sums in registers (AVX-512: 8 x 48, 24 zmm; AVX2: 4 x 24,
@@ -19,17 +20,36 @@
  * vectors, padded with zeros) and stored under a mask; a block of fewer
  * than MR rows repeats its last row and stores only its own.
  *
- * Products deeper than KMAX take OpenBLAS, as do CPUs without AVX2 and
- * FMA (the choice is made on the first call, by __builtin_cpu_supports).
+ * Deep products are summed in blocks of k (depth_block()), each block's
+ * sums added to c.  CPUs without AVX2 and FMA take OpenBLAS (the choice is
+ * made on the first call, by __builtin_cpu_supports).
  */
 #include "wgemm.h"
 #include "blas.h"
 
 #include <stddef.h>
 
-#define KMAX 512
+/* The deepest block of k summed in registers: OpenBLAS's GEMM_Q for
+ * SkylakeX sgemm (see depth_block()). */
+#define KQ 448
 
 static enum wgemm_kind chosen = WGEMM_AUTO;
+
+/*
+ * The depth of the next block of k, `left` still to sum: OpenBLAS's split
+ * (driver/level3/level3.c, GEMM_Q 448 and GEMM_UNROLL_M 16 for SkylakeX):
+ * whole blocks of KQ while 2 KQ or more are left, else all that is left
+ * if it is at most KQ, else about half of it.  On that core the kernels
+ * therefore give the same bytes as OpenBLAS (measured: IR-18's products
+ * at batch 64; a training run is bit-for-bit the same), and the sums of
+ * deep products are split as in the reference's accuracy figures.
+ */
+static int depth_block(int left)
+{
+	if (left >= 2 * KQ)
+		return KQ;
+	return left <= KQ ? left : (left / 2 + 15) / 16 * 16;
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define WGEMM_X86 1
@@ -48,28 +68,29 @@ static int cpu_has(enum wgemm_kind kind)
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 
-/* c [mr][nr] = a [mr][k] . bp [k][16 nv] for nv vectors of columns. */
+/* c [mr][nr] = a [mr][k] . bp [k][16 nv] for nv vectors of columns,
+ * a (r, p) at a [r rs + p ps]. */
 static inline __attribute__((always_inline)) void
-tile512(const int nv, int k, const float *a, size_t lda, const float *bp, float *c, size_t ldc,
-	int mr, int nr)
+tile512(const int nv, int k, const float *a, size_t rs, size_t ps, const float *bp, float *c,
+	size_t ldc, int mr, int nr, int add)
 {
 	__m512 acc[8][3];
-	const float *ar[8];
+	size_t ar[8];
 #pragma GCC unroll 8
 	for (int r = 0; r < 8; r++) {
-		ar[r] = a + (size_t)(r < mr ? r : mr - 1) * lda;
+		ar[r] = (size_t)(r < mr ? r : mr - 1) * rs;
 #pragma GCC unroll 3
 		for (int v = 0; v < nv; v++)
 			acc[r][v] = _mm512_setzero_ps();
 	}
-	for (int p = 0; p < k; p++, bp += 16 * nv) {
+	for (int p = 0; p < k; p++, a += ps, bp += 16 * nv) {
 		__m512 b[3];
 #pragma GCC unroll 3
 		for (int v = 0; v < nv; v++)
 			b[v] = _mm512_load_ps(bp + 16 * v);
 #pragma GCC unroll 8
 		for (int r = 0; r < 8; r++) {
-			const __m512 s = _mm512_set1_ps(ar[r][p]);
+			const __m512 s = _mm512_set1_ps(a[ar[r]]);
 #pragma GCC unroll 3
 			for (int v = 0; v < nv; v++)
 				acc[r][v] = _mm512_fmadd_ps(s, b[v], acc[r][v]);
@@ -81,9 +102,14 @@ tile512(const int nv, int k, const float *a, size_t lda, const float *bp, float 
 		if (r >= mr)
 			break;
 #pragma GCC unroll 3
-		for (int v = 0; v < nv; v++)
-			_mm512_mask_storeu_ps(c + r * ldc + 16 * v, v == nv - 1 ? tail : 0xffff,
-					      acc[r][v]);
+		for (int v = 0; v < nv; v++) {
+			float *cv = c + r * ldc + 16 * v;
+			const __mmask16 m = v == nv - 1 ? tail : 0xffff;
+			__m512 x = acc[r][v];
+			if (add)
+				x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, cv));
+			_mm512_mask_storeu_ps(cv, m, x);
+		}
 	}
 }
 
@@ -100,23 +126,26 @@ static void pack512(int nv, int k, const float *b, size_t ldb, int nr, float *bp
 			_mm512_store_ps(bp + 16 * v, _mm512_maskz_loadu_ps(m[v], b + 16 * v));
 }
 
-static void gemm512(int m, int n, int k, const float *a, size_t lda, const float *b, size_t ldb,
-		    float *c, size_t ldc)
+static void gemm512(int m, int n, int k, const float *a, size_t rs, size_t ps, const float *b,
+		    size_t ldb, float *c, size_t ldc)
 {
-	float bp[KMAX * 48] __attribute__((aligned(64)));
+	float bp[KQ * 48] __attribute__((aligned(64)));
 	for (int j = 0; j < n; j += 48) {
 		const int nr = n - j < 48 ? n - j : 48, nv = (nr + 15) / 16;
-		pack512(nv, k, b + j, ldb, nr, bp);
-		for (int i = 0; i < m; i += 8) {
-			const int mr = m - i < 8 ? m - i : 8;
-			const float *ai = a + (size_t)i * lda;
-			float *ci = c + (size_t)i * ldc + j;
-			if (nv == 3)
-				tile512(3, k, ai, lda, bp, ci, ldc, mr, nr);
-			else if (nv == 2)
-				tile512(2, k, ai, lda, bp, ci, ldc, mr, nr);
-			else
-				tile512(1, k, ai, lda, bp, ci, ldc, mr, nr);
+		for (int l = 0, kb; l < k; l += kb) {
+			kb = depth_block(k - l);
+			pack512(nv, kb, b + (size_t)l * ldb + j, ldb, nr, bp);
+			for (int i = 0; i < m; i += 8) {
+				const int mr = m - i < 8 ? m - i : 8;
+				const float *ai = a + (size_t)i * rs + (size_t)l * ps;
+				float *ci = c + (size_t)i * ldc + j;
+				if (nv == 3)
+					tile512(3, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
+				else if (nv == 2)
+					tile512(2, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
+				else
+					tile512(1, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
+			}
 		}
 	}
 }
@@ -131,28 +160,28 @@ static inline __m256i lanes(int n)
 	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* c [mr][nr] = a [mr][k] . bp [k][8 nv]. */
+/* c [mr][nr] = a [mr][k] . bp [k][8 nv], a (r, p) at a [r rs + p ps]. */
 static inline __attribute__((always_inline)) void
-tile256(const int nv, int k, const float *a, size_t lda, const float *bp, float *c, size_t ldc,
-	int mr, int nr)
+tile256(const int nv, int k, const float *a, size_t rs, size_t ps, const float *bp, float *c,
+	size_t ldc, int mr, int nr, int add)
 {
 	__m256 acc[4][3];
-	const float *ar[4];
+	size_t ar[4];
 #pragma GCC unroll 4
 	for (int r = 0; r < 4; r++) {
-		ar[r] = a + (size_t)(r < mr ? r : mr - 1) * lda;
+		ar[r] = (size_t)(r < mr ? r : mr - 1) * rs;
 #pragma GCC unroll 3
 		for (int v = 0; v < nv; v++)
 			acc[r][v] = _mm256_setzero_ps();
 	}
-	for (int p = 0; p < k; p++, bp += 8 * nv) {
+	for (int p = 0; p < k; p++, a += ps, bp += 8 * nv) {
 		__m256 b[3];
 #pragma GCC unroll 3
 		for (int v = 0; v < nv; v++)
 			b[v] = _mm256_load_ps(bp + 8 * v);
 #pragma GCC unroll 4
 		for (int r = 0; r < 4; r++) {
-			const __m256 s = _mm256_broadcast_ss(ar[r] + p);
+			const __m256 s = _mm256_broadcast_ss(a + ar[r]);
 #pragma GCC unroll 3
 			for (int v = 0; v < nv; v++)
 				acc[r][v] = _mm256_fmadd_ps(s, b[v], acc[r][v]);
@@ -165,11 +194,12 @@ tile256(const int nv, int k, const float *a, size_t lda, const float *bp, float 
 			break;
 #pragma GCC unroll 3
 		for (int v = 0; v < nv; v++) {
-			float *cr = c + r * ldc + 8 * v;
-			if (v == nv - 1)
-				_mm256_maskstore_ps(cr, tail, acc[r][v]);
-			else
-				_mm256_storeu_ps(cr, acc[r][v]);
+			float *cv = c + r * ldc + 8 * v;
+			const __m256i m = v == nv - 1 ? tail : lanes(8);
+			__m256 x = acc[r][v];
+			if (add)
+				x = _mm256_add_ps(x, _mm256_maskload_ps(cv, m));
+			_mm256_maskstore_ps(cv, m, x);
 		}
 	}
 }
@@ -184,23 +214,26 @@ static void pack256(int nv, int k, const float *b, size_t ldb, int nr, float *bp
 			_mm256_store_ps(bp + 8 * v, _mm256_maskload_ps(b + 8 * v, m[v]));
 }
 
-static void gemm256(int m, int n, int k, const float *a, size_t lda, const float *b, size_t ldb,
-		    float *c, size_t ldc)
+static void gemm256(int m, int n, int k, const float *a, size_t rs, size_t ps, const float *b,
+		    size_t ldb, float *c, size_t ldc)
 {
-	float bp[KMAX * 24] __attribute__((aligned(32)));
+	float bp[KQ * 24] __attribute__((aligned(32)));
 	for (int j = 0; j < n; j += 24) {
 		const int nr = n - j < 24 ? n - j : 24, nv = (nr + 7) / 8;
-		pack256(nv, k, b + j, ldb, nr, bp);
-		for (int i = 0; i < m; i += 4) {
-			const int mr = m - i < 4 ? m - i : 4;
-			const float *ai = a + (size_t)i * lda;
-			float *ci = c + (size_t)i * ldc + j;
-			if (nv == 3)
-				tile256(3, k, ai, lda, bp, ci, ldc, mr, nr);
-			else if (nv == 2)
-				tile256(2, k, ai, lda, bp, ci, ldc, mr, nr);
-			else
-				tile256(1, k, ai, lda, bp, ci, ldc, mr, nr);
+		for (int l = 0, kb; l < k; l += kb) {
+			kb = depth_block(k - l);
+			pack256(nv, kb, b + (size_t)l * ldb + j, ldb, nr, bp);
+			for (int i = 0; i < m; i += 4) {
+				const int mr = m - i < 4 ? m - i : 4;
+				const float *ai = a + (size_t)i * rs + (size_t)l * ps;
+				float *ci = c + (size_t)i * ldc + j;
+				if (nv == 3)
+					tile256(3, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
+				else if (nv == 2)
+					tile256(2, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
+				else
+					tile256(1, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
+			}
 		}
 	}
 }
@@ -231,21 +264,22 @@ enum wgemm_kind wgemm_kind(void)
 	return chosen;
 }
 
-void wgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
-	   int ldc)
+void wgemm(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+	   float *c, int ldc)
 {
-	const enum wgemm_kind kind = k >= 1 && k <= KMAX ? wgemm_kind() : WGEMM_BLAS;
+	const size_t rs = trans_a ? 1 : (size_t)lda, ps = trans_a ? (size_t)lda : 1;
+	const enum wgemm_kind kind = k >= 1 ? wgemm_kind() : WGEMM_BLAS;
 	if (m <= 0 || n <= 0)
 		return;
 #ifdef WGEMM_X86
 	if (kind == WGEMM_AVX512) {
-		gemm512(m, n, k, a, (size_t)lda, b, (size_t)ldb, c, (size_t)ldc);
+		gemm512(m, n, k, a, rs, ps, b, (size_t)ldb, c, (size_t)ldc);
 		return;
 	}
 	if (kind == WGEMM_AVX2) {
-		gemm256(m, n, k, a, (size_t)lda, b, (size_t)ldb, c, (size_t)ldc);
+		gemm256(m, n, k, a, rs, ps, b, (size_t)ldb, c, (size_t)ldc);
 		return;
 	}
 #endif
-	sgemm_overwrite(0, 0, m, n, k, a, lda, b, ldb, c, ldc);
+	sgemm_overwrite(trans_a, 0, m, n, k, a, lda, b, ldb, c, ldc);
 }

@@ -11,14 +11,15 @@
 enum wgemm_kind { WGEMM_AUTO, WGEMM_BLAS, WGEMM_AVX2, WGEMM_AVX512 };
 
 /*
- * c [m][n] (row stride ldc) = a [m][k] (lda) . b [k][n] (ldb), whatever
- * c held: what sgemm_overwrite(0, 0, ...) gives, on the calling thread
+ * c [m][n] (row stride ldc) = op(a) [m][k] . b [k][n] (ldb), op(a) = a
+ * [m][k] (row stride lda), or with trans_a a^T, a [k][m]: whatever c
+ * held, what sgemm_overwrite(trans_a, 0, ...) gives, on the calling thread
  * only (the caller holds OpenBLAS to one thread when it is the BLAS
  * path).  Each entry is summed over k in order with fused multiply-adds,
  * so the bytes do not depend on the caller's threads.
  */
-void wgemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
-	   int ldc);
+void wgemm(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+	   float *c, int ldc);
 
 /*
  * For tests and A/B: the kernel later calls take (WGEMM_AUTO: the widest

@@ -65,6 +65,14 @@
  * 96 to 124 GFLOP/s (1.29x) with the shared sgemms, hm-train from 5.4 to
  * 7.3 img/s.
  *
+ * The forward's and dinp's products go to wgemm() (common/wgemm.c), an
+ * own AVX-512 / AVX2 kernel that reads U[e] in place and copies V[e]
+ * (or W[e]) once per panel, where OpenBLAS copied both operands for
+ * every chunk (10% of hm-embed's samples); it sums as OpenBLAS's
+ * SkylakeX kernel does, so on that core the bytes are unchanged.  The
+ * dweight products (V[e] transposed, summed over chunks) stay on
+ * OpenBLAS.
+ *
  * Measured (AMD EPYC, 2 cores, 2 threads, OpenBLAS 0.3.21 Zen, batch 64,
  * forward + dinp + dweight, direct-convolution GFLOP per second, im2col ->
  * Winograd, in one process, interleaved; load 5-6 from other work, so only
@@ -129,6 +137,7 @@
 #include "winograd.h"
 #include "blas.h"
 #include "nn.h"
+#include "wgemm.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -905,7 +914,7 @@ CLONES static void dinput_tiles4(float *dinp, const float *dV, const struct conv
  * call (and restored after): its workers would otherwise spin beside ours
  * while the transforms run, which is why an OpenMP loop in the transforms
  * alone did not pay.  Every sum is made on one thread in a fixed order
- * (an sgemm by one thread, dU[e] by the thread that owns e), so the
+ * (a product by one thread, dU[e] by the thread that owns e), so the
  * results do not depend on the thread count.
  */
 /* The transforms of F(m x m, 3x3), by the plan's m. */
@@ -982,9 +991,8 @@ void wino_forward(float *out, float *work, const float *inp, const float *weight
 			inputs_t(p.V, inp, d, &p, q0, q1);
 			SHARED_FOR
 			for (int e = 0; e < p.ne; e++)
-				sgemm_overwrite(0, 0, oc, nt, c, p.U + (size_t)e * oc * c, c,
-						p.V + (size_t)e * c * nt, nt,
-						p.M + (size_t)e * oc * nt, nt);
+				wgemm(0, oc, nt, c, p.U + (size_t)e * oc * c, c,
+				      p.V + (size_t)e * c * nt, nt, p.M + (size_t)e * oc * nt, nt);
 			outputs_t(out, p.M, bias, d, &p, q0, q1);
 		}
 	}
@@ -1026,9 +1034,8 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 			if (dinp) {
 				SHARED_FOR
 				for (int e = 0; e < p.ne; e++)
-					sgemm_overwrite(1, 0, c, nt, oc, p.U + (size_t)e * oc * c, c,
-							p.M + (size_t)e * oc * nt, nt,
-							p.V + (size_t)e * c * nt, nt);
+					wgemm(1, c, nt, oc, p.U + (size_t)e * oc * c, c,
+					      p.M + (size_t)e * oc * nt, nt, p.V + (size_t)e * c * nt, nt);
 				dinputs_t(dinp, p.V, d, &p, q0, q1);
 			}
 		}
