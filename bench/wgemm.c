@@ -1,11 +1,12 @@
 /*
- * bench/wgemm.c: the products of Winograd's forward (winograd.c, M[e] =
- * U[e] . V[e], [oc x c] . [c x nt]) for the chunk shapes of IR-18's 3x3
- * layers at batch 64, on one thread, by wgemm() (common/wgemm.c) and by
- * sgemm_overwrite() (OpenBLAS held to one thread), interleaved: wgemm,
- * blas, wgemm, blas, ...  Not a test; prints per shape the median GFLOP/s
- * of each over RUNS runs (each run: the ne products of one chunk, each
- * operand its own, repeated for at least 0.2 s):
+ * bench/wgemm.c: the products of Winograd convolution (winograd.c) for
+ * the chunk shapes of IR-18's 3x3 layers at batch 64, on one thread, by
+ * wgemm() (common/wgemm.c) and by OpenBLAS (held to one thread),
+ * interleaved: wgemm, blas, wgemm, blas, ...  The three passes: forward
+ * M[e] = U[e] . V[e] [oc x c] . [c x nt], dinp V[e] = U[e]^T . M[e],
+ * dweight dU[e] += M[e] . V[e]^T.  Not a test; prints per shape and pass
+ * the median GFLOP/s of each over RUNS runs (each run: the ne products
+ * of one chunk, repeated for at least 0.2 s of the thread's CPU time):
  *
  *   wgemm [RUNS]
  *
@@ -20,8 +21,11 @@
 #include "wgemm.h"
 #include "probe.h"
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 struct shape {
 	int ne, oc, c, nt;
@@ -40,24 +44,45 @@ static const struct shape shapes[] = {
 	{ 16, 512, 512, 128, "512@7 f2" },
 };
 
-static double run(int blas, const struct shape *s, float *U, float *V, float *M)
+/* Seconds of this thread's CPU time (other load on the machine weighs
+ * less on it than on wall time). */
+static double cpu_seconds(void)
 {
-	const size_t us = (size_t)s->oc * s->c, vs = (size_t)s->c * s->nt;
-	const size_t ms = (size_t)s->oc * s->nt;
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* GFLOP/s of the chunk's ne products of one pass (0 forward, 1 dinp, 2
+ * dweight) by wgemm or by OpenBLAS (blas), repeated for 0.2 s of CPU. */
+static double run(int blas, int pass, const struct shape *s, float *U, float *V, float *M,
+		  float *dU)
+{
+	const int oc = s->oc, c = s->c, nt = s->nt;
+	const size_t us = (size_t)oc * c, vs = (size_t)c * nt, ms = (size_t)oc * nt;
 	long reps = 0;
-	double t0 = now(), t;
+	double t0 = cpu_seconds(), t;
 	do {
-		for (int e = 0; e < s->ne; e++)
-			if (blas)
-				sgemm_overwrite(0, 0, s->oc, s->nt, s->c, U + e * us, s->c,
-						V + e * vs, s->nt, M + e * ms, s->nt);
+		for (int e = 0; e < s->ne; e++) {
+			float *u = U + e * us, *v = V + e * vs, *m = M + e * ms, *du = dU + e * us;
+			if (pass == 0 && blas)
+				sgemm_overwrite(0, 0, oc, nt, c, u, c, v, nt, m, nt);
+			else if (pass == 0)
+				wgemm(0, 0, 0, oc, nt, c, u, c, v, nt, m, nt);
+			else if (pass == 1 && blas)
+				sgemm_overwrite(1, 0, c, nt, oc, u, c, m, nt, v, nt);
+			else if (pass == 1)
+				wgemm(1, 0, 0, c, nt, oc, u, c, m, nt, v, nt);
+			else if (blas)
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, c, nt, 1.0f,
+					    m, nt, v, nt, 1.0f, du, c);
 			else
-				wgemm(0, s->oc, s->nt, s->c, U + e * us, s->c, V + e * vs, s->nt,
-				      M + e * ms, s->nt);
+				wgemm(0, 1, 1, oc, c, nt, m, nt, v, nt, du, c);
+		}
 		reps++;
-		t = now() - t0;
+		t = cpu_seconds() - t0;
 	} while (t < 0.2);
-	return 2.0 * s->ne * s->oc * s->c * s->nt * reps / t * 1e-9;
+	return 2.0 * s->ne * oc * c * nt * reps / t * 1e-9;
 }
 
 static int cmp(const void *a, const void *b)
@@ -68,7 +93,9 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	const int runs = argc > 1 ? atoi(argv[1]) : 5;
+	static const char *const pass_name[3] = { "forward", "dinp", "dweight" };
+	int runs = argc > 1 ? atoi(argv[1]) : 5;
+	runs = runs < 1 ? 1 : runs > 64 ? 64 : runs;
 	struct rng r;
 	blas_init(argc, argv);
 	blas_set_threads(1);
@@ -80,20 +107,26 @@ int main(int argc, char **argv)
 		float *U = xmalloc((size_t)s->ne * s->oc * s->c * sizeof *U);
 		float *V = xmalloc((size_t)s->ne * s->c * s->nt * sizeof *V);
 		float *M = xmalloc((size_t)s->ne * s->oc * s->nt * sizeof *M);
+		float *dU = xmalloc((size_t)s->ne * s->oc * s->c * sizeof *dU);
 		for (size_t j = 0; j < (size_t)s->ne * s->oc * s->c; j++)
 			U[j] = (float)rng_range(&r, -1, 1);
 		for (size_t j = 0; j < (size_t)s->ne * s->c * s->nt; j++)
 			V[j] = (float)rng_range(&r, -1, 1);
-		double g[2][64];
-		for (int k = 0; k < runs && k < 64; k++)
-			for (int b = 0; b < 2; b++)
-				g[b][k] = run(b, s, U, V, M);
-		qsort(g[0], runs, sizeof **g, cmp);
-		qsort(g[1], runs, sizeof **g, cmp);
-		printf("%-16s %dx[%dx%d].[%dx%d] wgemm %.1f blas %.1f ratio %.2f\n", s->name,
-		       s->ne, s->oc, s->c, s->c, s->nt, g[0][runs / 2], g[1][runs / 2],
-		       g[0][runs / 2] / g[1][runs / 2]);
-		free(U), free(V), free(M);
+		for (size_t j = 0; j < (size_t)s->ne * s->oc * s->nt; j++)
+			M[j] = (float)rng_range(&r, -1, 1);
+		memset(dU, 0, (size_t)s->ne * s->oc * s->c * sizeof *dU);
+		for (int pass = 0; pass < 3; pass++) {
+			double g[2][64];
+			for (int k = 0; k < runs; k++)
+				for (int b = 0; b < 2; b++)
+					g[b][k] = run(b, pass, s, U, V, M, dU);
+			qsort(g[0], runs, sizeof **g, cmp);
+			qsort(g[1], runs, sizeof **g, cmp);
+			printf("%-16s %-7s %dx[%dx%d].[%dx%d] wgemm %.1f blas %.1f ratio %.2f\n",
+			       s->name, pass_name[pass], s->ne, s->oc, s->c, s->c, s->nt,
+			       g[0][runs / 2], g[1][runs / 2], g[0][runs / 2] / g[1][runs / 2]);
+		}
+		free(U), free(V), free(M), free(dU);
 	}
 	return 0;
 }

@@ -27,6 +27,7 @@
 #include "wgemm.h"
 #include "blas.h"
 
+#include <cblas.h>
 #include <stddef.h>
 
 /* The deepest block of k summed in registers: OpenBLAS's GEMM_Q for
@@ -51,6 +52,15 @@ static int depth_block(int left)
 	return left <= KQ ? left : (left / 2 + 15) / 16 * 16;
 }
 
+/* One product: c [m][n] (+)= a . b, a (i, p) at a [i ars + p aps], b (p, j)
+ * at b [p bps + j bjs]. */
+struct op {
+	int m, n, k, add;
+	const float *a, *b;
+	float *c;
+	size_t ars, aps, bps, bjs, ldc;
+};
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define WGEMM_X86 1
 #include <immintrin.h>
@@ -65,10 +75,46 @@ static int cpu_has(enum wgemm_kind kind)
 	return 1;
 }
 
+/*
+ * The driver, the same for both widths: panels of NR columns of b (nv
+ * vectors of W floats), blocks of k (depth_block()), blocks of MR rows.
+ * TILE(nv, k, a, ars, aps, bp, c, ldc, mr, nr, add) and PACK(nv, k, b,
+ * bps, bjs, nr, bp) are the width's kernel and copy.
+ */
+#define DRIVER(name, W, MR, TILE, PACK, ALIGN)                                       \
+	static void name(const struct op *o)                                         \
+	{                                                                            \
+		float bp[KQ * 3 * W] __attribute__((aligned(ALIGN)));                \
+		for (int j = 0; j < o->n; j += 3 * W) {                              \
+			const int nr = o->n - j < 3 * W ? o->n - j : 3 * W;          \
+			const int nv = (nr + W - 1) / W;                             \
+			for (int l = 0, kb; l < o->k; l += kb) {                     \
+				kb = depth_block(o->k - l);                          \
+				PACK(nv, kb, o->b + l * o->bps + j * o->bjs, o->bps, \
+				     o->bjs, nr, bp);                                \
+				const int add = o->add || l > 0;                     \
+				for (int i = 0; i < o->m; i += MR) {                 \
+					const int mr = o->m - i < MR ? o->m - i : MR; \
+					const float *ai = o->a + i * o->ars + l * o->aps; \
+					float *ci = o->c + i * o->ldc + j;           \
+					if (nv == 3)                                 \
+						TILE(3, kb, ai, o->ars, o->aps, bp, ci, \
+						     o->ldc, mr, nr, add);           \
+					else if (nv == 2)                            \
+						TILE(2, kb, ai, o->ars, o->aps, bp, ci, \
+						     o->ldc, mr, nr, add);           \
+					else                                         \
+						TILE(1, kb, ai, o->ars, o->aps, bp, ci, \
+						     o->ldc, mr, nr, add);           \
+				}                                                    \
+			}                                                            \
+		}                                                                    \
+	}
+
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 
-/* c [mr][nr] = a [mr][k] . bp [k][16 nv] for nv vectors of columns,
+/* c [mr][nr] (+)= a [mr][k] . bp [k][16 nv] for nv vectors of columns,
  * a (r, p) at a [r rs + p ps]. */
 static inline __attribute__((always_inline)) void
 tile512(const int nv, int k, const float *a, size_t rs, size_t ps, const float *bp, float *c,
@@ -113,42 +159,32 @@ tile512(const int nv, int k, const float *a, size_t rs, size_t ps, const float *
 	}
 }
 
-/* bp [k][16 nv] = b [k][j0 .. j0 + nr), zeros past nr. */
-static void pack512(int nv, int k, const float *b, size_t ldb, int nr, float *bp)
+/* bp [k][16 nv] = b (0 .. k, 0 .. nr), zeros past nr: row pieces, or
+ * gathered down the columns of a transposed b. */
+static void pack512(int nv, int k, const float *b, size_t bps, size_t bjs, int nr, float *bp)
 {
 	__mmask16 m[3];
 	for (int v = 0; v < nv; v++) {
 		const int left = nr - 16 * v;
 		m[v] = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
 	}
-	for (int p = 0; p < k; p++, b += ldb, bp += 16 * nv)
+	if (bjs == 1) {
+		for (int p = 0; p < k; p++, b += bps, bp += 16 * nv)
+			for (int v = 0; v < nv; v++)
+				_mm512_store_ps(bp + 16 * v, _mm512_maskz_loadu_ps(m[v], b + 16 * v));
+		return;
+	}
+	const __m512i idx = _mm512_mullo_epi32(_mm512_set1_epi32((int)bjs),
+					       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+								 11, 12, 13, 14, 15));
+	for (int p = 0; p < k; p++, b += bps, bp += 16 * nv)
 		for (int v = 0; v < nv; v++)
-			_mm512_store_ps(bp + 16 * v, _mm512_maskz_loadu_ps(m[v], b + 16 * v));
+			_mm512_store_ps(bp + 16 * v,
+					_mm512_mask_i32gather_ps(_mm512_setzero_ps(), m[v], idx,
+								 b + 16 * v * bjs, 4));
 }
 
-static void gemm512(int m, int n, int k, const float *a, size_t rs, size_t ps, const float *b,
-		    size_t ldb, float *c, size_t ldc)
-{
-	float bp[KQ * 48] __attribute__((aligned(64)));
-	for (int j = 0; j < n; j += 48) {
-		const int nr = n - j < 48 ? n - j : 48, nv = (nr + 15) / 16;
-		for (int l = 0, kb; l < k; l += kb) {
-			kb = depth_block(k - l);
-			pack512(nv, kb, b + (size_t)l * ldb + j, ldb, nr, bp);
-			for (int i = 0; i < m; i += 8) {
-				const int mr = m - i < 8 ? m - i : 8;
-				const float *ai = a + (size_t)i * rs + (size_t)l * ps;
-				float *ci = c + (size_t)i * ldc + j;
-				if (nv == 3)
-					tile512(3, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
-				else if (nv == 2)
-					tile512(2, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
-				else
-					tile512(1, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
-			}
-		}
-	}
-}
+DRIVER(gemm512, 16, 8, tile512, pack512, 64)
 #pragma GCC pop_options
 
 #pragma GCC push_options
@@ -160,7 +196,7 @@ static inline __m256i lanes(int n)
 	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* c [mr][nr] = a [mr][k] . bp [k][8 nv], a (r, p) at a [r rs + p ps]. */
+/* c [mr][nr] (+)= a [mr][k] . bp [k][8 nv], a (r, p) at a [r rs + p ps]. */
 static inline __attribute__((always_inline)) void
 tile256(const int nv, int k, const float *a, size_t rs, size_t ps, const float *bp, float *c,
 	size_t ldc, int mr, int nr, int add)
@@ -204,39 +240,27 @@ tile256(const int nv, int k, const float *a, size_t rs, size_t ps, const float *
 	}
 }
 
-static void pack256(int nv, int k, const float *b, size_t ldb, int nr, float *bp)
+static void pack256(int nv, int k, const float *b, size_t bps, size_t bjs, int nr, float *bp)
 {
 	__m256i m[3];
 	for (int v = 0; v < nv; v++)
 		m[v] = lanes(nr - 8 * v);
-	for (int p = 0; p < k; p++, b += ldb, bp += 8 * nv)
+	if (bjs == 1) {
+		for (int p = 0; p < k; p++, b += bps, bp += 8 * nv)
+			for (int v = 0; v < nv; v++)
+				_mm256_store_ps(bp + 8 * v, _mm256_maskload_ps(b + 8 * v, m[v]));
+		return;
+	}
+	const __m256i idx = _mm256_mullo_epi32(_mm256_set1_epi32((int)bjs),
+					       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+	for (int p = 0; p < k; p++, b += bps, bp += 8 * nv)
 		for (int v = 0; v < nv; v++)
-			_mm256_store_ps(bp + 8 * v, _mm256_maskload_ps(b + 8 * v, m[v]));
+			_mm256_store_ps(bp + 8 * v,
+					_mm256_mask_i32gather_ps(_mm256_setzero_ps(), b + 8 * v * bjs,
+								 idx, _mm256_castsi256_ps(m[v]), 4));
 }
 
-static void gemm256(int m, int n, int k, const float *a, size_t rs, size_t ps, const float *b,
-		    size_t ldb, float *c, size_t ldc)
-{
-	float bp[KQ * 24] __attribute__((aligned(32)));
-	for (int j = 0; j < n; j += 24) {
-		const int nr = n - j < 24 ? n - j : 24, nv = (nr + 7) / 8;
-		for (int l = 0, kb; l < k; l += kb) {
-			kb = depth_block(k - l);
-			pack256(nv, kb, b + (size_t)l * ldb + j, ldb, nr, bp);
-			for (int i = 0; i < m; i += 4) {
-				const int mr = m - i < 4 ? m - i : 4;
-				const float *ai = a + (size_t)i * rs + (size_t)l * ps;
-				float *ci = c + (size_t)i * ldc + j;
-				if (nv == 3)
-					tile256(3, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
-				else if (nv == 2)
-					tile256(2, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
-				else
-					tile256(1, kb, ai, rs, ps, bp, ci, ldc, mr, nr, l > 0);
-			}
-		}
-	}
-}
+DRIVER(gemm256, 8, 4, tile256, pack256, 32)
 #pragma GCC pop_options
 
 #else
@@ -264,22 +288,31 @@ enum wgemm_kind wgemm_kind(void)
 	return chosen;
 }
 
-void wgemm(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-	   float *c, int ldc)
+void wgemm(int trans_a, int trans_b, int add, int m, int n, int k, const float *a, int lda,
+	   const float *b, int ldb, float *c, int ldc)
 {
-	const size_t rs = trans_a ? 1 : (size_t)lda, ps = trans_a ? (size_t)lda : 1;
-	const enum wgemm_kind kind = k >= 1 ? wgemm_kind() : WGEMM_BLAS;
+	const struct op o = {
+		m, n, k, add, a, b, c,
+		trans_a ? 1 : (size_t)lda, trans_a ? (size_t)lda : 1,
+		trans_b ? 1 : (size_t)ldb, trans_b ? (size_t)ldb : 1, (size_t)ldc
+	};
 	if (m <= 0 || n <= 0)
 		return;
+	const enum wgemm_kind kind = k >= 1 ? wgemm_kind() : WGEMM_BLAS;
 #ifdef WGEMM_X86
 	if (kind == WGEMM_AVX512) {
-		gemm512(m, n, k, a, rs, ps, b, (size_t)ldb, c, (size_t)ldc);
+		gemm512(&o);
 		return;
 	}
 	if (kind == WGEMM_AVX2) {
-		gemm256(m, n, k, a, rs, ps, b, (size_t)ldb, c, (size_t)ldc);
+		gemm256(&o);
 		return;
 	}
 #endif
-	sgemm_overwrite(trans_a, 0, m, n, k, a, lda, b, ldb, c, ldc);
+	if (add)
+		cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+			    trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 1.0f,
+			    c, ldc);
+	else
+		sgemm_overwrite(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
 }

@@ -171,6 +171,9 @@
 #define SCRATCH (16 * (WINO_TW_MAX + 1))
 #define TW4_MAX (WINO_TW_MAX / 2)
 #define ZW4_MAX (4 * TW4_MAX + 2)
+/* The backward's products take wgemm up to this many oc x c (U[e] of
+ * 128 KiB), OpenBLAS beyond (see "The threads" below). */
+#define WINO_OWN_BACKWARD (128 * 256)
 /* F(4x4, 3x3) from these map sizes up (see "Which tile" above). */
 #define WINO4_MIN_FORWARD 56
 #define WINO4_MIN_BACKWARD 8
@@ -916,6 +919,14 @@ CLONES static void dinput_tiles4(float *dinp, const float *dV, const struct conv
  * alone did not pay.  Every sum is made on one thread in a fixed order
  * (a product by one thread, dU[e] by the thread that owns e), so the
  * results do not depend on the thread count.
+ *
+ * The products go to wgemm(), but the backward's only up to 128 x 256
+ * channels: dinp reads U[e] transposed, 8 floats from each row of c, and
+ * dweight V[e] transposed (gathered); from 256 x 256 up OpenBLAS's packed
+ * blocks were faster (bench/wgemm.c on one thread, wgemm / OpenBLAS:
+ * dinp 1.08-1.29x up to 128 x 256, then 0.94, 0.78, 0.67x at 256 x 256,
+ * 256 x 512, 512 x 512; dweight 1.00-1.22x, then 0.97, 0.90, 0.85x; the
+ * forward 1.09-1.34x everywhere).
  */
 /* The transforms of F(m x m, 3x3), by the plan's m. */
 static void weights_t(float *U, const float *weight, const struct conv2d_dims *d,
@@ -972,6 +983,21 @@ static void dweights_t(float *dweight, const float *dU, const struct conv2d_dims
 		dweight_add(dweight, dU, d);
 }
 
+/* c (+)= op(a) . op(b) (wgemm()'s arguments) by wgemm's kernel, or with
+ * own 0 by OpenBLAS (the same bytes on SkylakeX). */
+static void product(int own, int trans_a, int trans_b, int add, int m, int n, int k,
+		    const float *a, int lda, const float *b, int ldb, float *c, int ldc)
+{
+	if (own)
+		wgemm(trans_a, trans_b, add, m, n, k, a, lda, b, ldb, c, ldc);
+	else if (add)
+		cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+			    trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 1.0f,
+			    c, ldc);
+	else
+		sgemm_overwrite(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+}
+
 void wino_forward(float *out, float *work, const float *inp, const float *weight,
 		  const float *bias, const struct conv2d_dims *d)
 {
@@ -991,7 +1017,7 @@ void wino_forward(float *out, float *work, const float *inp, const float *weight
 			inputs_t(p.V, inp, d, &p, q0, q1);
 			SHARED_FOR
 			for (int e = 0; e < p.ne; e++)
-				wgemm(0, oc, nt, c, p.U + (size_t)e * oc * c, c,
+				wgemm(0, 0, 0, oc, nt, c, p.U + (size_t)e * oc * c, c,
 				      p.V + (size_t)e * c * nt, nt, p.M + (size_t)e * oc * nt, nt);
 			outputs_t(out, p.M, bias, d, &p, q0, q1);
 		}
@@ -1008,6 +1034,7 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 	plan_init(&p, work, d, pass_m(d, 1), 1);
 	if (p.rows == 0 || (!dinp && !dweight))
 		return;
+	const int own = (size_t)oc * c <= WINO_OWN_BACKWARD;
 	const int nb = blas_hold_single();
 	PARALLEL
 	{
@@ -1020,22 +1047,17 @@ void wino_backward(float *dinp, float *dweight, float *work, const float *dout,
 			if (dweight) {
 				inputs_t(p.V, inp, d, &p, q0, q1);
 				SHARED_FOR
-				for (int e = 0; e < p.ne; e++) {
-					const float *dy = p.M + (size_t)e * oc * nt;
-					const float *x = p.V + (size_t)e * c * nt;
-					float *du = p.dU + (size_t)e * oc * c;
-					if (q0)
-						cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-							    oc, c, nt, 1.0f, dy, nt, x, nt, 1.0f, du, c);
-					else
-						sgemm_overwrite(0, 1, oc, c, nt, dy, nt, x, nt, du, c);
-				}
+				for (int e = 0; e < p.ne; e++)
+					product(own, 0, 1, q0 > 0, oc, c, nt, p.M + (size_t)e * oc * nt,
+						nt, p.V + (size_t)e * c * nt, nt,
+						p.dU + (size_t)e * oc * c, c);
 			}
 			if (dinp) {
 				SHARED_FOR
 				for (int e = 0; e < p.ne; e++)
-					wgemm(1, c, nt, oc, p.U + (size_t)e * oc * c, c,
-					      p.M + (size_t)e * oc * nt, nt, p.V + (size_t)e * c * nt, nt);
+					product(own, 1, 0, 0, c, nt, oc, p.U + (size_t)e * oc * c, c,
+						p.M + (size_t)e * oc * nt, nt,
+						p.V + (size_t)e * c * nt, nt);
 				dinputs_t(dinp, p.V, d, &p, q0, q1);
 			}
 		}
