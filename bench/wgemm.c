@@ -3,7 +3,8 @@
  * the chunk shapes of IR-18's 3x3 layers at batch 64, on one thread, by
  * wgemm() (common/wgemm.c) and by OpenBLAS (held to one thread),
  * interleaved: wgemm, blas, wgemm, blas, ...  The three passes: forward
- * M[e] = U[e] . V[e] [oc x c] . [c x nt], dinp V[e] = U[e]^T . M[e],
+ * M[e] = U[e] . V[e] [oc x c] . [c x nt], dinp V[e] = U[e]^T . M[e] (for
+ * wgemm U[e]^T stored as such, as winograd.c's backward writes it),
  * dweight dU[e] += M[e] . V[e]^T.  Not a test; prints per shape and pass
  * the median GFLOP/s of each over RUNS runs (each run: the ne products
  * of one chunk, repeated for at least 0.2 s of the thread's CPU time):
@@ -71,8 +72,8 @@ static double run(int blas, int pass, const struct shape *s, float *U, float *V,
 				wgemm(0, 0, 0, oc, nt, c, u, c, v, nt, m, nt);
 			else if (pass == 1 && blas)
 				sgemm_overwrite(1, 0, c, nt, oc, u, c, m, nt, v, nt);
-			else if (pass == 1)
-				wgemm(1, 0, 0, c, nt, oc, u, c, m, nt, v, nt);
+			else if (pass == 1)	/* U[e]^T as winograd.c writes it for dinp */
+				wgemm(0, 0, 0, c, nt, oc, u, oc, m, nt, v, nt);
 			else if (blas)
 				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, c, nt, 1.0f,
 					    m, nt, v, nt, 1.0f, du, c);
