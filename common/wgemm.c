@@ -9,10 +9,13 @@
  *
  * Here a (the weights) is read in place: the kernel broadcasts a[r][p]
  * from MR row streams, which the hardware prefetches as it would a packed
- * panel (or, for a transposed, MR neighbours of one row: the backward's
- * U[e]^T).  b is copied once per panel of NR columns into a buffer on the
- * stack (a straight copy of row pieces, no transposition), where the
- * MR x NR kernel reads it for every block of MR rows of a.  The kernel
+ * panel.  (A transposed a is read as MR neighbours of each row, which
+ * is slow when the rows are long: on 512-float rows, 2 KiB apart, few
+ * cache sets hold them, and dinp lost to OpenBLAS that way; winograd.c
+ * writes U[e]^T for it instead.)  b is copied once per panel of NR
+ * columns into a buffer on the stack (a straight copy of row pieces, or
+ * a gather down the columns of a transposed b: dweight's V[e]^T), where
+ * the MR x NR kernel reads it for every block of MR rows of a.  The kernel
  * keeps MR x NR sums in registers (AVX-512: 8 x 48, 24 zmm; AVX2: 4 x 24,
  * 12 ymm) and adds one product of k at a time with a fused multiply-add,
  * in order: entry (i, j) is the same bytes whichever thread computes it.
