@@ -621,7 +621,7 @@ CLONES static void dinput_tiles(float *dinp, const float *dV, const struct conv2
 		o##2 = (1.0f / 6) * (s34_ - s12_) + x##5;                          \
 	} while (0)
 
-/* U [36][oc][c] = G g G^T for every weight g [3][3]. */
+/* U [36][oc][c] (tr: [36][c][oc]) = G g G^T for every weight g [3][3]. */
 CLONES static void weight_tiles4(float *U, const float *weight, const struct conv2d_dims *d,
 				 int tr)
 {
