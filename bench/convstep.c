@@ -29,6 +29,11 @@
  * per Winograd layer its forward and backward GFLOP/s under each (medians)
  * and the tile the automatic choice takes ("auto FORWARD/BACKWARD").
  *
+ *   convstep THREADS BATCH RUNS wgemm
+ *
+ * the same with Winograd's products by OpenBLAS and by common/wgemm.c's
+ * kernel (wgemm_use()): "run R blas G wgemm G", then per layer.
+ *
  * The layers are IR-18 at 3x112x112 as model.h describes it (stem conv3x3
  * 3->64; stages of two IBasicBlocks, widths 64..512, the stage's stride 2
  * on the first block's second conv3x3, plus a conv1x1 stride-2 shortcut),
@@ -52,6 +57,7 @@
 #include "nn.h"
 #include "rng.h"
 #include "probe.h"
+#include "wgemm.h"
 #include "winograd.h"
 
 #include <cblas.h>
@@ -185,22 +191,38 @@ static void compare(struct layer *l, int n, float *work, int runs, double flops)
 	conv2d_set_winograd(1);
 }
 
-/* F(2x2, 3x3) against F(4x4, 3x3) (wino_set_tile()), interleaved: per
- * Winograd layer the median forward and backward GFLOP/s of each. */
-static void tiles(struct layer *l, int n, float *work, int runs, double flops)
+/* Mode "tiles": F(2x2, 3x3) or F(4x4, 3x3) for every layer. */
+static void set_tile(int p)
 {
-	double lt[2][64][32], bt[2][64][32];	/* [tile][run][layer] */
+	wino_set_tile(p ? 4 : 2);
+}
+
+/* Mode "wgemm": Winograd's products by OpenBLAS or by wgemm's kernel. */
+static void set_wgemm(int p)
+{
+	wgemm_use(p ? WGEMM_AUTO : WGEMM_BLAS);
+}
+
+/* Two variants of the Winograd path (set(0), set(1): F(2x2) and F(4x4),
+ * or OpenBLAS and wgemm), interleaved: per Winograd layer the median
+ * forward and backward GFLOP/s of each. */
+static void two_ways(struct layer *l, int n, float *work, int runs, double flops,
+		     void (*set)(int), const char *const name[2])
+{
+	double lt[2][64][32], bt[2][64][32];	/* [variant][run][layer] */
 
 	for (int run = 1; run <= runs; run++) {
 		double t[2];
 		for (int p = 0; p < 2; p++) {
-			wino_set_tile(p ? 4 : 2);
+			set(p);
 			t[p] = conv_step2(l, n, work, lt[p][run - 1], bt[p][run - 1]);
 		}
-		printf("run %d f2 %.1f f4 %.1f\n", run, flops / t[0] * 1e-9, flops / t[1] * 1e-9);
+		printf("run %d %s %.1f %s %.1f\n", run, name[0], flops / t[0] * 1e-9, name[1],
+		       flops / t[1] * 1e-9);
 		fflush(stdout);
 	}
 	wino_set_tile(0);
+	wgemm_use(WGEMM_AUTO);
 	for (int i = 0; i < n; i++) {
 		const struct conv2d_dims *d = &l[i].d;
 		double f = 2 * l[i].macs;
@@ -209,11 +231,11 @@ static void tiles(struct layer *l, int n, float *work, int runs, double flops)
 		for (int p = 0; p < 2; p++)
 			for (int r = 0; r < runs; r++)
 				lt[p][r][i] -= bt[p][r][i];
-		printf("layer %d %dx%dx%d->%d forward f2 %.1f f4 %.1f backward f2 %.1f f4 %.1f"
-		       " auto %d/%d\n", i, d->c, d->h, d->w, d->oc,
+		printf("layer %d %dx%dx%d->%d forward %s %.1f %s %.1f backward %s %.1f %s %.1f"
+		       " auto %d/%d\n", i, d->c, d->h, d->w, d->oc, name[0],
 		       f / median_of(&lt[0][0][i], runs, 32) * 1e-9,
-		       f / median_of(&lt[1][0][i], runs, 32) * 1e-9,
-		       2 * f / median_of(&bt[0][0][i], runs, 32) * 1e-9,
+		       name[1], f / median_of(&lt[1][0][i], runs, 32) * 1e-9, name[0],
+		       2 * f / median_of(&bt[0][0][i], runs, 32) * 1e-9, name[1],
 		       2 * f / median_of(&bt[1][0][i], runs, 32) * 1e-9,
 		       wino_tile(d, 0), wino_tile(d, 1));
 	}
@@ -230,8 +252,9 @@ int main(int argc, char **argv)
 	hm_set_progname(argv[0]);
 	if (blas_init(argc, argv))
 		warn("%s", hm_errmsg());
-	if (argc != 4 && !(argc == 5 && (!strcmp(argv[4], "compare") || !strcmp(argv[4], "tiles"))))
-		die_usage("usage: convstep THREADS BATCH RUNS [compare|tiles]");
+	if (argc != 4 && !(argc == 5 && (!strcmp(argv[4], "compare") || !strcmp(argv[4], "tiles") ||
+					 !strcmp(argv[4], "wgemm"))))
+		die_usage("usage: convstep THREADS BATCH RUNS [compare|tiles|wgemm]");
 	int threads = atoi(argv[1]), batch = atoi(argv[2]), runs = atoi(argv[3]);
 	if (threads < 1 || batch < 1 || runs < 1 || (argc == 5 && runs > 64))
 		die_usage("usage: convstep THREADS>=1 BATCH>=1 RUNS>=1 (<= 64 with compare)");
@@ -275,10 +298,14 @@ int main(int argc, char **argv)
 	float *a = rnd((size_t)sq * sq, &r), *b = rnd((size_t)sq * sq, &r);
 	float *c = rnd((size_t)sq * sq, &r);
 	conv_step(l, n, work, NULL);	/* warm-up */
-	if (argc == 5 && !strcmp(argv[4], "tiles")) {
-		wino_set_tile(2);
+	if (argc == 5 && (!strcmp(argv[4], "tiles") || !strcmp(argv[4], "wgemm"))) {
+		static const char *const tile_names[2] = { "f2", "f4" };
+		static const char *const wgemm_names[2] = { "blas", "wgemm" };
+		const int t = !strcmp(argv[4], "tiles");
+		(t ? set_tile : set_wgemm)(0);
 		conv_step(l, n, work, NULL);	/* warm-up of the other path */
-		tiles(l, n, work, runs, flops);
+		two_ways(l, n, work, runs, flops, t ? set_tile : set_wgemm,
+			 t ? tile_names : wgemm_names);
 		runs = 0;
 	} else if (argc == 5) {
 		conv2d_set_winograd(0);

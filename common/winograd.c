@@ -75,6 +75,13 @@
  * 96 to 124 GFLOP/s (1.29x) with the shared sgemms, hm-train from 5.4 to
  * 7.3 img/s.
  *
+ * The products go to wgemm() (common/wgemm.c), an own AVX-512 / AVX2
+ * kernel that reads U[e] in place and copies V[e] (or W[e]) once per
+ * panel, where OpenBLAS copied both operands for every chunk (10% of
+ * hm-embed's samples); it sums as OpenBLAS's SkylakeX kernel does, so on
+ * that core the bytes are unchanged.  The backward's weight transform
+ * writes U[e]^T, which dinp reads as given (see "The threads" below).
+ *
  * Measured (AMD EPYC, 2 cores, 2 threads, OpenBLAS 0.3.21 Zen, batch 64,
  * forward + dinp + dweight, direct-convolution GFLOP per second, im2col ->
  * Winograd, in one process, interleaved; load 5-6 from other work, so only
@@ -139,6 +146,7 @@
 #include "winograd.h"
 #include "blas.h"
 #include "nn.h"
+#include "wgemm.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -172,6 +180,9 @@
 #define SCRATCH (16 * (WINO_TW_MAX + 1))
 #define TW4_MAX (WINO_TW_MAX / 2)
 #define ZW4_MAX (4 * TW4_MAX + 2)
+/* dweight's products take wgemm up to this many oc x c (U[e] of 128
+ * KiB), OpenBLAS beyond (see "The threads" below). */
+#define WINO_OWN_BACKWARD (128 * 256)
 /* F(4x4, 3x3) from these map sizes up (see "Which tile" above). */
 #define WINO4_MIN_FORWARD 56
 #define WINO4_MIN_BACKWARD 8
@@ -276,14 +287,23 @@ static void plan_init(struct plan *p, float *work, const struct conv2d_dims *d, 
 	p->M = p->V + (size_t)p->ne * d->c * p->R * p->tw;
 }
 
-/* U [16][oc][c] = G g G^T for every weight g [3][3]. */
-CLONES static void weight_tiles(float *U, const float *weight, const struct conv2d_dims *d)
+/* Where weight oc (= o c + ci) goes in each U[e]: [o][ci], or with tr
+ * [ci][o] (the backward's U[e]^T). */
+static size_t u_at(size_t oc, int tr, const struct conv2d_dims *d)
+{
+	return tr ? oc % (size_t)d->c * d->oc + oc / (size_t)d->c : oc;
+}
+
+/* U [16][oc][c] (tr: [16][c][oc]) = G g G^T for every weight g [3][3]. */
+CLONES static void weight_tiles(float *U, const float *weight, const struct conv2d_dims *d,
+				int tr)
 {
 	const size_t es = (size_t)d->oc * d->c;
 
 	SHARED_FOR
 	for (size_t oc = 0; oc < es; oc++) {
 		const float *g = weight + oc * 9;
+		const size_t at = u_at(oc, tr, d);
 		float t[4][3];
 		for (int q = 0; q < 3; q++) {
 			t[0][q] = g[q];
@@ -292,10 +312,10 @@ CLONES static void weight_tiles(float *U, const float *weight, const struct conv
 			t[3][q] = g[6 + q];
 		}
 		for (int a = 0; a < 4; a++) {
-			U[(4 * a + 0) * es + oc] = t[a][0];
-			U[(4 * a + 1) * es + oc] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
-			U[(4 * a + 2) * es + oc] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
-			U[(4 * a + 3) * es + oc] = t[a][2];
+			U[(4 * a + 0) * es + at] = t[a][0];
+			U[(4 * a + 1) * es + at] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+			U[(4 * a + 2) * es + at] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+			U[(4 * a + 3) * es + at] = t[a][2];
 		}
 	}
 }
@@ -624,14 +644,16 @@ CLONES static void dinput_tiles(float *dinp, const float *dV, const struct conv2
 		o##2 = (1.0f / 6) * (s34_ - s12_) + x##5;                          \
 	} while (0)
 
-/* U [36][oc][c] = G g G^T for every weight g [3][3]. */
-CLONES static void weight_tiles4(float *U, const float *weight, const struct conv2d_dims *d)
+/* U [36][oc][c] (tr: [36][c][oc]) = G g G^T for every weight g [3][3]. */
+CLONES static void weight_tiles4(float *U, const float *weight, const struct conv2d_dims *d,
+				 int tr)
 {
 	const size_t es = (size_t)d->oc * d->c;
 
 	SHARED_FOR
 	for (size_t oc = 0; oc < es; oc++) {
 		const float *g = weight + oc * 9;
+		const size_t at = u_at(oc, tr, d);
 		float t[6][3];
 		for (int q = 0; q < 3; q++) {
 			const float x0 = g[q], x1 = g[3 + q], x2 = g[6 + q];
@@ -644,7 +666,7 @@ CLONES static void weight_tiles4(float *U, const float *weight, const struct con
 			const float x0 = t[a][0], x1 = t[a][1], x2 = t[a][2];
 			float o0, o1, o2, o3, o4, o5;
 			G6(o, x);
-			float *u = U + (size_t)(6 * a) * es + oc;
+			float *u = U + (size_t)(6 * a) * es + at;
 			u[0] = o0, u[es] = o1, u[2 * es] = o2;
 			u[3 * es] = o3, u[4 * es] = o4, u[5 * es] = o5;
 		}
@@ -935,17 +957,27 @@ CLONES static void dinput_tiles4(float *dinp, const float *dV, const struct conv
  * call (and restored after): its workers would otherwise spin beside ours
  * while the transforms run, which is why an OpenMP loop in the transforms
  * alone did not pay.  Every sum is made on one thread in a fixed order
- * (an sgemm by one thread, dU[e] by the thread that owns e), so the
+ * (a product by one thread, dU[e] by the thread that owns e), so the
  * results do not depend on the thread count.
+ *
+ * The products go to wgemm(), dweight's only up to 128 x 256 channels:
+ * it reads V[e] transposed (gathered into wgemm's panels), and from 256 x
+ * 256 up OpenBLAS's packed blocks were faster.  dinp's U[e]^T is written
+ * so by the weight transform: read transposed from U[e], 8 floats from
+ * each row of c, it lost to OpenBLAS from 256 x 256 up, the rows 1-2 KiB
+ * apart.  bench/wgemm.c, one thread, wgemm / OpenBLAS: forward 1.09-1.34x
+ * on every IR-18 shape, dinp (U[e]^T) 1.07-1.31x (read transposed: 0.94,
+ * 0.78, 0.67x at 256 x 256, 256 x 512, 512 x 512), dweight 1.00-1.22x up
+ * to 128 x 256, then 0.97, 0.90, 0.85x.
  */
 /* The transforms of F(m x m, 3x3), by the plan's m. */
 static void weights_t(float *U, const float *weight, const struct conv2d_dims *d,
-		      const struct plan *p)
+		      const struct plan *p, int tr)
 {
 	if (p->m == 4)
-		weight_tiles4(U, weight, d);
+		weight_tiles4(U, weight, d, tr);
 	else
-		weight_tiles(U, weight, d);
+		weight_tiles(U, weight, d, tr);
 }
 
 static void inputs_t(float *V, const float *inp, const struct conv2d_dims *d,
@@ -993,6 +1025,21 @@ static void dweights_t(float *dweight, const float *dU, const struct conv2d_dims
 		dweight_add(dweight, dU, d);
 }
 
+/* c (+)= op(a) . op(b) (wgemm()'s arguments) by wgemm's kernel, or with
+ * own 0 by OpenBLAS (the same bytes on SkylakeX). */
+static void product(int own, int trans_a, int trans_b, int add, int m, int n, int k,
+		    const float *a, int lda, const float *b, int ldb, float *c, int ldc)
+{
+	if (own)
+		wgemm(trans_a, trans_b, add, m, n, k, a, lda, b, ldb, c, ldc);
+	else if (add)
+		cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+			    trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 1.0f,
+			    c, ldc);
+	else
+		sgemm_overwrite(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+}
+
 void wino_forward(float *out, float *work, const float *inp, const float *weight,
 		  const float *bias, const struct conv2d_dims *d)
 {
@@ -1005,16 +1052,15 @@ void wino_forward(float *out, float *work, const float *inp, const float *weight
 	const int nb = blas_hold_single();
 	PARALLEL
 	{
-		weights_t(p.U, weight, d, &p);
+		weights_t(p.U, weight, d, &p, 0);
 		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
 			inputs_t(p.V, inp, d, &p, q0, q1);
 			SHARED_FOR
 			for (int e = 0; e < p.ne; e++)
-				sgemm_overwrite(0, 0, oc, nt, c, p.U + (size_t)e * oc * c, c,
-						p.V + (size_t)e * c * nt, nt,
-						p.M + (size_t)e * oc * nt, nt);
+				wgemm(0, 0, 0, oc, nt, c, p.U + (size_t)e * oc * c, c,
+				      p.V + (size_t)e * c * nt, nt, p.M + (size_t)e * oc * nt, nt);
 			outputs_t(out, p.M, bias, d, &p, q0, q1);
 		}
 	}
@@ -1031,11 +1077,12 @@ static void backward(float *dinp, int set, float *dweight, float *work, const fl
 	plan_init(&p, work, d, pass_m(d, 1), 1);
 	if (p.rows == 0 || (!dinp && !dweight))
 		return;
+	const int own = (size_t)oc * c <= WINO_OWN_BACKWARD;
 	const int nb = blas_hold_single();
 	PARALLEL
 	{
 		if (dinp)
-			weights_t(p.U, weight, d, &p);
+			weights_t(p.U, weight, d, &p, 1);
 		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
@@ -1043,23 +1090,16 @@ static void backward(float *dinp, int set, float *dweight, float *work, const fl
 			if (dweight) {
 				inputs_t(p.V, inp, d, &p, q0, q1);
 				SHARED_FOR
-				for (int e = 0; e < p.ne; e++) {
-					const float *dy = p.M + (size_t)e * oc * nt;
-					const float *x = p.V + (size_t)e * c * nt;
-					float *du = p.dU + (size_t)e * oc * c;
-					if (q0)
-						cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-							    oc, c, nt, 1.0f, dy, nt, x, nt, 1.0f, du, c);
-					else
-						sgemm_overwrite(0, 1, oc, c, nt, dy, nt, x, nt, du, c);
-				}
+				for (int e = 0; e < p.ne; e++)
+					product(own, 0, 1, q0 > 0, oc, c, nt, p.M + (size_t)e * oc * nt,
+						nt, p.V + (size_t)e * c * nt, nt,
+						p.dU + (size_t)e * oc * c, c);
 			}
 			if (dinp) {
 				SHARED_FOR
 				for (int e = 0; e < p.ne; e++)
-					sgemm_overwrite(1, 0, c, nt, oc, p.U + (size_t)e * oc * c, c,
-							p.M + (size_t)e * oc * nt, nt,
-							p.V + (size_t)e * c * nt, nt);
+					wgemm(0, 0, 0, c, nt, oc, p.U + (size_t)e * oc * c, oc,
+					      p.M + (size_t)e * oc * nt, nt, p.V + (size_t)e * c * nt, nt);
 				dinputs_t(dinp, p.V, d, &p, q0, q1, set);
 			}
 		}
