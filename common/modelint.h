@@ -63,6 +63,14 @@ struct layer {
 				 * norm's as its bias) in m->fold, or NONE */
 	int folded;		/* conv, linear: a batch norm is folded into it;
 				 * batch norm: its conv adds the shift */
+	int fact, fscalar;	/* conv, folded: the slopes (tensor, -1 none;
+				 * one slope) of the PReLU it applies for the
+				 * batch norm after it */
+	int act_fused;		/* batch norm, folded: its conv applies the
+				 * PReLU (nothing left to do in place) */
+	size_t fu;		/* conv, folded: its Winograd-transformed
+				 * weights in m->wino, or NONE */
+	int fm;			/* the m of their tile F(m x m, 3x3) */
 	int dx_set;		/* batch norm: the only writer of its input's
 				 * gradient, which it sets (no zeroing first) */
 	float p;		/* dropout: p of the last forward (0: identity) */
@@ -116,6 +124,8 @@ struct model {
 	size_t n_fold;
 	int fold_ok;		/* the folded copy matches the parameters */
 	int fold_inplace;	/* the weights themselves are folded */
+	float *wino;		/* the convolutions' transformed weights */
+	size_t n_wino;
 
 	/* the last forward */
 	int B, trained;

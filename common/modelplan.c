@@ -30,7 +30,8 @@
  * Eval mode runs batch norm, PReLU, dropout, sigmoid and SE scale in place
  * when they are their input's last reader ("eroot" aliases), and with
  * model_fold_bn() the batch norms after convolutions and linear layers
- * become a shift (+ PReLU) pass.
+ * become the layer's bias, and a PReLU after one in place the
+ * convolution's last step (else a shift + PReLU pass).
  *
  * modelrun.c runs the passes over this plan.
  */

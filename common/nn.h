@@ -113,6 +113,13 @@ int conv2d_uses_winograd(const struct conv2d_dims *d);
 void conv2d_forward(float *out, float *work, const float *inp, const float *weight,
 		    const float *bias, const struct conv2d_dims *d);
 
+/* The same, then the PReLU with slopes alpha [oc] (NULL: none), applied
+ * while the outputs are in the cache (an inference fusion): the bytes of
+ * conv2d_forward() followed by channel_affine_prelu(out, out, NULL, NULL,
+ * alpha, ...). */
+void conv2d_forward_act(float *out, float *work, const float *inp, const float *weight,
+			const float *bias, const float *alpha, const struct conv2d_dims *d);
+
 /* dinp [n, c, h, w] or NULL; dweight [oc, c, k, k] or NULL; dbias [oc] or
  * NULL; work [conv2d_workspace(d)]; dout [n, oc, oh, ow]; inp, weight as in
  * forward.  Accumulates the gradients of

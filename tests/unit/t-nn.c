@@ -124,6 +124,18 @@ static void test_conv_vs_ref(const struct conv2d_dims *d, int with_bias)
 	if (with_bias)
 		is_close(db, dbr, d->oc, 1e-5, "conv dbias %s matches the reference", what);
 
+	/* conv2d_forward_act(): the PReLU applied as the outputs are made
+	 * gives the bytes of the separate pass after conv2d_forward() (slopes
+	 * of either sign, outputs of either sign). */
+	{
+		const int ohw = conv2d_out_h(d) * conv2d_out_w(d);
+		float *al = rnd(d->oc, -0.5, 1.5), *ya = rnd(no, -9, 9), *yp = copyf(y, no);
+		channel_affine_prelu(yp, yp, NULL, NULL, al, d->n, d->oc, ohw);
+		conv2d_forward_act(ya, work, x, w, b, al, d);
+		ok(!memcmp(ya, yp, no * sizeof *ya),
+		   "conv %s: forward with the PReLU fused is forward then PReLU, bytes", what);
+		free(al), free(ya), free(yp);
+	}
 	/* NULL gradients skip their work and leave the others right. */
 	{
 		float *dw2 = rnd(nw, 0, 0), *dw3 = rnd(nw, 0, 0), *dx2 = rnd(ni, 0, 0);
