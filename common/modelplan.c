@@ -115,6 +115,18 @@ void plan_graph(struct model *m)
 		if (l->kind == L_ADD || (ip && last[l->in] == i && er != m->input))
 			o->eroot = er;
 	}
+	/* Eval: a batch norm that reads a residual sum into a buffer of its
+	 * own (IResNet's bn1 beside the shortcut) runs in the add's pass over
+	 * the planes; its buffer then lives from the add on (model_set_batch). */
+	for (int i = 0; i < L; i++) {
+		struct layer *b = &m->l[i];
+		int a = prod[b->in];
+		if (b->kind != L_BN || a < 0 || m->l[a].kind != L_ADD || m->l[a].bn_next >= 0 ||
+		    m->v[b->out].eroot == m->v[b->in].eroot)
+			continue;
+		m->l[a].bn_next = i;
+		b->by_add = 1;
+	}
 	free(prod);
 }
 
@@ -293,6 +305,12 @@ int model_set_batch(struct model *m, int max_batch)
 				else
 					widen(&d_lo[r], &d_hi[r], bstep);
 			}
+		}
+	}
+	for (int i = 0; i < L; i++) {	/* see plan_graph(): from the add on */
+		if (m->l[i].bn_next >= 0) {
+			int er = m->v[m->l[m->l[i].bn_next].out].eroot;
+			widen(&e_lo[er], &e_hi[er], i);
 		}
 	}
 	/* A recomputation at step r_lo needs its source then: kept, or itself

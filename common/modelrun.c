@@ -97,6 +97,20 @@ static void act_grad_inplace(float *dy, float *dalpha, const float *x, const flo
 	}
 }
 
+/* Eval: the residual add L, and in the same pass the batch norm that
+ * reads the sum (l->bn_next; the unfolded eval norm, with its PReLU). */
+static void add_bn_eval(struct model *m, const struct layer *l, int B)
+{
+	const struct layer *b = &m->l[l->bn_next];
+	const struct value *vi = &m->v[l->in];
+	const int C = vi->c;
+	float *scale = m->chan + m->max_c, *shift = scale + m->max_c;
+	bn_eval_affine(m, b, C, scale, shift);
+	residual_affine_forward(m->v[l->out].data, vi->data, m->v[l->in2].data,
+				m->v[b->out].data, scale, shift, slopes(m, b, C), B, C,
+				vi->h * vi->w);
+}
+
 static void forward_layer(struct model *m, struct layer *l, int B, int train, struct rng *r)
 {
 	struct value *vi = &m->v[l->in], *vo = &m->v[l->out];
@@ -128,6 +142,8 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 		float *mean = m->bnstat + l->stat, *invstd = mean + vi->c;
 		const int C = vi->c;
 		const float *alpha = slopes(m, l, C);
+		if (!train && l->by_add)
+			break;	/* done by the add (add_bn_eval()) */
 		if (train && m->bn_sync) {
 			m->bn_sync->forward(m->bn_sync->ctx, vo->data, mean, invstd,
 					    m->t[l->rm].data, m->t[l->rv].data, vi->data,
@@ -180,7 +196,10 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 			linear_forward(vo->data, vi->data, W, b, B, (int)vi->n, (int)vo->n);
 		break;
 	case L_ADD:
-		residual_forward(vo->data, vi->data, v2->data, n);
+		if (!train && l->bn_next >= 0)
+			add_bn_eval(m, l, B);
+		else
+			residual_forward(vo->data, vi->data, v2->data, n);
 		break;
 	case L_GAP:
 		/* out[b][c] = mean over the plane (AdaptiveAvgPool2d(1)) */

@@ -911,6 +911,26 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
 		out[i] = a[i] + b[i];
 }
 
+DISPATCH static void add_plane(float *out, const float *a, const float *b, int n)
+{
+	SIMD
+	for (int i = 0; i < n; i++)
+		out[i] = a[i] + b[i];
+}
+
+void residual_affine_forward(float *out, const float *a, const float *b, float *y,
+			     const float *scale, const float *shift, const float *alpha, int N,
+			     int C, int HW)
+{
+	PARALLEL_FOR((long)N * C * HW)
+	for (long pl = 0; pl < (long)N * C; pl++) {
+		const int c = (int)(pl % C);
+		const size_t o = (size_t)pl * HW;
+		add_plane(out + o, a + o, b + o, HW);
+		affine_plane(y + o, out + o, scale[c], shift[c], alpha ? alpha[c] : 1.0f, HW);
+	}
+}
+
 void residual_backward(float *da, float *db, const float *dout, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -249,6 +249,14 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
 
 /* out, a, b [n]. */
 void residual_forward(float *out, const float *a, const float *b, size_t n);
+/* out, a, b, y [N, C, HW]: out = a + b (out may equal a or b), then y =
+ * prelu(out scale + shift) with slopes alpha [C] (NULL: none), the eval
+ * batch norm that reads the sum (an inference fusion): the bytes of
+ * residual_forward() followed by channel_affine_prelu(y, out, scale, shift,
+ * alpha, ...), in one pass over the planes. */
+void residual_affine_forward(float *out, const float *a, const float *b, float *y,
+			     const float *scale, const float *shift, const float *alpha, int N,
+			     int C, int HW);
 /* da, db, dout [n] (da or db may be NULL).  Differentiates out = a + b:
  * da += dout, db += dout. */
 void residual_backward(float *da, float *db, const float *dout, size_t n);

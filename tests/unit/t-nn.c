@@ -515,6 +515,29 @@ static void test_relu_residual(void)
 		good &= dx[i] == 2 * G[i];
 	ok(good, "residual backward accumulates (twice = 2 dout), db may be NULL");
 	free(c.x), free(c.b), free(G), free(out), free(dx), free(db), free(y), free(inplace);
+
+	/* residual_affine_forward(): the sum in place and the eval batch norm
+	 * (+ PReLU) of it in one pass give the bytes of the two passes; 2 x 3
+	 * planes of 50, and a size for the OpenMP loop */
+	for (int k = 0; k < 2; k++) {
+		const int N = k ? 4 : 2, C = k ? 16 : 3, HW = k ? 1000 : 50;
+		const size_t m = (size_t)N * C * HW;
+		float *a = rnd(m, -1, 1), *b = rnd(m, -1, 1), *a2 = copyf(a, m);
+		float *sc = rnd(C, 0.2f, 2), *sh = rnd(C, -1, 1), *al = rnd(C, -0.5f, 1.5f);
+		float *ya = rnd(m, 0, 0), *yb = rnd(m, 0, 0), *yc = rnd(m, 0, 0);
+		residual_forward(a2, a2, b, m);
+		channel_affine_prelu(yb, a2, sc, sh, al, N, C, HW);
+		channel_affine_prelu(yc, a2, sc, sh, NULL, N, C, HW);
+		float *a3 = copyf(a, m);
+		residual_affine_forward(a, a, b, ya, sc, sh, al, N, C, HW);
+		int same = !memcmp(a, a2, m * sizeof *a) && !memcmp(ya, yb, m * sizeof *ya);
+		residual_affine_forward(a3, a3, b, ya, sc, sh, NULL, N, C, HW);
+		same &= !memcmp(a3, a2, m * sizeof *a) && !memcmp(ya, yc, m * sizeof *ya);
+		ok(same, "residual + eval batch norm (+ PReLU) in one pass: the two passes' bytes "
+		   "(%d x %d x %d)", N, C, HW);
+		free(a), free(b), free(a2), free(a3), free(sc), free(sh), free(al);
+		free(ya), free(yb), free(yc);
+	}
 }
 
 static void test_dropout(void)
