@@ -71,9 +71,9 @@ struct layer {
 	size_t fu;		/* conv, folded: its Winograd-transformed
 				 * weights in m->wino, or NONE */
 	int fm;			/* the m of their tile F(m x m, 3x3) */
-	int bn_next;		/* add: the batch norm that reads the sum into
-				 * a buffer of its own, which eval forwards
-				 * apply in the add's pass (layer), or -1 */
+	int bn_next;		/* add: the batch norm that reads the sum,
+				 * which eval forwards apply in the add's pass
+				 * (layer), or -1 */
 	int by_add;		/* batch norm: applied so (eval) */
 	int dx_set;		/* batch norm: the only writer of its input's
 				 * gradient, which it sets (no zeroing first) */

@@ -115,14 +115,17 @@ void plan_graph(struct model *m)
 		if (l->kind == L_ADD || (ip && last[l->in] == i && er != m->input))
 			o->eroot = er;
 	}
-	/* Eval: a batch norm that reads a residual sum into a buffer of its
-	 * own (IResNet's bn1 beside the shortcut) runs in the add's pass over
-	 * the planes; its buffer then lives from the add on (model_set_batch). */
+	/* Eval: a batch norm that reads a residual sum runs in the add's pass
+	 * over the planes, when its output has a buffer of its own (IResNet's
+	 * bn1 beside the shortcut), which then lives from the add on
+	 * (model_set_batch), or when it runs in place right after the add (the
+	 * last bn2).  Not in place later: a shortcut conv between the two
+	 * (scheduled first) still reads the sum. */
 	for (int i = 0; i < L; i++) {
 		struct layer *b = &m->l[i];
 		int a = prod[b->in];
 		if (b->kind != L_BN || a < 0 || m->l[a].kind != L_ADD || m->l[a].bn_next >= 0 ||
-		    m->v[b->out].eroot == m->v[b->in].eroot)
+		    (m->v[b->out].eroot == m->v[b->in].eroot && i != a + 1))
 			continue;
 		m->l[a].bn_next = i;
 		b->by_add = 1;

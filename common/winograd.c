@@ -450,11 +450,8 @@ CLONES static void output_tiles(float *out, const float *M, const float *bias,
 				r0[2 * tx] = y00;
 				r1[2 * tx] = y10;
 			}
-			if (alpha) {
-				prelu_row(r0, alpha[o], w);
-				if (r1 != s)
-					prelu_row(r1, alpha[o], w);
-			}
+			if (alpha)	/* rows 2ty and 2ty+1 are consecutive */
+				prelu_row(r0, alpha[o], r1 != s ? 2 * w : w);
 		}
 	}
 }
@@ -813,8 +810,11 @@ CLONES static void output_tiles4(float *out, const float *M, const float *bias,
 					for (int j = 0; 4 * tx + j < w; j++)
 						row[4 * tx + j] = y[j] + b;
 				}
-				if (alpha)
-					prelu_row(row, alpha[o], w);
+			}
+			if (alpha) {	/* the tile row's output rows are consecutive */
+				const int rows = h - 4 * ty < 4 ? h - 4 * ty : 4;
+				prelu_row(out + ((size_t)img * d->oc + o) * hw + (size_t)(4 * ty) * w,
+					  alpha[o], rows * w);
 			}
 		}
 	}
