@@ -196,7 +196,7 @@ static struct layer *new_layer(struct model *m, enum kind kind, int in, int in2,
 	struct layer *l = &m->l[m->n_l++];
 	*l = (struct layer){ .kind = kind, .in = in, .in2 = in2, .out = out,
 			     .w = -1, .b = -1, .rm = -1, .rv = -1, .act = -1,
-			     .fw = NONE, .fb = NONE };
+			     .fw = NONE, .fb = NONE, .fact = -1, .fu = NONE, .bn_next = -1 };
 	return l;
 }
 
@@ -550,6 +550,7 @@ void model_free(struct model *m)
 	free(m->bnstat);
 	free(m->chan);
 	free(m->fold);
+	free(m->wino);
 	free(m->v);
 	free(m->l);
 	free(m);

@@ -181,10 +181,13 @@ void model_backward(struct model *m, const float *demb, float *dinp);
  * batch norm's input is a convolution's (or linear layer's) output that
  * nothing else reads, the eval forward uses W'[o] = W[o] s[o] and adds
  * t'[o] in the norm's place, with s = gamma / sqrt(running_var + eps),
- * t = beta - running_mean s (t' = bias s + t for a linear layer), in one
- * pass with the PReLU that follows.  The folded weights are a copy (about
- * the parameters' size, kept until model_free()), computed once here; eval
- * forwards use them until a training forward, model_init() or
+ * t = beta - running_mean s (t' = bias s + t for a linear layer); the
+ * convolution adds t' and applies the PReLU that follows as it writes its
+ * outputs.  The folded weights are a copy (about the parameters' size,
+ * kept until model_free()), computed once here, and so are the Winograd
+ * convolutions' weights transformed for their tiles (16 or 36 floats for
+ * every 9; ir18: 63 MB); eval forwards use them until a training forward,
+ * model_init() or
  * model_load_tensors(), after which eval is unfolded again until the next
  * call.  Call it again after changing parameters through model_params()
  * or model_buffers().  Training never uses them.  Outputs equal the

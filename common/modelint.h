@@ -63,6 +63,18 @@ struct layer {
 				 * norm's as its bias) in m->fold, or NONE */
 	int folded;		/* conv, linear: a batch norm is folded into it;
 				 * batch norm: its conv adds the shift */
+	int fact, fscalar;	/* conv, folded: the slopes (tensor, -1 none;
+				 * one slope) of the PReLU it applies for the
+				 * batch norm after it */
+	int act_fused;		/* batch norm, folded: its conv applies the
+				 * PReLU (nothing left to do in place) */
+	size_t fu;		/* conv, folded: its Winograd-transformed
+				 * weights in m->wino, or NONE */
+	int fm;			/* the m of their tile F(m x m, 3x3) */
+	int bn_next;		/* add: the batch norm that reads the sum,
+				 * which eval forwards apply in the add's pass
+				 * (layer), or -1 */
+	int by_add;		/* batch norm: applied so (eval) */
 	int dx_set;		/* the first backward to write its input's
 				 * gradient (an add: in2's), which it sets (no
 				 * zeroing first); first_writers() */
@@ -117,6 +129,8 @@ struct model {
 	size_t n_fold;
 	int fold_ok;		/* the folded copy matches the parameters */
 	int fold_inplace;	/* the weights themselves are folded */
+	float *wino;		/* the convolutions' transformed weights */
+	size_t n_wino;
 
 	/* the last forward */
 	int B, trained;

@@ -32,7 +32,8 @@
  * Eval mode runs batch norm, PReLU, dropout, sigmoid and SE scale in place
  * when they are their input's last reader ("eroot" aliases), and with
  * model_fold_bn() the batch norms after convolutions and linear layers
- * become a shift (+ PReLU) pass.
+ * become the layer's bias, and a PReLU after one in place the
+ * convolution's last step (else a shift + PReLU pass).
  *
  * modelrun.c runs the passes over this plan.
  */
@@ -115,6 +116,21 @@ void plan_graph(struct model *m)
 		int er = m->v[l->in].eroot;
 		if (l->kind == L_ADD || (ip && last[l->in] == i && er != m->input))
 			o->eroot = er;
+	}
+	/* Eval: a batch norm that reads a residual sum runs in the add's pass
+	 * over the planes, when its output has a buffer of its own (IResNet's
+	 * bn1 beside the shortcut), which then lives from the add on
+	 * (model_set_batch), or when it runs in place right after the add (the
+	 * last bn2).  Not in place later: a shortcut conv between the two
+	 * (scheduled first) still reads the sum. */
+	for (int i = 0; i < L; i++) {
+		struct layer *b = &m->l[i];
+		int a = prod[b->in];
+		if (b->kind != L_BN || a < 0 || m->l[a].kind != L_ADD || m->l[a].bn_next >= 0 ||
+		    (m->v[b->out].eroot == m->v[b->in].eroot && i != a + 1))
+			continue;
+		m->l[a].bn_next = i;
+		b->by_add = 1;
 	}
 	free(prod);
 }
@@ -294,6 +310,12 @@ int model_set_batch(struct model *m, int max_batch)
 				else
 					widen(&d_lo[r], &d_hi[r], bstep);
 			}
+		}
+	}
+	for (int i = 0; i < L; i++) {	/* see plan_graph(): from the add on */
+		if (m->l[i].bn_next >= 0) {
+			int er = m->v[m->l[m->l[i].bn_next].out].eroot;
+			widen(&e_lo[er], &e_hi[er], i);
 		}
 	}
 	/* A recomputation at step r_lo needs its source then: kept, or itself

@@ -7,6 +7,7 @@
 #include "err.h"
 #include "nn.h"
 #include "rng.h"
+#include "winograd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -31,18 +32,25 @@ static void bind(struct model *m, int pass, const float *inp, float *dinp)
 	m->v[m->input].grad = dinp;
 }
 
-/* The PReLU slopes of batch-norm layer L as a [C] vector (a single slope
- * spread over m->chan), or NULL when no PReLU is fused into it. */
-static const float *slopes(struct model *m, const struct layer *l, int C)
+/* The slopes of tensor ACT (-1: none) as a [C] vector (a single slope,
+ * SCALAR, spread over m->chan), or NULL. */
+static const float *slope_vec(struct model *m, int act, int scalar, int C)
 {
-	if (l->act < 0)
+	if (act < 0)
 		return NULL;
-	const float *a = m->t[l->act].data;
-	if (!l->scalar)
+	const float *a = m->t[act].data;
+	if (!scalar)
 		return a;
 	for (int c = 0; c < C; c++)
 		m->chan[c] = a[0];
 	return m->chan;
+}
+
+/* The PReLU slopes of batch-norm layer L, or NULL when no PReLU is fused
+ * into it. */
+static const float *slopes(struct model *m, const struct layer *l, int C)
+{
+	return slope_vec(m, l->act, l->scalar, C);
 }
 
 /* Eval-mode batch norm of layer L as out = x scale + shift (PyTorch's
@@ -89,6 +97,20 @@ static void act_grad_inplace(float *dy, float *dalpha, const float *x, const flo
 	}
 }
 
+/* Eval: the residual add L, and in the same pass the batch norm that
+ * reads the sum (l->bn_next; the unfolded eval norm, with its PReLU). */
+static void add_bn_eval(struct model *m, const struct layer *l, int B)
+{
+	const struct layer *b = &m->l[l->bn_next];
+	const struct value *vi = &m->v[l->in];
+	const int C = vi->c;
+	float *scale = m->chan + m->max_c, *shift = scale + m->max_c;
+	bn_eval_affine(m, b, C, scale, shift);
+	residual_affine_forward(m->v[l->out].data, vi->data, m->v[l->in2].data,
+				m->v[b->out].data, scale, shift, slopes(m, b, C), B, C,
+				vi->h * vi->w);
+}
+
 static void forward_layer(struct model *m, struct layer *l, int B, int train, struct rng *r)
 {
 	struct value *vi = &m->v[l->in], *vo = &m->v[l->out];
@@ -99,19 +121,29 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 	switch (l->kind) {
 	case L_CONV: {
 		struct conv2d_dims d = { B, vi->c, vi->h, vi->w, vo->c, l->k, l->stride, l->pad };
-		/* folded: it adds the shift of the batch norm after it */
-		const float *shift = NULL;
-		if (!train && m->fold_ok && l->fw != NONE)
+		/* folded: it adds the shift of the batch norm after it, and
+		 * applies that norm's PReLU */
+		const float *shift = NULL, *alpha = NULL;
+		const int folded = !train && m->fold_ok;
+		if (folded && l->fw != NONE)
 			W = m->fold + l->fw;
-		if (!train && m->fold_ok && l->fb != NONE)
+		if (folded && l->fb != NONE)
 			shift = m->fold + l->fb;
-		conv2d_forward(vo->data, m->work, vi->data, W, shift, &d);
+		if (folded)
+			alpha = slope_vec(m, l->fact, l->fscalar, vo->c);
+		if (folded && l->fu != NONE && conv2d_uses_winograd(&d))
+			wino_forward_pre(vo->data, m->work, vi->data, m->wino + l->fu, l->fm, shift,
+					 alpha, &d);
+		else
+			conv2d_forward_act(vo->data, m->work, vi->data, W, shift, alpha, &d);
 		break;
 	}
 	case L_BN: {
 		float *mean = m->bnstat + l->stat, *invstd = mean + vi->c;
 		const int C = vi->c;
 		const float *alpha = slopes(m, l, C);
+		if (!train && l->by_add)
+			break;	/* done by the add (add_bn_eval()) */
 		if (train && m->bn_sync) {
 			m->bn_sync->forward(m->bn_sync->ctx, vo->data, mean, invstd,
 					    m->t[l->rm].data, m->t[l->rv].data, vi->data,
@@ -124,9 +156,10 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 						m->t[l->rv].data, vi->data, W, b, alpha, B, C, hw,
 						BN_EPS, BN_MOMENTUM);
 		} else if (m->fold_ok && l->fb != NONE) {
-			if (!l->folded || alpha || vo->data != vi->data)
+			if (!l->folded || (alpha && !l->act_fused) || vo->data != vi->data)
 				channel_affine_prelu(vo->data, vi->data, NULL,
-						     l->folded ? NULL : m->fold + l->fb, alpha,
+						     l->folded ? NULL : m->fold + l->fb,
+						     l->act_fused ? NULL : alpha,
 						     B, C, hw);
 		} else {
 			float *scale = m->chan + m->max_c, *shift = scale + m->max_c;
@@ -163,7 +196,10 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 			linear_forward(vo->data, vi->data, W, b, B, (int)vi->n, (int)vo->n);
 		break;
 	case L_ADD:
-		residual_forward(vo->data, vi->data, v2->data, n);
+		if (!train && l->bn_next >= 0)
+			add_bn_eval(m, l, B);
+		else
+			residual_forward(vo->data, vi->data, v2->data, n);
 		break;
 	case L_GAP:
 		/* out[b][c] = mean over the plane (AdaptiveAvgPool2d(1)) */
@@ -296,6 +332,57 @@ static void backward_layer(struct model *m, struct layer *l, int B)
 	}
 }
 
+/* Dims of convolution L for batch 1 (the Winograd plan ignores n). */
+static struct conv2d_dims conv_dims(const struct model *m, const struct layer *l)
+{
+	const struct value *vi = &m->v[l->in];
+	return (struct conv2d_dims){ 1, vi->c, vi->h, vi->w, m->v[l->out].c, l->k, l->stride,
+				     l->pad };
+}
+
+/* Places the Winograd convolutions' transformed weights in m->wino (l->fu),
+ * growing it; 0, or -1 with the error recorded. */
+static int wino_place(struct model *m)
+{
+	size_t n = 0;
+	for (int i = 0; i < m->n_l; i++) {
+		struct layer *l = &m->l[i];
+		const struct conv2d_dims d = conv_dims(m, l);
+		if (l->kind != L_CONV || !conv2d_uses_winograd(&d))
+			continue;
+		l->fu = n;
+		n += (wino_weights_size(&d) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+	}
+	if (n <= m->n_wino)
+		return 0;
+	float *u = aligned_alloc(64, n * sizeof(float));
+	if (!u) {
+		for (int i = 0; i < m->n_l; i++)
+			m->l[i].fu = NONE;
+		return hm_error("out of memory transforming the weights (%zu MiB)",
+				n * sizeof(float) >> 20);
+	}
+	free(m->wino);
+	m->wino = u;
+	m->n_wino = n;
+	return 0;
+}
+
+/* Transforms them: the folded weights, or a convolution's own where no
+ * norm folds into it, once for the eval forwards after model_fold_bn()
+ * (they change only where the folded copy does). */
+static void wino_fill(struct model *m, int in_place)
+{
+	for (int i = 0; i < m->n_l; i++) {
+		struct layer *l = &m->l[i];
+		const struct conv2d_dims d = conv_dims(m, l);
+		if (l->kind != L_CONV || l->fu == NONE)
+			continue;
+		const float *W = in_place || l->fw == NONE ? m->t[l->w].data : m->fold + l->fw;
+		l->fm = wino_weights(m->wino + l->fu, W, &d);
+	}
+}
+
 int model_fold_bn(struct model *m, int in_place)
 {
 	int nv = m->n_v, L = m->n_l;
@@ -320,8 +407,9 @@ int model_fold_bn(struct model *m, int in_place)
 	 * linear layer's output that nothing else reads. */
 	size_t n = 0;
 	for (int i = 0; i < L; i++) {
-		m->l[i].fw = m->l[i].fb = NONE;
-		m->l[i].folded = 0;
+		m->l[i].fw = m->l[i].fb = m->l[i].fu = NONE;
+		m->l[i].folded = m->l[i].act_fused = 0;
+		m->l[i].fact = -1;
 	}
 	for (int i = 0; i < L; i++) {
 		struct layer *b = &m->l[i];
@@ -350,6 +438,10 @@ int model_fold_bn(struct model *m, int in_place)
 		m->fold = f;
 		m->n_fold = n;
 	}
+	if (wino_place(m) < 0) {
+		free(prod);
+		return -1;
+	}
 	/* W'[o] = W[o] scale[o]; shift' = shift (+ bias scale for a linear
 	 * layer), with scale, shift the eval-mode norm's (bn_eval_affine). */
 	float *scale = m->chan + m->max_c, *shift = scale + m->max_c;
@@ -371,8 +463,15 @@ int model_fold_bn(struct model *m, int in_place)
 		}
 		if (p->kind == L_CONV)	/* the conv adds the shift as its bias */
 			p->fb = b->fb, b->folded = 1;
+		/* and the PReLU, when the norm would apply it in place */
+		if (p->kind == L_CONV && b->act >= 0 &&
+		    m->v[b->out].eroot == m->v[b->in].eroot) {
+			p->fact = b->act, p->fscalar = b->scalar;
+			b->act_fused = 1;
+		}
 	}
 	free(prod);
+	wino_fill(m, in_place);
 	m->fold_ok = 1;
 	m->fold_inplace = in_place;
 	return 0;

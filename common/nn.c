@@ -62,6 +62,19 @@
 #define DISPATCH
 #endif
 
+/* GCC 12 if-converts (and so vectorises) a select like z > 0 ? z : a z
+ * only without -ftrapping-math (measured: "control flow in loop"
+ * otherwise); nothing in the suite enables floating-point traps, and the
+ * results are the same IEEE operations element by element. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_TRAP __attribute__((optimize("no-trapping-math")))
+#else
+#define NO_TRAP
+#endif
+
+DISPATCH NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, float a,
+					  int HW);
+
 int nn_out_size(int size, int k, int stride, int pad)
 {
 	return (size + 2 * pad - k) / stride + 1;
@@ -369,10 +382,11 @@ static void col2im_add(float *x, const float *col, size_t ld, int gn,
 	}
 }
 
-/* gn NCHW planes y [gn, oc, ohw] (plus bias [oc] when not NULL) from the
- * group's sgemm result m [oc, gn*ohw]. */
-static void group_scatter(float *y, const float *m, const float *bias, int gn, int oc,
-			  size_t ohw)
+/* gn NCHW planes y [gn, oc, ohw] (plus bias [oc] when not NULL, then the
+ * PReLU with slopes alpha [oc] when not NULL) from the group's sgemm result
+ * m [oc, gn*ohw]. */
+static void group_scatter(float *y, const float *m, const float *bias, const float *alpha,
+			  int gn, int oc, size_t ohw)
 {
 	const size_t ld = (size_t)gn * ohw;
 
@@ -385,7 +399,17 @@ static void group_scatter(float *y, const float *m, const float *bias, int gn, i
 			else
 				for (size_t e = 0; e < ohw; e++)
 					plane[e] = row[e] + bias[o];
+			if (alpha)
+				affine_plane(plane, plane, 1.0f, 0.0f, alpha[o], (int)ohw);
 		}
+}
+
+/* The PReLU with slopes alpha [oc] over rows [oc, cols] (stride ld), in
+ * place: channel_affine_prelu()'s operations, on rows still in the cache. */
+static void prelu_rows(float *c, size_t ld, int oc, size_t cols, const float *alpha)
+{
+	for (int o = 0; o < oc; o++)
+		affine_plane(c + o * ld, c + o * ld, 1.0f, 0.0f, alpha[o], (int)cols);
 }
 
 /* The inverse: m [oc, gn*ohw] from gn planes y [gn, oc, ohw]. */
@@ -410,6 +434,12 @@ static void group_gather(float *m, const float *y, int gn, int oc, size_t ohw)
 void conv2d_forward(float *out, float *work, const float *inp, const float *weight,
 		    const float *bias, const struct conv2d_dims *d)
 {
+	conv2d_forward_act(out, work, inp, weight, bias, NULL, d);
+}
+
+void conv2d_forward_act(float *out, float *work, const float *inp, const float *weight,
+			const float *bias, const float *alpha, const struct conv2d_dims *d)
+{
 	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
 	const int ckk = d->c * d->k * d->k, pw = conv2d_pointwise(d);
 	const size_t ohw = (size_t)oh * ow, in_sz = (size_t)d->c * d->h * d->w;
@@ -417,7 +447,7 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 	int g, band;
 
 	if (conv2d_uses_winograd(d)) {
-		wino_forward(out, work, inp, weight, bias, d);
+		wino_forward_act(out, work, inp, weight, bias, alpha, d);
 		return;
 	}
 	conv2d_tiles(&g, &band, d);
@@ -442,7 +472,9 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 			sgemm_bias(0, 0, d->oc, (int)cols, ckk, weight, ckk, col, (int)ldcol,
 				   gn > 1 ? NULL : bias, c, (int)ldc);
 			if (gn > 1)
-				group_scatter(y, c, bias, gn, d->oc, ohw);
+				group_scatter(y, c, bias, alpha, gn, d->oc, ohw);
+			else if (alpha)
+				prelu_rows(c, ldc, d->oc, cols, alpha);
 		}
 	}
 }
@@ -537,16 +569,6 @@ void conv2d_backward_set(float *dinp, float *dweight, float *dbias, float *work,
 
 /* ------------------------------------------------------------------ */
 /* Batch normalisation (with an optional PReLU in the same sweep) */
-
-/* GCC 12 if-converts (and so vectorises) a select like z > 0 ? z : a z
- * only without -ftrapping-math (measured: "control flow in loop"
- * otherwise); nothing in the suite enables floating-point traps, and the
- * results are the same IEEE operations element by element. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define NO_TRAP __attribute__((optimize("no-trapping-math")))
-#else
-#define NO_TRAP
-#endif
 
 /* y [HW] = prelu((x - mu) * scale + shift) with slope a; a = 1 is plain
  * batch norm (a * z == z exactly).  The one formula of the forward, the
@@ -963,6 +985,26 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		out[i] = a[i] + b[i];
+}
+
+DISPATCH static void add_plane(float *out, const float *a, const float *b, int n)
+{
+	SIMD
+	for (int i = 0; i < n; i++)
+		out[i] = a[i] + b[i];
+}
+
+void residual_affine_forward(float *out, const float *a, const float *b, float *y,
+			     const float *scale, const float *shift, const float *alpha, int N,
+			     int C, int HW)
+{
+	PARALLEL_FOR((long)N * C * HW)
+	for (long pl = 0; pl < (long)N * C; pl++) {
+		const int c = (int)(pl % C);
+		const size_t o = (size_t)pl * HW;
+		add_plane(out + o, a + o, b + o, HW);
+		affine_plane(y + o, out + o, scale[c], shift[c], alpha ? alpha[c] : 1.0f, HW);
+	}
 }
 
 void residual_backward(float *da, float *db, const float *dout, size_t n)

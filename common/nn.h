@@ -113,6 +113,13 @@ int conv2d_uses_winograd(const struct conv2d_dims *d);
 void conv2d_forward(float *out, float *work, const float *inp, const float *weight,
 		    const float *bias, const struct conv2d_dims *d);
 
+/* The same, then the PReLU with slopes alpha [oc] (NULL: none), applied
+ * while the outputs are in the cache (an inference fusion): the bytes of
+ * conv2d_forward() followed by channel_affine_prelu(out, out, NULL, NULL,
+ * alpha, ...). */
+void conv2d_forward_act(float *out, float *work, const float *inp, const float *weight,
+			const float *bias, const float *alpha, const struct conv2d_dims *d);
+
 /* dinp [n, c, h, w] or NULL; dweight [oc, c, k, k] or NULL; dbias [oc] or
  * NULL; work [conv2d_workspace(d)]; dout [n, oc, oh, ow]; inp, weight as in
  * forward.  Accumulates the gradients of
@@ -258,6 +265,14 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
 
 /* out, a, b [n]. */
 void residual_forward(float *out, const float *a, const float *b, size_t n);
+/* out, a, b, y [N, C, HW]: out = a + b (out may equal a or b), then y =
+ * prelu(out scale + shift) with slopes alpha [C] (NULL: none), the eval
+ * batch norm that reads the sum (an inference fusion): the bytes of
+ * residual_forward() followed by channel_affine_prelu(y, out, scale, shift,
+ * alpha, ...), in one pass over the planes. */
+void residual_affine_forward(float *out, const float *a, const float *b, float *y,
+			     const float *scale, const float *shift, const float *alpha, int N,
+			     int C, int HW);
 /* da, db, dout [n] (da or db may be NULL).  Differentiates out = a + b:
  * da += dout, db += dout. */
 void residual_backward(float *da, float *db, const float *dout, size_t n);

@@ -107,6 +107,17 @@
  *             test's 1e-4, and face18 at 64x64 put PReLU inputs on the
  *             other side of 0 (input gradient 1e-2); from 28x28 up 9.6e-5;
  *             from 56x56 up 6e-5 (F(2x2): 8.4e-6).
+ *   inference (wino_weights(): the folded eval forwards, hm-embed) F(4x4)
+ *             from 28x28 up.  Without training's batch statistics the
+ *             error stays small: ir18's folded eval output against
+ *             PyTorch float64 (model_torch.py, 112x112, batch 3) 4.5e-6
+ *             (from 56x56 up: 4.7e-6; from 14x14 up: 6.4e-6), hm-embed's
+ *             embeddings of 256 faces against its im2col path 5.7e-7
+ *             absolute on unit vectors (F(4x4) from 56x56 up: 4.2e-7;
+ *             embed_torch.py allows 1e-4).  Speed (`convstep 2 64 3
+ *             tiles`, forward GFLOP/s F(2x2) -> F(4x4), load 9): 28x28
+ *             layers 74 -> 86, 87 -> 94, 94 -> 117; 14x14 layers 82 ->
+ *             83, 91 -> 82, 88 -> 76, so those keep F(2x2).
  *   backward  (dinp and dweight together) F(4x4) from 8x8 up where U and
  *             dU (36 oc c floats each) fit the workspace bound: all of
  *             IR-18's but the 512x512 layers at 7x7.  Gradient errors do
@@ -186,6 +197,7 @@
 /* F(4x4, 3x3) from these map sizes up (see "Which tile" above). */
 #define WINO4_MIN_FORWARD 56
 #define WINO4_MIN_BACKWARD 8
+#define WINO4_MIN_INFER 28
 
 /* The transforms are compiled for AVX-512 and AVX2 besides the baseline
  * x86-64 (SSE2), chosen at load time by the CPU (GCC's target_clones):
@@ -196,6 +208,14 @@
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CLONES
+#endif
+/* GCC 12 vectorises prelu_row()'s select (z > 0 ? z : a z) only without
+ * -ftrapping-math (as nn.c's NO_TRAP); the results are the same IEEE
+ * operations. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_TRAP __attribute__((optimize("no-trapping-math")))
+#else
+#define NO_TRAP
 #endif
 
 struct plan {
@@ -246,31 +266,36 @@ void wino_set_tile(int m)
 	forced_m = m == 2 || m == 4 ? m : 0;
 }
 
+/* The passes: their tile choices differ (see "Which tile" above). */
+enum pass { FORWARD, BACKWARD, INFER };
+
 /* F(4x4, 3x3) fits the workspace bound for the pass. */
-static int fits4(const struct conv2d_dims *d, int backward)
+static int fits4(const struct conv2d_dims *d, enum pass pass)
 {
-	return workspace(d, 4, backward) <= WINO_WORK_MAX;
+	return workspace(d, 4, pass == BACKWARD) <= WINO_WORK_MAX;
 }
 
 /* The m the pass takes (see "Which tile" above). */
-static int pass_m(const struct conv2d_dims *d, int backward)
+static int pass_m(const struct conv2d_dims *d, enum pass pass)
 {
-	const int least = backward ? WINO4_MIN_BACKWARD : WINO4_MIN_FORWARD;
+	const int least = pass == BACKWARD ? WINO4_MIN_BACKWARD
+			: pass == INFER	   ? WINO4_MIN_INFER
+					   : WINO4_MIN_FORWARD;
 	if (forced_m)
-		return forced_m == 4 && fits4(d, backward) ? 4 : 2;
-	return fits4(d, backward) && d->h >= least && d->w >= least ? 4 : 2;
+		return forced_m == 4 && fits4(d, pass) ? 4 : 2;
+	return fits4(d, pass) && d->h >= least && d->w >= least ? 4 : 2;
 }
 
 int wino_tile(const struct conv2d_dims *d, int backward)
 {
-	return pass_m(d, backward);
+	return pass_m(d, backward ? BACKWARD : FORWARD);
 }
 
 size_t wino_workspace(const struct conv2d_dims *d)
 {
 	size_t ws = workspace(d, 2, 1);
 	for (int b = 0; b < 2; b++)
-		if (fits4(d, b) && workspace(d, 4, b) > ws)
+		if (fits4(d, b ? BACKWARD : FORWARD) && workspace(d, 4, b) > ws)
 			ws = workspace(d, 4, b);
 	return ws;
 }
@@ -408,10 +433,25 @@ CLONES static void input_tiles(float *V, const float *inp, const struct conv2d_d
 	const float y00 = a0 + a1 + a2 + b, y01 = a1 - a2 - a3 + b;                \
 	const float y10 = c0 + c1 + c2 + b, y11 = c1 - c2 - c3 + b
 
-/* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias (s: where row
- * 2ty+1 goes when it is past the image). */
+/* row [n] = its PReLU with slope a, in place: the float operations of
+ * nn.c's separate pass (channel_affine_prelu() with no scale and shift: z
+ * = y 1 + 0, then z or a z), so that the fused output is that pass's
+ * bytes.  Run on each output row just written, in the L1 cache. */
+CLONES NO_TRAP static void prelu_row(float *row, float a, int n)
+{
+	SIMD
+	for (int x = 0; x < n; x++) {
+		const float z = row[x] + 0.0f, neg = a * z;
+		row[x] = z > 0 ? z : neg;
+	}
+}
+
+/* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias, then the PReLU
+ * with slopes alpha [oc] unless NULL (s: where row 2ty+1 goes when it is
+ * past the image). */
 CLONES static void output_tiles(float *out, const float *M, const float *bias,
-			 const struct conv2d_dims *d, const struct plan *p, long q0, long q1)
+				const float *alpha, const struct conv2d_dims *d,
+				const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
 	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
@@ -440,6 +480,8 @@ CLONES static void output_tiles(float *out, const float *M, const float *bias,
 				r0[2 * tx] = y00;
 				r1[2 * tx] = y10;
 			}
+			if (alpha)	/* rows 2ty and 2ty+1 are consecutive */
+				prelu_row(r0, alpha[o], r1 != s ? 2 * w : w);
 		}
 	}
 }
@@ -759,9 +801,11 @@ CLONES static void input_tiles4(float *V, const float *inp, const struct conv2d_
 	}
 }
 
-/* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias. */
+/* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias, then the PReLU
+ * with slopes alpha [oc] unless NULL. */
 CLONES static void output_tiles4(float *out, const float *M, const float *bias,
-			  const struct conv2d_dims *d, const struct plan *p, long q0, long q1)
+				 const float *alpha, const struct conv2d_dims *d,
+				 const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w, full = w / 4;
 	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
@@ -811,6 +855,11 @@ CLONES static void output_tiles4(float *out, const float *M, const float *bias,
 					for (int j = 0; 4 * tx + j < w; j++)
 						row[4 * tx + j] = y[j] + b;
 				}
+			}
+			if (alpha) {	/* the tile row's output rows are consecutive */
+				const int rows = h - 4 * ty < 4 ? h - 4 * ty : 4;
+				prelu_row(out + ((size_t)img * d->oc + o) * hw + (size_t)(4 * ty) * w,
+					  alpha[o], rows * w);
 			}
 		}
 	}
@@ -989,13 +1038,13 @@ static void inputs_t(float *V, const float *inp, const struct conv2d_dims *d,
 		input_tiles(V, inp, d, p, q0, q1);
 }
 
-static void outputs_t(float *out, const float *M, const float *bias, const struct conv2d_dims *d,
-		      const struct plan *p, long q0, long q1)
+static void outputs_t(float *out, const float *M, const float *bias, const float *alpha,
+		      const struct conv2d_dims *d, const struct plan *p, long q0, long q1)
 {
 	if (p->m == 4)
-		output_tiles4(out, M, bias, d, p, q0, q1);
+		output_tiles4(out, M, bias, alpha, d, p, q0, q1);
 	else
-		output_tiles(out, M, bias, d, p, q0, q1);
+		output_tiles(out, M, bias, alpha, d, p, q0, q1);
 }
 
 static void grads_t(float *W, const float *dout, const struct conv2d_dims *d,
@@ -1040,19 +1089,25 @@ static void product(int own, int trans_a, int trans_b, int add, int m, int n, in
 		sgemm_overwrite(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
 }
 
-void wino_forward(float *out, float *work, const float *inp, const float *weight,
-		  const float *bias, const struct conv2d_dims *d)
+/* The forward with tile m: the weights transformed here from WEIGHT, or
+ * given as U (then WEIGHT is NULL), and the PReLU with ALPHA fused. */
+static void forward(float *out, float *work, const float *inp, const float *weight,
+		    const float *U, int m, const float *bias, const float *alpha,
+		    const struct conv2d_dims *d)
 {
 	const int c = d->c, oc = d->oc;
 	struct plan p;
 
-	plan_init(&p, work, d, pass_m(d, 0), 0);
+	plan_init(&p, work, d, m, 0);
 	if (p.rows == 0)
 		return;
+	if (U)
+		p.U = (float *)U;	/* read only */
 	const int nb = blas_hold_single();
 	PARALLEL
 	{
-		weights_t(p.U, weight, d, &p, 0);
+		if (weight)
+			weights_t(p.U, weight, d, &p, 0);
 		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
@@ -1061,10 +1116,42 @@ void wino_forward(float *out, float *work, const float *inp, const float *weight
 			for (int e = 0; e < p.ne; e++)
 				wgemm(0, 0, 0, oc, nt, c, p.U + (size_t)e * oc * c, c,
 				      p.V + (size_t)e * c * nt, nt, p.M + (size_t)e * oc * nt, nt);
-			outputs_t(out, p.M, bias, d, &p, q0, q1);
+			outputs_t(out, p.M, bias, alpha, d, &p, q0, q1);
 		}
 	}
 	blas_release_single(nb);
+}
+
+void wino_forward(float *out, float *work, const float *inp, const float *weight,
+		  const float *bias, const struct conv2d_dims *d)
+{
+	forward(out, work, inp, weight, NULL, pass_m(d, FORWARD), bias, NULL, d);
+}
+
+void wino_forward_act(float *out, float *work, const float *inp, const float *weight,
+		      const float *bias, const float *alpha, const struct conv2d_dims *d)
+{
+	forward(out, work, inp, weight, NULL, pass_m(d, FORWARD), bias, alpha, d);
+}
+
+size_t wino_weights_size(const struct conv2d_dims *d)
+{
+	const size_t m = (size_t)pass_m(d, INFER);
+	return (m + 2) * (m + 2) * d->oc * d->c;
+}
+
+int wino_weights(float *U, const float *weight, const struct conv2d_dims *d)
+{
+	struct plan p = { .m = pass_m(d, INFER) };
+	PARALLEL
+	weights_t(U, weight, d, &p, 0);
+	return p.m;
+}
+
+void wino_forward_pre(float *out, float *work, const float *inp, const float *U, int m,
+		      const float *bias, const float *alpha, const struct conv2d_dims *d)
+{
+	forward(out, work, inp, NULL, U, m, bias, alpha, d);
 }
 
 /* wino_backward(), dinp += (SET 0) or dinp = (SET 1). */
@@ -1074,7 +1161,7 @@ static void backward(float *dinp, int set, float *dweight, float *work, const fl
 	const int c = d->c, oc = d->oc;
 	struct plan p;
 
-	plan_init(&p, work, d, pass_m(d, 1), 1);
+	plan_init(&p, work, d, pass_m(d, BACKWARD), 1);
 	if (p.rows == 0 || (!dinp && !dweight))
 		return;
 	const int own = (size_t)oc * c <= WINO_OWN_BACKWARD;

@@ -51,6 +51,26 @@ size_t wino_workspace(const struct conv2d_dims *d);
 void wino_forward(float *out, float *work, const float *inp, const float *weight,
 		  const float *bias, const struct conv2d_dims *d);
 
+/* The same, then the PReLU with slopes alpha [oc] (NULL: none) applied as
+ * the outputs are written: the bytes of wino_forward() followed by
+ * channel_affine_prelu(out, out, NULL, NULL, alpha, ...) (nn.h). */
+void wino_forward_act(float *out, float *work, const float *inp, const float *weight,
+		      const float *bias, const float *alpha, const struct conv2d_dims *d);
+
+/*
+ * Inference with the weights transformed once (a model's are constant
+ * while it embeds): wino_weights() writes U [wino_weights_size(d) floats]
+ * from weight [oc, c, 3, 3] for the inference forward's tile, which may be
+ * larger than the training forward's (F(4x4) from 28x28 maps up, see
+ * winograd.c "Which tile"), and returns its m (2 or 4); wino_forward_pre()
+ * is wino_forward_act() with that U and m in place of weight.  Call
+ * wino_weights() again whenever the weights change: U is a copy.
+ */
+size_t wino_weights_size(const struct conv2d_dims *d);
+int wino_weights(float *U, const float *weight, const struct conv2d_dims *d);
+void wino_forward_pre(float *out, float *work, const float *inp, const float *U, int m,
+		      const float *bias, const float *alpha, const struct conv2d_dims *d);
+
 /* dinp [n, c, h, w] or NULL; dweight [oc, c, 3, 3] or NULL; work
  * [wino_workspace(d)]; dout [n, oc, h, w]; inp, weight as in forward.
  * Accumulates (+=) dinp and dweight as conv2d_backward() does (no bias:

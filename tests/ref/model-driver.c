@@ -11,9 +11,11 @@
  *       Loads it with model_from_file() (the in/ tensors are the caller's),
  *       runs a training forward (dropout DROPOUT, default 0, RNG seed 1)
  *       and a backward from demb, then an eval forward of the same x with
- *       the updated running statistics.  OUT holds the model as it is then
- *       (running statistics updated) plus "out/emb", "out/dinp",
- *       "out/emb_eval" and "grad/NAME" for every trainable tensor.
+ *       the updated running statistics, and one more with the batch norms
+ *       folded (model_fold_bn(), hm-embed's inference path).  OUT holds the
+ *       model as it is then (running statistics updated) plus "out/emb",
+ *       "out/dinp", "out/emb_eval", "out/emb_fold" and "grad/NAME" for every
+ *       trainable tensor.
  *
  * Exit 1 on any error (message on stderr), 2 on bad usage.
  */
@@ -101,6 +103,7 @@ static int run_run(int argc, char **argv)
 
 	size_t n_in = (size_t)B * s->in_c * s->in_h * s->in_w, n_emb = (size_t)B * s->emb_dim;
 	float *emb = xmalloc(n_emb * sizeof *emb), *emb_eval = xmalloc(n_emb * sizeof *emb);
+	float *emb_fold = xmalloc(n_emb * sizeof *emb);
 	float *dinp = xcalloc(n_in, sizeof *dinp);
 	struct rng r;
 	rng_seed(&r, 1);
@@ -113,6 +116,9 @@ static int run_run(int argc, char **argv)
 	if (!(y = model_forward(m, x->data, B, 0, NULL)))
 		die("%s", hm_errmsg());
 	memcpy(emb_eval, y, n_emb * sizeof *emb);
+	if (model_fold_bn(m, 0) || !(y = model_forward(m, x->data, B, 0, NULL)))
+		die("%s", hm_errmsg());
+	memcpy(emb_fold, y, n_emb * sizeof *emb);
 
 	struct mf_kv *kv = NULL;
 	struct mf_tensor *t = NULL;
@@ -122,6 +128,7 @@ static int run_run(int argc, char **argv)
 	int64_t es[2] = { B, s->emb_dim };
 	add(&t, &n_t, "out/emb", emb, 2, es);
 	add(&t, &n_t, "out/emb_eval", emb_eval, 2, es);
+	add(&t, &n_t, "out/emb_fold", emb_fold, 2, es);
 	add(&t, &n_t, "out/dinp", dinp, 4, x->shape);
 	for (int i = 0; i < model_n_tensors(m); i++) {
 		const struct model_tensor *p = model_tensor(m, i);
@@ -140,7 +147,7 @@ static int run_run(int argc, char **argv)
 		free(kv[i].key);
 		free(kv[i].value);
 	}
-	free(kv), free(t), free(emb), free(emb_eval), free(dinp);
+	free(kv), free(t), free(emb), free(emb_eval), free(emb_fold), free(dinp);
 	model_free(m);
 	modelfile_free(&mf);
 	return 0;

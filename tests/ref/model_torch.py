@@ -332,12 +332,16 @@ def case(arch, B, in_c, in_h, in_w, emb, seed, check_rules=False):
     grad_tol = max(GRAD_TOL, 10 * f32)
     model.eval()
     with torch.no_grad():
-        errs["emb_eval"] = rel_err(got["out/emb_eval"], model(tx))
+        want = model(tx)
+        errs["emb_eval"] = rel_err(got["out/emb_eval"], want)
+        errs["emb_fold"] = rel_err(got["out/emb_fold"], want)
     worst_g = max(grad_errs, key=grad_errs.get)
     worst_s = max(stat_errs, key=stat_errs.get)
     ok(errs["emb"] <= OUT_TOL, what + ": training output", "relative error %.3g" % errs["emb"])
     ok(errs["emb_eval"] <= OUT_TOL, what + ": eval output after the update",
        "relative error %.3g" % errs["emb_eval"])
+    ok(errs["emb_fold"] <= OUT_TOL, what + ": folded eval output (hm-embed's path)",
+       "relative error %.3g" % errs["emb_fold"])
     ok(stat_errs[worst_s] <= OUT_TOL, what + ": running statistics updated",
        "%s: relative error %.3g" % (worst_s, stat_errs[worst_s]))
     ok(errs["dinp"] <= grad_tol, what + ": input gradient",
@@ -354,9 +358,10 @@ def case(arch, B, in_c, in_h, in_w, emb, seed, check_rules=False):
     ok(zero_err <= 1e-5, what + ": %d gradients that are exactly zero in theory" % len(zero),
        "largest %.3g of the largest gradient" % zero_err)
     print("# %s: torch float32's own gradient error %.2g, bound %.2g" % (what, f32, grad_tol))
-    print("# %s: max relative error: output %.2g, eval %.2g, running stats %.2g, dinp %.2g, "
-          "parameter gradients %.2g (%s), single slopes %.2g, zero gradients %.2g" % (
-              what, errs["emb"], errs["emb_eval"], stat_errs[worst_s], errs["dinp"],
+    print("# %s: max relative error: output %.2g, eval %.2g, folded eval %.2g, running stats "
+          "%.2g, dinp %.2g, parameter gradients %.2g (%s), single slopes %.2g, zero gradients "
+          "%.2g" % (what, errs["emb"], errs["emb_eval"], errs["emb_fold"], stat_errs[worst_s],
+                    errs["dinp"],
               grad_errs[worst_g], worst_g, max(list(slope_errs.values()) + [0]), zero_err))
     tmp.cleanup()
 

@@ -477,9 +477,10 @@ static int same_bytes(const float *a, const float *b, size_t n)
 	return !memcmp(a, b, n * sizeof *a);
 }
 
-/* Does M's eval forward on X give the bytes of a never-folded copy of M? */
-static int eval_unfolded(struct model *m, const char *arch, int c, int h, int w, int emb,
-			 const float *x, int B)
+/* Does M's eval forward on X give the bytes of a fresh copy of M, folded
+ * (model_fold_bn()) when FOLD? */
+static int eval_fresh(struct model *m, const char *arch, int c, int h, int w, int emb,
+		      const float *x, int B, int fold)
 {
 	struct model *u = model_new(arch, c, h, w, emb);
 	size_t nb, np, ne = (size_t)B * model_get_shape(m)->emb_dim;
@@ -487,10 +488,19 @@ static int eval_unfolded(struct model *m, const char *arch, int c, int h, int w,
 	memcpy(model_buffers(u, NULL), pb, nb * sizeof *pb);
 	memcpy(model_params(u, NULL), pp, np * sizeof *pp);
 	model_set_batch(u, B);
+	if (fold)
+		model_fold_bn(u, 0);
 	int same = same_bytes(model_forward(u, x, B, 0, NULL), model_forward(m, x, B, 0, NULL),
 			      ne);
 	model_free(u);
 	return same;
+}
+
+/* Does M's eval forward on X give the bytes of a never-folded copy of M? */
+static int eval_unfolded(struct model *m, const char *arch, int c, int h, int w, int emb,
+			 const float *x, int B)
+{
+	return eval_fresh(m, arch, c, h, w, emb, x, B, 0);
 }
 
 /* model_fold_bn(): eval with batch norm folded into the convolutions and
@@ -545,6 +555,17 @@ static void test_fold(const char *arch, int c, int h, int w, int emb, int B)
 	model_forward(m, x, B, 1, NULL);	/* moves the running statistics */
 	ok(eval_unfolded(m, arch, c, h, w, emb, x, B),
 	   "%s: after a training forward, eval is unfolded", arch);
+	/* the transformed Winograd weights follow: new weights, folded
+	 * again, give a fresh copy's bytes */
+	{
+		size_t np;
+		float *pp = model_params(m, &np);
+		for (size_t i = 0; i < np; i++)
+			pp[i] *= 0.75f;
+		model_fold_bn(m, 0);
+		ok(eval_fresh(m, arch, c, h, w, emb, x, B, 1),
+		   "%s: new weights folded again: a fresh copy's bytes", arch);
+	}
 	/* In place: the same folded weights, written over the model's. */
 	model_fold_bn(m, 0);
 	memcpy(folded, model_forward(m, x, B, 0, NULL), ne * sizeof *folded);

@@ -124,6 +124,18 @@ static void test_conv_vs_ref(const struct conv2d_dims *d, int with_bias)
 	if (with_bias)
 		is_close(db, dbr, d->oc, 1e-5, "conv dbias %s matches the reference", what);
 
+	/* conv2d_forward_act(): the PReLU applied as the outputs are made
+	 * gives the bytes of the separate pass after conv2d_forward() (slopes
+	 * of either sign, outputs of either sign). */
+	{
+		const int ohw = conv2d_out_h(d) * conv2d_out_w(d);
+		float *al = rnd(d->oc, -0.5, 1.5), *ya = rnd(no, -9, 9), *yp = copyf(y, no);
+		channel_affine_prelu(yp, yp, NULL, NULL, al, d->n, d->oc, ohw);
+		conv2d_forward_act(ya, work, x, w, b, al, d);
+		ok(!memcmp(ya, yp, no * sizeof *ya),
+		   "conv %s: forward with the PReLU fused is forward then PReLU, bytes", what);
+		free(al), free(ya), free(yp);
+	}
 	/* NULL gradients skip their work and leave the others right. */
 	{
 		float *dw2 = rnd(nw, 0, 0), *dw3 = rnd(nw, 0, 0), *dx2 = rnd(ni, 0, 0);
@@ -540,6 +552,29 @@ static void test_relu_residual(void)
 		free(da), free(ds), free(d0), free(dz);
 	}
 	free(c.x), free(c.b), free(G), free(out), free(dx), free(db), free(y), free(inplace);
+
+	/* residual_affine_forward(): the sum in place and the eval batch norm
+	 * (+ PReLU) of it in one pass give the bytes of the two passes; 2 x 3
+	 * planes of 50, and a size for the OpenMP loop */
+	for (int k = 0; k < 2; k++) {
+		const int N = k ? 4 : 2, C = k ? 16 : 3, HW = k ? 1000 : 50;
+		const size_t m = (size_t)N * C * HW;
+		float *a = rnd(m, -1, 1), *b = rnd(m, -1, 1), *a2 = copyf(a, m);
+		float *sc = rnd(C, 0.2f, 2), *sh = rnd(C, -1, 1), *al = rnd(C, -0.5f, 1.5f);
+		float *ya = rnd(m, 0, 0), *yb = rnd(m, 0, 0), *yc = rnd(m, 0, 0);
+		residual_forward(a2, a2, b, m);
+		channel_affine_prelu(yb, a2, sc, sh, al, N, C, HW);
+		channel_affine_prelu(yc, a2, sc, sh, NULL, N, C, HW);
+		float *a3 = copyf(a, m);
+		residual_affine_forward(a, a, b, ya, sc, sh, al, N, C, HW);
+		int same = !memcmp(a, a2, m * sizeof *a) && !memcmp(ya, yb, m * sizeof *ya);
+		residual_affine_forward(a3, a3, b, ya, sc, sh, NULL, N, C, HW);
+		same &= !memcmp(a3, a2, m * sizeof *a) && !memcmp(ya, yc, m * sizeof *ya);
+		ok(same, "residual + eval batch norm (+ PReLU) in one pass: the two passes' bytes "
+		   "(%d x %d x %d)", N, C, HW);
+		free(a), free(b), free(a2), free(a3), free(sc), free(sh), free(al);
+		free(ya), free(yb), free(yc);
+	}
 }
 
 static void test_dropout(void)

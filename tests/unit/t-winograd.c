@@ -134,6 +134,34 @@ static void check_m(int m, int n, int c, int oc, int h, int w, int with_bias)
 	}
 #endif
 
+	/* the PReLU fused into the output transform: the bytes of the
+	 * separate pass; the weights transformed once for inference
+	 * (wino_weights(), whose tile may be larger: its bound), within the
+	 * bound of the reference, and the forward's bytes when its tile is
+	 * the forward's */
+	{
+		float *al = rnd(oc, -0.5, 1.5), *ya = rnd(no, -9, 9), *yp = copyf(y, no);
+		float *yu = rnd(no, -9, 9), *U = rnd(wino_weights_size(&d), -9, 9);
+		channel_affine_prelu(yp, yp, NULL, NULL, al, n, oc, h * w);
+		conv2d_forward_act(ya, work, x, wt, b, al, &d);
+		ok(!memcmp(ya, yp, no * sizeof *ya), "%s: the fused PReLU gives the pass's bytes",
+		   what);
+		const int mi = wino_weights(U, wt, &d);
+		ok(mi == (m ? m : h >= 28 && w >= 28 ? 4 : 2),
+		   "%s: inference takes F(%d) (F(4x4) from 28x28 up)", what, mi);
+		wino_forward_pre(yu, work, x, U, mi, b, NULL, &d);
+		is_close(mi, yu, yr, no, "%s: inference forward F(%d) matches the reference",
+			 what, mi);
+		if (mi == mf)
+			ok(!memcmp(yu, y, no * sizeof *y), "%s: transformed once, the same bytes",
+			   what);
+		channel_affine_prelu(yu, yu, NULL, NULL, al, n, oc, h * w);
+		wino_forward_pre(ya, work, x, U, mi, b, al, &d);
+		ok(!memcmp(ya, yu, no * sizeof *ya), "%s: inference with the PReLU fused, bytes",
+		   what);
+		free(al), free(ya), free(yp), free(yu), free(U);
+	}
+
 	/* the forced im2col path agrees within the bound */
 	conv2d_set_winograd(0);
 	ok(!conv2d_uses_winograd(&d), "%s: conv2d_set_winograd(0) leaves the path", what);
@@ -168,6 +196,7 @@ int main(void)
 	check(1, 64, 64, 13, 11, 0);
 	check(2, 16, 16, 56, 56, 1);	/* several chunks of tile rows */
 	check(1, 64, 64, 56, 56, 0);
+	check(1, 32, 16, 29, 30, 1);	/* inference takes F(4x4) */
 	check(1, 128, 128, 14, 14, 1);	/* IR-18 widths */
 	check(3, 256, 256, 7, 7, 0);
 	/* each tile size forced: partial tiles at every w % 4, h % 4 */
