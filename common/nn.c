@@ -1,17 +1,23 @@
 /*
  * nn.c: layers, forward and backward.  See nn.h for the contracts.
  *
- * Threads: OpenBLAS owns the cores for a whole convolution or linear layer:
- * their own loops (im2col, col2im, the copies between a group's matrix and
- * its NCHW planes, bias) run on the calling thread between the sgemm calls.  OpenMP threads there would fight OpenBLAS's: libgomp's
- * idle workers busy-wait (about 3 ms by default, without yielding) after
- * each parallel region, so the sgemm that follows an OpenMP im2col shares
- * its cores with a spinning thread; measured on 2 cores, conv forward went
- * from about 20-35 ms to 45-140 ms (bench/gemm.c's layer-1 shape).  The
- * layers without sgemm (batch norm, PReLU, ReLU, max-pool) use OpenMP loops
- * that each write disjoint outputs (one channel or one plane per
- * iteration).  The `if` clause keeps small loops serial, where waking
- * threads costs more than the work.
+ * Threads.  Convolutions: a team of OpenMP threads runs the im2col tiles
+ * itself, one region per call, each thread its own im2col, sgemm
+ * (OpenBLAS held to one thread) and col2im ("The threads", above
+ * conv2d_forward()), as Winograd does.  The first version left OpenBLAS
+ * the cores for a whole convolution and ran im2col, col2im and the group
+ * copies on the calling thread between its threaded sgemms: an OpenMP
+ * loop in im2col beside them lost (libgomp's idle workers busy-wait,
+ * about 3 ms by default, after each region, so the next sgemm shared its
+ * cores with a spinning thread: conv forward 20-35 ms -> 45-140 ms on 2
+ * cores, bench/gemm.c's layer-1 shape), and with passive waiting gained
+ * nothing, while the serial copies kept one core idle: a training step
+ * kept 1.76 of 2 cores busy.  The linear layers' own loops (bias) still
+ * run on the calling thread between threaded sgemms.  The layers without
+ * sgemm (batch norm, PReLU, ReLU, max-pool) use OpenMP loops that each
+ * write disjoint outputs (one channel or one plane per iteration).  The
+ * `if` clause keeps small loops serial, where waking threads costs more
+ * than the work.
  *
  * Backward passes accumulate into dinp; their *_set twins (nn.h) write a
  * dinp that no earlier backward wrote, so that the model need not clear
@@ -29,6 +35,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define PRAGMA(x) _Pragma(#x)
 #ifdef _OPENMP
@@ -143,8 +152,9 @@ static int conv2d_pointwise(const struct conv2d_dims *d)
  * output rows make matrices that stay in the cache between im2col and
  * sgemm (and between sgemm and col2im).  The tiling depends on the
  * layer's shape only, never on d->n, so conv2d_workspace() is the same for
- * every batch size (a network plans it once).  CONV_WORK_MAX bounds a
- * group's workspace (floats): the group shrinks before it outgrows it.
+ * every batch size (a network plans it once).  CONV_WORK_MAX bounds the
+ * groups' workspace (floats), CONV2D_TEAM_MAX slots of one group each: the
+ * group shrinks before they outgrow it.
  * CONV_BAND_MAX bounds a band's im2col matrix (floats; 4 MiB, an eighth of
  * this machine's L3 cache): an image whose matrix fits it (the stem, c*k*k
  * = 27) takes one sgemm.
@@ -173,8 +183,8 @@ static void conv2d_tiles(int *g, int *band, const struct conv2d_dims *d)
 			*band = (int)(((size_t)oh + nb - 1) / nb);
 	} else if (ohw < CONV_COLS / 2) {
 		size_t n = (CONV_COLS + ohw - 1) / ohw;
-		if (n * per > CONV_WORK_MAX)
-			n = CONV_WORK_MAX / per;
+		if (n * per * CONV2D_TEAM_MAX > CONV_WORK_MAX)
+			n = CONV_WORK_MAX / (per * CONV2D_TEAM_MAX);
 		*g = n < 2 ? 1 : (int)n;
 	}
 }
@@ -206,17 +216,23 @@ int conv2d_uses_winograd(const struct conv2d_dims *d)
 	return wino_on && wino_applies(d);
 }
 
-size_t conv2d_workspace(const struct conv2d_dims *d)
+/* Floats of one thread's part of the workspace (its slot): a tile's
+ * matrices. */
+static size_t conv2d_slot(const struct conv2d_dims *d)
 {
 	const size_t ow = (size_t)conv2d_out_w(d), ckk = (size_t)d->c * d->k * d->k;
-	size_t ws;
 	int g, band;
 
 	conv2d_tiles(&g, &band, d);
 	if (g > 1)	/* the group's im2col matrix, then its [oc, g*oh*ow] output */
-		ws = (ckk + d->oc) * g * band * ow;
-	else
-		ws = conv2d_pointwise(d) ? 0 : ckk * band * ow;
+		return (ckk + d->oc) * g * band * ow;
+	return conv2d_pointwise(d) ? 0 : ckk * band * ow;
+}
+
+size_t conv2d_workspace(const struct conv2d_dims *d)
+{
+	size_t ws = CONV2D_TEAM_MAX * conv2d_slot(d);
+
 	if (wino_applies(d) && wino_workspace(d) > ws)
 		ws = wino_workspace(d);
 	return ws;
@@ -290,19 +306,19 @@ static void im2col_row(float *dst, const float *x, int r, const struct conv2d_di
 }
 
 /*
- * The im2col matrix col [c*k*k, ld] of a tile: output rows [oy0, oy1) of
- * gn images x [gn, c, h, w], image t in columns [t*cols, (t+1)*cols) of
- * every row, cols = (oy1 - oy0)*ow.
+ * Rows [r0, r1) of the im2col matrix [c*k*k, ld] of a tile, row r at col +
+ * (r - r0)*ld: output rows [oy0, oy1) of gn images x [gn, c, h, w], image t
+ * in columns [t*cols, (t+1)*cols) of every row, cols = (oy1 - oy0)*ow.
  */
 static void im2col(float *col, size_t ld, const float *x, int gn, const struct conv2d_dims *d,
-		   int ow, int oy0, int oy1)
+		   int ow, int oy0, int oy1, int r0, int r1)
 {
-	const int rows = d->c * d->k * d->k;
 	const size_t cols = (size_t)(oy1 - oy0) * ow, in_sz = (size_t)d->c * d->h * d->w;
 
-	for (int r = 0; r < rows; r++)
+	for (int r = r0; r < r1; r++)
 		for (int t = 0; t < gn; t++)
-			im2col_row(col + r * ld + t * cols, x + t * in_sz, r, d, ow, oy0, oy1);
+			im2col_row(col + (r - r0) * ld + t * cols, x + t * in_sz, r, d, ow, oy0,
+				   oy1);
 }
 
 /* dst[0..n) += src[0..n), in blocks of eight that the compiler vectorises
@@ -412,25 +428,137 @@ static void prelu_rows(float *c, size_t ld, int oc, size_t cols, const float *al
 		affine_plane(c + o * ld, c + o * ld, 1.0f, 0.0f, alpha[o], (int)cols);
 }
 
-/* The inverse: m [oc, gn*ohw] from gn planes y [gn, oc, ohw]. */
-static void group_gather(float *m, const float *y, int gn, int oc, size_t ohw)
+/* The inverse, its rows [o0, o1): m [oc, gn*ohw] from gn planes y [gn,
+ * oc, ohw]. */
+static void group_gather(float *m, const float *y, int gn, int oc, size_t ohw, int o0, int o1)
 {
 	const size_t ld = (size_t)gn * ohw;
 
-	for (int o = 0; o < oc; o++)
+	for (int o = o0; o < o1; o++)
 		for (int t = 0; t < gn; t++)
 			memcpy(m + o * ld + t * ohw, y + ((size_t)t * oc + o) * ohw,
 			       ohw * sizeof *m);
 }
 
 /*
- * Both passes walk the same tiles: images [n0, n0 + gn), output rows
- * [oy0, oy1) of each; the tile's matrices have cols = gn*(oy1 - oy0)*ow
- * columns.  A single image's output rows are a column range of its [oc,
- * oh*ow] plane (leading dimension oh*ow), so the sgemm reads and writes
- * them in place; a group's are gathered into (scattered from) the
- * workspace after the im2col matrix.
+ * The threads.  A team of the OpenMP threads, CONV2D_TEAM_MAX at most (the
+ * workspace holds a slot for each), runs the tiles itself, in one OpenMP
+ * region per call, with OpenBLAS held to one thread (blas_hold_single()),
+ * as winograd.c does: each thread im2cols its tile into its own slot and
+ * runs its own sgemm, so no core waits while another copies.  Every sgemm
+ * is the same call on the same operands whatever the thread count, run by
+ * one thread (OpenBLAS's threads may split a call's sums differently:
+ * dweight of a 4-channel layer differed between 1 and 2 of them), and
+ * every other sum is made on one thread in a fixed order, so the results
+ * are the same bytes for any thread count:
+ *   forward   a tile writes its own outputs: tiles are shared out whole;
+ *   dinp      col2im adds into its images' planes: a group of images, all
+ *             its bands in order, is shared out whole;
+ *   dweight   every tile adds into all of dweight, in the tiles' order:
+ *             the team walks the tiles together and splits each tile's
+ *             sgemm by the im2col matrix's rows (dweight's columns) into
+ *             CONV2D_TEAM_MAX fixed parts (a small sgemm stays whole,
+ *             DW_SPLIT_MIN), each thread building the rows of its parts;
+ *             a group's dy is gathered by all, between two barriers.
+ * The forward and dinp groups are the batch cut into ceil(n / g) groups,
+ * rounded up to a multiple of CONV2D_TEAM_MAX, of equal size (give or take
+ * one image): 64 images of 21 per group make 4 groups of 16, not 21, 21,
+ * 21 and 1.  dweight keeps the groups of g images (they set the order of
+ * its sums); the forward and dinp depend on the grouping only through the
+ * width of the sgemm, which leaves each output's sum as it is.
+ * Measured on the 2-core AVX-512 Xeon of issue 19 (IR-18's nine im2col
+ * layers at batch 64, forward and backward, the team on and off
+ * interleaved in one process, medians of 5, load 5-7 from other work):
+ * 1.01x to 1.16x over the nine in four runs, the stem's backward
+ * (dweight: im2col of 27 rows, a thin sgemm) 1.3x or more in each, CPU
+ * time never more.  With
+ * OpenBLAS's threads (main before it), dweight of the 28x28 and 14x14
+ * layers also differed between -j 1 and -j 2.
  */
+#ifdef _OPENMP
+#define TEAM(team) PRAGMA(omp parallel num_threads(team) if ((team) > 1))
+#define TEAM_FOR PRAGMA(omp for schedule(dynamic))
+#define BARRIER PRAGMA(omp barrier)
+#else
+#define TEAM(team) (void)(team);
+#define TEAM_FOR
+#define BARRIER
+#endif
+
+static int conv_team(void)
+{
+#ifdef _OPENMP
+	const int t = omp_get_max_threads();
+	return t < CONV2D_TEAM_MAX ? t : CONV2D_TEAM_MAX;
+#else
+	return 1;
+#endif
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+	return omp_get_thread_num();
+#else
+	return 0;
+#endif
+}
+
+/* The threads the region got: fewer than asked inside another region. */
+static int team_size(void)
+{
+#ifdef _OPENMP
+	return omp_get_num_threads();
+#else
+	return 1;
+#endif
+}
+
+/* Groups that the forward and dinp share out (see above): g images or
+ * fewer each; group u is images [u*n/ng, (u+1)*n/ng). */
+static int team_groups(int n, int g)
+{
+	int ng = (n + g - 1) / g;
+	if (g > 1)
+		ng = (ng + CONV2D_TEAM_MAX - 1) / CONV2D_TEAM_MAX * CONV2D_TEAM_MAX;
+	return ng < n ? ng : n;
+}
+
+/*
+ * A tile: images [n0, n0 + gn), output rows [oy0, oy1) of each; the
+ * tile's matrices have cols = gn*(oy1 - oy0)*ow columns.  A single image's
+ * output rows are a column range of its [oc, oh*ow] plane (leading
+ * dimension oh*ow), so the sgemm reads and writes them in place; a
+ * group's are gathered into (scattered from) the slot after the im2col
+ * matrix.
+ */
+static void forward_tile(float *out, float *work, const float *inp, const float *weight,
+			 const float *bias, const float *alpha, const struct conv2d_dims *d,
+			 int n0, int gn, int oy0, int oy1)
+{
+	const int ow = conv2d_out_w(d), ckk = d->c * d->k * d->k;
+	const size_t ohw = (size_t)conv2d_out_h(d) * ow, in_sz = (size_t)d->c * d->h * d->w;
+	const size_t cols = (size_t)gn * (oy1 - oy0) * ow;
+	const float *x = inp + n0 * in_sz, *col = x;
+	float *y = out + n0 * d->oc * ohw, *c = y + (size_t)oy0 * ow;
+	size_t ldcol = ohw, ldc = ohw;
+
+	if (!(conv2d_pointwise(d) && gn == 1)) {
+		im2col(work, cols, x, gn, d, ow, oy0, oy1, 0, ckk);
+		col = work, ldcol = cols;
+	}
+	if (gn > 1)
+		c = work + (size_t)ckk * cols, ldc = cols;
+	/* c [oc, cols] = weight [oc, ckk] . col [ckk, cols]
+	 * (+ bias: here, or as a group's planes are copied out) */
+	sgemm_bias(0, 0, d->oc, (int)cols, ckk, weight, ckk, col, (int)ldcol,
+		   gn > 1 ? NULL : bias, c, (int)ldc);
+	if (gn > 1)
+		group_scatter(y, c, bias, alpha, gn, d->oc, ohw);
+	else if (alpha)
+		prelu_rows(c, ldc, d->oc, cols, alpha);
+}
+
 void conv2d_forward(float *out, float *work, const float *inp, const float *weight,
 		    const float *bias, const struct conv2d_dims *d)
 {
@@ -440,10 +568,8 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 void conv2d_forward_act(float *out, float *work, const float *inp, const float *weight,
 			const float *bias, const float *alpha, const struct conv2d_dims *d)
 {
-	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
-	const int ckk = d->c * d->k * d->k, pw = conv2d_pointwise(d);
-	const size_t ohw = (size_t)oh * ow, in_sz = (size_t)d->c * d->h * d->w;
-	const size_t out_sz = (size_t)d->oc * ohw;
+	const int oh = conv2d_out_h(d);
+	const size_t slot = conv2d_slot(d);
 	int g, band;
 
 	if (conv2d_uses_winograd(d)) {
@@ -451,30 +577,121 @@ void conv2d_forward_act(float *out, float *work, const float *inp, const float *
 		return;
 	}
 	conv2d_tiles(&g, &band, d);
+	const int nb = oh > 0 ? (oh + band - 1) / band : 0, ng = team_groups(d->n, g);
+	const long tiles = (long)ng * nb;
+	const int team = conv_team(), held = blas_hold_single();
+	TEAM(team)
+	{
+		float *w = work + slot * thread_id();
+		TEAM_FOR
+		for (long u = 0; u < tiles; u++) {
+			const int n0 = (int)(u / nb * d->n / ng), n1 = (int)((u / nb + 1) * d->n / ng);
+			const int oy0 = (int)(u % nb) * band, oy1 = oy0 + band < oh ? oy0 + band : oh;
+			forward_tile(out, w, inp, weight, bias, alpha, d, n0, n1 - n0, oy0, oy1);
+		}
+	}
+	blas_release_single(held);
+}
+
+/* Multiply-adds of half a tile's dweight sgemm below which a layer's
+ * stay whole (for all its tiles, judged by the narrowest): OpenBLAS 0.3.21
+ * (SkylakeX) takes its small-matrix kernel for products under about 1e6
+ * of them, which sums in another order, so the halves of a small layer's
+ * sgemm rounded differently from the whole (the two-rank MPI training
+ * test of a net 8 and 16 channels wide drifted past its 1e-5 from the
+ * one-process run). */
+#define DW_SPLIT_MIN 1e6
+
+/*
+ * dweight [oc, ckk] += dy [oc, cols] . col^T over every tile, in order;
+ * run by each of the team's `team` threads, t its number (see "The
+ * threads").  Part p of the im2col matrix, its rows [r0, r1), lives at a
+ * fixed place, work + r0*cmax, whatever a tile's width, so a thread
+ * building its rows of the next tile never overwrites another's that are
+ * still being read; the group's dy comes after the whole matrix.
+ */
+static void dweight_pass(float *dweight, float *work, const float *dout, const float *inp,
+			 const struct conv2d_dims *d, int g, int band, int t, int team)
+{
+	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
+	const int ckk = d->c * d->k * d->k, pw = conv2d_pointwise(d);
+	const size_t ohw = (size_t)oh * ow, in_sz = (size_t)d->c * d->h * d->w;
+	const size_t cmax = (size_t)g * band * ow;
+	/* the narrowest tile: the last group's, the last band's */
+	const int gmin = d->n % g ? d->n % g : g, bmin = band && oh % band ? oh % band : band;
+	const double half = (double)d->oc * (ckk / CONV2D_TEAM_MAX) * gmin * bmin * ow;
+	const int parts = half > DW_SPLIT_MIN ? CONV2D_TEAM_MAX : 1;
+
 	for (int n0 = 0; n0 < d->n; n0 += g) {
 		const int gn = d->n - n0 < g ? d->n - n0 : g;
 		const float *x = inp + n0 * in_sz;
-		float *y = out + n0 * out_sz;
 		for (int oy0 = 0; oy0 < oh; oy0 += band) {
 			const int oy1 = oy0 + band < oh ? oy0 + band : oh;
 			const size_t cols = (size_t)gn * (oy1 - oy0) * ow;
-			const float *col = x;
-			size_t ldcol = ohw, ldc = ohw;
-			float *c = y + (size_t)oy0 * ow;
-			if (!(pw && gn == 1)) {
-				im2col(work, cols, x, gn, d, ow, oy0, oy1);
-				col = work, ldcol = cols;
+			const float *dy = dout + n0 * d->oc * ohw + (size_t)oy0 * ow;
+			size_t lddy = ohw;
+			if (gn > 1) {	/* dy [oc, cols]: the group's planes side by side */
+				float *m = work + (size_t)ckk * cmax;
+				group_gather(m, dy, gn, d->oc, ohw, t * d->oc / team,
+					     (t + 1) * d->oc / team);
+				BARRIER
+				dy = m, lddy = cols;
 			}
-			if (gn > 1)
-				c = work + (size_t)ckk * cols, ldc = cols;
-			/* c [oc, cols] = weight [oc, ckk] . col [ckk, cols]
-			 * (+ bias: here, or as a group's planes are copied out) */
-			sgemm_bias(0, 0, d->oc, (int)cols, ckk, weight, ckk, col, (int)ldcol,
-				   gn > 1 ? NULL : bias, c, (int)ldc);
-			if (gn > 1)
-				group_scatter(y, c, bias, alpha, gn, d->oc, ohw);
-			else if (alpha)
-				prelu_rows(c, ldc, d->oc, cols, alpha);
+			for (int p = t; p < parts; p += team) {
+				const int r0 = p * ckk / parts, r1 = (p + 1) * ckk / parts;
+				const float *col = x + (size_t)r0 * ohw;
+				size_t ldcol = ohw;
+				if (r0 == r1)
+					continue;
+				if (!(pw && gn == 1)) {
+					im2col(work + r0 * cmax, cols, x, gn, d, ow, oy0, oy1, r0, r1);
+					col = work + r0 * cmax, ldcol = cols;
+				}
+				/* y = weight . col  =>  dweight += dy . col^T */
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->oc, r1 - r0,
+					    (int)cols, 1.0f, dy, (int)lddy, col, (int)ldcol, 1.0f,
+					    dweight + r0, ckk);
+			}
+			if (gn > 1) {
+				BARRIER	/* all done with m */
+			}
+		}
+	}
+}
+
+/* dinp += (SET 0) or dinp = (SET 1) the input gradient of images [n0, n0 +
+ * gn), every band in order: y = weight . col  =>  dcol [ckk, cols] =
+ * weight^T . dy, then col2im; for one image of a 1x1 stride-1 convolution,
+ * col is the input itself (set: the whole image, sgemm_overwrite).  The
+ * one place where a convolution writes dinp. */
+static void dinp_group(float *dinp, int set, float *work, const float *dout, const float *weight,
+		       const struct conv2d_dims *d, int n0, int gn, int band)
+{
+	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
+	const int ckk = d->c * d->k * d->k;
+	const size_t ohw = (size_t)oh * ow, in_sz = (size_t)d->c * d->h * d->w;
+	float *dx = dinp + n0 * in_sz;
+
+	for (int oy0 = 0; oy0 < oh; oy0 += band) {
+		const int oy1 = oy0 + band < oh ? oy0 + band : oh;
+		const size_t cols = (size_t)gn * (oy1 - oy0) * ow;
+		const float *dy = dout + n0 * d->oc * ohw + (size_t)oy0 * ow;
+		size_t lddy = ohw;
+		if (gn > 1) {
+			float *m = work + (size_t)ckk * cols;
+			group_gather(m, dy, gn, d->oc, ohw, 0, d->oc);
+			dy = m, lddy = cols;
+		}
+		if (conv2d_pointwise(d) && gn == 1 && set) {
+			sgemm_overwrite(1, 0, ckk, (int)cols, d->oc, weight, ckk, dy, (int)lddy,
+					dx, (int)ohw);
+		} else if (conv2d_pointwise(d) && gn == 1) {
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)cols, d->oc,
+				    1.0f, weight, ckk, dy, (int)lddy, 1.0f, dx, (int)ohw);
+		} else {
+			sgemm_overwrite(1, 0, ckk, (int)cols, d->oc, weight, ckk, dy, (int)lddy,
+					work, (int)cols);
+			col2im_add(dx, work, cols, gn, d, ow, oy0, oy1, set);
 		}
 	}
 }
@@ -484,10 +701,8 @@ static void conv_backward(float *dinp, int set, float *dweight, float *dbias, fl
 			  const float *dout, const float *inp, const float *weight,
 			  const struct conv2d_dims *d)
 {
-	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
-	const int ckk = d->c * d->k * d->k, pw = conv2d_pointwise(d);
-	const size_t ohw = (size_t)oh * ow, in_sz = (size_t)d->c * d->h * d->w;
-	const size_t out_sz = (size_t)d->oc * ohw;
+	const size_t ohw = (size_t)conv2d_out_h(d) * conv2d_out_w(d), out_sz = d->oc * ohw;
+	const size_t slot = conv2d_slot(d);
 	int g, band;
 
 	if (dbias) {
@@ -507,50 +722,27 @@ static void conv_backward(float *dinp, int set, float *dweight, float *dbias, fl
 		return;
 	}
 	conv2d_tiles(&g, &band, d);
-	for (int n0 = 0; n0 < d->n; n0 += g) {
-		const int gn = d->n - n0 < g ? d->n - n0 : g;
-		const float *x = inp + n0 * in_sz;
-		for (int oy0 = 0; oy0 < oh; oy0 += band) {
-			const int oy1 = oy0 + band < oh ? oy0 + band : oh;
-			const size_t cols = (size_t)gn * (oy1 - oy0) * ow;
-			const float *dy = dout + n0 * out_sz + (size_t)oy0 * ow;
-			size_t lddy = ohw;
-			if (gn > 1) {	/* dy [oc, cols]: the group's planes side by side */
-				float *m = work + (size_t)ckk * cols;
-				group_gather(m, dy, gn, d->oc, ohw);
-				dy = m, lddy = cols;
-			}
-			if (dweight) {
-				/* y = weight . col  =>  dweight [oc, ckk] += dy [oc, cols] . col^T */
-				const float *col = x;
-				size_t ldcol = ohw;
-				if (!(pw && gn == 1)) {
-					im2col(work, cols, x, gn, d, ow, oy0, oy1);
-					col = work, ldcol = cols;
-				}
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->oc, ckk,
-					    (int)cols, 1.0f, dy, (int)lddy, col, (int)ldcol, 1.0f,
-					    dweight, ckk);
-			}
-			if (!dinp)
-				continue;
-			/* y = weight . col  =>  dcol [ckk, cols] = weight^T . dy, then
-			 * col2im; for one image of a 1x1 stride-1 convolution, col is
-			 * the input itself (set: the whole image, sgemm_overwrite). */
-			float *dx = dinp + n0 * in_sz;
-			if (pw && gn == 1 && set) {
-				sgemm_overwrite(1, 0, ckk, (int)cols, d->oc, weight, ckk, dy,
-						(int)lddy, dx, (int)ohw);
-			} else if (pw && gn == 1) {
-				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, (int)cols,
-					    d->oc, 1.0f, weight, ckk, dy, (int)lddy, 1.0f, dx, (int)ohw);
-			} else {
-				sgemm_overwrite(1, 0, ckk, (int)cols, d->oc, weight, ckk, dy,
-						(int)lddy, work, (int)cols);
-				col2im_add(dx, work, cols, gn, d, ow, oy0, oy1, set);
+	const int ng = team_groups(d->n, g);
+	const int team = conv_team(), held = blas_hold_single();
+	TEAM(team)
+	{
+		const int t = thread_id();
+		if (dweight)
+			dweight_pass(dweight, work, dout, inp, d, g, band, t, team_size());
+		if (dweight && dinp) {
+			BARRIER	/* the slots reuse dweight's matrices */
+		}
+		if (dinp) {
+			float *w = work + slot * t;
+			TEAM_FOR
+			for (int u = 0; u < ng; u++) {
+				const int n0 = (int)((long)u * d->n / ng);
+				const int n1 = (int)((long)(u + 1) * d->n / ng);
+				dinp_group(dinp, set, w, dout, weight, d, n0, n1 - n0, band);
 			}
 		}
 	}
+	blas_release_single(held);
 }
 
 void conv2d_backward(float *dinp, float *dweight, float *dbias, float *work,

@@ -31,18 +31,20 @@
  *     takes the conv output pointer directly and dinp of the linear layer
  *     is the conv layer's dout.  There is no flatten function.
  *
- * Threads: one owner per layer.  In convolution and linear
- * layers OpenBLAS owns the cores: their own loops (im2col, col2im, bias)
- * run on the calling thread between sgemm calls (OpenMP threads there
- * would busy-wait beside OpenBLAS's and halve the sgemm's speed; see
- * nn.c).  Batch norm, PReLU, ReLU and max-pool call no sgemm and use
- * OpenMP "parallel for" over disjoint outputs (one channel or plane per
- * iteration).  blas_set_threads() (common/blas.h) sets both pools to the
- * tool's -j.  Without OpenMP (make OPENMP=0) the same code runs serially.
- * Reductions run in a fixed order that does not depend on the thread count
- * (batch-norm sums: one channel per thread, n then hw, in double), so the
- * outputs are the same bytes for any number of OpenMP threads.  (OpenBLAS's
- * sgemm results may depend on its own thread count.)
+ * Threads: one owner per layer.  A convolution's im2col tiles are shared
+ * among a team of OpenMP threads (CONV2D_TEAM_MAX at most), each running
+ * its own single-threaded sgemms (see nn.c); Winograd's likewise
+ * (winograd.h).  In linear layers OpenBLAS owns the cores, and the bias
+ * loop runs on the calling thread.  Batch norm, PReLU, ReLU and max-pool
+ * call no sgemm and use OpenMP "parallel for" over disjoint outputs (one
+ * channel or plane per iteration).  blas_set_threads() (common/blas.h)
+ * sets both pools to the tool's -j.  Without OpenMP (make OPENMP=0) the
+ * same code runs serially.  Reductions run in a fixed order that does not
+ * depend on the thread count (batch-norm sums: one channel per thread, n
+ * then hw, in double; a convolution's sums: each sgemm on one thread, the
+ * same calls for any count), so the outputs are the same bytes for any
+ * number of threads.  (OpenBLAS's threaded sgemm results may depend on
+ * its own thread count: the linear layers'.)
  *
  * Reference twins: each layer with a fast path (sgemm, OpenMP, clipped
  * loops) has a naive *_ref twin that computes the same thing with plain
@@ -81,16 +83,21 @@ struct conv2d_dims {
 	int oc, k, stride, pad;	/* output channels, kernel, stride >= 1, pad >= 0 */
 };
 
+/* Threads, at most, that share a convolution's im2col tiles (nn.c, "The
+ * threads"): the workspace holds a slot for each. */
+#define CONV2D_TEAM_MAX 2
+
 int conv2d_out_h(const struct conv2d_dims *d);
 int conv2d_out_w(const struct conv2d_dims *d);
 /* Floats of workspace that conv2d_forward() and conv2d_backward() need.
- * It does not depend on d->n: a network sizes it once, for any batch.  It
- * is (c*k*k + oc) * g*oh*ow for a group of g images (at most 12 Mi floats,
- * 48 MiB; 5.0 Mi for IR-18's 7x7 layers), c*k*k times a band of 1024 or
- * more output pixels (up to 1 Mi floats of im2col matrix) for one image,
- * and 0 for a 1x1 stride-1 pad-0 convolution whose images are not grouped
- * (oh*ow >= 512); for a shape that Winograd suits, the larger of that and
- * wino_workspace() (at most 12 Mi floats too). */
+ * It does not depend on d->n (nor on the thread count): a network sizes it
+ * once, for any batch.  It is CONV2D_TEAM_MAX slots, one a thread, each
+ * (c*k*k + oc) * g*oh*ow for a group of g images (all slots together at
+ * most 12 Mi floats, 48 MiB; 10.0 Mi for IR-18's 7x7 layers), c*k*k times
+ * a band of 1024 or more output pixels (up to 1 Mi floats of im2col
+ * matrix) for one image, and 0 for a 1x1 stride-1 pad-0 convolution whose
+ * images are not grouped (oh*ow >= 512); for a shape that Winograd suits,
+ * the larger of that and wino_workspace() (at most 12 Mi floats too). */
 size_t conv2d_workspace(const struct conv2d_dims *d);
 /* Images per sgemm (>= 1; like the workspace, independent of d->n): the
  * last group of a batch may be smaller.  For tests and benchmarks. */

@@ -7,6 +7,7 @@
  * that do not depend on the OpenMP thread count.
  */
 #include "tap.h"
+#include "blas.h"
 #include "floats.h"
 #include "nn.h"
 #include "rng.h"
@@ -244,9 +245,10 @@ static void test_conv_tiles(void)
 	for (size_t i = 0; i < sizeof banded / sizeof banded[0]; i++) {
 		const struct conv2d_dims *d = &banded[i];
 		size_t whole = (size_t)d->c * d->k * d->k * conv2d_out_h(d) * conv2d_out_w(d);
-		ok(conv2d_group_size(d) == 1 && conv2d_workspace(d) * 3 / 2 <= whole,
-		   "conv tiles: %dx%d c%d k%d s%d in bands (%zu of %zu floats)", d->h, d->w, d->c,
-		   d->k, d->stride, conv2d_workspace(d), whole);
+		const size_t slot = conv2d_workspace(d) / CONV2D_TEAM_MAX;
+		ok(conv2d_group_size(d) == 1 && slot * 3 / 2 <= whole,
+		   "conv tiles: %dx%d c%d k%d s%d in bands (%zu of %zu floats a thread)", d->h,
+		   d->w, d->c, d->k, d->stride, slot, whole);
 		test_conv_vs_ref(d, (int)i % 2);
 	}
 	for (size_t i = 0; i < sizeof ir18 / sizeof ir18[0]; i++) {
@@ -788,6 +790,69 @@ static void test_threads(void)
 	free(x), free(g), free(b), free(dy), free(pdy), free(am);
 }
 
+/* The thread's number in the enclosing parallel region (0 outside one). */
+static int in_team(void)
+{
+#ifdef _OPENMP
+	return omp_get_thread_num();
+#else
+	return 0;
+#endif
+}
+
+/*
+ * Convolutions on the im2col path give the same bytes for 1, 2 and 3
+ * threads (a team of 2 at most, each thread its own tiles and sgemms) and
+ * called from one thread of a parallel region (a team of 1 where 2 were
+ * asked):
+ * groups shared out over an uneven batch, small (dweight whole) and not,
+ * bands (where OpenBLAS's own threads changed dweight's bytes), a 1x1
+ * convolution without workspace.
+ */
+static void test_conv_threads(void)
+{
+	static const struct conv2d_dims shapes[] = {
+		{ 45, 4, 14, 14, 6, 3, 2, 1 },	/* 7x7: groups of 21, shared as 4 */
+		{ 45, 64, 14, 14, 32, 3, 2, 1 },	/* the same, dweight split in two */
+		{ 25, 9, 20, 20, 8, 1, 2, 0 },	/* 1x1 stride 2 in groups */
+		{ 3, 64, 47, 49, 4, 3, 1, 1 },	/* two bands an image */
+		{ 3, 8, 40, 40, 6, 1, 1, 0 },	/* 1x1 stride 1: the input is the matrix */
+	};
+	const int threads[4] = { 1, 2, 3, 2 };
+
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		const struct conv2d_dims *d = &shapes[i];
+		const size_t ni = conv_in(d), no = conv_out(d), nw = conv_wt(d);
+		float *x = rnd(ni, -1, 1), *w = rnd(nw, -1, 1), *dy = rnd(no, -1, 1);
+		float *dx0 = rnd(ni, -1, 1), *dw0 = rnd(nw, -1, 1);
+		float *work = rnd(conv2d_workspace(d), 0, 0), *y[4], *dx[4], *dw[4];
+		int same = 1;
+		for (int t = 0; t < 4; t++) {
+			blas_set_threads(threads[t]);
+			y[t] = rnd(no, 0, 0), dx[t] = copyf(dx0, ni), dw[t] = copyf(dw0, nw);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(2) if (t == 3)
+#endif
+			if (!in_team()) {
+				conv2d_forward(y[t], work, x, w, NULL, d);
+				conv2d_backward(dx[t], dw[t], NULL, work, dy, x, w, d);
+			}
+			if (t)
+				same &= !memcmp(y[0], y[t], no * sizeof(float)) &&
+					!memcmp(dx[0], dx[t], ni * sizeof(float)) &&
+					!memcmp(dw[0], dw[t], nw * sizeof(float));
+		}
+		ok(same && !conv2d_uses_winograd(d),
+		   "conv n%d c%d %dx%d oc%d k%d s%d: the same bytes for 1, 2, 3 threads and nested",
+		   d->n,
+		   d->c, d->h, d->w, d->oc, d->k, d->stride);
+		for (int t = 0; t < 4; t++)
+			free(y[t]), free(dx[t]), free(dw[t]);
+		free(x), free(w), free(dy), free(dx0), free(dw0), free(work);
+	}
+	blas_set_threads(1);
+}
+
 int main(void)
 {
 	rng_seed(&R, 2024);
@@ -799,5 +864,6 @@ int main(void)
 	test_maxpool();
 	test_linear();
 	test_threads();
+	test_conv_threads();
 	return done_testing();
 }
