@@ -450,7 +450,9 @@ static void group_gather(float *m, const float *y, int gn, int oc, size_t ohw, i
  * one thread (OpenBLAS's threads may split a call's sums differently:
  * dweight of a 4-channel layer differed between 1 and 2 of them), and
  * every other sum is made on one thread in a fixed order, so the results
- * are the same bytes for any thread count:
+ * are the same bytes for 1 and 2 threads (with more, conv_team() leaves
+ * the tiles to one thread and the sgemms to OpenBLAS's threads, whose
+ * split of dweight's sums may move its last bits):
  *   forward   a tile writes its own outputs: tiles are shared out whole;
  *   dinp      col2im adds into its images' planes: a group of images, all
  *             its bands in order, is shared out whole;
@@ -485,14 +487,23 @@ static void group_gather(float *m, const float *y, int gn, int oc, size_t ohw, i
 #define BARRIER
 #endif
 
-static int conv_team(void)
+/* The team for a call, and OpenBLAS held to one thread for it (*held,
+ * for blas_release_single()).  Past CONV2D_TEAM_MAX threads the calling
+ * thread runs the tiles alone and each sgemm takes all of OpenBLAS's
+ * threads, as before the team: a team of 2 would leave the other cores
+ * of a larger machine idle in these layers (a fifth of IR-18's
+ * multiply-adds). */
+static int conv_team(int *held)
 {
 #ifdef _OPENMP
 	const int t = omp_get_max_threads();
-	return t < CONV2D_TEAM_MAX ? t : CONV2D_TEAM_MAX;
-#else
-	return 1;
+	if (t <= CONV2D_TEAM_MAX) {
+		*held = blas_hold_single();
+		return t;
+	}
 #endif
+	*held = 1;
+	return 1;
 }
 
 static int thread_id(void)
@@ -579,7 +590,8 @@ void conv2d_forward_act(float *out, float *work, const float *inp, const float *
 	conv2d_tiles(&g, &band, d);
 	const int nb = oh > 0 ? (oh + band - 1) / band : 0, ng = team_groups(d->n, g);
 	const long tiles = (long)ng * nb;
-	const int team = conv_team(), held = blas_hold_single();
+	int held;
+	const int team = conv_team(&held);
 	TEAM(team)
 	{
 		float *w = work + slot * thread_id();
@@ -723,7 +735,8 @@ static void conv_backward(float *dinp, int set, float *dweight, float *dbias, fl
 	}
 	conv2d_tiles(&g, &band, d);
 	const int ng = team_groups(d->n, g);
-	const int team = conv_team(), held = blas_hold_single();
+	int held;
+	const int team = conv_team(&held);
 	TEAM(team)
 	{
 		const int t = thread_id();

@@ -32,8 +32,9 @@
  *     is the conv layer's dout.  There is no flatten function.
  *
  * Threads: one owner per layer.  A convolution's im2col tiles are shared
- * among a team of OpenMP threads (CONV2D_TEAM_MAX at most), each running
- * its own single-threaded sgemms (see nn.c); Winograd's likewise
+ * among a team of OpenMP threads (up to CONV2D_TEAM_MAX threads; with
+ * more, one thread runs the tiles and OpenBLAS's threads each sgemm),
+ * each running its own single-threaded sgemms (see nn.c); Winograd's likewise
  * (winograd.h).  In linear layers OpenBLAS owns the cores, and the bias
  * loop runs on the calling thread.  Batch norm, PReLU, ReLU and max-pool
  * call no sgemm and use OpenMP "parallel for" over disjoint outputs (one
@@ -44,7 +45,8 @@
  * then hw, in double; a convolution's sums: each sgemm on one thread, the
  * same calls for any count), so the outputs are the same bytes for any
  * number of threads.  (OpenBLAS's threaded sgemm results may depend on
- * its own thread count: the linear layers'.)
+ * its own thread count: the linear layers', and the im2col convolutions'
+ * past CONV2D_TEAM_MAX threads.)
  *
  * Reference twins: each layer with a fast path (sgemm, OpenMP, clipped
  * loops) has a naive *_ref twin that computes the same thing with plain

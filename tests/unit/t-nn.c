@@ -801,10 +801,11 @@ static int in_team(void)
 }
 
 /*
- * Convolutions on the im2col path give the same bytes for 1, 2 and 3
+ * Convolutions on the im2col path give the same bytes for 1 and 2
  * threads (a team of 2 at most, each thread its own tiles and sgemms) and
  * called from one thread of a parallel region (a team of 1 where 2 were
- * asked):
+ * asked), and with 3 (one thread runs the tiles, OpenBLAS's three each
+ * sgemm) the same outputs within 1e-5 of the largest:
  * groups shared out over an uneven batch, small (dweight whole) and not,
  * bands (where OpenBLAS's own threads changed dweight's bytes), a 1x1
  * convolution without workspace.
@@ -837,13 +838,17 @@ static void test_conv_threads(void)
 				conv2d_forward(y[t], work, x, w, NULL, d);
 				conv2d_backward(dx[t], dw[t], NULL, work, dy, x, w, d);
 			}
-			if (t)
+			if (threads[t] == 3)
+				same &= rel_err(y[t], y[0], no) < 1e-5 &&
+					rel_err(dx[t], dx[0], ni) < 1e-5 &&
+					rel_err(dw[t], dw[0], nw) < 1e-5;
+			else if (t)
 				same &= !memcmp(y[0], y[t], no * sizeof(float)) &&
 					!memcmp(dx[0], dx[t], ni * sizeof(float)) &&
 					!memcmp(dw[0], dw[t], nw * sizeof(float));
 		}
 		ok(same && !conv2d_uses_winograd(d),
-		   "conv n%d c%d %dx%d oc%d k%d s%d: the same bytes for 1, 2, 3 threads and nested",
+		   "conv n%d c%d %dx%d oc%d k%d s%d: the same bytes for 1, 2 threads and nested, 3 within 1e-5",
 		   d->n,
 		   d->c, d->h, d->w, d->oc, d->k, d->stride);
 		for (int t = 0; t < 4; t++)
