@@ -25,7 +25,7 @@
  *
  * Deep products are summed in blocks of k (depth_block()), each block's
  * sums added to c.  CPUs without AVX2 and FMA take OpenBLAS (the choice is
- * made on the first call, by __builtin_cpu_supports).
+ * made on the first call, by __builtin_cpu_supports; a clang build, too).
  */
 #include "wgemm.h"
 #include "blas.h"
@@ -33,20 +33,31 @@
 #include <cblas.h>
 #include <stddef.h>
 
+/* GCC's target pragmas: clang (the fuzzing build) ignores them and
+ * refuses the intrinsics, so there the products stay on OpenBLAS, as
+ * winograd.c's and nn.c's target_clones stay off. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WGEMM_X86 1
+#include <immintrin.h>
+#endif
+
 /* The deepest block of k summed in registers: OpenBLAS's GEMM_Q for
  * SkylakeX sgemm (see depth_block()). */
 #define KQ 448
 
 static enum wgemm_kind chosen = WGEMM_AUTO;
 
+#ifdef WGEMM_X86
 /*
  * The depth of the next block of k, `left` still to sum: OpenBLAS's split
  * (driver/level3/level3.c, GEMM_Q 448 and GEMM_UNROLL_M 16 for SkylakeX):
  * whole blocks of KQ while 2 KQ or more are left, else all that is left
  * if it is at most KQ, else about half of it.  On that core the kernels
  * therefore give the same bytes as OpenBLAS (measured: IR-18's products
- * at batch 64; a training run is bit-for-bit the same), and the sums of
- * deep products are split as in the reference's accuracy figures.
+ * at batch 64; an ir18 training run is bit-for-bit the same), and the sums
+ * of deep products are split as in the reference's accuracy figures.
+ * Small products (the demo's 16- and 32-channel layers) OpenBLAS sums
+ * with another kernel, so there the last bits differ.
  */
 static int depth_block(int left)
 {
@@ -64,9 +75,6 @@ struct op {
 	size_t ars, aps, bps, bjs, ldc;
 };
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define WGEMM_X86 1
-#include <immintrin.h>
 
 static int cpu_has(enum wgemm_kind kind)
 {
@@ -294,15 +302,15 @@ enum wgemm_kind wgemm_kind(void)
 void wgemm(int trans_a, int trans_b, int add, int m, int n, int k, const float *a, int lda,
 	   const float *b, int ldb, float *c, int ldc)
 {
+	if (m <= 0 || n <= 0)
+		return;
+#ifdef WGEMM_X86
 	const struct op o = {
 		m, n, k, add, a, b, c,
 		trans_a ? 1 : (size_t)lda, trans_a ? (size_t)lda : 1,
 		trans_b ? 1 : (size_t)ldb, trans_b ? (size_t)ldb : 1, (size_t)ldc
 	};
-	if (m <= 0 || n <= 0)
-		return;
 	const enum wgemm_kind kind = k >= 1 ? wgemm_kind() : WGEMM_BLAS;
-#ifdef WGEMM_X86
 	if (kind == WGEMM_AVX512) {
 		gemm512(&o);
 		return;
