@@ -43,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (long i = 0; i < list.n; i++) {
 			const struct lmk_entry *e = &list.e[i];
 			fzlmk_check_path(e->path);
-			if (list.format == LMK_PLAIN)
-				FZ_CHECK(e->label == -1);
+			if (list.format == LMK_PLAIN || list.format == LMK_YTF)
+				FZ_CHECK(e->label == -1);	/* no label field */
 			else if (list.format != LMK_CSV)
 				FZ_CHECK(e->label >= 0);
 			else
