@@ -27,6 +27,7 @@
  * (col2im, max-pool).
  */
 #include "blas.h"
+#include "clones.h"
 #include "nn.h"
 #include "rng.h"
 #include "winograd.h"
@@ -58,30 +59,11 @@
 #define SIMD_SUM(...)
 #endif
 
-/* Run-time dispatch: the hot elementwise and reduction loops compiled
- * three times, for AVX-512, AVX2 and the baseline x86-64 (SSE2), the
- * variant chosen once at load by the CPU (GCC's target_clones, an ifunc).
- * The double-precision sums are what gains: SSE2 holds two doubles a
- * vector, AVX-512 eight.  Floating-point contraction stays off (-std=c11),
- * so the elementwise results are the same IEEE operations on every
- * variant; an omp simd reduction's order follows the vector width. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DISPATCH
-#endif
+/* Run-time dispatch (clones.h): the hot elementwise and reduction loops
+ * for AVX-512, AVX2 and the baseline; the double-precision sums are what
+ * gains (SSE2 holds two doubles a vector, AVX-512 eight). */
 
-/* GCC 12 if-converts (and so vectorises) a select like z > 0 ? z : a z
- * only without -ftrapping-math (measured: "control flow in loop"
- * otherwise); nothing in the suite enables floating-point traps, and the
- * results are the same IEEE operations element by element. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define NO_TRAP __attribute__((optimize("no-trapping-math")))
-#else
-#define NO_TRAP
-#endif
-
-DISPATCH NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, float a,
+CLONES NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, float a,
 					  int HW);
 
 int nn_out_size(int size, int k, int stride, int pad)
@@ -91,7 +73,7 @@ int nn_out_size(int size, int k, int stride, int pad)
 
 /* Sums in double with eight independent accumulators: a fixed order that
  * depends only on n (not on threads), and no single long dependency chain. */
-DISPATCH static double sum_f(const float *x, size_t n)
+CLONES static double sum_f(const float *x, size_t n)
 {
 	double a[8] = { 0 };
 	size_t i = 0;
@@ -105,7 +87,7 @@ DISPATCH static double sum_f(const float *x, size_t n)
 
 /* *p += sum dy, *q += sum (x - mu) dy in one pass, each in the order of
  * sum_f(). */
-DISPATCH static void sum_dy_dev(double *p, double *q, const float *x, float mu, const float *dy,
+CLONES static void sum_dy_dev(double *p, double *q, const float *x, float mu, const float *dy,
 				size_t n)
 {
 	double a[8] = { 0 }, b[8] = { 0 };
@@ -787,7 +769,7 @@ NO_TRAP static inline float bn_act(float x, float mu, float scale, float shift, 
 	return z > 0 ? z : n;
 }
 
-DISPATCH NO_TRAP static void bn_act_plane(float *restrict y, const float *x, float mu,
+CLONES NO_TRAP static void bn_act_plane(float *restrict y, const float *x, float mu,
 					  float scale, float shift, float a, int HW)
 {
 	SIMD
@@ -799,7 +781,7 @@ DISPATCH NO_TRAP static void bn_act_plane(float *restrict y, const float *x, flo
  * *r += sum_{z <= 0} dy z (see batchnorm_prelu_backward()).  The loops
  * live in their own functions: GCC 12 does not if-convert (so does not
  * vectorise) them inside an OpenMP-outlined body. */
-DISPATCH NO_TRAP static void bn_act_sums(double *p, double *q, double *r, const float *x,
+CLONES NO_TRAP static void bn_act_sums(double *p, double *q, double *r, const float *x,
 					 const float *dy, float mu, float scale, float shift,
 					 float a, int HW)
 {
@@ -819,7 +801,7 @@ DISPATCH NO_TRAP static void bn_act_sums(double *p, double *q, double *r, const 
 }
 
 /* dx [HW] += scale (g - mdy - (x - mu) kx), g as in bn_act_sums(). */
-DISPATCH NO_TRAP static void bn_act_dinp(float *restrict dx, const float *x, const float *dy,
+CLONES NO_TRAP static void bn_act_dinp(float *restrict dx, const float *x, const float *dy,
 					 float mu, float scale, float shift, float a, float mdy,
 					 float kx, int HW)
 {
@@ -832,7 +814,7 @@ DISPATCH NO_TRAP static void bn_act_dinp(float *restrict dx, const float *x, con
 }
 
 /* The same, dx [HW] = rather than +=: no read of dx. */
-DISPATCH NO_TRAP static void bn_act_dinp_set(float *restrict dx, const float *x, const float *dy,
+CLONES NO_TRAP static void bn_act_dinp_set(float *restrict dx, const float *x, const float *dy,
 					     float mu, float scale, float shift, float a,
 					     float mdy, float kx, int HW)
 {
@@ -845,7 +827,7 @@ DISPATCH NO_TRAP static void bn_act_dinp_set(float *restrict dx, const float *x,
 }
 
 /* y [HW] = prelu(x s + b) with slope a. */
-DISPATCH NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, float a,
+CLONES NO_TRAP static void affine_plane(float *y, const float *x, float s, float b, float a,
 					  int HW)
 {
 	SIMD
@@ -861,7 +843,7 @@ DISPATCH NO_TRAP static void affine_plane(float *y, const float *x, float s, flo
  * by a sample keeps E[(x-K)^2] - E[x-K]^2 free of cancellation in practice
  * (Chan, Golub & LeVeque 1983, "Algorithms for computing the sample
  * variance"), so one pass gives what the two-pass deviation sum gives. */
-DISPATCH static void shifted_sums(double *s1, double *s2, const float *x, float K, int n)
+CLONES static void shifted_sums(double *s1, double *s2, const float *x, float K, int n)
 {
 	double a = 0, b = 0;
 	SIMD_SUM(a, b)
@@ -1192,7 +1174,7 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
 		out[i] = a[i] + b[i];
 }
 
-DISPATCH static void add_plane(float *out, const float *a, const float *b, int n)
+CLONES static void add_plane(float *out, const float *a, const float *b, int n)
 {
 	SIMD
 	for (int i = 0; i < n; i++)

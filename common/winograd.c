@@ -156,6 +156,7 @@
  */
 #include "winograd.h"
 #include "blas.h"
+#include "clones.h"
 #include "nn.h"
 #include "wgemm.h"
 
@@ -200,23 +201,9 @@
 #define WINO4_MIN_INFER 28
 
 /* The transforms are compiled for AVX-512 and AVX2 besides the baseline
- * x86-64 (SSE2), chosen at load time by the CPU (GCC's target_clones):
- * their loops are unit-stride vector work, twice or four times as wide.
- * ISO C mode (-std=c11) turns off FMA contraction, so every version
- * computes the same bytes. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CLONES
-#endif
-/* GCC 12 vectorises prelu_row()'s select (z > 0 ? z : a z) only without
- * -ftrapping-math (as nn.c's NO_TRAP); the results are the same IEEE
- * operations. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define NO_TRAP __attribute__((optimize("no-trapping-math")))
-#else
-#define NO_TRAP
-#endif
+ * (CLONES, clones.h): their loops are unit-stride vector work, twice or
+ * four times as wide, and every version computes the same bytes.
+ * prelu_row()'s select needs NO_TRAP to vectorise. */
 
 struct plan {
 	int m;			/* outputs per tile side: 2 or 4 */
