@@ -894,28 +894,41 @@ CLONES NO_TRAP static void bn_act_sums(double *p, double *q, double *r, const fl
 	*r += sr;
 }
 
-/* bn_act_sums() of the two planes x, dy and x + cs, dy + cs in one pass:
- * independent chains for the adds that bound one plane's loop, each plane
- * summed in bn_act_sums()'s order and added in plane order: the same bits. */
-CLONES NO_TRAP static void bn_act_sums2(double *p, double *q, double *r, const float *x,
+/* bn_act_sums() of the four planes x + k cs, dy + k cs, k = 0..3, in one
+ * pass: independent chains for the adds that bound one plane's loop, each
+ * plane summed in bn_act_sums()'s order and added in plane order: the same
+ * bits. */
+CLONES NO_TRAP static void bn_act_sums4(double *p, double *q, double *r, const float *x,
 					  const float *dy, size_t cs, float mu, float scale,
 					  float shift, float a, int HW)
 {
-	const float *x1 = x + cs, *dy1 = dy + cs;
+	const float *x1 = x + cs, *x2 = x1 + cs, *x3 = x2 + cs;
+	const float *d1 = dy + cs, *d2 = d1 + cs, *d3 = d2 + cs;
 	double p0 = 0, q0 = 0, r0 = 0, p1 = 0, q1 = 0, r1 = 0;
-	SIMD_SUM(p0, q0, r0, p1, q1, r1)
+	double p2 = 0, q2 = 0, r2 = 0, p3 = 0, q3 = 0, r3 = 0;
+	SIMD_SUM(p0, q0, r0, p1, q1, r1, p2, q2, r2, p3, q3, r3)
 	for (int t = 0; t < HW; t++) {
 		const float z0 = (x[t] - mu) * scale + shift, z1 = (x1[t] - mu) * scale + shift;
-		const float ag0 = a * dy[t], zg0 = dy[t] * z0;
-		const float ag1 = a * dy1[t], zg1 = dy1[t] * z1;
-		const float g0 = z0 > 0 ? dy[t] : ag0, g1 = z1 > 0 ? dy1[t] : ag1;
+		const float z2 = (x2[t] - mu) * scale + shift, z3 = (x3[t] - mu) * scale + shift;
+		const float g0 = z0 > 0 ? dy[t] : a * dy[t], g1 = z1 > 0 ? d1[t] : a * d1[t];
+		const float g2 = z2 > 0 ? d2[t] : a * d2[t], g3 = z3 > 0 ? d3[t] : a * d3[t];
+		const float zg0 = dy[t] * z0, zg1 = d1[t] * z1, zg2 = d2[t] * z2, zg3 = d3[t] * z3;
+		/* the selects apart from the adds: with them inside, GCC 12's
+		 * two-plane loop crashed (a masked load walking off the stack) */
 		const float n0 = z0 > 0 ? 0.0f : zg0, n1 = z1 > 0 ? 0.0f : zg1;
+		const float n2 = z2 > 0 ? 0.0f : zg2, n3 = z3 > 0 ? 0.0f : zg3;
 		p0 += g0;
 		q0 += (double)g0 * ((double)x[t] - mu);
 		r0 += n0;
 		p1 += g1;
 		q1 += (double)g1 * ((double)x1[t] - mu);
 		r1 += n1;
+		p2 += g2;
+		q2 += (double)g2 * ((double)x2[t] - mu);
+		r2 += n2;
+		p3 += g3;
+		q3 += (double)g3 * ((double)x3[t] - mu);
+		r3 += n3;
 	}
 	*p += p0;
 	*q += q0;
@@ -923,6 +936,12 @@ CLONES NO_TRAP static void bn_act_sums2(double *p, double *q, double *r, const f
 	*p += p1;
 	*q += q1;
 	*r += r1;
+	*p += p2;
+	*q += q2;
+	*r += r2;
+	*p += p3;
+	*q += q3;
+	*r += r3;
 }
 
 /* scale (g - mdy - (x - mu) kx), g as in bn_act_sums(): the backward's
@@ -1135,14 +1154,11 @@ static void bn_prelu_backward(float *dinp, int set, float *dgamma, float *dbeta,
 		 * gradient at z: dy, or a dy where z <= 0 */
 		double sdy = 0, sdyx = 0, sa = 0;
 		int n = 0;
-		for (; n + 2 <= N; n += 2) {
-			const float *xn = x + n * cs, *dn = dy + n * cs;
-			if (!alpha)
-				sum_dy_dev2(&sdy, &sdyx, xn, mu, dn, cs, (size_t)HW);
-			else
-				bn_act_sums2(&sdy, &sdyx, &sa, xn, dn, cs, mu, scale, shift, a,
-					     HW);
-		}
+		for (; !alpha && n + 2 <= N; n += 2)
+			sum_dy_dev2(&sdy, &sdyx, x + n * cs, mu, dy + n * cs, cs, (size_t)HW);
+		for (; alpha && n + 4 <= N; n += 4)
+			bn_act_sums4(&sdy, &sdyx, &sa, x + n * cs, dy + n * cs, cs, mu, scale,
+				     shift, a, HW);
 		for (; n < N; n++) {
 			const float *xn = x + n * cs, *dn = dy + n * cs;
 			if (!alpha)
