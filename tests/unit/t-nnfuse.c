@@ -183,6 +183,10 @@ int main(void)
 	check(2, 7, 1, 0, 1);		/* BatchNorm1d shape */
 	check(4, 3, 49, 1000, 1);	/* far from zero: the one-pass variance */
 	check(2, 16, 1100, 0, 1);	/* parallel loops */
+	/* 2^23 floats and more: nn.c's streaming stores, planes that start
+	 * off the cache lines; five planes a channel, past the sums' blocks
+	 * of four and two */
+	check(5, 3, 559241, 0, 1);
 	check_threads();
 	return done_testing();
 }
