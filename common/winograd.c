@@ -230,12 +230,27 @@ static int tile_rows(const struct conv2d_dims *d, int m, int tw)
 	return cap < 1 ? 1 : (int)cap;
 }
 
+/*
+ * The distance (floats) from one matrix e of U, dU, V or W to the next, n
+ * floats each: whole 4 KiB pages and a cache line more.  The transforms
+ * write (or read) all ne matrices at once, one stream each, and at a
+ * distance of whole pages (U: oc c, V of a 7x7 map: c 128 tiles, powers
+ * of two) those streams fall in one set of the 8-way L1 cache and evict
+ * each other line by line.  The forward's M stays packed (n apart):
+ * output_tiles() reads it.
+ */
+static size_t mat_stride(size_t n)
+{
+	return (n + 1023) / 1024 * 1024 + 16;
+}
+
 /* Floats of workspace for F(m x m, 3x3): U (and dU for backward), V, M. */
 static size_t workspace(const struct conv2d_dims *d, int m, int backward)
 {
 	const size_t ne = (size_t)(m + 2) * (m + 2), tw = (size_t)tiles(d->w, m);
 	const size_t R = (size_t)tile_rows(d, m, (int)tw);
-	return (backward ? 2 : 1) * ne * d->oc * d->c + ne * ((size_t)d->c + d->oc) * R * tw;
+	return ne * ((backward ? 2 : 1) * mat_stride((size_t)d->oc * d->c) +
+		     mat_stride((size_t)d->c * R * tw) + mat_stride((size_t)d->oc * R * tw));
 }
 
 int wino_applies(const struct conv2d_dims *d)
@@ -291,12 +306,12 @@ static void plan_init(struct plan *p, float *work, const struct conv2d_dims *d, 
 		      int backward)
 {
 	p->m = m, p->ne = (m + 2) * (m + 2);
-	const size_t uc = (size_t)p->ne * d->oc * d->c;
+	const size_t uc = (size_t)p->ne * mat_stride((size_t)d->oc * d->c);
 	p->th = tiles(d->h, m), p->tw = tiles(d->w, m);
 	p->R = tile_rows(d, m, p->tw);
 	p->rows = (long)d->n * p->th;
 	p->U = work, p->dU = work + uc, p->V = work + (backward ? 2 : 1) * uc;
-	p->M = p->V + (size_t)p->ne * d->c * p->R * p->tw;
+	p->M = p->V + (size_t)p->ne * mat_stride((size_t)d->c * p->R * p->tw);
 }
 
 /* Where weight oc (= o c + ci) goes in each U[e]: [o][ci], or with tr
@@ -310,10 +325,10 @@ static size_t u_at(size_t oc, int tr, const struct conv2d_dims *d)
 CLONES static void weight_tiles(float *U, const float *weight, const struct conv2d_dims *d,
 				int tr)
 {
-	const size_t es = (size_t)d->oc * d->c;
+	const size_t n = (size_t)d->oc * d->c, es = mat_stride(n);
 
 	SHARED_FOR
-	for (size_t oc = 0; oc < es; oc++) {
+	for (size_t oc = 0; oc < n; oc++) {
 		const float *g = weight + oc * 9;
 		const size_t at = u_at(oc, tr, d);
 		float t[4][3];
@@ -335,10 +350,10 @@ CLONES static void weight_tiles(float *U, const float *weight, const struct conv
 /* dweight [oc][c][3][3] += G^T dU G. */
 CLONES static void dweight_add(float *dweight, const float *dU, const struct conv2d_dims *d)
 {
-	const size_t es = (size_t)d->oc * d->c;
+	const size_t n = (size_t)d->oc * d->c, es = mat_stride(n);
 
 	SHARED_FOR
-	for (size_t oc = 0; oc < es; oc++) {
+	for (size_t oc = 0; oc < n; oc++) {
 		float t[3][4], *dw = dweight + oc * 9;
 		for (int j = 0; j < 4; j++) {
 			const float x0 = dU[j * es + oc], x1 = dU[(4 + j) * es + oc];
@@ -368,7 +383,7 @@ CLONES static void input_tiles(float *V, const float *inp, const struct conv2d_d
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t tw2 = 2 * (size_t)tw + 2, nt = (size_t)(q1 - q0) * tw;
-	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
@@ -490,7 +505,7 @@ CLONES static void grad_tiles(float *W, const float *dout, const struct conv2d_d
 		       const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
-	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
+	const size_t nt = (size_t)(q1 - q0) * tw, es = mat_stride((size_t)d->oc * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int o = 0; o < d->oc; o++) {
@@ -526,7 +541,7 @@ CLONES static void dinput_tiles(float *dinp, const float *dV, const struct conv2
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t tw1 = (size_t)tw + 1, nt = (size_t)(q1 - q0) * tw;
-	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
@@ -677,10 +692,10 @@ CLONES static void dinput_tiles(float *dinp, const float *dV, const struct conv2
 CLONES static void weight_tiles4(float *U, const float *weight, const struct conv2d_dims *d,
 				 int tr)
 {
-	const size_t es = (size_t)d->oc * d->c;
+	const size_t n = (size_t)d->oc * d->c, es = mat_stride(n);
 
 	SHARED_FOR
-	for (size_t oc = 0; oc < es; oc++) {
+	for (size_t oc = 0; oc < n; oc++) {
 		const float *g = weight + oc * 9;
 		const size_t at = u_at(oc, tr, d);
 		float t[6][3];
@@ -705,10 +720,10 @@ CLONES static void weight_tiles4(float *U, const float *weight, const struct con
 /* dweight [oc][c][3][3] += G^T dU G. */
 CLONES static void dweight_add4(float *dweight, const float *dU, const struct conv2d_dims *d)
 {
-	const size_t es = (size_t)d->oc * d->c;
+	const size_t n = (size_t)d->oc * d->c, es = mat_stride(n);
 
 	SHARED_FOR
-	for (size_t oc = 0; oc < es; oc++) {
+	for (size_t oc = 0; oc < n; oc++) {
 		float t[3][6], *dw = dweight + oc * 9;
 		for (int j = 0; j < 6; j++) {
 			const float *u = dU + (size_t)j * es + oc;
@@ -737,7 +752,7 @@ CLONES static void input_tiles4(float *V, const float *inp, const struct conv2d_
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t zw = 4 * (size_t)tw + 2, nt = (size_t)(q1 - q0) * tw;
-	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
@@ -859,7 +874,7 @@ CLONES static void grad_tiles4(float *W, const float *dout, const struct conv2d_
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t zw = 4 * (size_t)tw, nt = (size_t)(q1 - q0) * tw;
-	const size_t es = (size_t)d->oc * nt, hw = (size_t)h * w;
+	const size_t es = mat_stride((size_t)d->oc * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int o = 0; o < d->oc; o++) {
@@ -912,7 +927,7 @@ CLONES static void dinput_tiles4(float *dinp, const float *dV, const struct conv
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t nt = (size_t)(q1 - q0) * tw;
-	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
@@ -1088,6 +1103,7 @@ static void forward(float *out, float *work, const float *inp, const float *weig
 	plan_init(&p, work, d, m, 0);
 	if (p.rows == 0)
 		return;
+	const size_t us = mat_stride((size_t)oc * c);
 	if (U)
 		p.U = (float *)U;	/* read only */
 	const int nb = blas_hold_single();
@@ -1098,11 +1114,12 @@ static void forward(float *out, float *work, const float *inp, const float *weig
 		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
+			const size_t vs = mat_stride((size_t)c * nt);
 			inputs_t(p.V, inp, d, &p, q0, q1);
 			SHARED_FOR
 			for (int e = 0; e < p.ne; e++)
-				wgemm(0, 0, 0, oc, nt, c, p.U + (size_t)e * oc * c, c,
-				      p.V + (size_t)e * c * nt, nt, p.M + (size_t)e * oc * nt, nt);
+				wgemm(0, 0, 0, oc, nt, c, p.U + e * us, c, p.V + e * vs, nt,
+				      p.M + (size_t)e * oc * nt, nt);
 			outputs_t(out, p.M, bias, alpha, d, &p, q0, q1);
 		}
 	}
@@ -1124,7 +1141,7 @@ void wino_forward_act(float *out, float *work, const float *inp, const float *we
 size_t wino_weights_size(const struct conv2d_dims *d)
 {
 	const size_t m = (size_t)pass_m(d, INFER);
-	return (m + 2) * (m + 2) * d->oc * d->c;
+	return (m + 2) * (m + 2) * mat_stride((size_t)d->oc * d->c);
 }
 
 int wino_weights(float *U, const float *weight, const struct conv2d_dims *d)
@@ -1151,6 +1168,7 @@ static void backward(float *dinp, int set, float *dweight, float *work, const fl
 	plan_init(&p, work, d, pass_m(d, BACKWARD), 1);
 	if (p.rows == 0 || (!dinp && !dweight))
 		return;
+	const size_t us = mat_stride((size_t)oc * c);
 	const int own = (size_t)oc * c <= WINO_OWN_BACKWARD;
 	const int nb = blas_hold_single();
 	PARALLEL
@@ -1160,20 +1178,20 @@ static void backward(float *dinp, int set, float *dweight, float *work, const fl
 		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
+			const size_t vs = mat_stride((size_t)c * nt), ws = mat_stride((size_t)oc * nt);
 			grads_t(p.M, dout, d, &p, q0, q1);
 			if (dweight) {
 				inputs_t(p.V, inp, d, &p, q0, q1);
 				SHARED_FOR
 				for (int e = 0; e < p.ne; e++)
-					product(own, 0, 1, q0 > 0, oc, c, nt, p.M + (size_t)e * oc * nt,
-						nt, p.V + (size_t)e * c * nt, nt,
-						p.dU + (size_t)e * oc * c, c);
+					product(own, 0, 1, q0 > 0, oc, c, nt, p.M + e * ws, nt,
+						p.V + e * vs, nt, p.dU + e * us, c);
 			}
 			if (dinp) {
 				SHARED_FOR
 				for (int e = 0; e < p.ne; e++)
-					wgemm(0, 0, 0, c, nt, oc, p.U + (size_t)e * oc * c, oc,
-					      p.M + (size_t)e * oc * nt, nt, p.V + (size_t)e * c * nt, nt);
+					wgemm(0, 0, 0, c, nt, oc, p.U + e * us, oc, p.M + e * ws, nt,
+					      p.V + e * vs, nt);
 				dinputs_t(dinp, p.V, d, &p, q0, q1, set);
 			}
 		}
