@@ -164,6 +164,8 @@
 #include <string.h>
 
 #define PRAGMA(x) _Pragma(#x)
+/* Whole, so that the vector loop around it holds no loop. */
+#define UNROLL PRAGMA(GCC unroll 8)
 #ifdef _OPENMP
 #define SIMD PRAGMA(omp simd)
 /* A loop shared among the threads of the enclosing parallel region (run
@@ -182,7 +184,9 @@
 #endif
 #define WINO_TMAX 1024
 /* The workspace bound (floats), CONV_WORK_MAX in nn.c. */
+#ifndef WINO_WORK_MAX
 #define WINO_WORK_MAX ((size_t)12 << 20)
+#endif
 /* Narrower layers stay on im2col (see "Measured" above). */
 #define WINO_MIN_CH 16
 /* The widest tile row of F(2x2, 3x3) (w <= 2 WINO_TW_MAX): the transforms'
@@ -314,35 +318,56 @@ static void plan_init(struct plan *p, float *work, const struct conv2d_dims *d, 
 	p->M = p->V + (size_t)p->ne * mat_stride((size_t)d->c * p->R * p->tw);
 }
 
-/* Where weight oc (= o c + ci) goes in each U[e]: [o][ci], or with tr
- * [ci][o] (the backward's U[e]^T). */
-static size_t u_at(size_t oc, int tr, const struct conv2d_dims *d)
+/*
+ * The weight transforms write U[e] a row at a time, the row's entries a
+ * vector loop over its weights: row o of U[e] from weights [o][0..c), or
+ * with tr (the backward's U[e]^T) row ci from weights [0..oc)[ci].  The
+ * stores are unit stride (scattered to the transposed place one float at
+ * a time, a line was filled over 16 rows' visits, fetched again each
+ * time) and the weights are gathered, 9 c floats apart with tr.
+ */
+struct wrows {
+	int rows, cols;		/* of U[e] */
+	size_t rs, cs;		/* floats from weight to weight: row, column */
+};
+
+static struct wrows weight_rows(const struct conv2d_dims *d, int tr)
 {
-	return tr ? oc % (size_t)d->c * d->oc + oc / (size_t)d->c : oc;
+	if (tr)
+		return (struct wrows){ d->c, d->oc, 9, (size_t)9 * d->c };
+	return (struct wrows){ d->oc, d->c, (size_t)9 * d->c, 9 };
 }
 
 /* U [16][oc][c] (tr: [16][c][oc]) = G g G^T for every weight g [3][3]. */
 CLONES static void weight_tiles(float *U, const float *weight, const struct conv2d_dims *d,
 				int tr)
 {
-	const size_t n = (size_t)d->oc * d->c, es = mat_stride(n);
+	const size_t es = mat_stride((size_t)d->oc * d->c);
+	const struct wrows wr = weight_rows(d, tr);
 
 	SHARED_FOR
-	for (size_t oc = 0; oc < n; oc++) {
-		const float *g = weight + oc * 9;
-		const size_t at = u_at(oc, tr, d);
-		float t[4][3];
-		for (int q = 0; q < 3; q++) {
-			t[0][q] = g[q];
-			t[1][q] = 0.5f * (g[q] + g[3 + q] + g[6 + q]);
-			t[2][q] = 0.5f * (g[q] - g[3 + q] + g[6 + q]);
-			t[3][q] = g[6 + q];
-		}
-		for (int a = 0; a < 4; a++) {
-			U[(4 * a + 0) * es + at] = t[a][0];
-			U[(4 * a + 1) * es + at] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
-			U[(4 * a + 2) * es + at] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
-			U[(4 * a + 3) * es + at] = t[a][2];
+	for (int r = 0; r < wr.rows; r++) {
+		const float *gr = weight + r * wr.rs;
+		float *ur = U + (size_t)r * wr.cols;
+		SIMD
+		for (int x = 0; x < wr.cols; x++) {
+			const float *g = gr + x * wr.cs;
+			float t[4][3];
+			UNROLL
+			for (int q = 0; q < 3; q++) {
+				t[0][q] = g[q];
+				t[1][q] = 0.5f * (g[q] + g[3 + q] + g[6 + q]);
+				t[2][q] = 0.5f * (g[q] - g[3 + q] + g[6 + q]);
+				t[3][q] = g[6 + q];
+			}
+			UNROLL
+			for (int a = 0; a < 4; a++) {
+				float *u = ur + x + (size_t)(4 * a) * es;
+				u[0] = t[a][0];
+				u[es] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+				u[2 * es] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+				u[3 * es] = t[a][2];
+			}
 		}
 	}
 }
@@ -688,31 +713,39 @@ CLONES static void dinput_tiles(float *dinp, const float *dV, const struct conv2
 		o##2 = (1.0f / 6) * (s34_ - s12_) + x##5;                          \
 	} while (0)
 
-/* U [36][oc][c] (tr: [36][c][oc]) = G g G^T for every weight g [3][3]. */
+/* U [36][oc][c] (tr: [36][c][oc]) = G g G^T for every weight g [3][3]
+ * (by rows, as weight_tiles()). */
 CLONES static void weight_tiles4(float *U, const float *weight, const struct conv2d_dims *d,
 				 int tr)
 {
-	const size_t n = (size_t)d->oc * d->c, es = mat_stride(n);
+	const size_t es = mat_stride((size_t)d->oc * d->c);
+	const struct wrows wr = weight_rows(d, tr);
 
 	SHARED_FOR
-	for (size_t oc = 0; oc < n; oc++) {
-		const float *g = weight + oc * 9;
-		const size_t at = u_at(oc, tr, d);
-		float t[6][3];
-		for (int q = 0; q < 3; q++) {
-			const float x0 = g[q], x1 = g[3 + q], x2 = g[6 + q];
-			float o0, o1, o2, o3, o4, o5;
-			G6(o, x);
-			t[0][q] = o0, t[1][q] = o1, t[2][q] = o2;
-			t[3][q] = o3, t[4][q] = o4, t[5][q] = o5;
-		}
-		for (int a = 0; a < 6; a++) {
-			const float x0 = t[a][0], x1 = t[a][1], x2 = t[a][2];
-			float o0, o1, o2, o3, o4, o5;
-			G6(o, x);
-			float *u = U + (size_t)(6 * a) * es + at;
-			u[0] = o0, u[es] = o1, u[2 * es] = o2;
-			u[3 * es] = o3, u[4 * es] = o4, u[5 * es] = o5;
+	for (int r = 0; r < wr.rows; r++) {
+		const float *gr = weight + r * wr.rs;
+		float *ur = U + (size_t)r * wr.cols;
+		SIMD
+		for (int x = 0; x < wr.cols; x++) {
+			const float *g = gr + x * wr.cs;
+			float t[6][3];
+			UNROLL
+			for (int q = 0; q < 3; q++) {
+				const float x0 = g[q], x1 = g[3 + q], x2 = g[6 + q];
+				float o0, o1, o2, o3, o4, o5;
+				G6(o, x);
+				t[0][q] = o0, t[1][q] = o1, t[2][q] = o2;
+				t[3][q] = o3, t[4][q] = o4, t[5][q] = o5;
+			}
+			UNROLL
+			for (int a = 0; a < 6; a++) {
+				const float x0 = t[a][0], x1 = t[a][1], x2 = t[a][2];
+				float o0, o1, o2, o3, o4, o5;
+				G6(o, x);
+				float *u = ur + x + (size_t)(6 * a) * es;
+				u[0] = o0, u[es] = o1, u[2 * es] = o2;
+				u[3 * es] = o3, u[4 * es] = o4, u[5 * es] = o5;
+			}
 		}
 	}
 }
