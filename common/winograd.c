@@ -118,13 +118,20 @@
  *             tiles`, forward GFLOP/s F(2x2) -> F(4x4), load 9): 28x28
  *             layers 74 -> 86, 87 -> 94, 94 -> 117; 14x14 layers 82 ->
  *             83, 91 -> 82, 88 -> 76, so those keep F(2x2).
- *   backward  (dinp and dweight together) F(4x4) from 8x8 up where U and
- *             dU (36 oc c floats each) fit the workspace bound: all of
- *             IR-18's but the 512x512 layers at 7x7.  Gradient errors do
+ *   backward  (dinp and dweight) F(4x4) from 7x7 up, in one sweep over
+ *             the tiles where U^T and dU (36 oc c floats each) fit the
+ *             workspace bound side by side, else (IR-18's 512x512 layers
+ *             at 7x7) in two, dinp then dweight, dU in U^T's place and
+ *             the gradient tiles computed twice (one_sweep()).  At 7x7
+ *             four 6x6 tiles cover 8x8 outputs, 144 multiplications per
+ *             channel pair against F(2x2)'s 16 tiles of 16 (256):
+ *             512x7x7->512 at batch 64, one thread, backward 192 -> 171
+ *             ms (dinp 104 -> 97, dweight 93 -> 72).  Gradient errors do
  *             not compound through the kinks: ir18's worst gradient
- *             against PyTorch float64 is 1.6e-4 (bound 1e-3).
- *   7x7 maps stay on F(2x2): two 6x6 tiles cover 8 of 7 columns, and the
- *   forward was no faster there.  wino_set_tile() (HM_CONV=f2x2 in nn.c)
+ *             against PyTorch float64 is 1.6e-4 (bound 1e-3), with or
+ *             without F(4x4) at 7x7.
+ *   The forward keeps F(2x2) at 7x7 (the error above; and it was no
+ *   faster there).  wino_set_tile() (HM_CONV=f2x2 in nn.c)
  *   forces one for every layer, for tests and A/B.
  *
  * Error bound.  The transforms' coefficients are 0, +-1 and +-1/2: B^T d
@@ -201,7 +208,7 @@
 #define WINO_OWN_BACKWARD (128 * 256)
 /* F(4x4, 3x3) from these map sizes up (see "Which tile" above). */
 #define WINO4_MIN_FORWARD 56
-#define WINO4_MIN_BACKWARD 8
+#define WINO4_MIN_BACKWARD 7
 #define WINO4_MIN_INFER 28
 
 /* The transforms are compiled for AVX-512 and AVX2 besides the baseline
@@ -248,12 +255,13 @@ static size_t mat_stride(size_t n)
 	return (n + 1023) / 1024 * 1024 + 16;
 }
 
-/* Floats of workspace for F(m x m, 3x3): U (and dU for backward), V, M. */
-static size_t workspace(const struct conv2d_dims *d, int m, int backward)
+/* Floats of workspace for F(m x m, 3x3): U (and dU with `both`, the
+ * backward's dinp and dweight in one sweep), V, M. */
+static size_t workspace(const struct conv2d_dims *d, int m, int both)
 {
 	const size_t ne = (size_t)(m + 2) * (m + 2), tw = (size_t)tiles(d->w, m);
 	const size_t R = (size_t)tile_rows(d, m, (int)tw);
-	return ne * ((backward ? 2 : 1) * mat_stride((size_t)d->oc * d->c) +
+	return ne * ((both ? 2 : 1) * mat_stride((size_t)d->oc * d->c) +
 		     mat_stride((size_t)d->c * R * tw) + mat_stride((size_t)d->oc * R * tw));
 }
 
@@ -275,10 +283,24 @@ void wino_set_tile(int m)
 /* The passes: their tile choices differ (see "Which tile" above). */
 enum pass { FORWARD, BACKWARD, INFER };
 
+/* The backward runs dinp and dweight in one sweep over the tiles where U^T
+ * and dU fit the bound side by side, else in two, dU taking U^T's place
+ * (see backward()). */
+static int one_sweep(const struct conv2d_dims *d, int m)
+{
+	return workspace(d, m, 1) <= WINO_WORK_MAX;
+}
+
+/* The pass's workspace with tile m. */
+static size_t pass_workspace(const struct conv2d_dims *d, int m, enum pass pass)
+{
+	return workspace(d, m, pass == BACKWARD && one_sweep(d, m));
+}
+
 /* F(4x4, 3x3) fits the workspace bound for the pass. */
 static int fits4(const struct conv2d_dims *d, enum pass pass)
 {
-	return workspace(d, 4, pass == BACKWARD) <= WINO_WORK_MAX;
+	return pass_workspace(d, 4, pass) <= WINO_WORK_MAX;
 }
 
 /* The m the pass takes (see "Which tile" above). */
@@ -301,20 +323,21 @@ size_t wino_workspace(const struct conv2d_dims *d)
 {
 	size_t ws = workspace(d, 2, 1);
 	for (int b = 0; b < 2; b++)
-		if (fits4(d, b ? BACKWARD : FORWARD) && workspace(d, 4, b) > ws)
-			ws = workspace(d, 4, b);
+		if (fits4(d, b ? BACKWARD : FORWARD) &&
+		    pass_workspace(d, 4, b ? BACKWARD : FORWARD) > ws)
+			ws = pass_workspace(d, 4, b ? BACKWARD : FORWARD);
 	return ws;
 }
 
 static void plan_init(struct plan *p, float *work, const struct conv2d_dims *d, int m,
-		      int backward)
+		      int both)
 {
 	p->m = m, p->ne = (m + 2) * (m + 2);
 	const size_t uc = (size_t)p->ne * mat_stride((size_t)d->oc * d->c);
 	p->th = tiles(d->h, m), p->tw = tiles(d->w, m);
 	p->R = tile_rows(d, m, p->tw);
 	p->rows = (long)d->n * p->th;
-	p->U = work, p->dU = work + uc, p->V = work + (backward ? 2 : 1) * uc;
+	p->U = work, p->dU = both ? work + uc : work, p->V = work + (both ? 2 : 1) * uc;
 	p->M = p->V + (size_t)p->ne * mat_stride((size_t)d->c * p->R * p->tw);
 }
 
@@ -1191,45 +1214,49 @@ void wino_forward_pre(float *out, float *work, const float *inp, const float *U,
 	forward(out, work, inp, NULL, U, m, bias, alpha, d);
 }
 
-/* wino_backward(), dinp += (SET 0) or dinp = (SET 1). */
+/* wino_backward(), dinp += (SET 0) or dinp = (SET 1).  In two sweeps
+ * (one_sweep()): dinp first, U^T in the place dweight's dU takes after,
+ * the output gradients' tiles (grad_tiles()) computed in each. */
 static void backward(float *dinp, int set, float *dweight, float *work, const float *dout,
 		     const float *inp, const float *weight, const struct conv2d_dims *d)
 {
-	const int c = d->c, oc = d->oc;
+	const int c = d->c, oc = d->oc, m = pass_m(d, BACKWARD);
+	const int sweeps = dinp && dweight && !one_sweep(d, m) ? 2 : 1;
 	struct plan p;
 
-	plan_init(&p, work, d, pass_m(d, BACKWARD), 1);
+	plan_init(&p, work, d, m, one_sweep(d, m));
 	if (p.rows == 0 || (!dinp && !dweight))
 		return;
 	const size_t us = mat_stride((size_t)oc * c);
 	const int own = (size_t)oc * c <= WINO_OWN_BACKWARD;
 	const int nb = blas_hold_single();
 	PARALLEL
-	{
-		if (dinp)
+	for (int s = 0; s < sweeps; s++) {
+		float *di = s == 0 ? dinp : NULL, *dw = s == sweeps - 1 ? dweight : NULL;
+		if (di)
 			weights_t(p.U, weight, d, &p, 1);
 		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
 			const size_t vs = mat_stride((size_t)c * nt), ws = mat_stride((size_t)oc * nt);
 			grads_t(p.M, dout, d, &p, q0, q1);
-			if (dweight) {
+			if (dw) {
 				inputs_t(p.V, inp, d, &p, q0, q1);
 				SHARED_FOR
 				for (int e = 0; e < p.ne; e++)
 					product(own, 0, 1, q0 > 0, oc, c, nt, p.M + e * ws, nt,
 						p.V + e * vs, nt, p.dU + e * us, c);
 			}
-			if (dinp) {
+			if (di) {
 				SHARED_FOR
 				for (int e = 0; e < p.ne; e++)
 					wgemm(0, 0, 0, c, nt, oc, p.U + e * us, oc, p.M + e * ws, nt,
 					      p.V + e * vs, nt);
-				dinputs_t(dinp, p.V, d, &p, q0, q1, set);
+				dinputs_t(di, p.V, d, &p, q0, q1, set);
 			}
 		}
-		if (dweight)
-			dweights_t(dweight, p.dU, d, &p);
+		if (dw)
+			dweights_t(dw, p.dU, d, &p);
 	}
 	blas_release_single(nb);
 }
