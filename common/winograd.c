@@ -923,52 +923,68 @@ CLONES static void output_tiles4(float *out, const float *M, const float *bias,
 	}
 }
 
+/* The tile rows the F(4x4) gradient transforms take at once (a group):
+ * their second step runs over the group's tiles in one loop, as long as
+ * a tile row of a 448-wide map even where tile rows are short (14x14: 4
+ * tiles). */
+static int group_rows(int tw)
+{
+	return TW4_MAX / tw;
+}
+
 /* W [36][oc][nt] = A dy A^T for the output tiles of tile rows [q0, q1),
  * gradients past the image's edge taken as zero. */
 CLONES static void grad_tiles4(float *W, const float *dout, const struct conv2d_dims *d,
 			const struct plan *p, long q0, long q1)
 {
-	const int tw = p->tw, h = d->h, w = d->w;
-	const size_t zw = 4 * (size_t)tw, nt = (size_t)(q1 - q0) * tw;
+	const int tw = p->tw, h = d->h, w = d->w, G = group_rows(tw);
+	const size_t nt = (size_t)(q1 - q0) * tw;
 	const size_t es = mat_stride((size_t)d->oc * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int o = 0; o < d->oc; o++) {
-		/* z_k[x] = (A down the tile's four rows)_k at column x; columns w
-		 * .. 4tw-1 stay zero */
-		float s[7 * ZW4_MAX];
-		float *zero = s, *z = s + zw;
-		memset(s, 0, 7 * zw * sizeof *s);
-		for (long q = q0; q < q1; q++) {
-			TILE_ROW(q, p);
-			const float *plane = dout + ((size_t)img * d->oc + o) * hw;
-			const float *r0 = plane + (size_t)(4 * ty) * w;
-			const float *r1 = row_or_zero(plane, 4 * ty + 1, h, w, zero);
-			const float *r2 = row_or_zero(plane, 4 * ty + 2, h, w, zero);
-			const float *r3 = row_or_zero(plane, 4 * ty + 3, h, w, zero);
-			float *z0 = z, *z1 = z0 + zw, *z2 = z1 + zw, *z3 = z2 + zw;
-			float *z4 = z3 + zw, *z5 = z4 + zw;
-			SIMD
-			for (int x = 0; x < w; x++) {
-				const float x0 = r0[x], x1 = r1[x], x2 = r2[x], x3 = r3[x];
-				float o0, o1, o2, o3, o4, o5;
-				A6(o, x);
-				z0[x] = o0, z1[x] = o1, z2[x] = o2;
-				z3[x] = o3, z4[x] = o4, z5[x] = o5;
+		/* z_k[4 (tile row in the group) tw + x] = (A down the tile's four
+		 * rows)_k at column x, zero at columns w .. 4tw-1 */
+		float zero[4 * TW4_MAX], z[6][4 * TW4_MAX];
+		memset(zero, 0, (size_t)w * sizeof *zero);
+		for (long g0 = q0; g0 < q1; g0 += G) {
+			const long g1 = g0 + G < q1 ? g0 + G : q1;
+			const int gt = (int)(g1 - g0) * tw;
+			for (long q = g0; q < g1; q++) {
+				TILE_ROW(q, p);
+				const float *plane = dout + ((size_t)img * d->oc + o) * hw;
+				const float *r0 = plane + (size_t)(4 * ty) * w;
+				const float *r1 = row_or_zero(plane, 4 * ty + 1, h, w, zero);
+				const float *r2 = row_or_zero(plane, 4 * ty + 2, h, w, zero);
+				const float *r3 = row_or_zero(plane, 4 * ty + 3, h, w, zero);
+				const size_t at = 4 * (size_t)(q - g0) * tw;
+				float *z0 = z[0] + at, *z1 = z[1] + at, *z2 = z[2] + at;
+				float *z3 = z[3] + at, *z4 = z[4] + at, *z5 = z[5] + at;
+				SIMD
+				for (int x = 0; x < w; x++) {
+					const float x0 = r0[x], x1 = r1[x], x2 = r2[x], x3 = r3[x];
+					float o0, o1, o2, o3, o4, o5;
+					A6(o, x);
+					z0[x] = o0, z1[x] = o1, z2[x] = o2;
+					z3[x] = o3, z4[x] = o4, z5[x] = o5;
+				}
+				for (int x = w; x < 4 * tw; x++)
+					z0[x] = z1[x] = z2[x] = z3[x] = z4[x] = z5[x] = 0.0f;
 			}
-			float *wt = W + (size_t)o * nt + (size_t)(q - q0) * tw;
+			/* along the rows: tile t of the group reads z_k[4t .. 4t+3] */
+			float *wt = W + (size_t)o * nt + (size_t)(g0 - q0) * tw;
 			for (int k = 0; k < 6; k++) {
-				const float *zk = z + k * zw;
+				const float *zk = z[k];
 				float *w0 = wt + (size_t)(6 * k) * es, *w1 = w0 + es, *w2 = w1 + es;
 				float *w3 = w2 + es, *w4 = w3 + es, *w5 = w4 + es;
 				SIMD
-				for (int tx = 0; tx < tw; tx++) {
-					const float *c = zk + 4 * tx;
+				for (int t = 0; t < gt; t++) {
+					const float *c = zk + 4 * t;
 					const float x0 = c[0], x1 = c[1], x2 = c[2], x3 = c[3];
 					float o0, o1, o2, o3, o4, o5;
 					A6(o, x);
-					w0[tx] = o0, w1[tx] = o1, w2[tx] = o2;
-					w3[tx] = o3, w4[tx] = o4, w5[tx] = o5;
+					w0[t] = o0, w1[t] = o1, w2[t] = o2;
+					w3[t] = o3, w4[t] = o4, w5[t] = o5;
 				}
 			}
 		}
@@ -981,76 +997,81 @@ CLONES static void grad_tiles4(float *W, const float *dout, const struct conv2d_
 CLONES static void dinput_tiles4(float *dinp, const float *dV, const struct conv2d_dims *d,
 			  const struct plan *p, long q0, long q1, int set)
 {
-	const int tw = p->tw, h = d->h, w = d->w;
+	const int tw = p->tw, h = d->h, w = d->w, G = group_rows(tw);
 	const size_t nt = (size_t)(q1 - q0) * tw;
 	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
-		/* z[6a + j][tx]: B down tile column j; pl[l][tx + 1]: then along
-		 * row a (pl[l][0] = 0, no tile left of the first); acc[x + 1]:
-		 * the row's sum at column x */
+		/* z[6a + j][t]: B down tile column j, t over the group's tiles;
+		 * pl[l][tx + 1]: then along row a of a tile row (pl[l][0] = 0, no
+		 * tile left of the first); acc[x + 1]: the row's sum at column x */
 		float z[36 * TW4_MAX], pl[6][TW4_MAX + 1], acc[ZW4_MAX];
 		for (int l = 0; l < 6; l++)
 			pl[l][0] = 0.0f;
-		for (long q = q0; q < q1; q++) {
-			TILE_ROW(q, p);
-			const float *v = dV + (size_t)ci * nt + (size_t)(q - q0) * tw;
-			float *plane = dinp + ((size_t)img * d->c + ci) * hw;
+		for (long g0 = q0; g0 < q1; g0 += G) {
+			const long g1 = g0 + G < q1 ? g0 + G : q1;
+			const int gt = (int)(g1 - g0) * tw;
+			const float *v = dV + (size_t)ci * nt + (size_t)(g0 - q0) * tw;
 			for (int j = 0; j < 6; j++) {
 				const float *x0 = v + (size_t)j * es, *x1 = x0 + 6 * es;
 				const float *x2 = x1 + 6 * es, *x3 = x2 + 6 * es;
 				const float *x4 = x3 + 6 * es, *x5 = x4 + 6 * es;
-				float *z0 = z + (size_t)j * tw, *z1 = z0 + 6 * tw, *z2 = z1 + 6 * tw;
-				float *z3 = z2 + 6 * tw, *z4 = z3 + 6 * tw, *z5 = z4 + 6 * tw;
+				float *z0 = z + (size_t)j * gt, *z1 = z0 + 6 * gt, *z2 = z1 + 6 * gt;
+				float *z3 = z2 + 6 * gt, *z4 = z3 + 6 * gt, *z5 = z4 + 6 * gt;
 				SIMD
-				for (int tx = 0; tx < tw; tx++) {
-					const float y0 = x0[tx], y1 = x1[tx], y2 = x2[tx];
-					const float y3 = x3[tx], y4 = x4[tx], y5 = x5[tx];
+				for (int t = 0; t < gt; t++) {
+					const float y0 = x0[t], y1 = x1[t], y2 = x2[t];
+					const float y3 = x3[t], y4 = x4[t], y5 = x5[t];
 					float o0, o1, o2, o3, o4, o5;
 					B6(o, y);
-					z0[tx] = o0, z1[tx] = o1, z2[tx] = o2;
-					z3[tx] = o3, z4[tx] = o4, z5[tx] = o5;
+					z0[t] = o0, z1[t] = o1, z2[t] = o2;
+					z3[t] = o3, z4[t] = o4, z5[t] = o5;
 				}
 			}
-			for (int a = 0; a < 6; a++) {
-				const int y = 4 * ty - 1 + a;
-				if (y < 0 || y >= h)
-					continue;
-				const float *za = z + (size_t)(6 * a) * tw;
-				float *p0 = pl[0] + 1, *p1 = pl[1] + 1, *p2 = pl[2] + 1;
-				float *p3 = pl[3] + 1, *p4 = pl[4] + 1, *p5 = pl[5] + 1;
-				SIMD
-				for (int tx = 0; tx < tw; tx++) {
-					const float y0 = za[tx], y1 = za[tw + tx], y2 = za[2 * tw + tx];
-					const float y3 = za[3 * tw + tx], y4 = za[4 * tw + tx];
-					const float y5 = za[5 * tw + tx];
-					float o0, o1, o2, o3, o4, o5;
-					B6(o, y);
-					p0[tx] = o0, p1[tx] = o1, p2[tx] = o2;
-					p3[tx] = o3, p4[tx] = o4, p5[tx] = o5;
-				}
-				/* tile k covers columns 4k-1 .. 4k+4: columns 4k-1 and
-				 * 4k also take the last two of tile k-1 */
-				SIMD
-				for (int k = 0; k < tw; k++) {
-					acc[4 * k] = p0[k] + pl[4][k];
-					acc[4 * k + 1] = p1[k] + pl[5][k];
-					acc[4 * k + 2] = p2[k];
-					acc[4 * k + 3] = p3[k];
-				}
-				acc[4 * tw] = p4[tw - 1];
-				acc[4 * tw + 1] = p5[tw - 1];
-				float *row = plane + (size_t)y * w;
-				if (set && (ty == 0 || a >= 2)) {
+			for (long q = g0; q < g1; q++) {
+				TILE_ROW(q, p);
+				const float *zq = z + (size_t)(q - g0) * tw;
+				float *plane = dinp + ((size_t)img * d->c + ci) * hw;
+				for (int a = 0; a < 6; a++) {
+					const int y = 4 * ty - 1 + a;
+					if (y < 0 || y >= h)
+						continue;
+					const float *za = zq + (size_t)(6 * a) * gt;
+					float *p0 = pl[0] + 1, *p1 = pl[1] + 1, *p2 = pl[2] + 1;
+					float *p3 = pl[3] + 1, *p4 = pl[4] + 1, *p5 = pl[5] + 1;
+					SIMD
+					for (int tx = 0; tx < tw; tx++) {
+						const float y0 = za[tx], y1 = za[gt + tx], y2 = za[2 * gt + tx];
+						const float y3 = za[3 * gt + tx], y4 = za[4 * gt + tx];
+						const float y5 = za[5 * gt + tx];
+						float o0, o1, o2, o3, o4, o5;
+						B6(o, y);
+						p0[tx] = o0, p1[tx] = o1, p2[tx] = o2;
+						p3[tx] = o3, p4[tx] = o4, p5[tx] = o5;
+					}
+					/* tile k covers columns 4k-1 .. 4k+4: columns 4k-1 and
+					 * 4k also take the last two of tile k-1 */
+					SIMD
+					for (int k = 0; k < tw; k++) {
+						acc[4 * k] = p0[k] + pl[4][k];
+						acc[4 * k + 1] = p1[k] + pl[5][k];
+						acc[4 * k + 2] = p2[k];
+						acc[4 * k + 3] = p3[k];
+					}
+					acc[4 * tw] = p4[tw - 1];
+					acc[4 * tw + 1] = p5[tw - 1];
+					float *row = plane + (size_t)y * w;
+					if (set && (ty == 0 || a >= 2)) {
+						SIMD
+						for (int x = 0; x < w; x++)
+							row[x] = 0.0f + acc[x + 1];
+						continue;
+					}
 					SIMD
 					for (int x = 0; x < w; x++)
-						row[x] = 0.0f + acc[x + 1];
-					continue;
+						row[x] += acc[x + 1];
 				}
-				SIMD
-				for (int x = 0; x < w; x++)
-					row[x] += acc[x + 1];
 			}
 		}
 	}
