@@ -118,13 +118,20 @@
  *             tiles`, forward GFLOP/s F(2x2) -> F(4x4), load 9): 28x28
  *             layers 74 -> 86, 87 -> 94, 94 -> 117; 14x14 layers 82 ->
  *             83, 91 -> 82, 88 -> 76, so those keep F(2x2).
- *   backward  (dinp and dweight together) F(4x4) from 8x8 up where U and
- *             dU (36 oc c floats each) fit the workspace bound: all of
- *             IR-18's but the 512x512 layers at 7x7.  Gradient errors do
+ *   backward  (dinp and dweight) F(4x4) from 7x7 up, in one sweep over
+ *             the tiles where U^T and dU (36 oc c floats each) fit the
+ *             workspace bound side by side, else (IR-18's 512x512 layers
+ *             at 7x7) in two, dinp then dweight, dU in U^T's place and
+ *             the gradient tiles computed twice (one_sweep()).  At 7x7
+ *             four 6x6 tiles cover 8x8 outputs, 144 multiplications per
+ *             channel pair against F(2x2)'s 16 tiles of 16 (256):
+ *             512x7x7->512 at batch 64, one thread, backward 192 -> 171
+ *             ms (dinp 104 -> 97, dweight 93 -> 72).  Gradient errors do
  *             not compound through the kinks: ir18's worst gradient
- *             against PyTorch float64 is 1.6e-4 (bound 1e-3).
- *   7x7 maps stay on F(2x2): two 6x6 tiles cover 8 of 7 columns, and the
- *   forward was no faster there.  wino_set_tile() (HM_CONV=f2x2 in nn.c)
+ *             against PyTorch float64 is 1.6e-4 (bound 1e-3), with or
+ *             without F(4x4) at 7x7.
+ *   The forward keeps F(2x2) at 7x7 (the error above; and it was no
+ *   faster there).  wino_set_tile() (HM_CONV=f2x2 in nn.c)
  *   forces one for every layer, for tests and A/B.
  *
  * Error bound.  The transforms' coefficients are 0, +-1 and +-1/2: B^T d
@@ -164,6 +171,8 @@
 #include <string.h>
 
 #define PRAGMA(x) _Pragma(#x)
+/* Whole, so that the vector loop around it holds no loop. */
+#define UNROLL PRAGMA(GCC unroll 8)
 #ifdef _OPENMP
 #define SIMD PRAGMA(omp simd)
 /* A loop shared among the threads of the enclosing parallel region (run
@@ -182,7 +191,9 @@
 #endif
 #define WINO_TMAX 1024
 /* The workspace bound (floats), CONV_WORK_MAX in nn.c. */
+#ifndef WINO_WORK_MAX
 #define WINO_WORK_MAX ((size_t)12 << 20)
+#endif
 /* Narrower layers stay on im2col (see "Measured" above). */
 #define WINO_MIN_CH 16
 /* The widest tile row of F(2x2, 3x3) (w <= 2 WINO_TW_MAX): the transforms'
@@ -197,7 +208,7 @@
 #define WINO_OWN_BACKWARD (128 * 256)
 /* F(4x4, 3x3) from these map sizes up (see "Which tile" above). */
 #define WINO4_MIN_FORWARD 56
-#define WINO4_MIN_BACKWARD 8
+#define WINO4_MIN_BACKWARD 7
 #define WINO4_MIN_INFER 28
 
 /* The transforms are compiled for AVX-512 and AVX2 besides the baseline
@@ -230,12 +241,28 @@ static int tile_rows(const struct conv2d_dims *d, int m, int tw)
 	return cap < 1 ? 1 : (int)cap;
 }
 
-/* Floats of workspace for F(m x m, 3x3): U (and dU for backward), V, M. */
-static size_t workspace(const struct conv2d_dims *d, int m, int backward)
+/*
+ * The distance (floats) from one matrix e of U, dU, V or W to the next, n
+ * floats each: whole 4 KiB pages and a cache line more.  The transforms
+ * write (or read) all ne matrices at once, one stream each, and at a
+ * distance of whole pages (U: oc c, V of a 7x7 map: c 128 tiles, powers
+ * of two) those streams fall in one set of the 8-way L1 cache and evict
+ * each other line by line.  The forward's M stays packed (n apart):
+ * output_tiles() reads it.
+ */
+static size_t mat_stride(size_t n)
+{
+	return (n + 1023) / 1024 * 1024 + 16;
+}
+
+/* Floats of workspace for F(m x m, 3x3): U (and dU with `both`, the
+ * backward's dinp and dweight in one sweep), V, M. */
+static size_t workspace(const struct conv2d_dims *d, int m, int both)
 {
 	const size_t ne = (size_t)(m + 2) * (m + 2), tw = (size_t)tiles(d->w, m);
 	const size_t R = (size_t)tile_rows(d, m, (int)tw);
-	return (backward ? 2 : 1) * ne * d->oc * d->c + ne * ((size_t)d->c + d->oc) * R * tw;
+	return ne * ((both ? 2 : 1) * mat_stride((size_t)d->oc * d->c) +
+		     mat_stride((size_t)d->c * R * tw) + mat_stride((size_t)d->oc * R * tw));
 }
 
 int wino_applies(const struct conv2d_dims *d)
@@ -256,10 +283,24 @@ void wino_set_tile(int m)
 /* The passes: their tile choices differ (see "Which tile" above). */
 enum pass { FORWARD, BACKWARD, INFER };
 
+/* The backward runs dinp and dweight in one sweep over the tiles where U^T
+ * and dU fit the bound side by side, else in two, dU taking U^T's place
+ * (see backward()). */
+static int one_sweep(const struct conv2d_dims *d, int m)
+{
+	return workspace(d, m, 1) <= WINO_WORK_MAX;
+}
+
+/* The pass's workspace with tile m. */
+static size_t pass_workspace(const struct conv2d_dims *d, int m, enum pass pass)
+{
+	return workspace(d, m, pass == BACKWARD && one_sweep(d, m));
+}
+
 /* F(4x4, 3x3) fits the workspace bound for the pass. */
 static int fits4(const struct conv2d_dims *d, enum pass pass)
 {
-	return workspace(d, 4, pass == BACKWARD) <= WINO_WORK_MAX;
+	return pass_workspace(d, 4, pass) <= WINO_WORK_MAX;
 }
 
 /* The m the pass takes (see "Which tile" above). */
@@ -282,52 +323,74 @@ size_t wino_workspace(const struct conv2d_dims *d)
 {
 	size_t ws = workspace(d, 2, 1);
 	for (int b = 0; b < 2; b++)
-		if (fits4(d, b ? BACKWARD : FORWARD) && workspace(d, 4, b) > ws)
-			ws = workspace(d, 4, b);
+		if (fits4(d, b ? BACKWARD : FORWARD) &&
+		    pass_workspace(d, 4, b ? BACKWARD : FORWARD) > ws)
+			ws = pass_workspace(d, 4, b ? BACKWARD : FORWARD);
 	return ws;
 }
 
 static void plan_init(struct plan *p, float *work, const struct conv2d_dims *d, int m,
-		      int backward)
+		      int both)
 {
 	p->m = m, p->ne = (m + 2) * (m + 2);
-	const size_t uc = (size_t)p->ne * d->oc * d->c;
+	const size_t uc = (size_t)p->ne * mat_stride((size_t)d->oc * d->c);
 	p->th = tiles(d->h, m), p->tw = tiles(d->w, m);
 	p->R = tile_rows(d, m, p->tw);
 	p->rows = (long)d->n * p->th;
-	p->U = work, p->dU = work + uc, p->V = work + (backward ? 2 : 1) * uc;
-	p->M = p->V + (size_t)p->ne * d->c * p->R * p->tw;
+	p->U = work, p->dU = both ? work + uc : work, p->V = work + (both ? 2 : 1) * uc;
+	p->M = p->V + (size_t)p->ne * mat_stride((size_t)d->c * p->R * p->tw);
 }
 
-/* Where weight oc (= o c + ci) goes in each U[e]: [o][ci], or with tr
- * [ci][o] (the backward's U[e]^T). */
-static size_t u_at(size_t oc, int tr, const struct conv2d_dims *d)
+/*
+ * The weight transforms write U[e] a row at a time, the row's entries a
+ * vector loop over its weights: row o of U[e] from weights [o][0..c), or
+ * with tr (the backward's U[e]^T) row ci from weights [0..oc)[ci].  The
+ * stores are unit stride (scattered to the transposed place one float at
+ * a time, a line was filled over 16 rows' visits, fetched again each
+ * time) and the weights are gathered, 9 c floats apart with tr.
+ */
+struct wrows {
+	int rows, cols;		/* of U[e] */
+	size_t rs, cs;		/* floats from weight to weight: row, column */
+};
+
+static struct wrows weight_rows(const struct conv2d_dims *d, int tr)
 {
-	return tr ? oc % (size_t)d->c * d->oc + oc / (size_t)d->c : oc;
+	if (tr)
+		return (struct wrows){ d->c, d->oc, 9, (size_t)9 * d->c };
+	return (struct wrows){ d->oc, d->c, (size_t)9 * d->c, 9 };
 }
 
 /* U [16][oc][c] (tr: [16][c][oc]) = G g G^T for every weight g [3][3]. */
 CLONES static void weight_tiles(float *U, const float *weight, const struct conv2d_dims *d,
 				int tr)
 {
-	const size_t es = (size_t)d->oc * d->c;
+	const size_t es = mat_stride((size_t)d->oc * d->c);
+	const struct wrows wr = weight_rows(d, tr);
 
 	SHARED_FOR
-	for (size_t oc = 0; oc < es; oc++) {
-		const float *g = weight + oc * 9;
-		const size_t at = u_at(oc, tr, d);
-		float t[4][3];
-		for (int q = 0; q < 3; q++) {
-			t[0][q] = g[q];
-			t[1][q] = 0.5f * (g[q] + g[3 + q] + g[6 + q]);
-			t[2][q] = 0.5f * (g[q] - g[3 + q] + g[6 + q]);
-			t[3][q] = g[6 + q];
-		}
-		for (int a = 0; a < 4; a++) {
-			U[(4 * a + 0) * es + at] = t[a][0];
-			U[(4 * a + 1) * es + at] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
-			U[(4 * a + 2) * es + at] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
-			U[(4 * a + 3) * es + at] = t[a][2];
+	for (int r = 0; r < wr.rows; r++) {
+		const float *gr = weight + r * wr.rs;
+		float *ur = U + (size_t)r * wr.cols;
+		SIMD
+		for (int x = 0; x < wr.cols; x++) {
+			const float *g = gr + x * wr.cs;
+			float t[4][3];
+			UNROLL
+			for (int q = 0; q < 3; q++) {
+				t[0][q] = g[q];
+				t[1][q] = 0.5f * (g[q] + g[3 + q] + g[6 + q]);
+				t[2][q] = 0.5f * (g[q] - g[3 + q] + g[6 + q]);
+				t[3][q] = g[6 + q];
+			}
+			UNROLL
+			for (int a = 0; a < 4; a++) {
+				float *u = ur + x + (size_t)(4 * a) * es;
+				u[0] = t[a][0];
+				u[es] = 0.5f * (t[a][0] + t[a][1] + t[a][2]);
+				u[2 * es] = 0.5f * (t[a][0] - t[a][1] + t[a][2]);
+				u[3 * es] = t[a][2];
+			}
 		}
 	}
 }
@@ -335,10 +398,10 @@ CLONES static void weight_tiles(float *U, const float *weight, const struct conv
 /* dweight [oc][c][3][3] += G^T dU G. */
 CLONES static void dweight_add(float *dweight, const float *dU, const struct conv2d_dims *d)
 {
-	const size_t es = (size_t)d->oc * d->c;
+	const size_t n = (size_t)d->oc * d->c, es = mat_stride(n);
 
 	SHARED_FOR
-	for (size_t oc = 0; oc < es; oc++) {
+	for (size_t oc = 0; oc < n; oc++) {
 		float t[3][4], *dw = dweight + oc * 9;
 		for (int j = 0; j < 4; j++) {
 			const float x0 = dU[j * es + oc], x1 = dU[(4 + j) * es + oc];
@@ -368,7 +431,7 @@ CLONES static void input_tiles(float *V, const float *inp, const struct conv2d_d
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t tw2 = 2 * (size_t)tw + 2, nt = (size_t)(q1 - q0) * tw;
-	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
@@ -490,7 +553,7 @@ CLONES static void grad_tiles(float *W, const float *dout, const struct conv2d_d
 		       const struct plan *p, long q0, long q1)
 {
 	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
-	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
+	const size_t nt = (size_t)(q1 - q0) * tw, es = mat_stride((size_t)d->oc * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int o = 0; o < d->oc; o++) {
@@ -526,7 +589,7 @@ CLONES static void dinput_tiles(float *dinp, const float *dV, const struct conv2
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t tw1 = (size_t)tw + 1, nt = (size_t)(q1 - q0) * tw;
-	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
@@ -673,31 +736,39 @@ CLONES static void dinput_tiles(float *dinp, const float *dV, const struct conv2
 		o##2 = (1.0f / 6) * (s34_ - s12_) + x##5;                          \
 	} while (0)
 
-/* U [36][oc][c] (tr: [36][c][oc]) = G g G^T for every weight g [3][3]. */
+/* U [36][oc][c] (tr: [36][c][oc]) = G g G^T for every weight g [3][3]
+ * (by rows, as weight_tiles()). */
 CLONES static void weight_tiles4(float *U, const float *weight, const struct conv2d_dims *d,
 				 int tr)
 {
-	const size_t es = (size_t)d->oc * d->c;
+	const size_t es = mat_stride((size_t)d->oc * d->c);
+	const struct wrows wr = weight_rows(d, tr);
 
 	SHARED_FOR
-	for (size_t oc = 0; oc < es; oc++) {
-		const float *g = weight + oc * 9;
-		const size_t at = u_at(oc, tr, d);
-		float t[6][3];
-		for (int q = 0; q < 3; q++) {
-			const float x0 = g[q], x1 = g[3 + q], x2 = g[6 + q];
-			float o0, o1, o2, o3, o4, o5;
-			G6(o, x);
-			t[0][q] = o0, t[1][q] = o1, t[2][q] = o2;
-			t[3][q] = o3, t[4][q] = o4, t[5][q] = o5;
-		}
-		for (int a = 0; a < 6; a++) {
-			const float x0 = t[a][0], x1 = t[a][1], x2 = t[a][2];
-			float o0, o1, o2, o3, o4, o5;
-			G6(o, x);
-			float *u = U + (size_t)(6 * a) * es + at;
-			u[0] = o0, u[es] = o1, u[2 * es] = o2;
-			u[3 * es] = o3, u[4 * es] = o4, u[5 * es] = o5;
+	for (int r = 0; r < wr.rows; r++) {
+		const float *gr = weight + r * wr.rs;
+		float *ur = U + (size_t)r * wr.cols;
+		SIMD
+		for (int x = 0; x < wr.cols; x++) {
+			const float *g = gr + x * wr.cs;
+			float t[6][3];
+			UNROLL
+			for (int q = 0; q < 3; q++) {
+				const float x0 = g[q], x1 = g[3 + q], x2 = g[6 + q];
+				float o0, o1, o2, o3, o4, o5;
+				G6(o, x);
+				t[0][q] = o0, t[1][q] = o1, t[2][q] = o2;
+				t[3][q] = o3, t[4][q] = o4, t[5][q] = o5;
+			}
+			UNROLL
+			for (int a = 0; a < 6; a++) {
+				const float x0 = t[a][0], x1 = t[a][1], x2 = t[a][2];
+				float o0, o1, o2, o3, o4, o5;
+				G6(o, x);
+				float *u = ur + x + (size_t)(6 * a) * es;
+				u[0] = o0, u[es] = o1, u[2 * es] = o2;
+				u[3 * es] = o3, u[4 * es] = o4, u[5 * es] = o5;
+			}
 		}
 	}
 }
@@ -705,10 +776,10 @@ CLONES static void weight_tiles4(float *U, const float *weight, const struct con
 /* dweight [oc][c][3][3] += G^T dU G. */
 CLONES static void dweight_add4(float *dweight, const float *dU, const struct conv2d_dims *d)
 {
-	const size_t es = (size_t)d->oc * d->c;
+	const size_t n = (size_t)d->oc * d->c, es = mat_stride(n);
 
 	SHARED_FOR
-	for (size_t oc = 0; oc < es; oc++) {
+	for (size_t oc = 0; oc < n; oc++) {
 		float t[3][6], *dw = dweight + oc * 9;
 		for (int j = 0; j < 6; j++) {
 			const float *u = dU + (size_t)j * es + oc;
@@ -737,7 +808,7 @@ CLONES static void input_tiles4(float *V, const float *inp, const struct conv2d_
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t zw = 4 * (size_t)tw + 2, nt = (size_t)(q1 - q0) * tw;
-	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
@@ -852,52 +923,68 @@ CLONES static void output_tiles4(float *out, const float *M, const float *bias,
 	}
 }
 
+/* The tile rows the F(4x4) gradient transforms take at once (a group):
+ * their second step runs over the group's tiles in one loop, as long as
+ * a tile row of a 448-wide map even where tile rows are short (14x14: 4
+ * tiles). */
+static int group_rows(int tw)
+{
+	return TW4_MAX / tw;
+}
+
 /* W [36][oc][nt] = A dy A^T for the output tiles of tile rows [q0, q1),
  * gradients past the image's edge taken as zero. */
 CLONES static void grad_tiles4(float *W, const float *dout, const struct conv2d_dims *d,
 			const struct plan *p, long q0, long q1)
 {
-	const int tw = p->tw, h = d->h, w = d->w;
-	const size_t zw = 4 * (size_t)tw, nt = (size_t)(q1 - q0) * tw;
-	const size_t es = (size_t)d->oc * nt, hw = (size_t)h * w;
+	const int tw = p->tw, h = d->h, w = d->w, G = group_rows(tw);
+	const size_t nt = (size_t)(q1 - q0) * tw;
+	const size_t es = mat_stride((size_t)d->oc * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int o = 0; o < d->oc; o++) {
-		/* z_k[x] = (A down the tile's four rows)_k at column x; columns w
-		 * .. 4tw-1 stay zero */
-		float s[7 * ZW4_MAX];
-		float *zero = s, *z = s + zw;
-		memset(s, 0, 7 * zw * sizeof *s);
-		for (long q = q0; q < q1; q++) {
-			TILE_ROW(q, p);
-			const float *plane = dout + ((size_t)img * d->oc + o) * hw;
-			const float *r0 = plane + (size_t)(4 * ty) * w;
-			const float *r1 = row_or_zero(plane, 4 * ty + 1, h, w, zero);
-			const float *r2 = row_or_zero(plane, 4 * ty + 2, h, w, zero);
-			const float *r3 = row_or_zero(plane, 4 * ty + 3, h, w, zero);
-			float *z0 = z, *z1 = z0 + zw, *z2 = z1 + zw, *z3 = z2 + zw;
-			float *z4 = z3 + zw, *z5 = z4 + zw;
-			SIMD
-			for (int x = 0; x < w; x++) {
-				const float x0 = r0[x], x1 = r1[x], x2 = r2[x], x3 = r3[x];
-				float o0, o1, o2, o3, o4, o5;
-				A6(o, x);
-				z0[x] = o0, z1[x] = o1, z2[x] = o2;
-				z3[x] = o3, z4[x] = o4, z5[x] = o5;
+		/* z_k[4 (tile row in the group) tw + x] = (A down the tile's four
+		 * rows)_k at column x, zero at columns w .. 4tw-1 */
+		float zero[4 * TW4_MAX], z[6][4 * TW4_MAX];
+		memset(zero, 0, (size_t)w * sizeof *zero);
+		for (long g0 = q0; g0 < q1; g0 += G) {
+			const long g1 = g0 + G < q1 ? g0 + G : q1;
+			const int gt = (int)(g1 - g0) * tw;
+			for (long q = g0; q < g1; q++) {
+				TILE_ROW(q, p);
+				const float *plane = dout + ((size_t)img * d->oc + o) * hw;
+				const float *r0 = plane + (size_t)(4 * ty) * w;
+				const float *r1 = row_or_zero(plane, 4 * ty + 1, h, w, zero);
+				const float *r2 = row_or_zero(plane, 4 * ty + 2, h, w, zero);
+				const float *r3 = row_or_zero(plane, 4 * ty + 3, h, w, zero);
+				const size_t at = 4 * (size_t)(q - g0) * tw;
+				float *z0 = z[0] + at, *z1 = z[1] + at, *z2 = z[2] + at;
+				float *z3 = z[3] + at, *z4 = z[4] + at, *z5 = z[5] + at;
+				SIMD
+				for (int x = 0; x < w; x++) {
+					const float x0 = r0[x], x1 = r1[x], x2 = r2[x], x3 = r3[x];
+					float o0, o1, o2, o3, o4, o5;
+					A6(o, x);
+					z0[x] = o0, z1[x] = o1, z2[x] = o2;
+					z3[x] = o3, z4[x] = o4, z5[x] = o5;
+				}
+				for (int x = w; x < 4 * tw; x++)
+					z0[x] = z1[x] = z2[x] = z3[x] = z4[x] = z5[x] = 0.0f;
 			}
-			float *wt = W + (size_t)o * nt + (size_t)(q - q0) * tw;
+			/* along the rows: tile t of the group reads z_k[4t .. 4t+3] */
+			float *wt = W + (size_t)o * nt + (size_t)(g0 - q0) * tw;
 			for (int k = 0; k < 6; k++) {
-				const float *zk = z + k * zw;
+				const float *zk = z[k];
 				float *w0 = wt + (size_t)(6 * k) * es, *w1 = w0 + es, *w2 = w1 + es;
 				float *w3 = w2 + es, *w4 = w3 + es, *w5 = w4 + es;
 				SIMD
-				for (int tx = 0; tx < tw; tx++) {
-					const float *c = zk + 4 * tx;
+				for (int t = 0; t < gt; t++) {
+					const float *c = zk + 4 * t;
 					const float x0 = c[0], x1 = c[1], x2 = c[2], x3 = c[3];
 					float o0, o1, o2, o3, o4, o5;
 					A6(o, x);
-					w0[tx] = o0, w1[tx] = o1, w2[tx] = o2;
-					w3[tx] = o3, w4[tx] = o4, w5[tx] = o5;
+					w0[t] = o0, w1[t] = o1, w2[t] = o2;
+					w3[t] = o3, w4[t] = o4, w5[t] = o5;
 				}
 			}
 		}
@@ -910,76 +997,81 @@ CLONES static void grad_tiles4(float *W, const float *dout, const struct conv2d_
 CLONES static void dinput_tiles4(float *dinp, const float *dV, const struct conv2d_dims *d,
 			  const struct plan *p, long q0, long q1, int set)
 {
-	const int tw = p->tw, h = d->h, w = d->w;
+	const int tw = p->tw, h = d->h, w = d->w, G = group_rows(tw);
 	const size_t nt = (size_t)(q1 - q0) * tw;
-	const size_t es = (size_t)d->c * nt, hw = (size_t)h * w;
+	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
 	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
-		/* z[6a + j][tx]: B down tile column j; pl[l][tx + 1]: then along
-		 * row a (pl[l][0] = 0, no tile left of the first); acc[x + 1]:
-		 * the row's sum at column x */
+		/* z[6a + j][t]: B down tile column j, t over the group's tiles;
+		 * pl[l][tx + 1]: then along row a of a tile row (pl[l][0] = 0, no
+		 * tile left of the first); acc[x + 1]: the row's sum at column x */
 		float z[36 * TW4_MAX], pl[6][TW4_MAX + 1], acc[ZW4_MAX];
 		for (int l = 0; l < 6; l++)
 			pl[l][0] = 0.0f;
-		for (long q = q0; q < q1; q++) {
-			TILE_ROW(q, p);
-			const float *v = dV + (size_t)ci * nt + (size_t)(q - q0) * tw;
-			float *plane = dinp + ((size_t)img * d->c + ci) * hw;
+		for (long g0 = q0; g0 < q1; g0 += G) {
+			const long g1 = g0 + G < q1 ? g0 + G : q1;
+			const int gt = (int)(g1 - g0) * tw;
+			const float *v = dV + (size_t)ci * nt + (size_t)(g0 - q0) * tw;
 			for (int j = 0; j < 6; j++) {
 				const float *x0 = v + (size_t)j * es, *x1 = x0 + 6 * es;
 				const float *x2 = x1 + 6 * es, *x3 = x2 + 6 * es;
 				const float *x4 = x3 + 6 * es, *x5 = x4 + 6 * es;
-				float *z0 = z + (size_t)j * tw, *z1 = z0 + 6 * tw, *z2 = z1 + 6 * tw;
-				float *z3 = z2 + 6 * tw, *z4 = z3 + 6 * tw, *z5 = z4 + 6 * tw;
+				float *z0 = z + (size_t)j * gt, *z1 = z0 + 6 * gt, *z2 = z1 + 6 * gt;
+				float *z3 = z2 + 6 * gt, *z4 = z3 + 6 * gt, *z5 = z4 + 6 * gt;
 				SIMD
-				for (int tx = 0; tx < tw; tx++) {
-					const float y0 = x0[tx], y1 = x1[tx], y2 = x2[tx];
-					const float y3 = x3[tx], y4 = x4[tx], y5 = x5[tx];
+				for (int t = 0; t < gt; t++) {
+					const float y0 = x0[t], y1 = x1[t], y2 = x2[t];
+					const float y3 = x3[t], y4 = x4[t], y5 = x5[t];
 					float o0, o1, o2, o3, o4, o5;
 					B6(o, y);
-					z0[tx] = o0, z1[tx] = o1, z2[tx] = o2;
-					z3[tx] = o3, z4[tx] = o4, z5[tx] = o5;
+					z0[t] = o0, z1[t] = o1, z2[t] = o2;
+					z3[t] = o3, z4[t] = o4, z5[t] = o5;
 				}
 			}
-			for (int a = 0; a < 6; a++) {
-				const int y = 4 * ty - 1 + a;
-				if (y < 0 || y >= h)
-					continue;
-				const float *za = z + (size_t)(6 * a) * tw;
-				float *p0 = pl[0] + 1, *p1 = pl[1] + 1, *p2 = pl[2] + 1;
-				float *p3 = pl[3] + 1, *p4 = pl[4] + 1, *p5 = pl[5] + 1;
-				SIMD
-				for (int tx = 0; tx < tw; tx++) {
-					const float y0 = za[tx], y1 = za[tw + tx], y2 = za[2 * tw + tx];
-					const float y3 = za[3 * tw + tx], y4 = za[4 * tw + tx];
-					const float y5 = za[5 * tw + tx];
-					float o0, o1, o2, o3, o4, o5;
-					B6(o, y);
-					p0[tx] = o0, p1[tx] = o1, p2[tx] = o2;
-					p3[tx] = o3, p4[tx] = o4, p5[tx] = o5;
-				}
-				/* tile k covers columns 4k-1 .. 4k+4: columns 4k-1 and
-				 * 4k also take the last two of tile k-1 */
-				SIMD
-				for (int k = 0; k < tw; k++) {
-					acc[4 * k] = p0[k] + pl[4][k];
-					acc[4 * k + 1] = p1[k] + pl[5][k];
-					acc[4 * k + 2] = p2[k];
-					acc[4 * k + 3] = p3[k];
-				}
-				acc[4 * tw] = p4[tw - 1];
-				acc[4 * tw + 1] = p5[tw - 1];
-				float *row = plane + (size_t)y * w;
-				if (set && (ty == 0 || a >= 2)) {
+			for (long q = g0; q < g1; q++) {
+				TILE_ROW(q, p);
+				const float *zq = z + (size_t)(q - g0) * tw;
+				float *plane = dinp + ((size_t)img * d->c + ci) * hw;
+				for (int a = 0; a < 6; a++) {
+					const int y = 4 * ty - 1 + a;
+					if (y < 0 || y >= h)
+						continue;
+					const float *za = zq + (size_t)(6 * a) * gt;
+					float *p0 = pl[0] + 1, *p1 = pl[1] + 1, *p2 = pl[2] + 1;
+					float *p3 = pl[3] + 1, *p4 = pl[4] + 1, *p5 = pl[5] + 1;
+					SIMD
+					for (int tx = 0; tx < tw; tx++) {
+						const float y0 = za[tx], y1 = za[gt + tx], y2 = za[2 * gt + tx];
+						const float y3 = za[3 * gt + tx], y4 = za[4 * gt + tx];
+						const float y5 = za[5 * gt + tx];
+						float o0, o1, o2, o3, o4, o5;
+						B6(o, y);
+						p0[tx] = o0, p1[tx] = o1, p2[tx] = o2;
+						p3[tx] = o3, p4[tx] = o4, p5[tx] = o5;
+					}
+					/* tile k covers columns 4k-1 .. 4k+4: columns 4k-1 and
+					 * 4k also take the last two of tile k-1 */
+					SIMD
+					for (int k = 0; k < tw; k++) {
+						acc[4 * k] = p0[k] + pl[4][k];
+						acc[4 * k + 1] = p1[k] + pl[5][k];
+						acc[4 * k + 2] = p2[k];
+						acc[4 * k + 3] = p3[k];
+					}
+					acc[4 * tw] = p4[tw - 1];
+					acc[4 * tw + 1] = p5[tw - 1];
+					float *row = plane + (size_t)y * w;
+					if (set && (ty == 0 || a >= 2)) {
+						SIMD
+						for (int x = 0; x < w; x++)
+							row[x] = 0.0f + acc[x + 1];
+						continue;
+					}
 					SIMD
 					for (int x = 0; x < w; x++)
-						row[x] = 0.0f + acc[x + 1];
-					continue;
+						row[x] += acc[x + 1];
 				}
-				SIMD
-				for (int x = 0; x < w; x++)
-					row[x] += acc[x + 1];
 			}
 		}
 	}
@@ -1088,6 +1180,7 @@ static void forward(float *out, float *work, const float *inp, const float *weig
 	plan_init(&p, work, d, m, 0);
 	if (p.rows == 0)
 		return;
+	const size_t us = mat_stride((size_t)oc * c);
 	if (U)
 		p.U = (float *)U;	/* read only */
 	const int nb = blas_hold_single();
@@ -1098,11 +1191,12 @@ static void forward(float *out, float *work, const float *inp, const float *weig
 		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
+			const size_t vs = mat_stride((size_t)c * nt);
 			inputs_t(p.V, inp, d, &p, q0, q1);
 			SHARED_FOR
 			for (int e = 0; e < p.ne; e++)
-				wgemm(0, 0, 0, oc, nt, c, p.U + (size_t)e * oc * c, c,
-				      p.V + (size_t)e * c * nt, nt, p.M + (size_t)e * oc * nt, nt);
+				wgemm(0, 0, 0, oc, nt, c, p.U + e * us, c, p.V + e * vs, nt,
+				      p.M + (size_t)e * oc * nt, nt);
 			outputs_t(out, p.M, bias, alpha, d, &p, q0, q1);
 		}
 	}
@@ -1124,7 +1218,7 @@ void wino_forward_act(float *out, float *work, const float *inp, const float *we
 size_t wino_weights_size(const struct conv2d_dims *d)
 {
 	const size_t m = (size_t)pass_m(d, INFER);
-	return (m + 2) * (m + 2) * d->oc * d->c;
+	return (m + 2) * (m + 2) * mat_stride((size_t)d->oc * d->c);
 }
 
 int wino_weights(float *U, const float *weight, const struct conv2d_dims *d)
@@ -1141,44 +1235,49 @@ void wino_forward_pre(float *out, float *work, const float *inp, const float *U,
 	forward(out, work, inp, NULL, U, m, bias, alpha, d);
 }
 
-/* wino_backward(), dinp += (SET 0) or dinp = (SET 1). */
+/* wino_backward(), dinp += (SET 0) or dinp = (SET 1).  In two sweeps
+ * (one_sweep()): dinp first, U^T in the place dweight's dU takes after,
+ * the output gradients' tiles (grad_tiles()) computed in each. */
 static void backward(float *dinp, int set, float *dweight, float *work, const float *dout,
 		     const float *inp, const float *weight, const struct conv2d_dims *d)
 {
-	const int c = d->c, oc = d->oc;
+	const int c = d->c, oc = d->oc, m = pass_m(d, BACKWARD);
+	const int sweeps = dinp && dweight && !one_sweep(d, m) ? 2 : 1;
 	struct plan p;
 
-	plan_init(&p, work, d, pass_m(d, BACKWARD), 1);
+	plan_init(&p, work, d, m, one_sweep(d, m));
 	if (p.rows == 0 || (!dinp && !dweight))
 		return;
+	const size_t us = mat_stride((size_t)oc * c);
 	const int own = (size_t)oc * c <= WINO_OWN_BACKWARD;
 	const int nb = blas_hold_single();
 	PARALLEL
-	{
-		if (dinp)
+	for (int s = 0; s < sweeps; s++) {
+		float *di = s == 0 ? dinp : NULL, *dw = s == sweeps - 1 ? dweight : NULL;
+		if (di)
 			weights_t(p.U, weight, d, &p, 1);
 		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
 			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
+			const size_t vs = mat_stride((size_t)c * nt), ws = mat_stride((size_t)oc * nt);
 			grads_t(p.M, dout, d, &p, q0, q1);
-			if (dweight) {
+			if (dw) {
 				inputs_t(p.V, inp, d, &p, q0, q1);
 				SHARED_FOR
 				for (int e = 0; e < p.ne; e++)
-					product(own, 0, 1, q0 > 0, oc, c, nt, p.M + (size_t)e * oc * nt,
-						nt, p.V + (size_t)e * c * nt, nt,
-						p.dU + (size_t)e * oc * c, c);
+					product(own, 0, 1, q0 > 0, oc, c, nt, p.M + e * ws, nt,
+						p.V + e * vs, nt, p.dU + e * us, c);
 			}
-			if (dinp) {
+			if (di) {
 				SHARED_FOR
 				for (int e = 0; e < p.ne; e++)
-					wgemm(0, 0, 0, c, nt, oc, p.U + (size_t)e * oc * c, oc,
-					      p.M + (size_t)e * oc * nt, nt, p.V + (size_t)e * c * nt, nt);
-				dinputs_t(dinp, p.V, d, &p, q0, q1, set);
+					wgemm(0, 0, 0, c, nt, oc, p.U + e * us, oc, p.M + e * ws, nt,
+					      p.V + e * vs, nt);
+				dinputs_t(di, p.V, d, &p, q0, q1, set);
 			}
 		}
-		if (dweight)
-			dweights_t(dweight, p.dU, d, &p);
+		if (dw)
+			dweights_t(dw, p.dU, d, &p);
 	}
 	blas_release_single(nb);
 }

@@ -199,6 +199,7 @@ int main(void)
 	check(1, 32, 16, 29, 30, 1);	/* inference takes F(4x4) */
 	check(1, 128, 128, 14, 14, 1);	/* IR-18 widths */
 	check(3, 256, 256, 7, 7, 0);
+	check(1, 512, 512, 7, 7, 1);	/* the backward's two sweeps */
 	/* each tile size forced: partial tiles at every w % 4, h % 4 */
 	static const int hw4[][2] = { { 1, 1 }, { 2, 3 }, { 5, 6 }, { 7, 7 }, { 8, 8 }, { 13, 11 } };
 	for (size_t i = 0; i < sizeof hw4 / sizeof hw4[0]; i++) {
@@ -237,16 +238,16 @@ int main(void)
 			       conv2d_workspace(&b) <= (size_t)12 << 20;
 		}
 		ok(all, "IR-18's 3x3 s1 layers use Winograd, workspace <= 12 Mi floats, batch-free");
-		/* forward: F(4x4) at 56x56 and up; backward: but at 7x7 (512x512,
-		 * whose U and dU would outgrow the workspace); winograd.c "Which
-		 * tile" */
+		/* forward: F(4x4) at 56x56 and up; backward: everywhere, the
+		 * 512x512 layer at 7x7 in two sweeps (its U^T and dU side by side
+		 * would outgrow the workspace); winograd.c "Which tile" */
 		int four = 1;
 		for (size_t i = 0; i < sizeof ir18 / sizeof ir18[0]; i++) {
 			struct conv2d_dims a = { 64, ir18[i][0], ir18[i][1], ir18[i][1], ir18[i][2], 3, 1, 1 };
 			four &= wino_tile(&a, 0) == (ir18[i][1] >= 56 ? 4 : 2) &&
-				wino_tile(&a, 1) == (ir18[i][1] >= 14 ? 4 : 2);
+				wino_tile(&a, 1) == 4;
 		}
-		ok(four, "IR-18: F(4x4) forward from 56x56, backward from 14x14, else F(2x2)");
+		ok(four, "IR-18: F(4x4) forward from 56x56 (else F(2x2)), backward everywhere");
 	}
 	return done_testing();
 }
