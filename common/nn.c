@@ -28,6 +28,7 @@
  */
 #include "blas.h"
 #include "clones.h"
+#include "convstem.h"
 #include "nn.h"
 #include "rng.h"
 #include "winograd.h"
@@ -205,10 +206,16 @@ static size_t conv2d_slot(const struct conv2d_dims *d)
 	const size_t ow = (size_t)conv2d_out_w(d), ckk = (size_t)d->c * d->k * d->k;
 	int g, band;
 
+	size_t s;
+
 	conv2d_tiles(&g, &band, d);
 	if (g > 1)	/* the group's im2col matrix, then its [oc, g*oh*ow] output */
-		return (ckk + d->oc) * g * band * ow;
-	return conv2d_pointwise(d) ? 0 : ckk * band * ow;
+		s = (ckk + d->oc) * g * band * ow;
+	else
+		s = conv2d_pointwise(d) ? 0 : ckk * band * ow;
+	if (convstem_applies(d) && convstem_slot(d) > s)
+		s = convstem_slot(d);
+	return s;
 }
 
 size_t conv2d_workspace(const struct conv2d_dims *d)
@@ -569,6 +576,13 @@ void conv2d_forward_act(float *out, float *work, const float *inp, const float *
 		wino_forward_act(out, work, inp, weight, bias, alpha, d);
 		return;
 	}
+	if (convstem_applies(d)) {
+		convstem_forward(out, work, inp, weight, bias, d);
+		if (alpha)
+			channel_affine_prelu(out, out, NULL, NULL, alpha, d->n, d->oc,
+					     oh * conv2d_out_w(d));
+		return;
+	}
 	conv2d_tiles(&g, &band, d);
 	const int nb = oh > 0 ? (oh + band - 1) / band : 0, ng = team_groups(d->n, g);
 	const long tiles = (long)ng * nb;
@@ -714,6 +728,12 @@ static void conv_backward(float *dinp, int set, float *dweight, float *dbias, fl
 		(set ? wino_backward_set : wino_backward)(dinp, dweight, work, dout, inp,
 							  weight, d);
 		return;
+	}
+	if (dweight && convstem_applies(d)) {
+		convstem_dweight(dweight, work, dout, inp, d);
+		dweight = NULL;
+		if (!dinp)
+			return;
 	}
 	conv2d_tiles(&g, &band, d);
 	const int ng = team_groups(d->n, g);
