@@ -81,13 +81,17 @@ size_t convstem_slot(const struct conv2d_dims *d)
 	return f > b ? f : b;
 }
 
-/* Threads sharing the work: as many as the workspace has slots for. */
-static int team_max(void)
+/* Threads sharing the work: OpenMP's, as many as conv2d_workspace()
+ * holds slots for (its im2col slots are larger: at least
+ * CONV2D_TEAM_MAX, 15 for IR-18's stem). */
+static int team_max(const struct conv2d_dims *d)
 {
 #ifdef _OPENMP
+	const size_t fit = conv2d_workspace(d) / lines(convstem_slot(d));
 	const int t = omp_get_max_threads();
-	return t < CONV2D_TEAM_MAX ? t : CONV2D_TEAM_MAX;
+	return (size_t)t < fit ? t : (int)fit;
 #else
+	(void)d;
 	return 1;
 #endif
 }
@@ -290,7 +294,7 @@ void convstem_forward(float *out, float *work, const float *inp, const float *we
 	const long tiles = (long)d->n * nb;
 	const size_t slot = lines(convstem_slot(d));
 	const size_t in_sz = (size_t)d->c * d->h * d->w, out_sz = (size_t)d->oc * d->h * d->w;
-	const int team = team_max();
+	const int team = team_max(d);
 
 #pragma omp parallel num_threads(team) if (team > 1)
 	{
@@ -317,7 +321,7 @@ void convstem_dweight(float *dweight, float *work, const float *dout, const floa
 	const int items = d->oc / DOB * d->c, ckk = d->c * 9;
 	const size_t slot = lines(convstem_slot(d)), tot_sz = lines((size_t)2 * d->oc * ckk);
 	const size_t in_sz = (size_t)d->c * d->h * d->w, out_sz = (size_t)d->oc * d->h * d->w;
-	const int team = team_max();
+	const int team = team_max(d);
 
 #pragma omp parallel num_threads(team) if (team > 1)
 	{

@@ -14,8 +14,10 @@
 /* Whether the direct kernels take this shape on this CPU (AVX-512; k 3,
  * stride 1, pad 1, c 1..4, oc a multiple of 8, w >= 16). */
 int convstem_applies(const struct conv2d_dims *d);
-/* Floats of one thread's slot of the workspace (CONV2D_TEAM_MAX of them,
- * each rounded up to 16 floats, from work, which holds doubles too). */
+/* Floats of one thread's slot of the workspace: conv2d_slot() takes the
+ * larger of it and the im2col path's; the kernels use as many slots
+ * (rounded up to 16 floats each; doubles in them) as conv2d_workspace()
+ * holds, up to OpenMP's thread count. */
 size_t convstem_slot(const struct conv2d_dims *d);
 /* out [n][oc][h][w] = conv(inp) + bias (bias may be NULL). */
 void convstem_forward(float *out, float *work, const float *inp, const float *weight,
