@@ -21,7 +21,7 @@
  * cut into fixed contiguous parts, one a thread; at the end of each image
  * an item's lanes are summed in double in a fixed order into its double
  * totals, which are added to dweight at the end.  Each sum thus has one
- * order whatever the thread count: the same bytes for 1 and 2 threads.
+ * order whatever the thread count: the same bytes for any.
  *
  * Off (convstem_applies() 0, the im2col path) without AVX-512, in a clang
  * build (the fuzzing build: GCC's target pragmas, as wgemm.c) and off x86.
@@ -68,7 +68,7 @@ static size_t dw_xp(const struct conv2d_dims *d)
 	return lines((size_t)d->c * (d->h + 2) * pitch(d));
 }
 
-/* The forward's weights, [oc / FOB][c*9][FOB], after its slots. */
+/* The forward's weights, [oc / FOB][c*9][FOB], at the end of its slot. */
 static size_t fwd_wp(const struct conv2d_dims *d)
 {
 	return lines((size_t)d->oc * d->c * 9);
@@ -81,6 +81,7 @@ size_t convstem_slot(const struct conv2d_dims *d)
 	return f > b ? f : b;
 }
 
+#ifdef STEM_X86
 /* Threads sharing the work: OpenMP's, as many as conv2d_workspace()
  * holds slots for (its im2col slots are larger: at least
  * CONV2D_TEAM_MAX, 15 for IR-18's stem). */
@@ -134,7 +135,6 @@ static void pad_rows(float *xp, const float *x, const struct conv2d_dims *d, int
 		}
 }
 
-#ifdef STEM_X86
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 
@@ -296,13 +296,18 @@ void convstem_forward(float *out, float *work, const float *inp, const float *we
 	const size_t in_sz = (size_t)d->c * d->h * d->w, out_sz = (size_t)d->oc * d->h * d->w;
 	const int team = team_max(d);
 
+	(void)team;
+#ifdef _OPENMP
 #pragma omp parallel num_threads(team) if (team > 1)
+#endif
 	{
 		float *s = work + slot * thread_id(), *wp = s + slot - fwd_wp(d);
 		for (int o = 0; o < d->oc; o++)
 			for (int t = 0; t < ckk; t++)
 				wp[((size_t)(o / FOB) * ckk + t) * FOB + o % FOB] = weight[(size_t)o * ckk + t];
+#ifdef _OPENMP
 #pragma omp for schedule(dynamic)
+#endif
 		for (long u = 0; u < tiles; u++) {
 			const int n = (int)(u / nb), y0 = (int)(u % nb) * BAND;
 			const int y1 = y0 + BAND < d->h ? y0 + BAND : d->h;
@@ -323,7 +328,10 @@ void convstem_dweight(float *dweight, float *work, const float *dout, const floa
 	const size_t in_sz = (size_t)d->c * d->h * d->w, out_sz = (size_t)d->oc * d->h * d->w;
 	const int team = team_max(d);
 
+	(void)team;
+#ifdef _OPENMP
 #pragma omp parallel num_threads(team) if (team > 1)
+#endif
 	{
 		const int t = thread_id(), nt = team_size();
 		const int i0 = (int)((long)t * items / nt), i1 = (int)((long)(t + 1) * items / nt);

@@ -35,7 +35,11 @@
  * about 0.4% of a training step's samples while the other core idled. */
 #define SGD_BLOCK 16384
 #define SGD_PAR_MIN 65536
+#ifdef _OPENMP
 #define PRAGMA(x) _Pragma(#x)
+#else
+#define PRAGMA(x)
+#endif
 #define SGD_BLOCKS(body)						\
 	const size_t nb = (n0 + SGD_BLOCK - 1) / SGD_BLOCK;		\
 	PRAGMA(omp parallel for if (n0 >= SGD_PAR_MIN) schedule(static)) \

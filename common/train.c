@@ -634,7 +634,9 @@ static void last_good(const struct trainer *T, char *buf, size_t n)
 static int all_finite(const float *p, size_t n)
 {
 	float acc = 0;
-	_Pragma("omp parallel for simd if (n >= 65536) schedule(static) reduction(+ : acc)")
+#ifdef _OPENMP
+#pragma omp parallel for simd if (n >= 65536) schedule(static) reduction(+ : acc)
+#endif
 	for (size_t i = 0; i < n; i++)
 		acc += p[i] * 0.0f;
 	return acc == 0;
