@@ -28,6 +28,7 @@
  */
 #include "blas.h"
 #include "clones.h"
+#include "convstem.h"
 #include "nn.h"
 #include "rng.h"
 #include "winograd.h"
@@ -241,10 +242,16 @@ static size_t conv2d_slot(const struct conv2d_dims *d)
 	const size_t ow = (size_t)conv2d_out_w(d), ckk = (size_t)d->c * d->k * d->k;
 	int g, band;
 
+	size_t s;
+
 	conv2d_tiles(&g, &band, d);
 	if (g > 1)	/* the group's im2col matrix, then its [oc, g*oh*ow] output */
-		return (ckk + d->oc) * g * band * ow;
-	return conv2d_pointwise(d) ? 0 : ckk * band * ow;
+		s = (ckk + d->oc) * g * band * ow;
+	else
+		s = conv2d_pointwise(d) ? 0 : ckk * band * ow;
+	if (convstem_applies(d) && convstem_slot(d) > s)
+		s = convstem_slot(d);
+	return s;
 }
 
 size_t conv2d_workspace(const struct conv2d_dims *d)
@@ -605,6 +612,13 @@ void conv2d_forward_act(float *out, float *work, const float *inp, const float *
 		wino_forward_act(out, work, inp, weight, bias, alpha, d);
 		return;
 	}
+	if (convstem_applies(d)) {
+		convstem_forward(out, work, inp, weight, bias, d);
+		if (alpha)
+			channel_affine_prelu(out, out, NULL, NULL, alpha, d->n, d->oc,
+					     oh * conv2d_out_w(d));
+		return;
+	}
 	conv2d_tiles(&g, &band, d);
 	const int nb = oh > 0 ? (oh + band - 1) / band : 0, ng = team_groups(d->n, g);
 	const long tiles = (long)ng * nb;
@@ -750,6 +764,12 @@ static void conv_backward(float *dinp, int set, float *dweight, float *dbias, fl
 		(set ? wino_backward_set : wino_backward)(dinp, dweight, work, dout, inp,
 							  weight, d);
 		return;
+	}
+	if (dweight && convstem_applies(d)) {
+		convstem_dweight(dweight, work, dout, inp, d);
+		dweight = NULL;
+		if (!dinp)
+			return;
 	}
 	conv2d_tiles(&g, &band, d);
 	const int ng = team_groups(d->n, g);
@@ -1386,17 +1406,20 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
 /* ------------------------------------------------------------------ */
 /* Residual add */
 
-void residual_forward(float *out, const float *a, const float *b, size_t n)
+/* out = a + b: the residual sums, elementwise (out may be a). */
+CLONES static void add_block(float *out, const float *a, const float *b, long n)
 {
-	for (size_t i = 0; i < n; i++)
+	SIMD
+	for (long i = 0; i < n; i++)
 		out[i] = a[i] + b[i];
 }
 
-CLONES static void add_plane(float *out, const float *a, const float *b, int n)
+/* 0 + b: the bytes a cleared gradient plus b would hold (-0 gives +0). */
+CLONES static void set_block(float *out, const float *b, long n)
 {
 	SIMD
-	for (int i = 0; i < n; i++)
-		out[i] = a[i] + b[i];
+	for (long i = 0; i < n; i++)
+		out[i] = 0.0f + b[i];
 }
 
 void residual_affine_forward(float *out, const float *a, const float *b, float *y,
@@ -1407,31 +1430,55 @@ void residual_affine_forward(float *out, const float *a, const float *b, float *
 	for (long pl = 0; pl < (long)N * C; pl++) {
 		const int c = (int)(pl % C);
 		const size_t o = (size_t)pl * HW;
-		add_plane(out + o, a + o, b + o, HW);
+		add_block(out + o, a + o, b + o, HW);
 		affine_plane(y + o, out + o, scale[c], shift[c], alpha ? alpha[c] : 1.0f, HW);
+	}
+}
+
+/* Blocks of RES_BLOCK elements shared among the threads: elementwise, so
+ * the same bytes whatever their number; once on the main thread alone,
+ * they were about 1% of a training step's samples while the other core
+ * idled. */
+#define RES_BLOCK 16384L
+
+void residual_forward(float *out, const float *a, const float *b, size_t n)
+{
+	const long nb = (long)((n + RES_BLOCK - 1) / RES_BLOCK);
+
+	PARALLEL_FOR((long)n)
+	for (long u = 0; u < nb; u++) {
+		const size_t i = (size_t)u * RES_BLOCK;
+		add_block(out + i, a + i, b + i, n - i < RES_BLOCK ? (long)(n - i) : RES_BLOCK);
+	}
+}
+
+/* residual_backward(), da and db += (SET 0) or = (SET 1) dout. */
+static void residual_back(float *da, float *db, int set, const float *dout, size_t n)
+{
+	const long nb = (long)((n + RES_BLOCK - 1) / RES_BLOCK);
+
+	PARALLEL_FOR((long)n)
+	for (long u = 0; u < nb; u++) {
+		const size_t i = (size_t)u * RES_BLOCK;
+		const long m = n - i < RES_BLOCK ? (long)(n - i) : RES_BLOCK;
+		for (int k = 0; k < 2; k++) {
+			float *d = k ? db : da;
+			if (d && set)
+				set_block(d + i, dout + i, m);
+			else if (d)
+				add_block(d + i, d + i, dout + i, m);
+		}
 	}
 }
 
 void residual_backward(float *da, float *db, const float *dout, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (da)
-			da[i] += dout[i];
-		if (db)
-			db[i] += dout[i];
-	}
+	residual_back(da, db, 0, dout, n);
 }
 
-/* 0 + dout: the bytes a cleared gradient plus dout would hold (-0 gives
- * +0). */
 void residual_backward_set(float *da, float *db, const float *dout, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (da)
-			da[i] = 0.0f + dout[i];
-		if (db)
-			db[i] = 0.0f + dout[i];
-	}
+	residual_back(da, db, 1, dout, n);
 }
 
 /* ------------------------------------------------------------------ */

@@ -29,26 +29,54 @@
 		p[i] = fmaf(-lr, b, p[i]);				\
 	}
 
+/* Blocks of SGD_BLOCK values shared among the OpenMP threads (each value
+ * on its own: the same bytes whatever their number) when a tensor has
+ * SGD_PAR_MIN values or more; on the main thread alone, the step was
+ * about 0.4% of a training step's samples while the other core idled. */
+#define SGD_BLOCK 16384
+#define SGD_PAR_MIN 65536
+#ifdef _OPENMP
+#define PRAGMA(x) _Pragma(#x)
+#else
+#define PRAGMA(x)
+#endif
+#define SGD_BLOCKS(body)						\
+	const size_t nb = (n0 + SGD_BLOCK - 1) / SGD_BLOCK;		\
+	PRAGMA(omp parallel for if (n0 >= SGD_PAR_MIN) schedule(static)) \
+	for (size_t u = 0; u < nb; u++) {				\
+		const size_t o = u * SGD_BLOCK;				\
+		const size_t n = n0 - o < SGD_BLOCK ? n0 - o : SGD_BLOCK; \
+		body(p0 + o, buf0 + o, g0 + o, n, lr, momentum, wd);	\
+	}
+
 #if defined(__x86_64__) && defined(__GNUC__)
+/* Vectorised (omp simd): fmaf on vectors is still one rounding a lane. */
 __attribute__((target("fma"))) static void sgd_fma(float *p, float *buf,
 						    const float *g, size_t n,
 						    float lr, float momentum,
 						    float wd)
 {
+	PRAGMA(omp simd)
 	SGD_LOOP
 }
 #endif
 
-void optim_sgd_step(float *p, float *buf, const float *g, size_t n, float lr,
+static void sgd_plain(float *p, float *buf, const float *g, size_t n, float lr,
+		      float momentum, float wd)
+{
+	SGD_LOOP
+}
+
+void optim_sgd_step(float *p0, float *buf0, const float *g0, size_t n0, float lr,
 		    float momentum, float wd)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (__builtin_cpu_supports("fma")) {
-		sgd_fma(p, buf, g, n, lr, momentum, wd);
+		SGD_BLOCKS(sgd_fma)
 		return;
 	}
 #endif
-	SGD_LOOP
+	SGD_BLOCKS(sgd_plain)
 }
 
 void optim_sgd_step_ref(double *p, double *buf, const double *g, size_t n,

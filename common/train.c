@@ -627,11 +627,18 @@ static void last_good(const struct trainer *T, char *buf, size_t n)
 		snprintf(buf, n, "no checkpoint was written");
 }
 
+/* NaN * 0 and inf * 0 are NaN, finite * 0 is +-0: the sum is zero, in
+ * any order, exactly when all are finite; so the threads and vector lanes
+ * may share it (the serial chain of adds was about 0.4% of a training
+ * step's samples). */
 static int all_finite(const float *p, size_t n)
 {
 	float acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for simd if (n >= 65536) schedule(static) reduction(+ : acc)
+#endif
 	for (size_t i = 0; i < n; i++)
-		acc += p[i] * 0.0f;	/* NaN * 0 and inf * 0 are NaN */
+		acc += p[i] * 0.0f;
 	return acc == 0;
 }
 

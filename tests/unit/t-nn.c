@@ -8,6 +8,7 @@
  */
 #include "tap.h"
 #include "blas.h"
+#include "convstem.h"
 #include "floats.h"
 #include "nn.h"
 #include "rng.h"
@@ -266,6 +267,28 @@ static void test_conv_tiles(void)
 	ok(g7 >= 16, "conv tiles: IR-18's 7x7 layers take %d images per sgemm", g7);
 }
 
+/* The IR-18 stem's shape, 3x112x112 -> 64 at batch 2, against the double
+ * reference; on AVX-512 it takes convstem.c's direct kernels. */
+static void test_convstem_ir18(void)
+{
+	const struct conv2d_dims d = { 2, 3, 112, 112, 64, 3, 1, 1 };
+	const size_t ni = conv_in(&d), no = conv_out(&d), nw = conv_wt(&d);
+	float *x = rnd(ni, -1, 1), *w = rnd(nw, -1, 1), *dy = rnd(no, -1, 1);
+	float *y = rnd(no, 0, 0), *yr = rnd(no, 0, 0), *dw = rnd(nw, -1, 1), *dwr = copyf(dw, nw);
+	float *dxr = rnd(ni, 0, 0), *work = rnd(conv2d_workspace(&d), -9, 9);
+
+	__builtin_cpu_init();
+	ok(convstem_applies(&d) == (__builtin_cpu_supports("avx512f") != 0),
+	   "conv stem 3x112x112->64: the direct kernels exactly where AVX-512 is");
+	conv2d_forward(y, work, x, w, NULL, &d);
+	conv2d_forward_ref(yr, x, w, NULL, &d);
+	is_close(y, yr, no, 1e-5, "conv stem 3x112x112->64: forward matches the reference");
+	conv2d_backward(NULL, dw, NULL, work, dy, x, w, &d);
+	conv2d_backward_ref(dxr, dwr, NULL, dy, x, w, &d);
+	is_close(dw, dwr, nw, 1e-5, "conv stem 3x112x112->64: dweight matches the reference");
+	free(x), free(w), free(dy), free(y), free(yr), free(dw), free(dwr), free(dxr), free(work);
+}
+
 static void test_conv(void)
 {
 	static const struct conv2d_dims shapes[] = {
@@ -277,11 +300,20 @@ static void test_conv(void)
 		{ 2, 3, 11, 9, 4, 5, 3, 2 },	/* 5x5 stride 3 */
 		{ 1, 2, 4, 4, 2, 3, 2, 2 },	/* pad 2 > k/2: rows and columns of padding only */
 		{ 2, 32, 15, 15, 8, 3, 1, 1 },	/* big enough for the OpenMP loops */
+		/* convstem.c's direct kernels (on AVX-512): a band and an odd
+		 * row of 16-pixel vectors, several bands and a short last one,
+		 * one channel, four, one image, the narrowest rows it takes */
+		{ 1, 3, 13, 21, 8, 3, 1, 1 },
+		{ 2, 4, 19, 35, 16, 3, 1, 1 },
+		{ 3, 1, 6, 17, 24, 3, 1, 1 },
+		{ 1, 2, 3, 16, 8, 3, 1, 1 },
 	};
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
 		test_conv_vs_ref(&shapes[i], i % 2 == 0);
+	test_conv_vs_ref(&shapes[9], 1);
 	test_conv_vs_ref(&shapes[2], 1);
 	test_conv_tiles();
+	test_convstem_ir18();
 
 	{
 		struct conv2d_dims a = { 2, 3, 5, 4, 2, 3, 2, 1 }, b = { 2, 3, 4, 3, 2, 1, 1, 0 };
@@ -818,6 +850,7 @@ static void test_conv_threads(void)
 		{ 25, 9, 20, 20, 8, 1, 2, 0 },	/* 1x1 stride 2 in groups */
 		{ 3, 64, 47, 49, 4, 3, 1, 1 },	/* two bands an image */
 		{ 3, 8, 40, 40, 6, 1, 1, 0 },	/* 1x1 stride 1: the input is the matrix */
+		{ 5, 3, 23, 37, 16, 3, 1, 1 },	/* the stem: convstem.c on AVX-512 */
 	};
 	const int threads[4] = { 1, 2, 3, 2 };
 
