@@ -28,6 +28,7 @@
  */
 #include "blas.h"
 #include "clones.h"
+#include "convs2.h"
 #include "nn.h"
 #include "rng.h"
 #include "winograd.h"
@@ -536,16 +537,21 @@ static void forward_tile(float *out, float *work, const float *inp, const float 
 	float *y = out + n0 * d->oc * ohw, *c = y + (size_t)oy0 * ow;
 	size_t ldcol = ohw, ldc = ohw;
 
+	if (gn > 1)
+		c = work + (size_t)ckk * cols, ldc = cols;
+	/* a 3x3 stride-2 layer: by input phase, without bias (convs2.c) */
+	if ((gn > 1 || !bias) &&
+	    convs2_forward(c, ldc, work, (size_t)ckk * cols, x, weight, d, gn, oy0, oy1))
+		goto out;
 	if (!(conv2d_pointwise(d) && gn == 1)) {
 		im2col(work, cols, x, gn, d, ow, oy0, oy1, 0, ckk);
 		col = work, ldcol = cols;
 	}
-	if (gn > 1)
-		c = work + (size_t)ckk * cols, ldc = cols;
 	/* c [oc, cols] = weight [oc, ckk] . col [ckk, cols]
 	 * (+ bias: here, or as a group's planes are copied out) */
 	sgemm_bias(0, 0, d->oc, (int)cols, ckk, weight, ckk, col, (int)ldcol,
 		   gn > 1 ? NULL : bias, c, (int)ldc);
+out:
 	if (gn > 1)
 		group_scatter(y, c, bias, alpha, gn, d->oc, ohw);
 	else if (alpha)
@@ -727,7 +733,9 @@ static void conv_backward(float *dinp, int set, float *dweight, float *dbias, fl
 		if (dweight && dinp) {
 			BARRIER	/* the slots reuse dweight's matrices */
 		}
-		if (dinp) {
+		if (dinp && convs2_applies(d, slot, band)) {
+			convs2_dinp(dinp, set, work, slot, dout, weight, d, ng, band);
+		} else if (dinp) {
 			float *w = work + slot * t;
 			TEAM_FOR
 			for (int u = 0; u < ng; u++) {

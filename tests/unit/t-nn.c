@@ -8,10 +8,12 @@
  */
 #include "tap.h"
 #include "blas.h"
+#include "convs2.h"
 #include "floats.h"
 #include "nn.h"
 #include "rng.h"
 #include "err.h"
+#include "wgemm.h"
 
 #include <stdint.h>
 #ifdef _OPENMP
@@ -858,6 +860,70 @@ static void test_conv_threads(void)
 	blas_set_threads(1);
 }
 
+/*
+ * 3x3 stride-2 pad-1 convolutions by input phase (common/convs2.c), on
+ * odd and even sizes, one image and groups, one band and several: the
+ * forward and dinp (added and set) against the double-precision reference
+ * within the im2col path's 1e-5 (each path's error shown), the same bytes
+ * for 1 and 2 threads, and the phase path really taken (its dinp sums in
+ * another order than col2im's, so the bytes differ somewhere).
+ */
+static void test_convs2(void)
+{
+	static const struct conv2d_dims shapes[] = {
+		{ 1, 5, 9, 11, 7, 3, 2, 1 },	/* odd h and w, one image, 5x6 output */
+		{ 3, 16, 15, 8, 24, 3, 2, 1 },	/* odd h, even w, oc > c */
+		{ 2, 64, 100, 101, 8, 3, 2, 1 },	/* bands of one image, odd w */
+		{ 23, 12, 14, 13, 10, 3, 2, 1 },	/* 7x7 output, groups of images */
+		{ 1, 3, 2, 1, 4, 3, 2, 1 },	/* a 1x1 output */
+	};
+	const int phase = wgemm_kind() != WGEMM_BLAS;
+
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		const struct conv2d_dims *d = &shapes[i];
+		const size_t ni = conv_in(d), no = conv_out(d), nw = conv_wt(d);
+		float *x = rnd(ni, -1, 1), *w = rnd(nw, -1, 1), *dy = rnd(no, -1, 1);
+		float *dx0 = rnd(ni, -1, 1), *work = rnd(conv2d_workspace(d), -9, 9);
+		float *yr = rnd(no, 0, 0), *dxr = copyf(dx0, ni), *dwr = rnd(nw, 0, 0);
+		float *y[3], *dx[3], *ds[3];
+		double ey[3], ex[3];
+		int same = 1;
+
+		conv2d_forward_ref(yr, x, w, NULL, d);
+		conv2d_backward_ref(dxr, dwr, NULL, dy, x, w, d);
+		/* 0: im2col path; 1, 2: the phases on 1 and 2 threads */
+		for (int t = 0; t < 3; t++) {
+			convs2_set(t > 0);
+			blas_set_threads(t == 2 ? 2 : 1);
+			y[t] = rnd(no, -9, 9), dx[t] = copyf(dx0, ni), ds[t] = nan_floats(ni);
+			conv2d_forward(y[t], work, x, w, NULL, d);
+			conv2d_backward(dx[t], NULL, NULL, work, dy, x, w, d);
+			conv2d_backward_set(ds[t], NULL, NULL, work, dy, x, w, d);
+			ey[t] = rel_err(y[t], yr, no), ex[t] = rel_err(dx[t], dxr, ni);
+			for (size_t e = 0; e < ni; e++)
+				ds[t][e] += dx0[e];	/* set, then the old dinp added */
+		}
+		convs2_set(1);
+		blas_set_threads(1);
+		diag("n%d c%d %dx%d oc%d: error im2col forward %.2g dinp %.2g, phases %.2g %.2g", d->n,
+		     d->c, d->h, d->w, d->oc, ey[0], ex[0], ey[1], ex[1]);
+		ok(ey[1] < 1e-5 && ex[1] < 1e-5 && rel_err(ds[1], dxr, ni) < 1e-5,
+		   "convs2 n%d c%d %dx%d oc%d: forward, dinp added and set match the reference",
+		   d->n, d->c, d->h, d->w, d->oc);
+		same = !memcmp(y[1], y[2], no * sizeof(float)) &&
+		       !memcmp(dx[1], dx[2], ni * sizeof(float)) &&
+		       !memcmp(ds[1], ds[2], ni * sizeof(float));
+		ok(same, "convs2 n%d c%d %dx%d: the same bytes for 1 and 2 threads", d->n, d->c, d->h,
+		   d->w);
+		if (phase && d->c * d->oc > 12)
+			ok(memcmp(dx[0], dx[1], ni * sizeof(float)),
+			   "convs2 n%d c%d %dx%d: dinp by phases, not col2im", d->n, d->c, d->h, d->w);
+		for (int t = 0; t < 3; t++)
+			free(y[t]), free(dx[t]), free(ds[t]);
+		free(x), free(w), free(dy), free(dx0), free(work), free(yr), free(dxr), free(dwr);
+	}
+}
+
 int main(void)
 {
 	rng_seed(&R, 2024);
@@ -870,5 +936,6 @@ int main(void)
 	test_linear();
 	test_threads();
 	test_conv_threads();
+	test_convs2();
 	return done_testing();
 }
