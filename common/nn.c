@@ -733,9 +733,7 @@ static void conv_backward(float *dinp, int set, float *dweight, float *dbias, fl
 		if (dweight && dinp) {
 			BARRIER	/* the slots reuse dweight's matrices */
 		}
-		if (dinp && convs2_applies(d, slot, band)) {
-			convs2_dinp(dinp, set, work, slot, dout, weight, d, ng, band);
-		} else if (dinp) {
+		if (dinp) {
 			float *w = work + slot * t;
 			TEAM_FOR
 			for (int u = 0; u < ng; u++) {
