@@ -14,7 +14,11 @@
  * its own panels; the sums are the same, in the same order (the same
  * bytes on the SkylakeX core, where wgemm's blocks of k are OpenBLAS's).
  * One image's band is split further so that its phases stay in the L2
- * cache (SUB_BYTES).
+ * cache (SUB_BYTES).  nn.c calls it on bands of one image only (the
+ * 112x112 and 56x56 inputs): on groups of images (the 28x28 and 14x14
+ * inputs, 6 and 16 images at batch 64) it measured 0.93-1.07x, their
+ * phases (5.5 and 8.4 MiB) outgrowing the cache, and smaller groups would
+ * waste more of the kernel's last panel.
  *
  * The input gradient by phase (one product per input phase, [c x T*oc] .
  * [T*oc x pixels], T = 1, 2, 2, 4 taps, straight into dinp without

@@ -539,8 +539,9 @@ static void forward_tile(float *out, float *work, const float *inp, const float 
 
 	if (gn > 1)
 		c = work + (size_t)ckk * cols, ldc = cols;
-	/* a 3x3 stride-2 layer: by input phase, without bias (convs2.c) */
-	if ((gn > 1 || !bias) &&
+	/* a 3x3 stride-2 layer's band of one image: by input phase, without
+	 * bias (convs2.c; groups of images stay here: 0.93-1.07x there) */
+	if (gn == 1 && !bias &&
 	    convs2_forward(c, ldc, work, (size_t)ckk * cols, x, weight, d, gn, oy0, oy1))
 		goto out;
 	if (!(conv2d_pointwise(d) && gn == 1)) {
