@@ -34,6 +34,12 @@
  * the same with Winograd's products by OpenBLAS and by common/wgemm.c's
  * kernel (wgemm_use()): "run R blas G wgemm G", then per layer.
  *
+ *   convstep THREADS BATCH RUNS stride2
+ *
+ * the same with the 3x3 stride-2 layers on the im2col path and by input
+ * phase (common/convs2.c, convs2_set()): "run R im2col G phases G", then
+ * per such layer (the backward is the same path in both).
+ *
  * The layers are IR-18 at 3x112x112 as model.h describes it (stem conv3x3
  * 3->64; stages of two IBasicBlocks, widths 64..512, the stage's stride 2
  * on the first block's second conv3x3, plus a conv1x1 stride-2 shortcut),
@@ -52,6 +58,7 @@
  * machine weighs on them alike.
  */
 #include "blas.h"
+#include "convs2.h"
 #include "err.h"
 #include "model.h"
 #include "nn.h"
@@ -203,6 +210,20 @@ static void set_wgemm(int p)
 	wgemm_use(p ? WGEMM_AUTO : WGEMM_BLAS);
 }
 
+/* Mode "stride2": the 3x3 stride-2 layers by im2col or by phase. */
+static void set_phases(int p)
+{
+	convs2_set(p);
+}
+
+/* The layers a mode's variants change. */
+static int shown(const struct conv2d_dims *d, void (*set)(int))
+{
+	if (set == set_phases)
+		return d->k == 3 && d->stride == 2;
+	return wino_applies(d);
+}
+
 /* Two variants of the Winograd path (set(0), set(1): F(2x2) and F(4x4),
  * or OpenBLAS and wgemm), interleaved: per Winograd layer the median
  * forward and backward GFLOP/s of each. */
@@ -223,21 +244,29 @@ static void two_ways(struct layer *l, int n, float *work, int runs, double flops
 	}
 	wino_set_tile(0);
 	wgemm_use(WGEMM_AUTO);
+	convs2_set(1);
 	for (int i = 0; i < n; i++) {
 		const struct conv2d_dims *d = &l[i].d;
 		double f = 2 * l[i].macs;
-		if (!wino_applies(d))
+		if (!shown(d, set))
 			continue;
 		for (int p = 0; p < 2; p++)
 			for (int r = 0; r < runs; r++)
 				lt[p][r][i] -= bt[p][r][i];
-		printf("layer %d %dx%dx%d->%d forward %s %.1f %s %.1f backward %s %.1f %s %.1f"
-		       " auto %d/%d\n", i, d->c, d->h, d->w, d->oc, name[0],
+		printf("layer %d %dx%dx%d->%d forward %s %.1f %s %.1f backward %s %.1f %s %.1f",
+		       i, d->c, d->h, d->w, d->oc, name[0],
 		       f / median_of(&lt[0][0][i], runs, 32) * 1e-9,
 		       name[1], f / median_of(&lt[1][0][i], runs, 32) * 1e-9, name[0],
 		       2 * f / median_of(&bt[0][0][i], runs, 32) * 1e-9, name[1],
-		       2 * f / median_of(&bt[1][0][i], runs, 32) * 1e-9,
-		       wino_tile(d, 0), wino_tile(d, 1));
+		       2 * f / median_of(&bt[1][0][i], runs, 32) * 1e-9);
+		if (set == set_phases)
+			printf(" total %s %.1f %s %.1f\n", name[0],
+			       3 * f / (median_of(&lt[0][0][i], runs, 32) +
+					median_of(&bt[0][0][i], runs, 32)) * 1e-9,
+			       name[1], 3 * f / (median_of(&lt[1][0][i], runs, 32) +
+						 median_of(&bt[1][0][i], runs, 32)) * 1e-9);
+		else
+			printf(" auto %d/%d\n", wino_tile(d, 0), wino_tile(d, 1));
 	}
 }
 
@@ -253,8 +282,8 @@ int main(int argc, char **argv)
 	if (blas_init(argc, argv))
 		warn("%s", hm_errmsg());
 	if (argc != 4 && !(argc == 5 && (!strcmp(argv[4], "compare") || !strcmp(argv[4], "tiles") ||
-					 !strcmp(argv[4], "wgemm"))))
-		die_usage("usage: convstep THREADS BATCH RUNS [compare|tiles|wgemm]");
+					 !strcmp(argv[4], "wgemm") || !strcmp(argv[4], "stride2"))))
+		die_usage("usage: convstep THREADS BATCH RUNS [compare|tiles|wgemm|stride2]");
 	int threads = atoi(argv[1]), batch = atoi(argv[2]), runs = atoi(argv[3]);
 	if (threads < 1 || batch < 1 || runs < 1 || (argc == 5 && runs > 64))
 		die_usage("usage: convstep THREADS>=1 BATCH>=1 RUNS>=1 (<= 64 with compare)");
@@ -298,14 +327,16 @@ int main(int argc, char **argv)
 	float *a = rnd((size_t)sq * sq, &r), *b = rnd((size_t)sq * sq, &r);
 	float *c = rnd((size_t)sq * sq, &r);
 	conv_step(l, n, work, NULL);	/* warm-up */
-	if (argc == 5 && (!strcmp(argv[4], "tiles") || !strcmp(argv[4], "wgemm"))) {
+	if (argc == 5 && strcmp(argv[4], "compare")) {
 		static const char *const tile_names[2] = { "f2", "f4" };
 		static const char *const wgemm_names[2] = { "blas", "wgemm" };
-		const int t = !strcmp(argv[4], "tiles");
-		(t ? set_tile : set_wgemm)(0);
+		static const char *const phase_names[2] = { "im2col", "phases" };
+		const int t = !strcmp(argv[4], "tiles"), w = !strcmp(argv[4], "wgemm");
+		void (*set)(int) = t ? set_tile : w ? set_wgemm : set_phases;
+		set(0);
 		conv_step(l, n, work, NULL);	/* warm-up of the other path */
-		two_ways(l, n, work, runs, flops, t ? set_tile : set_wgemm,
-			 t ? tile_names : wgemm_names);
+		two_ways(l, n, work, runs, flops, set,
+			 t ? tile_names : w ? wgemm_names : phase_names);
 		runs = 0;
 	} else if (argc == 5) {
 		conv2d_set_winograd(0);

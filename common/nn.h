@@ -78,7 +78,10 @@ int nn_out_size(int size, int k, int stride, int pad);
  * take bands of output rows of one image, so the im2col matrix stays in
  * the cache.
  * A 1x1 stride-1 pad-0 convolution of one image uses the input itself as
- * that matrix.
+ * that matrix.  A 3x3 stride-2 pad-1 convolution's forward on bands of
+ * one image (outputs of 512 pixels or more, without bias) goes by input
+ * phase (convs2.h), through the same tiles and workspace, where wgemm's
+ * kernel runs.
  */
 struct conv2d_dims {
 	int n, c, h, w;		/* input */

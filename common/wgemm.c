@@ -73,6 +73,8 @@ struct op {
 	const float *a, *b;
 	float *c;
 	size_t ars, aps, bps, bjs, ldc;
+	wgemm_pack_fn *pack;	/* when not NULL, it builds b's panels */
+	void *ctx;
 };
 
 
@@ -101,8 +103,11 @@ static int cpu_has(enum wgemm_kind kind)
 			const int nv = (nr + W - 1) / W;                             \
 			for (int l = 0, kb; l < o->k; l += kb) {                     \
 				kb = depth_block(o->k - l);                          \
-				PACK(nv, kb, o->b + l * o->bps + j * o->bjs, o->bps, \
-				     o->bjs, nr, bp);                                \
+				if (o->pack)                                         \
+					o->pack(o->ctx, l, kb, j, nr, bp, W * nv);   \
+				else                                                 \
+					PACK(nv, kb, o->b + l * o->bps + j * o->bjs, \
+					     o->bps, o->bjs, nr, bp);                \
 				const int add = o->add || l > 0;                     \
 				for (int i = 0; i < o->m; i += MR) {                 \
 					const int mr = o->m - i < MR ? o->m - i : MR; \
@@ -308,7 +313,7 @@ void wgemm(int trans_a, int trans_b, int add, int m, int n, int k, const float *
 	const struct op o = {
 		m, n, k, add, a, b, c,
 		trans_a ? 1 : (size_t)lda, trans_a ? (size_t)lda : 1,
-		trans_b ? 1 : (size_t)ldb, trans_b ? (size_t)ldb : 1, (size_t)ldc
+		trans_b ? 1 : (size_t)ldb, trans_b ? (size_t)ldb : 1, (size_t)ldc, NULL, NULL
 	};
 	const enum wgemm_kind kind = k >= 1 ? wgemm_kind() : WGEMM_BLAS;
 	if (kind == WGEMM_AVX512) {
@@ -326,4 +331,25 @@ void wgemm(int trans_a, int trans_b, int add, int m, int n, int k, const float *
 			    c, ldc);
 	else
 		sgemm_overwrite(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+int wgemm_panels(int m, int n, int k, const float *a, int lda, wgemm_pack_fn *pack, void *ctx,
+		 float *c, int ldc)
+{
+#ifdef WGEMM_X86
+	const struct op o = { m, n, k, 0, a, NULL, c, (size_t)lda, 1, 0, 0, (size_t)ldc, pack, ctx };
+	const enum wgemm_kind kind = wgemm_kind();
+
+	if (m <= 0 || n <= 0)
+		return kind != WGEMM_BLAS;
+	if (kind == WGEMM_AVX512) {
+		gemm512(&o);
+		return 1;
+	}
+	if (kind == WGEMM_AVX2) {
+		gemm256(&o);
+		return 1;
+	}
+#endif
+	return 0;
 }

@@ -25,6 +25,24 @@ void wgemm(int trans_a, int trans_b, int add, int m, int n, int k, const float *
 	   const float *b, int ldb, float *c, int ldc);
 
 /*
+ * Builds a panel of an implicit b for wgemm_panels(): bp [kb][ld] =
+ * b (p0 .. p0 + kb, j0 .. j0 + nr), rows ld floats apart, zeros in
+ * columns nr .. ld.
+ */
+typedef void wgemm_pack_fn(void *ctx, int p0, int kb, int j0, int nr, float *bp, int ld);
+
+/*
+ * c [m][n] (row stride ldc) = a [m][k] (row stride lda) . b [k][n], k >= 1,
+ * b never stored whole: `pack` writes each panel the kernel reads (a copy
+ * of b's entries, such as an im2col matrix's, from where they lie).  The
+ * same sums, in the same order, as wgemm() on the stored b.  Returns 0
+ * and does nothing when the products take OpenBLAS (wgemm_kind()), which
+ * needs b stored: the caller takes its own path then.
+ */
+int wgemm_panels(int m, int n, int k, const float *a, int lda, wgemm_pack_fn *pack, void *ctx,
+		 float *c, int ldc);
+
+/*
  * For tests and A/B: the kernel later calls take (WGEMM_AUTO: the widest
  * the CPU has, else OpenBLAS).  Returns 0 and changes nothing when the CPU
  * lacks it.  Not thread-safe: call it between products.

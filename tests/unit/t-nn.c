@@ -8,11 +8,13 @@
  */
 #include "tap.h"
 #include "blas.h"
+#include "convs2.h"
 #include "convstem.h"
 #include "floats.h"
 #include "nn.h"
 #include "rng.h"
 #include "err.h"
+#include "wgemm.h"
 
 #include <stdint.h>
 #ifdef _OPENMP
@@ -891,6 +893,82 @@ static void test_conv_threads(void)
 	blas_set_threads(1);
 }
 
+/*
+ * The 3x3 stride-2 pad-1 forward by input phase (common/convs2.c), on odd
+ * and even sizes, one image and groups, one band and several: called
+ * directly on a whole batch (and on a band of rows) where wgemm's kernel
+ * runs, and through conv2d_forward() on 1 and 2 threads; against the
+ * double-precision reference within the im2col path's 1e-5 (each path's
+ * error shown), the same bytes for 1 and 2 threads.
+ */
+static void test_convs2(void)
+{
+	static const struct conv2d_dims shapes[] = {
+		{ 1, 5, 9, 11, 7, 3, 2, 1 },	/* odd h and w, one image, 5x6 output */
+		{ 3, 16, 15, 8, 24, 3, 2, 1 },	/* odd h, even w, oc > c */
+		{ 2, 64, 100, 101, 8, 3, 2, 1 },	/* bands of one image, odd w */
+		{ 23, 12, 14, 13, 10, 3, 2, 1 },	/* 7x7 output, groups of images */
+		{ 1, 3, 2, 1, 4, 3, 2, 1 },	/* a 1x1 output */
+	};
+	const int kernel = wgemm_kind() != WGEMM_BLAS;
+
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		const struct conv2d_dims *d = &shapes[i];
+		const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
+		const size_t ni = conv_in(d), no = conv_out(d), nw = conv_wt(d);
+		const size_t ohw = (size_t)oh * ow, room = (size_t)4 * d->n * d->c * (oh + 1) * (ow + 1);
+		float *x = rnd(ni, -1, 1), *w = rnd(nw, -1, 1), *yr = rnd(no, 0, 0);
+		float *work = rnd(conv2d_workspace(d), -9, 9), *xw = rnd(room, -9, 9);
+		float *c = rnd(no, -9, 9), *y[3];
+		double e[3];
+
+		conv2d_forward_ref(yr, x, w, NULL, d);
+		if (kernel) {
+			/* c [oc, n*ohw] by images, then rows [1, oh) of image 0 again */
+			int took = convs2_forward(c, (size_t)d->n * ohw, xw, room, x, w, d, d->n, 0, oh);
+			float *band = rnd(d->oc * ohw, -9, 9);
+			took &= !convs2_forward(c, 0, xw, room - 1, x, w, d, d->n, 0, oh);
+			if (oh > 1)
+				took &= convs2_forward(band + ow, ohw, xw, room, x, w, d, 1, 1, oh);
+			float *yc = rnd(no, 0, 0);
+			int ebad = 0;
+			for (int t = 0; t < d->n; t++)
+				for (int o = 0; o < d->oc; o++)
+					for (size_t p = 0; p < ohw; p++) {
+						const float g = c[(size_t)o * d->n * ohw + t * ohw + p];
+						yc[((size_t)t * d->oc + o) * ohw + p] = g;
+						if (t == 0 && p >= (size_t)ow && band[o * ohw + p] != g)
+							ebad = 1;
+					}
+			const double err = rel_err(yc, yr, no);
+			free(yc);
+			ok(took && err < 1e-5 && !ebad,
+			   "convs2 n%d c%d %dx%d oc%d: the phases' product matches the reference "
+			   "(%.2g), a band its rows, no room no product", d->n, d->c, d->h, d->w,
+			   d->oc, err);
+			free(band);
+		}
+		/* 0: im2col path; 1, 2: the phases on 1 and 2 threads */
+		for (int t = 0; t < 3; t++) {
+			convs2_set(t > 0);
+			blas_set_threads(t == 2 ? 2 : 1);
+			y[t] = rnd(no, -9, 9);
+			conv2d_forward(y[t], work, x, w, NULL, d);
+			e[t] = rel_err(y[t], yr, no);
+		}
+		convs2_set(1);
+		blas_set_threads(1);
+		diag("n%d c%d %dx%d oc%d: forward error im2col %.2g, phases %.2g", d->n, d->c, d->h,
+		     d->w, d->oc, e[0], e[1]);
+		ok(e[1] < 1e-5 && !memcmp(y[1], y[2], no * sizeof(float)),
+		   "convs2 n%d c%d %dx%d oc%d: conv2d_forward matches the reference, the same bytes "
+		   "for 1 and 2 threads", d->n, d->c, d->h, d->w, d->oc);
+		for (int t = 0; t < 3; t++)
+			free(y[t]);
+		free(x), free(w), free(yr), free(work), free(xw), free(c);
+	}
+}
+
 int main(void)
 {
 	rng_seed(&R, 2024);
@@ -903,5 +981,6 @@ int main(void)
 	test_linear();
 	test_threads();
 	test_conv_threads();
+	test_convs2();
 	return done_testing();
 }
