@@ -110,12 +110,18 @@ test_expect_success 'dropout (face family, p 0.5): masks drawn as one process dr
 
 # The quarter of each batch of 16 with the largest losses: 4 samples, which
 # one rank's slice of 8 may hold 0 to 4 of, so keeping each rank's own 2
-# hardest is another computation (measured: 0.21 here, against 1.1e-6).
+# hardest is another computation (measured: 0.21 here).  The choice is
+# discrete: where the 4th and 5th largest losses nearly tie, the rounding
+# that differs between 1 and 2 ranks can pick the other one, and the
+# weights then move apart by about 1e-4 (seen with the stem's direct
+# kernel: 7.7e-7 after 12 steps, 3.8e-5 after 14, 1.9e-4 after 20, the
+# losses within 1.2e-5: a jump, not a drift).  So 1e-3: above such a
+# tipped tie, 200 times below the wrong computation.
 test_expect_success '--hm ohem:0.25 keeps the hardest of the whole batch: the same weights and loss' '
 	O=$(echo "$ARGS" | sed "s/power:2/ohem:0.25/") &&
 	hm-train $O --iters 20 -o o1 p.hmr >/dev/null &&
 	$MPIRUN 2 hm-train $O --sync-bn --iters 20 -o o2 p.hmr >/dev/null &&
-	weights_agree o2/model.hmm o1/model.hmm 1e-5 &&
+	weights_agree o2/model.hmm o1/model.hmm 1e-3 &&
 	cut -d, -f3 o1/train.csv >a && cut -d, -f3 o2/train.csv >b &&
 	paste -d, a b | awk -F, "NR > 1 { d = \$1 - \$2; if (d < 0) d = -d;
 		if (d > 1e-4 * \$2) bad = 1 } END { exit bad }"
