@@ -27,6 +27,7 @@
  * build (the fuzzing build: GCC's target pragmas, as wgemm.c) and off x86.
  */
 #include "convstem.h"
+#include "team.h"
 
 #include <string.h>
 #ifdef _OPENMP
@@ -93,24 +94,6 @@ static int team_max(const struct conv2d_dims *d)
 	return (size_t)t < fit ? t : (int)fit;
 #else
 	(void)d;
-	return 1;
-#endif
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-	return omp_get_thread_num();
-#else
-	return 0;
-#endif
-}
-
-static int team_size(void)
-{
-#ifdef _OPENMP
-	return omp_get_num_threads();
-#else
 	return 1;
 #endif
 }

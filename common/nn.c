@@ -32,6 +32,7 @@
 #include "convstem.h"
 #include "nn.h"
 #include "rng.h"
+#include "team.h"
 #include "winograd.h"
 
 #include <cblas.h>
@@ -530,25 +531,6 @@ static int conv_team(int *held)
 #endif
 	*held = 1;
 	return 1;
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-	return omp_get_thread_num();
-#else
-	return 0;
-#endif
-}
-
-/* The threads the region got: fewer than asked inside another region. */
-static int team_size(void)
-{
-#ifdef _OPENMP
-	return omp_get_num_threads();
-#else
-	return 1;
-#endif
 }
 
 /* Groups that the forward and dinp share out (see above): g images or
