@@ -10,6 +10,7 @@
  * (modelfile_read_into()), read and checked by the threads of a team.
  */
 #include "modelfile.h"
+#include "crc.h"
 #include "err.h"
 #include "outfile.h"
 #include "rec.h"
@@ -36,10 +37,9 @@ static int host_is_le(void)
 	return c == 1;
 }
 
-/* zlib's crc32() restarts from 0 when given a NULL buffer: skip empty parts. */
 static uLong crc_add(uLong crc, const void *p, size_t n)
 {
-	return n ? crc32(crc, p, (uInt)n) : crc;
+	return crc_update((uint32_t)crc, p, n);
 }
 
 static int valid_name(const char *s, size_t max)
@@ -435,7 +435,7 @@ static void read_part(int fd, float *x, uint64_t off, struct part *s)
 			}
 			done += (size_t)got;
 		}
-		s->crc = crc32(s->crc, p, (uInt)(n * 4));
+		s->crc = crc_add(s->crc, p, n * 4);
 		to_host(x + a, (int64_t)n);
 		int64_t k = s->bad < 0 ? first_nonfinite(x + a, (int64_t)n) : -1;
 		if (k >= 0)
