@@ -426,7 +426,8 @@ static void read_part(int fd, float *x, uint64_t off, struct part *s)
 		const uint64_t n = s->hi - a < PIECE_FLOATS ? s->hi - a : PIECE_FLOATS;
 		unsigned char *p = (unsigned char *)(x + a);
 		for (size_t done = 0; done < n * 4;) {
-			ssize_t got = pread(fd, p + done, n * 4 - done, (off_t)(off + a * 4 + done));
+			const off_t at = (off_t)(off + a * 4 + done);
+			ssize_t got = pread(fd, p + done, n * 4 - done, at);
 			if (got < 0 && errno == EINTR)
 				continue;
 			if (got <= 0) {
