@@ -71,7 +71,9 @@ static int64_t first_nonfinite(const float *x, int64_t n)
 		const int64_t m = n - i < BLOCK ? n - i : BLOCK;
 		const float *b = x + i;
 		uint32_t bad = 0;
+#ifdef _OPENMP
 #pragma omp simd reduction(|:bad)
+#endif
 		for (int64_t j = 0; j < m; j++) {
 			uint32_t u;
 			memcpy(&u, b + j, 4);
@@ -460,7 +462,9 @@ static int read_data(struct reader *r, float *x, uint64_t count, const char *wha
 		s[i].lo = (uint64_t)i * per;
 		s[i].hi = count - s[i].lo < per ? count : s[i].lo + per;
 	}
+#ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+#endif
 	for (int i = 0; i < n; i++)
 		read_part(fd, x, off, &s[i]);
 	*bad = -1;

@@ -387,12 +387,16 @@ static void wino_fill(struct model *m, int in_place)
  * the team: each product on its own, so the same bytes for any threads. */
 static void scale_rows(float *dst, const float *src, const float *scale, int rows, size_t n)
 {
+#ifdef _OPENMP
 #pragma omp parallel for schedule(static) if ((size_t)rows * n >= ((size_t)1 << 16))
+#endif
 	for (int o = 0; o < rows; o++) {
 		const float s = scale[o];
 		float *d = dst + (size_t)o * n;
 		const float *x = src + (size_t)o * n;
+#ifdef _OPENMP
 #pragma omp simd
+#endif
 		for (size_t k = 0; k < n; k++)
 			d[k] = x[k] * s;
 	}
