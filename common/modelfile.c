@@ -6,8 +6,11 @@
  * Reading streams too: the file's length (fstat) bounds every size before
  * anything is allocated, so a corrupt header can never ask for more memory
  * than the file could fill; each entry's CRC is checked as it is read.
+ * Tensor data go straight from the file to where the caller wants them
+ * (modelfile_read_into()), read and checked by the threads of a team.
  */
 #include "modelfile.h"
+#include "crc.h"
 #include "err.h"
 #include "outfile.h"
 #include "rec.h"
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 static const unsigned char magic[4] = { 'H', 'M', 'M', 0x1a };
@@ -33,10 +37,9 @@ static int host_is_le(void)
 	return c == 1;
 }
 
-/* zlib's crc32() restarts from 0 when given a NULL buffer: skip empty parts. */
 static uLong crc_add(uLong crc, const void *p, size_t n)
 {
-	return n ? crc32(crc, p, (uInt)n) : crc;
+	return crc_update((uint32_t)crc, p, n);
 }
 
 static int valid_name(const char *s, size_t max)
@@ -58,12 +61,30 @@ int64_t mf_tensor_count(const struct mf_tensor *t)
 	return n;
 }
 
-/* Index of the first non-finite value, or -1. */
+/* Index of the first non-finite value, or -1.  Blocks are tested as bit
+ * patterns (all exponent bits set: an infinity or a NaN) without an early
+ * exit, which vectorises; only a block that has one is searched. */
 static int64_t first_nonfinite(const float *x, int64_t n)
 {
-	for (int64_t i = 0; i < n; i++)
-		if (!isfinite(x[i]))
-			return i;
+	enum { BLOCK = 4096 };
+	for (int64_t i = 0; i < n; i += BLOCK) {
+		const int64_t m = n - i < BLOCK ? n - i : BLOCK;
+		const float *b = x + i;
+		uint32_t bad = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(|:bad)
+#endif
+		for (int64_t j = 0; j < m; j++) {
+			uint32_t u;
+			memcpy(&u, b + j, 4);
+			bad |= (u & 0x7f800000u) == 0x7f800000u;
+		}
+		if (!bad)
+			continue;
+		for (int64_t j = 0; j < m; j++)
+			if (!isfinite(b[j]))
+				return i + j;
+	}
 	return -1;
 }
 
@@ -259,6 +280,8 @@ struct reader {
 	const char *path;
 	uint64_t size, pos;	/* file length, bytes consumed */
 	uLong crc;
+	mf_place_fn *place;	/* modelfile_read_into()'s, or NULL */
+	void *ctx;
 };
 
 #define FAIL(r, ...) hm_error_file((r)->path, __VA_ARGS__)
@@ -377,7 +400,92 @@ static void to_host(float *x, int64_t n)
 	}
 }
 
-static int read_tensor(struct reader *r, struct mf_tensor *t, uint32_t index)
+/*
+ * Tensor data are read in parts, by a team of threads where there is more
+ * than one part, each part in pieces that are added to its CRC and checked
+ * for non-finite values while they are in cache.  The parts' CRCs combine
+ * into the entry's (crc32_combine()), so neither the bytes nor the checks
+ * depend on the number of threads.
+ */
+#define PIECE_FLOATS (64u << 10)	/* 256 KiB */
+#define PART_FLOATS (256u << 10)	/* at least 1 MiB a part */
+#define MAX_PARTS 64
+
+struct part {
+	uint64_t lo, hi;	/* floats [lo, hi) of the tensor */
+	uLong crc;
+	int64_t bad;		/* the first non-finite value's index, or -1 */
+	int err;		/* a read error's errno, -1 if the file ended, or 0 */
+};
+
+/* Reads part S of the data at file offset OFF into X. */
+static void read_part(int fd, float *x, uint64_t off, struct part *s)
+{
+	s->crc = crc32(0L, Z_NULL, 0);
+	s->bad = -1;
+	s->err = 0;
+	for (uint64_t a = s->lo; a < s->hi; a += PIECE_FLOATS) {
+		const uint64_t n = s->hi - a < PIECE_FLOATS ? s->hi - a : PIECE_FLOATS;
+		unsigned char *p = (unsigned char *)(x + a);
+		for (size_t done = 0; done < n * 4;) {
+			const off_t at = (off_t)(off + a * 4 + done);
+			ssize_t got = pread(fd, p + done, n * 4 - done, at);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				s->err = got < 0 ? errno : -1;
+				return;
+			}
+			done += (size_t)got;
+		}
+		s->crc = crc_add(s->crc, p, n * 4);
+		to_host(x + a, (int64_t)n);
+		int64_t k = s->bad < 0 ? first_nonfinite(x + a, (int64_t)n) : -1;
+		if (k >= 0)
+			s->bad = (int64_t)a + k;
+	}
+}
+
+/* Reads the COUNT floats at the reader's position into X (COUNT * 4 bytes
+ * are left: read_tensor() checked), adding them to the running CRC; *BAD:
+ * the first non-finite value's index, or -1.  Errors as r_bytes(). */
+static int read_data(struct reader *r, float *x, uint64_t count, const char *what,
+		     int64_t *bad)
+{
+	struct part s[MAX_PARTS];
+	uint64_t per = (count + MAX_PARTS - 1) / MAX_PARTS;
+	per = per < PART_FLOATS ? PART_FLOATS : per;
+	const int n = (int)((count + per - 1) / per);
+	const int fd = fileno(r->fp);
+	const uint64_t off = r->pos;
+	for (int i = 0; i < n; i++) {
+		s[i].lo = (uint64_t)i * per;
+		s[i].hi = count - s[i].lo < per ? count : s[i].lo + per;
+	}
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+#endif
+	for (int i = 0; i < n; i++)
+		read_part(fd, x, off, &s[i]);
+	*bad = -1;
+	for (int i = 0; i < n; i++) {
+		if (s[i].err > 0)
+			return FAIL(r, "read error: %s", strerror(s[i].err));
+		if (s[i].err < 0)
+			return FAIL(r, "truncated in %s (file shrank while reading)", what);
+		r->crc = crc32_combine(r->crc, s[i].crc, (z_off_t)((s[i].hi - s[i].lo) * 4));
+		if (*bad < 0)
+			*bad = s[i].bad;
+	}
+	r->pos += count * 4;
+	/* the stream goes on after the data (its buffer is dropped) */
+	if (fseeko(r->fp, (off_t)r->pos, SEEK_SET))
+		return FAIL(r, "read error: %s", strerror(errno));
+	return 0;
+}
+
+static int read_tensor(struct reader *r, struct modelfile *mf, struct mf_tensor *t,
+		       uint32_t index)
 {
 	char what[64 + MF_MAX_NAME];
 	uint32_t n, ndim;
@@ -416,24 +524,20 @@ static int read_tensor(struct reader *r, struct mf_tensor *t, uint32_t index)
 				    "left in the file (truncated or corrupt)", t->name,
 				    (unsigned long long)left(r));
 	}
-	t->data = malloc(count * 4);
+	t->data = r->place ? r->place(r->ctx, mf, t) : NULL;
+	mf->placed[index] = t->data != NULL;
+	if (!t->data)
+		t->data = malloc(count * 4);
 	if (!t->data)
 		return FAIL(r, "tensor '%s': out of memory for %llu floats", t->name,
 			    (unsigned long long)count);
 	snprintf(what, sizeof what, "tensor '%s' data", t->name);
-	/* Read in pieces: crc32() takes an unsigned int length. */
-	unsigned char *p = (unsigned char *)t->data;
-	for (uint64_t done = 0; done < count * 4;) {
-		size_t m = count * 4 - done > (1u << 30) ? (1u << 30) : (size_t)(count * 4 - done);
-		if (r_bytes(r, p + done, m, what))
-			return -1;
-		done += m;
-	}
+	int64_t bad;
+	if (read_data(r, t->data, count, what, &bad))
+		return -1;
 	snprintf(what, sizeof what, "tensor '%s'", t->name);
 	if (r_check_crc(r, what))
 		return -1;
-	to_host(t->data, (int64_t)count);
-	int64_t bad = first_nonfinite(t->data, (int64_t)count);
 	if (bad >= 0)
 		return FAIL(r, "tensor '%s': value %lld is %s", t->name, (long long)bad,
 			    isnan(t->data[bad]) ? "NaN" : "infinite");
@@ -464,11 +568,12 @@ static int read_all(struct reader *r, struct modelfile *mf)
 		return -1;
 
 	mf->tensors = calloc(n_t ? n_t : 1, sizeof *mf->tensors);
-	if (!mf->tensors)
+	mf->placed = calloc(n_t ? n_t : 1, 1);
+	if (!mf->tensors || !mf->placed)
 		return FAIL(r, "out of memory");
 	for (uint32_t i = 0; i < n_t; i++) {
 		mf->n_tensors = (int)i + 1;
-		if (read_tensor(r, &mf->tensors[i], i))
+		if (read_tensor(r, mf, &mf->tensors[i], i))
 			return -1;
 	}
 
@@ -506,6 +611,11 @@ static int read_all(struct reader *r, struct modelfile *mf)
 
 int modelfile_read(struct modelfile *mf, const char *path)
 {
+	return modelfile_read_into(mf, path, NULL, NULL);
+}
+
+int modelfile_read_into(struct modelfile *mf, const char *path, mf_place_fn *place, void *ctx)
+{
 	memset(mf, 0, sizeof *mf);
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
@@ -520,7 +630,7 @@ int modelfile_read(struct modelfile *mf, const char *path)
 		fclose(fp);
 		return hm_error_file(path, "not a regular file (a model must be a file)");
 	}
-	struct reader r = { fp, path, (uint64_t)st.st_size, 0, crc32(0L, Z_NULL, 0) };
+	struct reader r = { fp, path, (uint64_t)st.st_size, 0, crc32(0L, Z_NULL, 0), place, ctx };
 	int rc = read_all(&r, mf);
 	fclose(fp);
 	if (rc)
@@ -537,9 +647,11 @@ void modelfile_free(struct modelfile *mf)
 		}
 	if (mf->tensors)
 		for (int i = 0; i < mf->n_tensors; i++)
-			free(mf->tensors[i].data);
+			if (!mf->placed || !mf->placed[i])
+				free(mf->tensors[i].data);
 	free(mf->kv);
 	free(mf->tensors);
+	free(mf->placed);
 	memset(mf, 0, sizeof *mf);
 }
 

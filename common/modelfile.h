@@ -58,6 +58,8 @@ struct modelfile {
 	struct mf_kv *kv;
 	int n_tensors;
 	struct mf_tensor *tensors;
+	unsigned char *placed;	/* [n_tensors]: 1 where the data are the place
+				 * function's (modelfile_read_into()) */
 };
 
 /* Writes PATH atomically ("-": stdout).  Checks everything first (names,
@@ -70,6 +72,17 @@ int modelfile_write(const char *path, const struct mf_kv *kv, int n_kv,
  * version, truncation, a size over the limits or beyond the file's end,
  * CRC mismatch, non-finite value, duplicate name, bytes after the end. */
 int modelfile_read(struct modelfile *mf, const char *path);
+/* Where a tensor's data go as modelfile_read_into() reads them: a buffer of
+ * mf_tensor_count(T) floats of the caller's, or NULL for one of the
+ * reader's own.  T has its name and shape; MF all of the metadata, and
+ * the tensors up to T. */
+typedef float *mf_place_fn(void *ctx, const struct modelfile *mf, const struct mf_tensor *t);
+/* modelfile_read(), with each tensor's data read straight into the buffer
+ * PLACE(CTX, ...) gives: the same checks and errors, and the tensors so
+ * placed are marked in MF->placed (modelfile_free() leaves their data
+ * alone; on an error their contents are undefined). */
+int modelfile_read_into(struct modelfile *mf, const char *path, mf_place_fn *place,
+			void *ctx);
 void modelfile_free(struct modelfile *mf);
 /* The value for KEY, or NULL. */
 const char *modelfile_get(const struct modelfile *mf, const char *key);

@@ -169,13 +169,17 @@ int model_load_tensors(struct model *m, const struct modelfile *mf, const char *
 					     tn, m->shape.arch);
 	}
 	m->fold_ok = m->fold_inplace = 0;
-	for (int i = 0; i < m->n_t; i++)
-		memcpy(m->t[i].data, modelfile_find(mf, m->t[i].name)->data,
-		       m->t[i].count * sizeof(float));
+	for (int i = 0; i < m->n_t; i++) {
+		const float *data = modelfile_find(mf, m->t[i].name)->data;
+		if (data != m->t[i].data)	/* else read into place (model_load) */
+			memcpy(m->t[i].data, data, m->t[i].count * sizeof(float));
+	}
 	return 0;
 }
 
-struct model *model_from_file(const struct modelfile *mf, const char *name)
+/* The model MF's metadata describe, its tensors as model_new() leaves them;
+ * NULL with the error recorded. */
+static struct model *model_for_file(const struct modelfile *mf, const char *name)
 {
 	const char *arch = file_arch(mf);
 	const char *ft = modelfile_get(mf, "features.trainable");
@@ -192,23 +196,69 @@ struct model *model_from_file(const struct modelfile *mf, const char *name)
 				     "or 1", ft), NULL;
 	struct model *m = model_new_flags(arch, in_c, in_h, in_w, emb,
 					  ft && !strcmp(ft, "1") ? MODEL_FEATURES_TRAINABLE : 0);
-	if (!m) {
+	if (!m)
 		hm_error_prefix("'%s'", name);
-		return NULL;
-	}
-	if (model_load_tensors(m, mf, name)) {
+	return m;
+}
+
+struct model *model_from_file(const struct modelfile *mf, const char *name)
+{
+	struct model *m = model_for_file(mf, name);
+	if (m && model_load_tensors(m, mf, name)) {
 		model_free(m);
 		return NULL;
 	}
 	return m;
 }
 
+/* model_load(): the model is built from the metadata when the first tensor
+ * comes, and the tensors it has, by name and shape, are read straight into
+ * it.  Its errors wait for the file's (the order of model_from_file()):
+ * without a model, or with tensors that do not fit, the file is read as
+ * modelfile_read() reads it, and model_from_file() says what is wrong. */
+struct placer {
+	const char *name;
+	struct model *m;
+	int tried;
+};
+
+static float *place_tensor(void *ctx, const struct modelfile *mf, const struct mf_tensor *t)
+{
+	struct placer *p = ctx;
+	if (!p->tried) {
+		p->tried = 1;
+		const char *arch = modelfile_get(mf, "arch");
+		/* "face18" may be "face18:se", which only the names tell */
+		if (arch && strcmp(arch, "face18"))
+			p->m = model_for_file(mf, p->name);
+	}
+	for (int i = 0; p->m && i < p->m->n_t; i++) {
+		const struct model_tensor *x = &p->m->t[i];
+		if (strcmp(x->name, t->name))
+			continue;
+		int same = t->ndim == x->ndim;
+		for (int d = 0; same && d < x->ndim; d++)
+			same = t->shape[d] == x->shape[d];
+		return same ? x->data : NULL;
+	}
+	return NULL;
+}
+
 struct model *model_load(const char *path)
 {
 	struct modelfile mf;
-	if (modelfile_read(&mf, path))
+	struct placer p = { path, NULL, 0 };
+	if (modelfile_read_into(&mf, path, place_tensor, &p)) {
+		model_free(p.m);
 		return NULL;
-	struct model *m = model_from_file(&mf, path);
+	}
+	struct model *m = p.m;
+	if (!m)
+		m = model_from_file(&mf, path);
+	else if (model_load_tensors(m, &mf, path)) {
+		model_free(m);
+		m = NULL;
+	}
 	modelfile_free(&mf);
 	return m;
 }

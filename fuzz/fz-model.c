@@ -1,7 +1,7 @@
 /*
  * fz-model: model and checkpoint files (.hmm) through modelfile_read(),
- * then model_from_file() as model_load() and hm-train --resume do
- * (modelfile.h, model.h).
+ * then model_from_file() as hm-train --resume does, and model_load(),
+ * which must agree with them (modelfile.h, model.h).
  *
  * Checks on success: counts within the MF_MAX_* limits, keys and tensor
  * names printable ASCII without spaces and unique, values without NUL,
@@ -53,21 +53,44 @@ static void fzmodel_check(const struct modelfile *mf)
 	}
 }
 
+/* model_load(), which reads the tensors into the model as it builds it,
+ * does what M (model_from_file()'s model, or NULL with the error
+ * recorded) says: the same tensors, or the same message. */
+static void fzmodel_check_load(const char *path, const struct model *m)
+{
+	char want[1024];
+	snprintf(want, sizeof want, "%s", hm_errmsg());
+	struct model *l = model_load(path);
+	FZ_CHECK(!l == !m);
+	if (!l) {
+		FZ_CHECK(!strcmp(hm_errmsg(), want));
+		return;
+	}
+	FZ_CHECK(model_n_tensors(l) == model_n_tensors(m));
+	for (int i = 0; i < model_n_tensors(m); i++) {
+		const struct model_tensor *a = model_tensor(m, i), *b = model_tensor(l, i);
+		FZ_CHECK(!strcmp(a->name, b->name) && a->count == b->count &&
+			 !memcmp(a->data, b->data, a->count * sizeof(float)));
+	}
+	model_free(l);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *path = fz_tmpfile(data, size, ".hmm");
 	struct modelfile mf;
+	struct model *m = NULL;
 	if (modelfile_read(&mf, path) < 0) {
 		fz_check_error();
 		FZ_CHECK(mf.n_kv == 0 && mf.n_tensors == 0 && !mf.kv && !mf.tensors);
 	} else {
 		fzmodel_check(&mf);
-		struct model *m = model_from_file(&mf, "fuzz.hmm");
-		if (m)
-			model_free(m);
-		else
+		m = model_from_file(&mf, path);
+		if (!m)
 			fz_check_error();
 	}
+	fzmodel_check_load(path, m);
+	model_free(m);
 	modelfile_free(&mf);
 	fz_unlink(path);
 	return 0;

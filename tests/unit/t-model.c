@@ -617,6 +617,8 @@ static int save_edited(const struct model *m, const char *path, int drop, const 
 	return rc;
 }
 
+/* model_load() reads the tensors into the model as it builds it; it must
+ * fail as reading the file, then model_from_file(), fail. */
 static void expect_load_fails(const char *path, const char *what, const char *sub)
 {
 	struct model *m = model_load(path);
@@ -624,6 +626,16 @@ static void expect_load_fails(const char *path, const char *what, const char *su
 	like(hm_errmsg(), sub, "%s: message", what);
 	like(hm_errmsg(), path, "%s: message names the file", what);
 	model_free(m);
+	char *msg = strdup(hm_errmsg());
+	struct modelfile mf;
+	if (modelfile_read(&mf, path) == 0) {
+		m = model_from_file(&mf, path);
+		model_free(m);
+		modelfile_free(&mf);
+	}
+	is_str(msg, hm_errmsg(), "%s: the message of modelfile_read(), model_from_file()",
+	       what);
+	free(msg);
 }
 
 /* model_add_param(): the head joins the parameter storage after the
@@ -771,6 +783,17 @@ static void test_files(void)
 			  "8x4x3x3, architecture 'ir:1,1:4,16' needs 16x4x3x3");
 	save_edited(m, p2, -1, NULL, -1, NULL, "nine");
 	expect_load_fails(p2, "a bad size", "metadata 'in_h': 'nine' is not an integer");
+	/* The file's errors first: a wrong shape, then a bit flipped in a
+	 * tensor after it (the last, the running variance of "features"). */
+	save_edited(m, p2, -1, NULL, fcb, NULL, NULL);
+	FILE *fp = fopen(p2, "r+b");
+	fseek(fp, -12, SEEK_END);
+	int byte = fgetc(fp);
+	fseek(fp, -12, SEEK_END);
+	fputc(byte ^ 1, fp);
+	fclose(fp);
+	expect_load_fails(p2, "a wrong shape, then a CRC mismatch", "tensor "
+			  "'features.running_var': CRC mismatch");
 	save_edited(m, p2, -1, "head/weight", -1, NULL, NULL);
 	struct model *h = model_load(p2);
 	ok(h != NULL, "extra tensors with '/' belong to the caller: loads");

@@ -7,6 +7,9 @@
 #include <float.h>
 #include <stdint.h>
 #include <zlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /*
  * The small file every corruption starts from.  Layout (see modelfile.h):
@@ -329,10 +332,130 @@ static void test_write_refusals(void)
 	like(hm_errmsg(), "cannot create", "unwritable path message");
 }
 
+/*
+ * A tensor of several parts (modelfile.c reads 1 MiB and more in parts, by
+ * threads): the bytes, and the first error, as one serial read would find
+ * them, with 1 thread and with 3.  "big" [BIG] then "s" [3]; layout: header
+ * 16, metadata CRC 4, big's entry at 20: name length 4, "big" 3, ndim 4,
+ * dim 8, data from BIG_DATA, CRC; then s.
+ */
+#define BIG (1500000 + 3)
+#define BIG_DATA (20 + 19)
+#define BIG_END (BIG_DATA + 4 * BIG)
+
+static void set_threads(int n)
+{
+#ifdef _OPENMP
+	omp_set_num_threads(n);
+#else
+	(void)n;
+#endif
+}
+
+static void spit_big(const char *path, const unsigned char *buf, size_t n)
+{
+	FILE *fp = fopen(path, "wb");
+	fwrite(buf, 1, n, fp);
+	fclose(fp);
+}
+
+/* The data of "big" go to the caller's buffer (CTX), the others not. */
+static float *place_big(void *ctx, const struct modelfile *mf, const struct mf_tensor *t)
+{
+	(void)mf;
+	return !strcmp(t->name, "big") ? ctx : NULL;
+}
+
+static void expect_big_bad(const unsigned char *buf, size_t n, const char *what,
+			   const char *sub)
+{
+	const char *path = tmp_path("bigbad.hmm");
+	spit_big(path, buf, n);
+	for (int threads = 1; threads <= 3; threads += 2) {
+		struct modelfile mf;
+		set_threads(threads);
+		is_int(modelfile_read(&mf, path), -1, "%s, %d thread(s): rejected", what, threads);
+		like(hm_errmsg(), sub, "%s, %d thread(s): message", what, threads);
+		ok(!mf.tensors && !mf.placed, "%s, %d thread(s): nothing left", what, threads);
+	}
+	unlink(path);
+}
+
+static void test_parts(void)
+{
+	const char *path = tmp_path("big.hmm");
+	float *v = malloc(BIG * sizeof *v), s3[3] = { 1, 2, 3 };
+	for (int i = 0; i < BIG; i++)
+		v[i] = (float)sin(i) * 1e3f;
+	struct mf_tensor t[2] = { { "big", 1, { BIG }, v }, { "s", 1, { 3 }, s3 } };
+	is_int(modelfile_write(path, NULL, 0, t, 2), 0, "a file with a tensor of %d floats", BIG);
+	size_t n = BIG_END + 4 + 33 + 4;
+	unsigned char *orig = malloc(n + 1), *b = malloc(n);
+	FILE *fp = fopen(path, "rb");
+	ok(fp && fread(orig, 1, n + 1, fp) == n, "its size is the layout's");
+	if (fp)
+		fclose(fp);
+	for (int threads = 1; threads <= 3; threads += 2) {
+		struct modelfile mf;
+		set_threads(threads);
+		int rc = modelfile_read(&mf, path);
+		ok(rc == 0 && mf.n_tensors == 2 && !memcmp(mf.tensors[0].data, v, BIG * 4) &&
+		   !memcmp(mf.tensors[1].data, s3, sizeof s3), "%d thread(s): read back bitwise",
+		   threads);
+		modelfile_free(&mf);
+	}
+
+	float *dst = calloc(BIG, sizeof *dst);
+	struct modelfile mf;
+	is_int(modelfile_read_into(&mf, path, place_big, dst), 0, "read into a buffer");
+	ok(mf.tensors[0].data == dst && mf.placed[0] && !mf.placed[1] &&
+	   mf.tensors[1].data != NULL, "big in the caller's buffer, s in the reader's");
+	ok(!memcmp(dst, v, BIG * 4) && !memcmp(mf.tensors[1].data, s3, sizeof s3), "bitwise");
+	modelfile_free(&mf);
+	ok(!memcmp(dst, v, BIG * 4), "modelfile_free() leaves the caller's buffer alone");
+
+	/* A flipped bit in the fifth part, as in the first. */
+	memcpy(b, orig, n);
+	b[BIG_DATA + 4 * (4 * 262144 + 1234) + 2] ^= 4;
+	expect_big_bad(b, n, "a bit flipped in the fifth part", "tensor 'big': CRC mismatch");
+	memcpy(b, orig, n);
+	b[BIG_DATA + 5] ^= 1;
+	expect_big_bad(b, n, "a bit flipped in the first part", "tensor 'big': CRC mismatch");
+	/* The first non-finite value wherever the parts end. */
+	float nan = NAN, inf = INFINITY;
+	memcpy(b, orig, n);
+	memcpy(b + BIG_DATA + 4 * (5 * 262144 + 7), &inf, 4);
+	memcpy(b + BIG_DATA + 4 * (3 * 262144 + 5), &nan, 4);
+	memcpy(b + BIG_DATA + 4 * (BIG - 1), &nan, 4);
+	fix_crc(b, 20, BIG_END);
+	expect_big_bad(b, n, "NaN in the fourth part, infinity in the sixth",
+		       "tensor 'big': value 786437 is NaN");
+	memcpy(b, orig, n);
+	memcpy(b + BIG_DATA + 4 * (BIG - 1), &inf, 4);
+	fix_crc(b, 20, BIG_END);
+	expect_big_bad(b, n, "infinity last", "tensor 'big': value 1500002 is infinite");
+	memcpy(b, orig, n);
+	memcpy(b + BIG_DATA + 4 * 4100, &inf, 4);
+	fix_crc(b, 20, BIG_END);
+	expect_big_bad(b, n, "infinity in the second block", "'big': value 4100 is infinite");
+	/* A placed read fails the same way, and leaves the buffer to the caller. */
+	spit_big(path, b, n);
+	is_int(modelfile_read_into(&mf, path, place_big, dst), -1, "a placed read of it fails");
+	like(hm_errmsg(), "tensor 'big': value 4100 is infinite", "with the same message");
+	ok(!mf.tensors && !mf.placed, "nothing left");
+	set_threads(2);
+	unlink(path);
+	free(dst);
+	free(orig);
+	free(b);
+	free(v);
+}
+
 int main(void)
 {
 	test_bytes_and_round_trip();
 	test_corruption();
 	test_write_refusals();
+	test_parts();
 	return done_testing();
 }
