@@ -19,9 +19,11 @@ int convstem_applies(const struct conv2d_dims *d);
  * (rounded up to 16 floats each; doubles in them) as conv2d_workspace()
  * holds, up to OpenMP's thread count. */
 size_t convstem_slot(const struct conv2d_dims *d);
-/* out [n][oc][h][w] = conv(inp) + bias (bias may be NULL). */
+/* out [n][oc][h][w] = conv(inp) + bias (bias may be NULL), then the PReLU
+ * with slopes alpha [oc] (NULL: none) as the sums are stored: the bytes of
+ * channel_affine_prelu(out, out, NULL, NULL, alpha, ...) after it. */
 void convstem_forward(float *out, float *work, const float *inp, const float *weight,
-		      const float *bias, const struct conv2d_dims *d);
+		      const float *bias, const float *alpha, const struct conv2d_dims *d);
 /* dweight [oc][c][3][3] += the weight gradient; the same bytes for any
  * thread count. */
 void convstem_dweight(float *dweight, float *work, const float *dout, const float *inp,

@@ -602,10 +602,7 @@ void conv2d_forward_act(float *out, float *work, const float *inp, const float *
 		return;
 	}
 	if (convstem_applies(d)) {
-		convstem_forward(out, work, inp, weight, bias, d);
-		if (alpha)
-			channel_affine_prelu(out, out, NULL, NULL, alpha, d->n, d->oc,
-					     oh * conv2d_out_w(d));
+		convstem_forward(out, work, inp, weight, bias, alpha, d);
 		return;
 	}
 	conv2d_tiles(&g, &band, d);
