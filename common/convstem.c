@@ -291,7 +291,8 @@ int convstem_applies(const struct conv2d_dims *d)
 }
 
 void convstem_forward(float *out, float *work, const float *inp, const float *weight,
-		      const float *bias, const float *alpha, const struct conv2d_dims *d)
+		      const float *bias, const float *alpha, convstem_band_fn *band, void *ctx,
+		      const struct conv2d_dims *d)
 {
 #ifdef STEM_X86
 	const int nb = (d->h + BAND - 1) / BAND, ckk = d->c * 9;
@@ -316,10 +317,13 @@ void convstem_forward(float *out, float *work, const float *inp, const float *we
 			const int n = (int)(u / nb), y0 = (int)(u % nb) * BAND;
 			const int y1 = y0 + BAND < d->h ? y0 + BAND : d->h;
 			fwd_band(out + n * out_sz, s, inp + n * in_sz, wp, bias, alpha, d, y0, y1);
+			if (band)
+				band(ctx, n, y0, y1);
 		}
 	}
 #else
-	(void)out, (void)work, (void)inp, (void)weight, (void)bias, (void)alpha, (void)d;
+	(void)out, (void)work, (void)inp, (void)weight, (void)bias, (void)alpha, (void)band;
+	(void)ctx, (void)d;
 #endif
 }
 

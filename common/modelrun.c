@@ -111,6 +111,101 @@ static void add_bn_eval(struct model *m, const struct layer *l, int B)
 				vi->h * vi->w);
 }
 
+/* Eval: the weights, shift and PReLU slopes conv L runs with; folded, it
+ * adds the shift of the batch norm after it, and applies that norm's
+ * PReLU. */
+static void conv_eval(struct model *m, const struct layer *l, const float **W,
+		      const float **shift, const float **alpha)
+{
+	*W = m->t[l->w].data;
+	*shift = *alpha = NULL;
+	if (!m->fold_ok)
+		return;
+	if (l->fw != NONE)
+		*W = m->fold + l->fw;
+	if (l->fb != NONE)
+		*shift = m->fold + l->fb;
+	*alpha = slope_vec(m, l->fact, l->fscalar, m->v[l->out].c);
+}
+
+/* Eval: whether batch norm L, folded into its conv, has nothing left to do. */
+static int bn_eval_noop(const struct model *m, const struct layer *l)
+{
+	return m->fold_ok && l->fb != NONE && l->folded && (l->act < 0 || l->act_fused) &&
+	       m->v[l->out].eroot == m->v[l->in].eroot;
+}
+
+/*
+ * Eval: the layers after conv I (the stem, reading the network's input)
+ * that its pass over its output bands can run (conv2d_forward_tap()): a
+ * 1x1 stride-2 conv and then a batch norm not folded (IResNet's first
+ * block: its shortcut and bn1), both reading the conv's output, where
+ * every layer between them is one of them or does nothing (the folded
+ * norms), so no other value is written, read or live meanwhile and their
+ * outputs may be written early.  None of them with a single slope
+ * (m->chan holds the slopes of one layer).  *sc, *bn: the layers, or -1;
+ * 0 when there are none.
+ */
+static int tap_plan(const struct model *m, int i, int *sc, int *bn)
+{
+	const struct layer *l = &m->l[i];
+	const int er = m->v[l->out].eroot;
+
+	*sc = *bn = -1;
+	if (l->in != m->input || (l->fact >= 0 && l->fscalar))
+		return 0;
+	for (int j = i + 1; j < m->n_l && *bn < 0; j++) {
+		const struct layer *b = &m->l[j];
+		const int reads = m->v[b->in].eroot == er;
+		if (b->kind == L_BN && bn_eval_noop(m, b))
+			continue;
+		if (b->kind == L_CONV && reads && *sc < 0 && b->k == 1 && b->stride == 2 &&
+		    b->pad == 0 && !(b->fact >= 0 && b->fscalar))
+			*sc = j;
+		else if (b->kind == L_BN && reads && !b->by_add && b->fb == NONE &&
+			 !(b->act >= 0 && b->scalar))
+			*bn = j;
+		else
+			break;
+	}
+	return *sc >= 0 || *bn >= 0;
+}
+
+/* Eval: conv I with the layers tap_plan() finds, marked done (by_tap); 0
+ * when it runs alone. */
+static int forward_tap(struct model *m, int i, const float *W, const float *shift,
+		       const float *alpha, const struct conv2d_dims *d)
+{
+	struct layer *l = &m->l[i];
+	struct conv2d_tap t = { 0 };
+	int sc, bn;
+
+	if (!tap_plan(m, i, &sc, &bn))
+		return 0;
+	if (sc >= 0) {
+		const struct layer *c = &m->l[sc];
+		conv_eval(m, c, &t.sc_weight, &t.sc_bias, &t.sc_alpha);
+		t.sc_out = m->v[c->out].data;
+		t.sc_oc = m->v[c->out].c;
+	}
+	if (bn >= 0) {
+		const struct layer *b = &m->l[bn];
+		float *scale = m->chan + m->max_c, *sh = scale + m->max_c;
+		bn_eval_affine(m, b, d->oc, scale, sh);
+		t.y = m->v[b->out].data;
+		t.scale = scale, t.shift = sh;
+		t.alpha = slopes(m, b, d->oc);
+	}
+	if (!conv2d_forward_tap(m->v[l->out].data, m->work, m->v[l->in].data, W, shift, alpha,
+				&t, d))
+		return 0;
+	if (sc >= 0)
+		m->l[sc].by_tap = 1;
+	if (bn >= 0)
+		m->l[bn].by_tap = 1;
+	return 1;
+}
+
 static void forward_layer(struct model *m, struct layer *l, int B, int train, struct rng *r)
 {
 	struct value *vi = &m->v[l->in], *vo = &m->v[l->out];
@@ -118,24 +213,22 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 	float *W = l->w >= 0 ? m->t[l->w].data : NULL, *b = l->b >= 0 ? m->t[l->b].data : NULL;
 	int hw = vi->h * vi->w;
 	size_t n = (size_t)B * vi->n;
+	if (!train && l->by_tap) {
+		l->by_tap = 0;	/* done by forward_tap() */
+		return;
+	}
 	switch (l->kind) {
 	case L_CONV: {
 		struct conv2d_dims d = { B, vi->c, vi->h, vi->w, vo->c, l->k, l->stride, l->pad };
-		/* folded: it adds the shift of the batch norm after it, and
-		 * applies that norm's PReLU */
-		const float *shift = NULL, *alpha = NULL;
+		const float *Wc = W, *shift = NULL, *alpha = NULL;
 		const int folded = !train && m->fold_ok;
-		if (folded && l->fw != NONE)
-			W = m->fold + l->fw;
-		if (folded && l->fb != NONE)
-			shift = m->fold + l->fb;
-		if (folded)
-			alpha = slope_vec(m, l->fact, l->fscalar, vo->c);
+		if (!train)
+			conv_eval(m, l, &Wc, &shift, &alpha);
 		if (folded && l->fu != NONE && conv2d_uses_winograd(&d))
 			wino_forward_pre(vo->data, m->work, vi->data, m->wino + l->fu, l->fm, shift,
 					 alpha, &d);
-		else
-			conv2d_forward_act(vo->data, m->work, vi->data, W, shift, alpha, &d);
+		else if (!folded || !forward_tap(m, (int)(l - m->l), Wc, shift, alpha, &d))
+			conv2d_forward_act(vo->data, m->work, vi->data, Wc, shift, alpha, &d);
 		break;
 	}
 	case L_BN: {

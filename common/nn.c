@@ -33,6 +33,7 @@
 #include "nn.h"
 #include "rng.h"
 #include "team.h"
+#include "wgemm.h"
 #include "winograd.h"
 
 #include <cblas.h>
@@ -602,7 +603,7 @@ void conv2d_forward_act(float *out, float *work, const float *inp, const float *
 		return;
 	}
 	if (convstem_applies(d)) {
-		convstem_forward(out, work, inp, weight, bias, alpha, d);
+		convstem_forward(out, work, inp, weight, bias, alpha, NULL, NULL, d);
 		return;
 	}
 	conv2d_tiles(&g, &band, d);
@@ -621,6 +622,81 @@ void conv2d_forward_act(float *out, float *work, const float *inp, const float *
 		}
 	}
 	blas_release_single(held);
+}
+
+/* A band of a convolution's output, for conv2d_forward_tap(). */
+struct tap_band {
+	const struct conv2d_tap *t;
+	const struct conv2d_dims *d;
+	const float *x;		/* the image's output [oc, h, w] */
+	int oy0, oy1;		/* the 1x1 convolution's output rows */
+};
+
+/* wgemm_pack_fn: rows [p0, p0 + kb) (input channels) and columns [j0, j0 +
+ * nr) (pixels from row oy0) of the 1x1 stride-2 convolution's im2col
+ * matrix: the even columns of the band's even rows. */
+static void tap_panel(void *ctx, int p0, int kb, int j0, int nr, float *bp, int ld)
+{
+	const struct tap_band *b = ctx;
+	const int w = b->d->w, sw = (w + 1) / 2;
+	const size_t hw = (size_t)b->d->h * w;
+
+	for (int r = p0; r < p0 + kb; r++, bp += ld) {
+		for (int j = j0; j < j0 + nr;) {
+			const int oy = b->oy0 + j / sw, ox = j % sw;
+			const int len = sw - ox < j0 + nr - j ? sw - ox : j0 + nr - j;
+			strided2_copy(bp + (j - j0), b->x + r * hw + (size_t)2 * oy * w + 2 * ox, len);
+			j += len;
+		}
+		memset(bp + nr, 0, (size_t)(ld - nr) * sizeof *bp);
+	}
+}
+
+/* convstem_band_fn: the tap's layers on output rows [y0, y1) of image n. */
+static void tap_rows(void *ctx, int n, int y0, int y1)
+{
+	const struct tap_band *a = ctx;
+	const struct conv2d_tap *t = a->t;
+	const struct conv2d_dims *d = a->d;
+	const size_t hw = (size_t)d->h * d->w, img = (size_t)d->oc * hw;
+	const int sh = (d->h + 1) / 2, sw = (d->w + 1) / 2;
+	struct tap_band b = { t, d, a->x + n * img, (y0 + 1) / 2, (y1 + 1) / 2 };
+
+	if (t->sc_out && b.oy1 > b.oy0) {
+		const size_t shw = (size_t)sh * sw, cols = (size_t)(b.oy1 - b.oy0) * sw;
+		float *c = t->sc_out + (n * (size_t)t->sc_oc * shw) + (size_t)b.oy0 * sw;
+		wgemm_panels(t->sc_oc, (int)cols, d->oc, t->sc_weight, d->oc, tap_panel, &b, c,
+			     (int)shw);
+		/* the sums + bias (x 1 + b: the one rounding of sgemm_bias()'s b +
+		 * x, or 0 + x), then the PReLU in a pass of its own, as
+		 * forward_tile()'s */
+		for (int o = 0; o < t->sc_oc; o++) {
+			float *row = c + o * shw;
+			affine_plane(row, row, 1.0f, t->sc_bias ? t->sc_bias[o] : 0.0f, 1.0f,
+				     (int)cols);
+			if (t->sc_alpha)
+				affine_plane(row, row, 1.0f, 0.0f, t->sc_alpha[o], (int)cols);
+		}
+	}
+	if (t->y)
+		for (int c = 0; c < d->oc; c++) {
+			const size_t o = n * img + c * hw + (size_t)y0 * d->w;
+			affine_plane(t->y + o, a->x + o, t->scale ? t->scale[c] : 1.0f,
+				     t->shift ? t->shift[c] : 0.0f, t->alpha ? t->alpha[c] : 1.0f,
+				     (y1 - y0) * d->w);
+		}
+}
+
+int conv2d_forward_tap(float *out, float *work, const float *inp, const float *weight,
+		       const float *bias, const float *alpha, const struct conv2d_tap *tap,
+		       const struct conv2d_dims *d)
+{
+	struct tap_band b = { tap, d, out, 0, 0 };
+
+	if (!convstem_applies(d) || (tap->sc_out && wgemm_kind() == WGEMM_BLAS))
+		return 0;
+	convstem_forward(out, work, inp, weight, bias, alpha, tap_rows, &b, d);
+	return 1;
 }
 
 /* Multiply-adds of half a tile's dweight sgemm below which a layer's
