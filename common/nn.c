@@ -687,13 +687,30 @@ static void tap_rows(void *ctx, int n, int y0, int y1)
 		}
 }
 
+/* Rows of a band (convstem.c's, residual_forward_tap()'s tiles): even, so
+ * the 1x1 stride-2 convolution's rows lie whole in one. */
+#define TAP_ROWS 8
+/* Columns of a band's 1x1 stride-2 product (TAP_ROWS / 2 of its rows)
+ * below which the tap is not taken: wgemm's kernel computes panels of 48
+ * columns, and IR-18's 256x14x14 -> 512x7x7 shortcut on 28-column bands
+ * ran 0.8x the grouped im2col product (at 28x28, 56 columns, 1.2x). */
+#define TAP_COLS_MIN 48
+
+/* Whether wgemm's kernel is there for TAP's 1x1 convolution of a w-pixel
+ * wide output, with columns enough (or there is no such convolution). */
+static int tap_fits(const struct conv2d_tap *tap, int w)
+{
+	return !tap->sc_out ||
+	       (wgemm_kind() != WGEMM_BLAS && TAP_ROWS / 2 * ((w + 1) / 2) >= TAP_COLS_MIN);
+}
+
 int conv2d_forward_tap(float *out, float *work, const float *inp, const float *weight,
 		       const float *bias, const float *alpha, const struct conv2d_tap *tap,
 		       const struct conv2d_dims *d)
 {
 	struct tap_band b = { tap, d, out, 0, 0 };
 
-	if (!convstem_applies(d) || (tap->sc_out && wgemm_kind() == WGEMM_BLAS))
+	if (!convstem_applies(d) || !tap_fits(tap, d->w))
 		return 0;
 	convstem_forward(out, work, inp, weight, bias, alpha, tap_rows, &b, d);
 	return 1;
@@ -1512,6 +1529,29 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
 		const size_t i = (size_t)u * RES_BLOCK;
 		add_block(out + i, a + i, b + i, n - i < RES_BLOCK ? (long)(n - i) : RES_BLOCK);
 	}
+}
+
+int residual_forward_tap(float *out, const float *a, const float *b,
+			 const struct conv2d_tap *tap, int N, int C, int H, int W)
+{
+	const struct conv2d_dims d = { N, C, H, W, C, 1, 1, 0 };
+	const struct tap_band t = { tap, &d, out, 0, 0 };
+	const int nb = (H + TAP_ROWS - 1) / TAP_ROWS;
+	const size_t hw = (size_t)H * W;
+
+	if (!tap_fits(tap, W))
+		return 0;
+	PARALLEL_FOR((long)N * C * H * W)
+	for (long u = 0; u < (long)N * nb; u++) {
+		const int n = (int)(u / nb), y0 = (int)(u % nb) * TAP_ROWS;
+		const int y1 = y0 + TAP_ROWS < H ? y0 + TAP_ROWS : H;
+		for (int c = 0; c < C; c++) {
+			const size_t o = ((size_t)n * C + c) * hw + (size_t)y0 * W;
+			add_block(out + o, a + o, b + o, (long)(y1 - y0) * W);
+		}
+		tap_rows((void *)&t, n, y0, y1);
+	}
+	return 1;
 }
 
 /* residual_backward(), da and db += (SET 0) or = (SET 1) dout. */

@@ -314,6 +314,14 @@ void residual_forward(float *out, const float *a, const float *b, size_t n);
 void residual_affine_forward(float *out, const float *a, const float *b, float *y,
 			     const float *scale, const float *shift, const float *alpha, int N,
 			     int C, int HW);
+/* out, a, b [N, C, H, W]: residual_forward()'s out = a + b (out may be a
+ * or b), then what TAP asks (conv2d_forward_tap(), the sum as the
+ * convolution's output), by bands of rows of each image (an inference
+ * fusion, at IResNet's stage changes: their shortcut and bn1 read the
+ * sum); 1, or 0 having done nothing where wgemm.h's kernel is not there
+ * for the 1x1 convolution. */
+int residual_forward_tap(float *out, const float *a, const float *b,
+			 const struct conv2d_tap *tap, int N, int C, int H, int W);
 /* da, db, dout [n] (da or db may be NULL).  Differentiates out = a + b:
  * da += dout, db += dout. */
 void residual_backward(float *da, float *db, const float *dout, size_t n);
