@@ -1535,7 +1535,7 @@ int residual_forward_tap(float *out, const float *a, const float *b,
 			 const struct conv2d_tap *tap, int N, int C, int H, int W)
 {
 	const struct conv2d_dims d = { N, C, H, W, C, 1, 1, 0 };
-	const struct tap_band t = { tap, &d, out, 0, 0 };
+	struct tap_band t = { tap, &d, out, 0, 0 };
 	const int nb = (H + TAP_ROWS - 1) / TAP_ROWS;
 	const size_t hw = (size_t)H * W;
 
@@ -1549,7 +1549,7 @@ int residual_forward_tap(float *out, const float *a, const float *b,
 			const size_t o = ((size_t)n * C + c) * hw + (size_t)y0 * W;
 			add_block(out + o, a + o, b + o, (long)(y1 - y0) * W);
 		}
-		tap_rows((void *)&t, n, y0, y1);
+		tap_rows(&t, n, y0, y1);
 	}
 	return 1;
 }

@@ -155,8 +155,10 @@ struct conv2d_tap {
 
 /* conv2d_forward_act(), then what TAP asks, band by band; 1, or 0 having
  * done nothing where no such pass exists (only the stem's direct kernels,
- * convstem.h, with wgemm.h's kernel for the 1x1 convolution, have one):
- * the caller then runs the layers one after the other. */
+ * convstem.h, with wgemm.h's kernel for the 1x1 convolution, have one)
+ * or where a band's 1x1 product would be too narrow for that kernel
+ * (TAP_COLS_MIN in nn.c): the caller then runs the layers one after the
+ * other. */
 int conv2d_forward_tap(float *out, float *work, const float *inp, const float *weight,
 		       const float *bias, const float *alpha, const struct conv2d_tap *tap,
 		       const struct conv2d_dims *d);
@@ -318,8 +320,8 @@ void residual_affine_forward(float *out, const float *a, const float *b, float *
  * or b), then what TAP asks (conv2d_forward_tap(), the sum as the
  * convolution's output), by bands of rows of each image (an inference
  * fusion, at IResNet's stage changes: their shortcut and bn1 read the
- * sum); 1, or 0 having done nothing where wgemm.h's kernel is not there
- * for the 1x1 convolution. */
+ * sum); 1, or 0 having done nothing where conv2d_forward_tap() would for
+ * the 1x1 convolution (no wgemm kernel, bands too narrow). */
 int residual_forward_tap(float *out, const float *a, const float *b,
 			 const struct conv2d_tap *tap, int N, int C, int H, int W);
 /* da, db, dout [n] (da or db may be NULL).  Differentiates out = a + b:
