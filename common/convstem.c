@@ -127,16 +127,27 @@ static inline __mmask16 below(int n)
 	return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
 }
 
+/* channel_affine_prelu()'s operations with scale 1, shift 0 and slope a,
+ * so its bytes: z = x + 0 (x 1 + 0 rounds alike: -0 becomes +0), then z
+ * where z > 0, else a z (NaN too). */
+static inline __m512 prelu16(__m512 x, __m512 a)
+{
+	const __m512 z = _mm512_add_ps(x, _mm512_setzero_ps());
+	const __mmask16 pos = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ);
+	return _mm512_mask_blend_ps(pos, _mm512_mul_ps(a, z), z);
+}
+
 /* Outputs o < FOB (planes hw apart from y, rows w long) at flat positions
  * [p, p + 16 nv) below `end` = bias + sum over taps t of wp[t][o] .
- * xp[off[t] + p ..].  A vector of positions spans at most two rows (pw >
+ * xp[off[t] + p ..], then the PReLU with slopes alpha [FOB] (NULL: none)
+ * before they are stored.  A vector of positions spans at most two rows (pw >
  * 16): its lanes before the row's padding columns go to that row, those
  * after them to the next, in two masked stores made as the sums are done
  * (a buffer copied out afterwards left the stores' cache misses bare:
  * 60% of the time). */
 static inline __attribute__((always_inline)) void
 fwd_kernel(const int nv, const float *xp, const int *off, const float *wp, int ckk,
-	   const float *bias, float *y, size_t hw, int w, int p, int end)
+	   const float *bias, const float *alpha, float *y, size_t hw, int w, int p, int end)
 {
 	const int pw = w + 2;
 	__m512 acc[FOB][3];
@@ -160,6 +171,14 @@ fwd_kernel(const int nv, const float *xp, const int *off, const float *wp, int c
 				acc[o][v] = _mm512_fmadd_ps(s, x[v], acc[o][v]);
 		}
 	}
+	if (alpha)
+#pragma GCC unroll 8
+		for (int o = 0; o < FOB; o++) {
+			const __m512 a = _mm512_set1_ps(alpha[o]);
+#pragma GCC unroll 3
+			for (int v = 0; v < nv; v++)
+				acc[o][v] = prelu16(acc[o][v], a);
+		}
 #pragma GCC unroll 3
 	for (int v = 0; v < nv; v++) {
 		const int q = p + 16 * v, r = q / pw, c0 = q % pw;
@@ -179,7 +198,8 @@ fwd_kernel(const int nv, const float *xp, const int *off, const float *wp, int c
 /* Output rows [y0, y1) of one image: y [oc][h][w] from x [c][h][w], with
  * the weights wp [oc / FOB][c*9][FOB]. */
 static void fwd_band(float *y, float *slot, const float *x, const float *wp,
-		     const float *bias, const struct conv2d_dims *d, int y0, int y1)
+		     const float *bias, const float *alpha, const struct conv2d_dims *d, int y0,
+		     int y1)
 {
 	const int pw = pitch(d), rows = y1 - y0 + 2, ckk = d->c * 9, end = (y1 - y0) * pw;
 	const size_t hw = (size_t)d->h * d->w;
@@ -192,16 +212,17 @@ static void fwd_band(float *y, float *slot, const float *x, const float *wp,
 	memset(xp + (size_t)d->c * rows * pw, 0, 16 * sizeof *xp);
 	for (int o0 = 0; o0 < d->oc; o0 += FOB) {
 		const float *w = wp + (size_t)o0 * ckk, *b = bias ? bias + o0 : NULL;
+		const float *a = alpha ? alpha + o0 : NULL;
 		float *yo = y + o0 * hw + (size_t)y0 * d->w;
 		int p = 0;
 		for (; p + 48 <= end; p += 48)
-			fwd_kernel(3, xp, off, w, ckk, b, yo, hw, d->w, p, end);
+			fwd_kernel(3, xp, off, w, ckk, b, a, yo, hw, d->w, p, end);
 		if (end - p > 32)
-			fwd_kernel(3, xp, off, w, ckk, b, yo, hw, d->w, p, end);
+			fwd_kernel(3, xp, off, w, ckk, b, a, yo, hw, d->w, p, end);
 		else if (end - p > 16)
-			fwd_kernel(2, xp, off, w, ckk, b, yo, hw, d->w, p, end);
+			fwd_kernel(2, xp, off, w, ckk, b, a, yo, hw, d->w, p, end);
 		else if (end > p)
-			fwd_kernel(1, xp, off, w, ckk, b, yo, hw, d->w, p, end);
+			fwd_kernel(1, xp, off, w, ckk, b, a, yo, hw, d->w, p, end);
 	}
 }
 
@@ -270,7 +291,8 @@ int convstem_applies(const struct conv2d_dims *d)
 }
 
 void convstem_forward(float *out, float *work, const float *inp, const float *weight,
-		      const float *bias, const struct conv2d_dims *d)
+		      const float *bias, const float *alpha, convstem_band_fn *band, void *ctx,
+		      const struct conv2d_dims *d)
 {
 #ifdef STEM_X86
 	const int nb = (d->h + BAND - 1) / BAND, ckk = d->c * 9;
@@ -294,11 +316,14 @@ void convstem_forward(float *out, float *work, const float *inp, const float *we
 		for (long u = 0; u < tiles; u++) {
 			const int n = (int)(u / nb), y0 = (int)(u % nb) * BAND;
 			const int y1 = y0 + BAND < d->h ? y0 + BAND : d->h;
-			fwd_band(out + n * out_sz, s, inp + n * in_sz, wp, bias, d, y0, y1);
+			fwd_band(out + n * out_sz, s, inp + n * in_sz, wp, bias, alpha, d, y0, y1);
+			if (band)
+				band(ctx, n, y0, y1);
 		}
 	}
 #else
-	(void)out, (void)work, (void)inp, (void)weight, (void)bias, (void)d;
+	(void)out, (void)work, (void)inp, (void)weight, (void)bias, (void)alpha, (void)band;
+	(void)ctx, (void)d;
 #endif
 }
 

@@ -19,9 +19,16 @@ int convstem_applies(const struct conv2d_dims *d);
  * (rounded up to 16 floats each; doubles in them) as conv2d_workspace()
  * holds, up to OpenMP's thread count. */
 size_t convstem_slot(const struct conv2d_dims *d);
-/* out [n][oc][h][w] = conv(inp) + bias (bias may be NULL). */
+/* Called by the thread that made them when output rows [y0, y1) of image
+ * n are done (all channels), while they are in its cache. */
+typedef void convstem_band_fn(void *ctx, int n, int y0, int y1);
+/* out [n][oc][h][w] = conv(inp) + bias (bias may be NULL), then the PReLU
+ * with slopes alpha [oc] (NULL: none) as the sums are stored: the bytes of
+ * channel_affine_prelu(out, out, NULL, NULL, alpha, ...) after it.  Bands
+ * of rows start at multiples of 8; band (NULL: none) is called on each. */
 void convstem_forward(float *out, float *work, const float *inp, const float *weight,
-		      const float *bias, const struct conv2d_dims *d);
+		      const float *bias, const float *alpha, convstem_band_fn *band, void *ctx,
+		      const struct conv2d_dims *d);
 /* dweight [oc][c][3][3] += the weight gradient; the same bytes for any
  * thread count. */
 void convstem_dweight(float *dweight, float *work, const float *dout, const float *inp,

@@ -75,6 +75,9 @@ struct layer {
 				 * which eval forwards apply in the add's pass
 				 * (layer), or -1 */
 	int by_add;		/* batch norm: applied so (eval) */
+	int by_tap;		/* done by an earlier conv's or add's pass
+				 * over its output in this eval forward
+				 * (tap_plan()): skipped once */
 	int dx_set;		/* the first backward to write its input's
 				 * gradient (an add: in2's), which it sets (no
 				 * zeroing first); first_writers() */

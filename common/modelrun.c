@@ -111,6 +111,143 @@ static void add_bn_eval(struct model *m, const struct layer *l, int B)
 				vi->h * vi->w);
 }
 
+/* Eval: the weights, shift and PReLU slopes conv L runs with; folded, it
+ * adds the shift of the batch norm after it, and applies that norm's
+ * PReLU. */
+static void conv_eval(struct model *m, const struct layer *l, const float **W,
+		      const float **shift, const float **alpha)
+{
+	*W = m->t[l->w].data;
+	*shift = *alpha = NULL;
+	if (!m->fold_ok)
+		return;
+	if (l->fw != NONE)
+		*W = m->fold + l->fw;
+	if (l->fb != NONE)
+		*shift = m->fold + l->fb;
+	*alpha = slope_vec(m, l->fact, l->fscalar, m->v[l->out].c);
+}
+
+/* Eval: whether batch norm L, folded into its conv, has nothing left to do. */
+static int bn_eval_noop(const struct model *m, const struct layer *l)
+{
+	return m->fold_ok && l->fb != NONE && l->folded && (l->act < 0 || l->act_fused) &&
+	       m->v[l->out].eroot == m->v[l->in].eroot;
+}
+
+/*
+ * Eval: the layers after layer I (a conv or an add) that its pass over
+ * bands of its output can run (conv2d_forward_tap()): a 1x1 stride-2 conv
+ * and then a batch norm not folded (IResNet's shortcut and bn1 of the
+ * first block of a stage), both reading layer I's output, where every
+ * layer between is one of them or does nothing (the folded norms), so no
+ * other value is written or read meanwhile.  None of them with a single
+ * slope (m->chan holds the slopes of one layer).  *sc, *bn: the layers, or
+ * -1; 0 when there are none.
+ */
+static int tap_plan(const struct model *m, int i, int *sc, int *bn)
+{
+	const int er = m->v[m->l[i].out].eroot;
+
+	*sc = *bn = -1;
+	for (int j = i + 1; j < m->n_l && *bn < 0; j++) {
+		const struct layer *b = &m->l[j];
+		const int reads = m->v[b->in].eroot == er;
+		if (b->kind == L_BN && bn_eval_noop(m, b))
+			continue;
+		if (b->kind == L_CONV && reads && *sc < 0 && b->k == 1 && b->stride == 2 &&
+		    b->pad == 0 && !(b->fact >= 0 && b->fscalar))
+			*sc = j;
+		else if (b->kind == L_BN && reads && !b->by_add && b->fb == NONE &&
+			 !(b->act >= 0 && b->scalar))
+			*bn = j;
+		else
+			break;
+	}
+	return *sc >= 0 || *bn >= 0;
+}
+
+/* Whether value V's buffer meets [p, p + n) (B images). */
+static int meets(const struct model *m, int v, const float *p, size_t n, int B)
+{
+	const float *q = m->v[v].data;
+	return p && q && p < q + (size_t)B * m->v[v].n && q < p + n;
+}
+
+/* The tap of layer I (tap_plan()), its outputs written before their
+ * layers' turn: 0 when there is none, or when one of them would land on
+ * SRC, a value layer I reads (its buffer free from layer I on, the planner
+ * may have given it to them). */
+static int tap_build(struct model *m, int i, int src, int B, struct conv2d_tap *t, int *sc,
+		     int *bn)
+{
+	const struct value *o = &m->v[m->l[i].out];
+
+	memset(t, 0, sizeof *t);
+	if (!tap_plan(m, i, sc, bn))
+		return 0;
+	if (*sc >= 0) {
+		const struct layer *c = &m->l[*sc];
+		conv_eval(m, c, &t->sc_weight, &t->sc_bias, &t->sc_alpha);
+		t->sc_out = m->v[c->out].data;
+		t->sc_oc = m->v[c->out].c;
+		if (meets(m, src, t->sc_out, (size_t)B * m->v[c->out].n, B))
+			return 0;
+	}
+	if (*bn >= 0) {
+		const struct layer *b = &m->l[*bn];
+		float *scale = m->chan + m->max_c, *sh = scale + m->max_c;
+		bn_eval_affine(m, b, o->c, scale, sh);
+		t->y = m->v[b->out].data;
+		t->scale = scale, t->shift = sh;
+		t->alpha = slopes(m, b, o->c);
+		if (t->y != o->data && meets(m, src, t->y, (size_t)B * o->n, B))
+			return 0;
+	}
+	return 1;
+}
+
+static void tap_done(struct model *m, int sc, int bn)
+{
+	if (sc >= 0)
+		m->l[sc].by_tap = 1;
+	if (bn >= 0)
+		m->l[bn].by_tap = 1;
+}
+
+/* Eval: conv I (the stem) with its tap; 0 when it runs alone. */
+static int conv_tap(struct model *m, int i, const float *W, const float *shift,
+		    const float *alpha, const struct conv2d_dims *d)
+{
+	const struct layer *l = &m->l[i];
+	struct conv2d_tap t;
+	int sc, bn;
+
+	if ((l->fact >= 0 && l->fscalar) || !tap_build(m, i, l->in, d->n, &t, &sc, &bn) ||
+	    !conv2d_forward_tap(m->v[l->out].data, m->work, m->v[l->in].data, W, shift, alpha,
+				&t, d))
+		return 0;
+	tap_done(m, sc, bn);
+	return 1;
+}
+
+/* Eval: add I (out = in + in2, in place on in) with its tap; 0 when it
+ * runs alone. */
+static int add_tap(struct model *m, int i, int B)
+{
+	const struct layer *l = &m->l[i];
+	const struct value *o = &m->v[l->out];
+	struct conv2d_tap t;
+	int sc, bn;
+
+	if (!tap_build(m, i, l->in2, B, &t, &sc, &bn) ||
+	    !residual_forward_tap(o->data, m->v[l->in].data, m->v[l->in2].data, &t, B, o->c,
+				  o->h, o->w))
+		return 0;
+	tap_done(m, sc, bn);
+	return 1;
+}
+
 static void forward_layer(struct model *m, struct layer *l, int B, int train, struct rng *r)
 {
 	struct value *vi = &m->v[l->in], *vo = &m->v[l->out];
@@ -118,24 +255,22 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 	float *W = l->w >= 0 ? m->t[l->w].data : NULL, *b = l->b >= 0 ? m->t[l->b].data : NULL;
 	int hw = vi->h * vi->w;
 	size_t n = (size_t)B * vi->n;
+	if (!train && l->by_tap) {
+		l->by_tap = 0;	/* done by conv_tap() or add_tap() */
+		return;
+	}
 	switch (l->kind) {
 	case L_CONV: {
 		struct conv2d_dims d = { B, vi->c, vi->h, vi->w, vo->c, l->k, l->stride, l->pad };
-		/* folded: it adds the shift of the batch norm after it, and
-		 * applies that norm's PReLU */
-		const float *shift = NULL, *alpha = NULL;
+		const float *Wc = W, *shift = NULL, *alpha = NULL;
 		const int folded = !train && m->fold_ok;
-		if (folded && l->fw != NONE)
-			W = m->fold + l->fw;
-		if (folded && l->fb != NONE)
-			shift = m->fold + l->fb;
-		if (folded)
-			alpha = slope_vec(m, l->fact, l->fscalar, vo->c);
+		if (!train)
+			conv_eval(m, l, &Wc, &shift, &alpha);
 		if (folded && l->fu != NONE && conv2d_uses_winograd(&d))
 			wino_forward_pre(vo->data, m->work, vi->data, m->wino + l->fu, l->fm, shift,
 					 alpha, &d);
-		else
-			conv2d_forward_act(vo->data, m->work, vi->data, W, shift, alpha, &d);
+		else if (!folded || !conv_tap(m, (int)(l - m->l), Wc, shift, alpha, &d))
+			conv2d_forward_act(vo->data, m->work, vi->data, Wc, shift, alpha, &d);
 		break;
 	}
 	case L_BN: {
@@ -198,7 +333,7 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 	case L_ADD:
 		if (!train && l->bn_next >= 0)
 			add_bn_eval(m, l, B);
-		else
+		else if (train || !m->fold_ok || !add_tap(m, (int)(l - m->l), B))
 			residual_forward(vo->data, vi->data, v2->data, n);
 		break;
 	case L_GAP:

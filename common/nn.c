@@ -33,6 +33,7 @@
 #include "nn.h"
 #include "rng.h"
 #include "team.h"
+#include "wgemm.h"
 #include "winograd.h"
 
 #include <cblas.h>
@@ -602,10 +603,7 @@ void conv2d_forward_act(float *out, float *work, const float *inp, const float *
 		return;
 	}
 	if (convstem_applies(d)) {
-		convstem_forward(out, work, inp, weight, bias, d);
-		if (alpha)
-			channel_affine_prelu(out, out, NULL, NULL, alpha, d->n, d->oc,
-					     oh * conv2d_out_w(d));
+		convstem_forward(out, work, inp, weight, bias, alpha, NULL, NULL, d);
 		return;
 	}
 	conv2d_tiles(&g, &band, d);
@@ -624,6 +622,98 @@ void conv2d_forward_act(float *out, float *work, const float *inp, const float *
 		}
 	}
 	blas_release_single(held);
+}
+
+/* A band of a convolution's output, for conv2d_forward_tap(). */
+struct tap_band {
+	const struct conv2d_tap *t;
+	const struct conv2d_dims *d;
+	const float *x;		/* the image's output [oc, h, w] */
+	int oy0, oy1;		/* the 1x1 convolution's output rows */
+};
+
+/* wgemm_pack_fn: rows [p0, p0 + kb) (input channels) and columns [j0, j0 +
+ * nr) (pixels from row oy0) of the 1x1 stride-2 convolution's im2col
+ * matrix: the even columns of the band's even rows. */
+static void tap_panel(void *ctx, int p0, int kb, int j0, int nr, float *bp, int ld)
+{
+	const struct tap_band *b = ctx;
+	const int w = b->d->w, sw = (w + 1) / 2;
+	const size_t hw = (size_t)b->d->h * w;
+
+	for (int r = p0; r < p0 + kb; r++, bp += ld) {
+		for (int j = j0; j < j0 + nr;) {
+			const int oy = b->oy0 + j / sw, ox = j % sw;
+			const int len = sw - ox < j0 + nr - j ? sw - ox : j0 + nr - j;
+			strided2_copy(bp + (j - j0), b->x + r * hw + (size_t)2 * oy * w + 2 * ox, len);
+			j += len;
+		}
+		memset(bp + nr, 0, (size_t)(ld - nr) * sizeof *bp);
+	}
+}
+
+/* convstem_band_fn: the tap's layers on output rows [y0, y1) of image n. */
+static void tap_rows(void *ctx, int n, int y0, int y1)
+{
+	const struct tap_band *a = ctx;
+	const struct conv2d_tap *t = a->t;
+	const struct conv2d_dims *d = a->d;
+	const size_t hw = (size_t)d->h * d->w, img = (size_t)d->oc * hw;
+	const int sh = (d->h + 1) / 2, sw = (d->w + 1) / 2;
+	struct tap_band b = { t, d, a->x + n * img, (y0 + 1) / 2, (y1 + 1) / 2 };
+
+	if (t->sc_out && b.oy1 > b.oy0) {
+		const size_t shw = (size_t)sh * sw, cols = (size_t)(b.oy1 - b.oy0) * sw;
+		float *c = t->sc_out + (n * (size_t)t->sc_oc * shw) + (size_t)b.oy0 * sw;
+		wgemm_panels(t->sc_oc, (int)cols, d->oc, t->sc_weight, d->oc, tap_panel, &b, c,
+			     (int)shw);
+		/* the sums + bias (x 1 + b: the one rounding of sgemm_bias()'s b +
+		 * x, or 0 + x), then the PReLU in a pass of its own, as
+		 * forward_tile()'s */
+		for (int o = 0; o < t->sc_oc; o++) {
+			float *row = c + o * shw;
+			affine_plane(row, row, 1.0f, t->sc_bias ? t->sc_bias[o] : 0.0f, 1.0f,
+				     (int)cols);
+			if (t->sc_alpha)
+				affine_plane(row, row, 1.0f, 0.0f, t->sc_alpha[o], (int)cols);
+		}
+	}
+	if (t->y)
+		for (int c = 0; c < d->oc; c++) {
+			const size_t o = n * img + c * hw + (size_t)y0 * d->w;
+			affine_plane(t->y + o, a->x + o, t->scale ? t->scale[c] : 1.0f,
+				     t->shift ? t->shift[c] : 0.0f, t->alpha ? t->alpha[c] : 1.0f,
+				     (y1 - y0) * d->w);
+		}
+}
+
+/* Rows of a band (convstem.c's, residual_forward_tap()'s tiles): even, so
+ * the 1x1 stride-2 convolution's rows lie whole in one. */
+#define TAP_ROWS 8
+/* Columns of a band's 1x1 stride-2 product (TAP_ROWS / 2 of its rows)
+ * below which the tap is not taken: wgemm's kernel computes panels of 48
+ * columns, and IR-18's 256x14x14 -> 512x7x7 shortcut on 28-column bands
+ * ran 0.8x the grouped im2col product (at 28x28, 56 columns, 1.2x). */
+#define TAP_COLS_MIN 48
+
+/* Whether wgemm's kernel is there for TAP's 1x1 convolution of a w-pixel
+ * wide output, with columns enough (or there is no such convolution). */
+static int tap_fits(const struct conv2d_tap *tap, int w)
+{
+	return !tap->sc_out ||
+	       (wgemm_kind() != WGEMM_BLAS && TAP_ROWS / 2 * ((w + 1) / 2) >= TAP_COLS_MIN);
+}
+
+int conv2d_forward_tap(float *out, float *work, const float *inp, const float *weight,
+		       const float *bias, const float *alpha, const struct conv2d_tap *tap,
+		       const struct conv2d_dims *d)
+{
+	struct tap_band b = { tap, d, out, 0, 0 };
+
+	if (!convstem_applies(d) || !tap_fits(tap, d->w))
+		return 0;
+	convstem_forward(out, work, inp, weight, bias, alpha, tap_rows, &b, d);
+	return 1;
 }
 
 /* Multiply-adds of half a tile's dweight sgemm below which a layer's
@@ -1439,6 +1529,29 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
 		const size_t i = (size_t)u * RES_BLOCK;
 		add_block(out + i, a + i, b + i, n - i < RES_BLOCK ? (long)(n - i) : RES_BLOCK);
 	}
+}
+
+int residual_forward_tap(float *out, const float *a, const float *b,
+			 const struct conv2d_tap *tap, int N, int C, int H, int W)
+{
+	const struct conv2d_dims d = { N, C, H, W, C, 1, 1, 0 };
+	struct tap_band t = { tap, &d, out, 0, 0 };
+	const int nb = (H + TAP_ROWS - 1) / TAP_ROWS;
+	const size_t hw = (size_t)H * W;
+
+	if (!tap_fits(tap, W))
+		return 0;
+	PARALLEL_FOR((long)N * C * H * W)
+	for (long u = 0; u < (long)N * nb; u++) {
+		const int n = (int)(u / nb), y0 = (int)(u % nb) * TAP_ROWS;
+		const int y1 = y0 + TAP_ROWS < H ? y0 + TAP_ROWS : H;
+		for (int c = 0; c < C; c++) {
+			const size_t o = ((size_t)n * C + c) * hw + (size_t)y0 * W;
+			add_block(out + o, a + o, b + o, (long)(y1 - y0) * W);
+		}
+		tap_rows(&t, n, y0, y1);
+	}
+	return 1;
 }
 
 /* residual_backward(), da and db += (SET 0) or = (SET 1) dout. */

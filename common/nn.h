@@ -134,6 +134,35 @@ void conv2d_forward(float *out, float *work, const float *inp, const float *weig
 void conv2d_forward_act(float *out, float *work, const float *inp, const float *weight,
 			const float *bias, const float *alpha, const struct conv2d_dims *d);
 
+/* The layers that read a convolution's output, run by
+ * conv2d_forward_tap() on each band of its rows as it is made (an
+ * inference fusion: the output is read back from the cache, not from
+ * memory).  Each part is skipped where its output pointer is NULL. */
+struct conv2d_tap {
+	/* a 1x1 stride-2 pad-0 convolution of the output to sc_oc channels:
+	 * sc_out [n, sc_oc, (oh + 1) / 2, (ow + 1) / 2], as
+	 * conv2d_forward_act(sc_out, ..., out, sc_weight, sc_bias, sc_alpha)
+	 * would give it (the same bytes where wgemm.h's sums are OpenBLAS's) */
+	float *sc_out;
+	const float *sc_weight, *sc_bias, *sc_alpha;
+	int sc_oc;
+	/* then y [n, oc, oh, ow] = channel_affine_prelu(out, scale, shift,
+	 * alpha)'s bytes; y may be out (in place, after the convolution above
+	 * read it) */
+	float *y;
+	const float *scale, *shift, *alpha;
+};
+
+/* conv2d_forward_act(), then what TAP asks, band by band; 1, or 0 having
+ * done nothing where no such pass exists (only the stem's direct kernels,
+ * convstem.h, with wgemm.h's kernel for the 1x1 convolution, have one)
+ * or where a band's 1x1 product would be too narrow for that kernel
+ * (TAP_COLS_MIN in nn.c): the caller then runs the layers one after the
+ * other. */
+int conv2d_forward_tap(float *out, float *work, const float *inp, const float *weight,
+		       const float *bias, const float *alpha, const struct conv2d_tap *tap,
+		       const struct conv2d_dims *d);
+
 /* dinp [n, c, h, w] or NULL; dweight [oc, c, k, k] or NULL; dbias [oc] or
  * NULL; work [conv2d_workspace(d)]; dout [n, oc, oh, ow]; inp, weight as in
  * forward.  Accumulates the gradients of
@@ -287,6 +316,14 @@ void residual_forward(float *out, const float *a, const float *b, size_t n);
 void residual_affine_forward(float *out, const float *a, const float *b, float *y,
 			     const float *scale, const float *shift, const float *alpha, int N,
 			     int C, int HW);
+/* out, a, b [N, C, H, W]: residual_forward()'s out = a + b (out may be a
+ * or b), then what TAP asks (conv2d_forward_tap(), the sum as the
+ * convolution's output), by bands of rows of each image (an inference
+ * fusion, at IResNet's stage changes: their shortcut and bn1 read the
+ * sum); 1, or 0 having done nothing where conv2d_forward_tap() would for
+ * the 1x1 convolution (no wgemm kernel, bands too narrow). */
+int residual_forward_tap(float *out, const float *a, const float *b,
+			 const struct conv2d_tap *tap, int N, int C, int H, int W);
 /* da, db, dout [n] (da or db may be NULL).  Differentiates out = a + b:
  * da += dout, db += dout. */
 void residual_backward(float *da, float *db, const float *dout, size_t n);

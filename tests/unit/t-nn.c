@@ -969,6 +969,121 @@ static void test_convs2(void)
 	}
 }
 
+/*
+ * conv2d_forward_tap() and residual_forward_tap(): the stem's forward, or
+ * a residual add, with on each band of its output a 1x1 stride-2 conv of
+ * it and an eval batch norm (in place or not), against the layers run
+ * apart: the conv's (the sum's) output and the norm's the same bytes, the
+ * 1x1 conv within 1e-5 of the double reference (wgemm's sums: OpenBLAS's
+ * bytes only on its SkylakeX core, for products it does not take its
+ * small kernel for), the same bytes for 1 and 2 threads.  Odd sizes: a
+ * short last band, odd rows and columns (the 1x1 conv's last row and
+ * column read the last ones), channels not a multiple of wgemm's 8 rows;
+ * and a 1x1 conv too narrow for the pass, which is refused.
+ */
+static void test_tap(void)
+{
+	static const struct { int add; struct conv2d_dims d; int sc_oc, bias, act, in_place; } cases[] = {
+		{ 0, { 2, 3, 112, 112, 64, 3, 1, 1 }, 64, 1, 1, 1 },	/* IR-18's stem */
+		{ 0, { 3, 3, 13, 25, 16, 3, 1, 1 }, 24, 1, 0, 0 },
+		{ 0, { 1, 1, 19, 27, 8, 3, 1, 1 }, 5, 0, 1, 1 },
+		{ 0, { 2, 4, 9, 16, 24, 3, 1, 1 }, 0, 1, 1, 0 },	/* the norm only */
+		{ 0, { 2, 2, 11, 33, 8, 3, 1, 1 }, 16, 1, 1, -1 },	/* the 1x1 conv only */
+		{ 0, { 1, 3, 8, 22, 8, 3, 1, 1 }, 8, 1, 0, 1 },	/* too narrow (44 columns) */
+		{ 1, { 2, 64, 28, 28, 64, 1, 1, 0 }, 128, 1, 0, 1 },	/* IR-18's second stage */
+		{ 1, { 3, 16, 13, 25, 16, 1, 1, 0 }, 24, 0, 1, 0 },
+		{ 1, { 2, 8, 20, 30, 8, 1, 1, 0 }, 0, 0, 1, 1 },
+		{ 1, { 2, 5, 9, 95, 5, 1, 1, 0 }, 9, 1, 1, -1 },
+		{ 1, { 2, 8, 14, 14, 8, 1, 1, 0 }, 16, 1, 0, 1 },	/* too narrow (IR-18's 14x14) */
+	};
+	__builtin_cpu_init();
+	const int kernels = __builtin_cpu_supports("avx512f") != 0 && wgemm_kind() != WGEMM_BLAS;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct conv2d_dims *d = &cases[i].d;
+		const int soc = cases[i].sc_oc, sh = (d->h + 1) / 2, sw = (d->w + 1) / 2;
+		const int add = cases[i].add, narrow = soc && 4 * sw < 48;
+		const struct conv2d_dims s = { d->n, d->oc, d->h, d->w, soc ? soc : 1, 1, 2, 0 };
+		const size_t ni = add ? conv_out(d) : conv_in(d), no = conv_out(d);
+		const size_t ns = (size_t)d->n * soc * sh * sw;
+		size_t nwork = add ? 1 : conv2d_workspace(d);
+		if (conv2d_workspace(&s) > nwork)
+			nwork = conv2d_workspace(&s);
+		float *x = rnd(ni, -1, 1), *w = add ? NULL : rnd(conv_wt(d), -1, 1);
+		float *b = rnd(d->oc, -1, 1), *al = rnd(d->oc, -0.5, 1.5);
+		float *ws = rnd((size_t)d->oc * soc + 1, -1, 1), *bs = rnd(soc + 1, -1, 1);
+		float *as = rnd(soc + 1, -0.5, 1.5), *scale = rnd(d->oc, -2, 2);
+		float *shift = rnd(d->oc, -1, 1), *an = rnd(d->oc, -0.5, 1.5);
+		float *work = rnd(nwork, -9, 9), *out0 = rnd(no, -1, 1), *y0 = rnd(no, -9, 9);
+		float *sc0 = rnd(ns + 1, -9, 9), *scr = rnd(ns + 1, 0, 0), *out[2], *y[2], *sc[2];
+		float *a0 = copyf(out0, no);	/* the add's first term */
+		const float *bias = cases[i].bias ? b : NULL, *alpha = cases[i].act ? al : NULL;
+		const float *sc_bias = cases[i].bias ? bs : NULL, *sc_alpha = cases[i].act ? as : NULL;
+		const int bn = cases[i].in_place >= 0;
+		int took = 1, same;
+		char what[96];
+
+		snprintf(what, sizeof what, "%s tap n%d c%d %dx%d oc%d, 1x1 to %d", add ? "add" : "conv",
+			 d->n, d->c, d->h, d->w, d->oc, soc);
+		/* apart: the conv (the sum), the 1x1 conv of its output, the norm */
+		if (add)
+			residual_forward(out0, a0, x, no);
+		else
+			conv2d_forward_act(out0, work, x, w, bias, alpha, d);
+		if (soc) {
+			conv2d_forward_act(sc0, work, out0, ws, sc_bias, sc_alpha, &s);
+			conv2d_forward_ref(scr, out0, ws, sc_bias, &s);
+			if (sc_alpha)
+				channel_affine_prelu(scr, scr, NULL, NULL, sc_alpha, d->n, soc, sh * sw);
+		}
+		if (bn)
+			channel_affine_prelu(y0, out0, scale, shift, an, d->n, d->oc,
+					     d->h * d->w);
+		for (int t = 0; t < 2; t++) {
+			out[t] = add ? copyf(a0, no) : rnd(no, -9, 9), sc[t] = rnd(ns + 1, -9, 9);
+			sc[t][ns] = 7.0f;
+			y[t] = cases[i].in_place > 0 ? out[t] : rnd(no, -9, 9);
+			struct conv2d_tap tap = { soc ? sc[t] : NULL, ws, sc_bias, sc_alpha, soc,
+						  bn ? y[t] : NULL, scale, shift, an };
+			omp_set_num_threads(t + 1);
+			took &= add ? residual_forward_tap(out[t], out[t], x, &tap, d->n, d->c, d->h,
+							   d->w)
+				    : conv2d_forward_tap(out[t], work, x, w, bias, alpha, &tap, d);
+		}
+		omp_set_num_threads(1);
+		if (!kernels || narrow) {
+			ok(!took, "%s: no pass (%s)", what,
+			   kernels ? "too narrow" : "no kernels on this CPU");
+			goto next;
+		}
+		same = !memcmp(out[0], out[1], no * sizeof(float)) &&
+		       !memcmp(sc[0], sc[1], ns * sizeof(float)) &&
+		       (!bn || !memcmp(y[0], y[1], no * sizeof(float)));
+		ok(took && same, "%s: taken, the same bytes for 1 and 2 threads", what);
+		if (cases[i].in_place <= 0)
+			ok(!memcmp(out[0], out0, no * sizeof(float)),
+			   "%s: the output is the bytes of the layer apart", what);
+		if (bn)
+			ok(!memcmp(y[0], y0, no * sizeof(float)),
+			   "%s: the norm's output is channel_affine_prelu()'s bytes", what);
+		if (soc) {
+			is_close(sc[0], scr, ns, 1e-5, "%s: the 1x1 conv matches the reference", what);
+			ok(sc[0][ns] == 7.0f && sc[1][ns] == 7.0f,
+			   "%s: nothing written past the 1x1 conv's output",
+			   what);
+			diag("%s: 1x1 conv apart vs tap: %g relative", what, rel_err(sc[0], sc0, ns));
+		}
+next:
+		for (int t = 0; t < 2; t++) {
+			if (y[t] != out[t])
+				free(y[t]);
+			free(out[t]), free(sc[t]);
+		}
+		free(x), free(w), free(b), free(al), free(ws), free(bs), free(as), free(scale);
+		free(shift), free(an), free(work), free(out0), free(y0), free(sc0), free(scr), free(a0);
+	}
+}
+
 int main(void)
 {
 	rng_seed(&R, 2024);
@@ -982,5 +1097,6 @@ int main(void)
 	test_threads();
 	test_conv_threads();
 	test_convs2();
+	test_tap();
 	return done_testing();
 }
