@@ -34,6 +34,7 @@
 #include "rng.h"
 #include "team.h"
 #include "winograd.h"
+#include "winos2.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -231,10 +232,19 @@ int conv2d_uses_winograd(const struct conv2d_dims *d)
 	if (wino_on < 0) {
 		const char *e = getenv("HM_CONV");
 		wino_on = !(e && !strcmp(e, "im2col"));
-		if (e && !strcmp(e, "f2x2"))	/* Winograd F(2x2, 3x3) on every layer */
+		if (e && !strcmp(e, "f2x2")) {	/* Winograd's smallest tiles everywhere */
 			wino_set_tile(2);
+			winos2_set_tile(2);
+		}
 	}
 	return wino_on && wino_applies(d);
+}
+
+int conv2d_uses_winos2(const struct conv2d_dims *d)
+{
+	if (wino_on < 0)
+		conv2d_uses_winograd(d);	/* reads HM_CONV */
+	return wino_on && winos2_applies(d);
 }
 
 /* Floats of one thread's part of the workspace (its slot): a tile's
@@ -262,6 +272,8 @@ size_t conv2d_workspace(const struct conv2d_dims *d)
 
 	if (wino_applies(d) && wino_workspace(d) > ws)
 		ws = wino_workspace(d);
+	if (winos2_applies(d) && winos2_workspace(d) > ws)
+		ws = winos2_workspace(d);
 	return ws;
 }
 

@@ -120,6 +120,11 @@ int conv2d_group_size(const struct conv2d_dims *d);
  * no new workspace.  conv2d_uses_winograd() says which path D takes now. */
 void conv2d_set_winograd(int on);
 int conv2d_uses_winograd(const struct conv2d_dims *d);
+/* The inference forward of a folded model (model_forward() in eval mode
+ * after model_fold_bn()) takes Winograd for 3x3 stride-2 pad-1 layers too
+ * (common/winos2.h) when this says 1: as conv2d_uses_winograd(), off with
+ * HM_CONV=im2col or conv2d_set_winograd(0).  conv2d_forward() does not. */
+int conv2d_uses_winos2(const struct conv2d_dims *d);
 
 /* out [n, oc, oh, ow]; work [conv2d_workspace(d)]; inp [n, c, h, w];
  * weight [oc, c, k, k]; bias [oc] or NULL.

@@ -1,0 +1,479 @@
+/*
+ * winos2.c: 3x3 stride-2 pad-1 convolution, the inference forward, by
+ * Winograd's minimal filtering on the input's phases.  See winos2.h for
+ * the contract.
+ *
+ * The formulas.  In one dimension an output reads three inputs, y[t] =
+ * w0 x[2t-1] + w1 x[2t] + w2 x[2t+1]; with the odd samples o[t] = x[2t-1]
+ * and the even ones e[t] = x[2t],
+ *
+ *   y[t] = (w0 o[t] + w2 o[t+1]) + w1 e[t]:
+ *
+ * a 2-tap correlation of the odd samples, which Winograd's F(m, 2)
+ * computes for m outputs from m+1 samples with m+1 products, plus m plain
+ * products with w1.  A tile of m outputs reads the 2m+1 inputs x[2t0-1 ..
+ * 2t0+2m-1] and takes 2m+1 products: its 1-d points are p = 0..m, the
+ * F(m, 2) points of the odd samples, then p = m+1..2m, the even samples as
+ * they are.  In two dimensions the tensor product: (2m+1)^2 points per
+ * m x m outputs, each one product M[e] = U[e] . V[e] ([oc x c] . [c x
+ * tiles], wgemm()) as in winograd.c, against 9 m^2 multiplications direct
+ * (m 2: 25 for 4 outputs, 1.44x fewer; m 4: 81 for 16, 1.78x).  The
+ * weights of the even points are all w1 along that axis, so U has only
+ * (m+2)^2 distinct matrices (16 or 36, as winograd.c's F(2x2) and F(4x4)):
+ * point p takes weight row a(p) = min(p, m+1).
+ *
+ *   m 2, F(2, 2):  B^T = | 1 -1  0 |   G = | 1  0 |   A^T = | 1  1  0 |
+ *                        | 0  1  0 |       | 1  1 |         | 0  1  1 |
+ *                        | 0 -1  1 |       | 0  1 |
+ *   m 4, F(4, 2) on the points 0, 1, -1, 2 and infinity:
+ *     B^T = | 2 -1 -2  1  0 |  G = |  1/2   0   |  A^T = | 1  1  1  1  0 |
+ *           | 0 -2 -1  1  0 |      | -1/2 -1/2  |        | 0  1 -1  2  0 |
+ *           | 0  2 -3  1  0 |      | -1/6  1/6  |        | 0  1  1  4  0 |
+ *           | 0 -1  0  1  0 |      |  1/6  1/3  |        | 0  1 -1  8  1 |
+ *           | 0  2 -1 -2  1 |      |  0    1    |
+ *
+ * with B^T on (o0 .. om), G on (w0, w2); the even points' rows are the
+ * identity (inputs, outputs) and w1 (weights).  The weights are transformed
+ * once, in double, rounded once (winos2_weights()).
+ *
+ * Tiles.  Output tile (ty, tx) is outputs [m ty, m ty + m) x [m tx, m tx +
+ * m); its inputs are rows and columns 2m ty - 1 .. 2m ty + 2m - 1, zeros
+ * outside the image (the padding, and past the last tile's edge); outputs
+ * past the edge are not written.  Each 2-d transform applies the 1-d one
+ * down the columns (unit stride over an image row), then along the rows
+ * (stride 2m over the tiles).  The batch's tile rows are processed in
+ * chunks of R whole rows as in winograd.c, the chunk's V and M within
+ * S2_VM floats; U lives with the model (winos2_weights_size()).
+ *
+ * Threads as winograd.c's forward: one OpenMP region per call, the
+ * transforms' channels and the chunk's products shared among its threads,
+ * OpenBLAS held to one thread; every sum on one thread in a fixed order,
+ * so the same bytes for any thread count.
+ */
+#include "winos2.h"
+#include "blas.h"
+#include "clones.h"
+#include "nn.h"
+#include "wgemm.h"
+
+#include <string.h>
+
+#define PRAGMA(x) _Pragma(#x)
+#define UNROLL PRAGMA(GCC unroll 16)
+#ifdef _OPENMP
+#define SIMD PRAGMA(omp simd)
+#define SHARED_FOR PRAGMA(omp for schedule(static))
+#define PARALLEL PRAGMA(omp parallel)
+#else
+#define SIMD
+#define SHARED_FOR
+#define PARALLEL
+#endif
+
+/* Floats for a chunk's V and M together, the widest chunk (tiles), the
+ * widest input (the transforms' scratch rows are on the stack). */
+#define S2_VM ((size_t)2 << 20)
+#define S2_TMAX 1024
+#define S2_W_MAX 512
+#define S2_MIN_CH 16
+/* A scratch row: input columns -1 .. 2m tw - 1 for the widest input. */
+#define ZW_MAX (S2_W_MAX + 10)
+#define TW_MAX (S2_W_MAX / 4 + 1)
+
+struct plan {
+	int m, n1, ne;		/* outputs per tile side, 1-d points 2m+1, ne = n1^2 */
+	int oh, ow, th, tw;	/* output size; tiles per image: rows, columns */
+	int R;			/* tile rows per chunk */
+	long rows;		/* tile rows of the batch, n*th */
+	float *V, *M;
+};
+
+static int forced_m;
+
+void winos2_set_tile(int m)
+{
+	forced_m = m == 2 || m == 4 ? m : 0;
+}
+
+/* The distance from one matrix of U or V to the next (winograd.c's
+ * mat_stride(): whole pages and a cache line, against L1 set conflicts). */
+static size_t mat_stride(size_t n)
+{
+	return (n + 1023) / 1024 * 1024 + 16;
+}
+
+static int tiles(int len, int m)
+{
+	return (len + m - 1) / m;
+}
+
+static int tile_rows(const struct conv2d_dims *d, int m, int tw)
+{
+	const size_t ne = (size_t)(2 * m + 1) * (2 * m + 1);
+	size_t cap = S2_VM / (ne * ((size_t)d->c + d->oc));
+	if (cap > S2_TMAX)
+		cap = S2_TMAX;
+	cap /= (size_t)tw;
+	return cap < 1 ? 1 : (int)cap;
+}
+
+static void plan_init(struct plan *p, float *work, const struct conv2d_dims *d, int m)
+{
+	p->m = m, p->n1 = 2 * m + 1, p->ne = p->n1 * p->n1;
+	p->oh = conv2d_out_h(d), p->ow = conv2d_out_w(d);
+	p->th = tiles(p->oh, m), p->tw = tiles(p->ow, m);
+	p->R = tile_rows(d, m, p->tw);
+	p->rows = (long)d->n * p->th;
+	p->V = work;
+	p->M = work + (size_t)p->ne * mat_stride((size_t)d->c * p->R * p->tw);
+}
+
+static size_t workspace(const struct conv2d_dims *d, int m)
+{
+	struct plan p;
+	plan_init(&p, NULL, d, m);
+	const size_t nt = (size_t)p.R * p.tw;
+	return (size_t)p.ne * (mat_stride((size_t)d->c * nt) + (size_t)d->oc * nt);
+}
+
+int winos2_applies(const struct conv2d_dims *d)
+{
+	return d->k == 3 && d->stride == 2 && d->pad == 1 && d->c >= S2_MIN_CH &&
+	       d->oc >= S2_MIN_CH && d->h >= 1 && d->w >= 1 && d->w <= S2_W_MAX;
+}
+
+size_t winos2_workspace(const struct conv2d_dims *d)
+{
+	const size_t w2 = workspace(d, 2), w4 = workspace(d, 4);
+	return w2 > w4 ? w2 : w4;
+}
+
+/* The m for the shape (see the head comment, "Which tile"). */
+static int pick_m(const struct conv2d_dims *d)
+{
+	(void)d;
+	return forced_m ? forced_m : 2;
+}
+
+size_t winos2_weights_size(const struct conv2d_dims *d)
+{
+	const size_t m = (size_t)pick_m(d);
+	return (m + 2) * (m + 2) * mat_stride((size_t)d->oc * d->c);
+}
+
+/* The weight rows: G (on w0, w2) in the first m+1 rows, w1 in the last. */
+static const double G2[4][3] = { { 1, 0, 0 }, { 1, 0, 1 }, { 0, 0, 1 }, { 0, 1, 0 } };
+static const double G4[6][3] = { { 0.5, 0, 0 },		 { -0.5, 0, -0.5 },
+				  { -1.0 / 6, 0, 1.0 / 6 }, { 1.0 / 6, 0, 1.0 / 3 },
+				  { 0, 0, 1 },		 { 0, 1, 0 } };
+
+int winos2_weights(float *U, const float *weight, const struct conv2d_dims *d)
+{
+	const int m = pick_m(d), nu = m + 2, c = d->c;
+	const double(*G)[3] = m == 2 ? G2 : G4;
+	const size_t es = mat_stride((size_t)d->oc * c);
+
+	PARALLEL
+	{
+		SHARED_FOR
+		for (int o = 0; o < d->oc; o++)
+			for (int ci = 0; ci < c; ci++) {
+				const float *g = weight + ((size_t)o * c + ci) * 9;
+				double t[6][3];	/* G g */
+				for (int a = 0; a < nu; a++)
+					for (int j = 0; j < 3; j++)
+						t[a][j] = G[a][0] * g[j] + G[a][1] * g[3 + j] +
+							  G[a][2] * g[6 + j];
+				for (int a = 0; a < nu; a++)
+					for (int b = 0; b < nu; b++)
+						U[(size_t)(a * nu + b) * es + (size_t)o * c + ci] =
+							(float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] +
+								t[a][2] * G[b][2]);
+			}
+	}
+	return m;
+}
+
+/* B^T on the odd samples x0 .. xm, into o0 .. om. */
+#define BT2(o, x)                                                                  \
+	do {                                                                       \
+		o##0 = x##0 - x##1;                                                \
+		o##1 = x##1;                                                       \
+		o##2 = x##2 - x##1;                                                \
+	} while (0)
+#define BT4(o, x)                                                                  \
+	do {                                                                       \
+		o##0 = 2.0f * (x##0 - x##2) + (x##3 - x##1);                       \
+		o##1 = (x##3 - x##2) - 2.0f * x##1;                                \
+		o##2 = (x##3 - 3.0f * x##2) + 2.0f * x##1;                         \
+		o##3 = x##3 - x##1;                                                \
+		o##4 = 2.0f * (x##1 - x##3) + (x##4 - x##2);                       \
+	} while (0)
+/* A^T: outputs y0 .. y(m-1) from the Winograd points x0 .. xm. */
+#define AT2(y, x)                                                                  \
+	do {                                                                       \
+		y##0 = x##0 + x##1;                                                \
+		y##1 = x##1 + x##2;                                                \
+	} while (0)
+#define AT4(y, x)                                                                  \
+	do {                                                                       \
+		const float s12_ = x##1 + x##2, d12_ = x##1 - x##2;                \
+		y##0 = x##0 + s12_ + x##3;                                         \
+		y##1 = d12_ + 2.0f * x##3;                                         \
+		y##2 = s12_ + 4.0f * x##3;                                         \
+		y##3 = d12_ + 8.0f * x##3 + x##4;                                  \
+	} while (0)
+
+/* Row y of plane [h][w], or the zero row outside the image. */
+static const float *row_or_zero(const float *plane, int y, int h, int w, const float *zero)
+{
+	return y < 0 || y >= h ? zero : plane + (size_t)y * w;
+}
+
+/*
+ * V [ne][c][nt] for the tiles of tile rows [q0, q1): z_p[x + 1] = the
+ * 1-d transform down the tile's 2m+1 rows at column x (point p; column
+ * -1 and columns w .. 2m tw - 1 zero), then along each z_p: tile tx reads
+ * z_p[2m tx .. 2m tx + 2m].  One body for both m (constants after
+ * inlining).
+ */
+static inline __attribute__((always_inline)) void
+input_body(float *V, const float *inp, const struct conv2d_dims *d, const struct plan *p, long q0,
+	   long q1, const int m)
+{
+	const int tw = p->tw, h = d->h, w = d->w, n1 = 2 * m + 1;
+	const size_t zw = 2 * (size_t)m * tw + 1, nt = (size_t)(q1 - q0) * tw;
+	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
+
+	SHARED_FOR
+	for (int ci = 0; ci < d->c; ci++) {
+		float s[10 * ZW_MAX];
+		float *zero = s, *z = s + zw;
+		memset(s, 0, (size_t)(n1 + 1) * zw * sizeof *s);
+		for (long q = q0; q < q1; q++) {
+			const long img = q / p->th;
+			const int ty = (int)(q % p->th), y0 = 2 * m * ty - 1;
+			const float *plane = inp + ((size_t)img * d->c + ci) * hw;
+			const float *r[9];
+			UNROLL
+			for (int k = 0; k < n1; k++)
+				r[k] = row_or_zero(plane, y0 + k, h, w, zero);
+			if (m == 2) {
+				const float *r0 = r[0], *r2 = r[2], *r4 = r[4];
+				float *z0 = z + 1, *z1 = z0 + zw, *z2 = z1 + zw;
+				SIMD
+				for (int x = 0; x < w; x++) {
+					const float x0 = r0[x], x1 = r2[x], x2 = r4[x];
+					float o0, o1, o2;
+					BT2(o, x);
+					z0[x] = o0, z1[x] = o1, z2[x] = o2;
+				}
+			} else {
+				const float *r0 = r[0], *r2 = r[2], *r4 = r[4], *r6 = r[6], *r8 = r[8];
+				float *z0 = z + 1, *z1 = z0 + zw, *z2 = z1 + zw, *z3 = z2 + zw;
+				float *z4 = z3 + zw;
+				SIMD
+				for (int x = 0; x < w; x++) {
+					const float x0 = r0[x], x1 = r2[x], x2 = r4[x], x3 = r6[x];
+					const float x4 = r8[x];
+					float o0, o1, o2, o3, o4;
+					BT4(o, x);
+					z0[x] = o0, z1[x] = o1, z2[x] = o2, z3[x] = o3, z4[x] = o4;
+				}
+			}
+			for (int k = 0; k < m; k++)	/* the even rows as they are */
+				memcpy(z + (size_t)(m + 1 + k) * zw + 1, r[2 * k + 1], (size_t)w * sizeof *s);
+			float *v = V + (size_t)ci * nt + (size_t)(q - q0) * tw;
+			for (int a = 0; a < n1; a++) {
+				const float *za = z + (size_t)a * zw;
+				float *va = v + (size_t)(a * n1) * es;
+				if (m == 2) {
+					float *v0 = va, *v1 = v0 + es, *v2 = v1 + es, *v3 = v2 + es;
+					float *v4 = v3 + es;
+					SIMD
+					for (int tx = 0; tx < tw; tx++) {
+						const float *cz = za + 4 * tx;
+						const float x0 = cz[0], x1 = cz[2], x2 = cz[4];
+						float o0, o1, o2;
+						BT2(o, x);
+						v0[tx] = o0, v1[tx] = o1, v2[tx] = o2;
+						v3[tx] = cz[1], v4[tx] = cz[3];
+					}
+				} else {
+					float *v0 = va, *v1 = v0 + es, *v2 = v1 + es, *v3 = v2 + es;
+					float *v4 = v3 + es, *v5 = v4 + es, *v6 = v5 + es, *v7 = v6 + es;
+					float *v8 = v7 + es;
+					SIMD
+					for (int tx = 0; tx < tw; tx++) {
+						const float *cz = za + 8 * tx;
+						const float x0 = cz[0], x1 = cz[2], x2 = cz[4], x3 = cz[6];
+						const float x4 = cz[8];
+						float o0, o1, o2, o3, o4;
+						BT4(o, x);
+						v0[tx] = o0, v1[tx] = o1, v2[tx] = o2, v3[tx] = o3;
+						v4[tx] = o4;
+						v5[tx] = cz[1], v6[tx] = cz[3], v7[tx] = cz[5];
+						v8[tx] = cz[7];
+					}
+				}
+			}
+		}
+	}
+}
+
+CLONES static void input_tiles2(float *V, const float *inp, const struct conv2d_dims *d,
+				const struct plan *p, long q0, long q1)
+{
+	input_body(V, inp, d, p, q0, q1, 2);
+}
+
+CLONES static void input_tiles4(float *V, const float *inp, const struct conv2d_dims *d,
+				const struct plan *p, long q0, long q1)
+{
+	input_body(V, inp, d, p, q0, q1, 4);
+}
+
+/* row [n] = its PReLU with slope a, in place: winograd.c's prelu_row(),
+ * the bytes of nn.c's separate pass. */
+CLONES NO_TRAP static void prelu_row(float *row, float a, int n)
+{
+	SIMD
+	for (int x = 0; x < n; x++) {
+		const float z = row[x] + 0.0f, neg = a * z;
+		row[x] = z > 0 ? z : neg;
+	}
+}
+
+/* One 1-d output transform of the points x[0 .. 2m] (x[k * xs]): y_i =
+ * (A^T of the Winograd points)_i + the even point m+1+i. */
+#define OUT1(m, y, x, xs)                                                          \
+	do {                                                                       \
+		if ((m) == 2) {                                                    \
+			const float x0 = x[0], x1 = x[xs], x2 = x[2 * (xs)];       \
+			float a0, a1;                                              \
+			AT2(a, x);                                                 \
+			y[0] = a0 + x[3 * (xs)], y[1] = a1 + x[4 * (xs)];          \
+		} else {                                                           \
+			const float x0 = x[0], x1 = x[xs], x2 = x[2 * (xs)];       \
+			const float x3 = x[3 * (xs)], x4 = x[4 * (xs)];            \
+			float a0, a1, a2, a3;                                      \
+			AT4(a, x);                                                 \
+			y[0] = a0 + x[5 * (xs)], y[1] = a1 + x[6 * (xs)];          \
+			y[2] = a2 + x[7 * (xs)], y[3] = a3 + x[8 * (xs)];          \
+		}                                                                  \
+	} while (0)
+
+/*
+ * out [n][oc][oh][ow], tile rows [q0, q1) = A'^T M A' + bias, then the
+ * PReLU with slopes alpha [oc] unless NULL: first down the columns (over
+ * p, for each column point b: t[i][b][tx]), then along the rows.
+ */
+static inline __attribute__((always_inline)) void
+output_body(float *out, const float *M, const float *bias, const float *alpha,
+	    const struct conv2d_dims *d, const struct plan *p, long q0, long q1, const int m)
+{
+	const int tw = p->tw, oh = p->oh, ow = p->ow, full = ow / m, n1 = 2 * m + 1;
+	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt;
+	const size_t ohw = (size_t)oh * ow;
+
+	SHARED_FOR
+	for (int o = 0; o < d->oc; o++) {
+		const float bo = bias ? bias[o] : 0.0f;
+		float s[4 * 9 * TW_MAX];	/* t[i][b][tx] */
+		for (long q = q0; q < q1; q++) {
+			const long img = q / p->th;
+			const int ty = (int)(q % p->th);
+			const float *mq = M + (size_t)o * nt + (size_t)(q - q0) * tw;
+			for (int b = 0; b < n1; b++) {
+				const float *mb = mq + (size_t)b * es;
+				const size_t ps = (size_t)n1 * es;	/* from point a to a+1 */
+				float *t = s + (size_t)b * tw;
+				const size_t ts = (size_t)n1 * tw;
+				SIMD
+				for (int tx = 0; tx < tw; tx++) {
+					const float *x = mb + tx;
+					float y[4];
+					OUT1(m, y, x, ps);
+					UNROLL
+					for (int i = 0; i < m; i++)
+						t[i * ts + tx] = y[i];
+				}
+			}
+			const int rows = oh - m * ty < m ? oh - m * ty : m;
+			float *o0 = out + ((size_t)img * d->oc + o) * ohw + (size_t)(m * ty) * ow;
+			for (int i = 0; i < rows; i++) {
+				const float *t = s + (size_t)(i * n1) * tw;
+				float *row = o0 + (size_t)i * ow;
+				SIMD
+				for (int tx = 0; tx < full; tx++) {
+					const float *x = t + tx;
+					float y[4];
+					OUT1(m, y, x, tw);
+					UNROLL
+					for (int j = 0; j < m; j++)
+						row[m * tx + j] = y[j] + bo;
+				}
+				for (int tx = full; tx < tw; tx++) {	/* ow % m columns */
+					const float *x = t + tx;
+					float y[4];
+					OUT1(m, y, x, tw);
+					for (int j = 0; m * tx + j < ow; j++)
+						row[m * tx + j] = y[j] + bo;
+				}
+			}
+			if (alpha)	/* the tile row's output rows are consecutive */
+				prelu_row(o0, alpha[o], rows * ow);
+		}
+	}
+}
+
+CLONES static void output_tiles2(float *out, const float *M, const float *bias,
+				 const float *alpha, const struct conv2d_dims *d,
+				 const struct plan *p, long q0, long q1)
+{
+	output_body(out, M, bias, alpha, d, p, q0, q1, 2);
+}
+
+CLONES static void output_tiles4(float *out, const float *M, const float *bias,
+				 const float *alpha, const struct conv2d_dims *d,
+				 const struct plan *p, long q0, long q1)
+{
+	output_body(out, M, bias, alpha, d, p, q0, q1, 4);
+}
+
+void winos2_forward_pre(float *out, float *work, const float *inp, const float *U, int m,
+			const float *bias, const float *alpha, const struct conv2d_dims *d)
+{
+	const int c = d->c, oc = d->oc, nu = m + 2;
+	struct plan p;
+
+	plan_init(&p, work, d, m);
+	if (p.rows == 0)
+		return;
+	const size_t us = mat_stride((size_t)oc * c);
+	const int nb = blas_hold_single();
+	PARALLEL
+	{
+		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
+			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
+			const int nt = (int)(q1 - q0) * p.tw;
+			const size_t vs = mat_stride((size_t)c * nt);
+			if (m == 2)
+				input_tiles2(p.V, inp, d, &p, q0, q1);
+			else
+				input_tiles4(p.V, inp, d, &p, q0, q1);
+			SHARED_FOR
+			for (int e = 0; e < p.ne; e++) {
+				const int a = e / p.n1, b = e % p.n1;
+				const int u = (a < m + 1 ? a : m + 1) * nu + (b < m + 1 ? b : m + 1);
+				wgemm(0, 0, 0, oc, nt, c, U + u * us, c, p.V + e * vs, nt,
+				      p.M + (size_t)e * oc * nt, nt);
+			}
+			if (m == 2)
+				output_tiles2(out, p.M, bias, alpha, d, &p, q0, q1);
+			else
+				output_tiles4(out, p.M, bias, alpha, d, &p, q0, q1);
+		}
+	}
+	blas_release_single(nb);
+}
