@@ -244,7 +244,7 @@ int conv2d_uses_winos2(const struct conv2d_dims *d)
 {
 	if (wino_on < 0)
 		conv2d_uses_winograd(d);	/* reads HM_CONV */
-	return wino_on && winos2_applies(d);
+	return wino_on && winos2_applies(d) && winos2_tile(d);
 }
 
 /* Floats of one thread's part of the workspace (its slot): a tile's

@@ -122,8 +122,9 @@ void conv2d_set_winograd(int on);
 int conv2d_uses_winograd(const struct conv2d_dims *d);
 /* The inference forward of a folded model (model_forward() in eval mode
  * after model_fold_bn()) takes Winograd for 3x3 stride-2 pad-1 layers too
- * (common/winos2.h) when this says 1: as conv2d_uses_winograd(), off with
- * HM_CONV=im2col or conv2d_set_winograd(0).  conv2d_forward() does not. */
+ * (common/winos2.h) when this says 1 (where it is faster: winos2_tile()):
+ * as conv2d_uses_winograd(), off with HM_CONV=im2col or
+ * conv2d_set_winograd(0).  conv2d_forward() does not take it. */
 int conv2d_uses_winos2(const struct conv2d_dims *d);
 
 /* out [n, oc, oh, ow]; work [conv2d_workspace(d)]; inp [n, c, h, w];

@@ -54,6 +54,7 @@
 #include "blas.h"
 #include "clones.h"
 #include "nn.h"
+#include "team.h"
 #include "wgemm.h"
 
 #include <string.h>
@@ -64,18 +65,25 @@
 #define SIMD PRAGMA(omp simd)
 #define SHARED_FOR PRAGMA(omp for schedule(static))
 #define PARALLEL PRAGMA(omp parallel)
+#define TEAM(n) PRAGMA(omp parallel num_threads(n) if ((n) > 1))
+#define TEAM_FOR PRAGMA(omp for schedule(dynamic))
 #else
 #define SIMD
 #define SHARED_FOR
 #define PARALLEL
+#define TEAM(n) (void)(n);
+#define TEAM_FOR
 #endif
 
 /* Floats for a chunk's V and M together, the widest chunk (tiles), the
  * widest input (the transforms' scratch rows are on the stack). */
 #define S2_VM ((size_t)2 << 20)
-#define S2_TMAX 1024
+#define S2_TMAX 192
 #define S2_W_MAX 512
 #define S2_MIN_CH 16
+/* The most outputs per real one that the automatic choice lets m 2's
+ * partial tiles compute (see "Which tile"). */
+#define S2_WASTE 1.15
 /* A scratch row: input columns -1 .. 2m tw - 1 for the widest input. */
 #define ZW_MAX (S2_W_MAX + 10)
 #define TW_MAX (S2_W_MAX / 4 + 1)
@@ -85,7 +93,6 @@ struct plan {
 	int oh, ow, th, tw;	/* output size; tiles per image: rows, columns */
 	int R;			/* tile rows per chunk */
 	long rows;		/* tile rows of the batch, n*th */
-	float *V, *M;
 };
 
 static int forced_m;
@@ -110,30 +117,35 @@ static int tiles(int len, int m)
 static int tile_rows(const struct conv2d_dims *d, int m, int tw)
 {
 	const size_t ne = (size_t)(2 * m + 1) * (2 * m + 1);
-	size_t cap = S2_VM / (ne * ((size_t)d->c + d->oc));
+	/* V's matrices lie mat_stride() apart: up to 1039 floats more each */
+	size_t cap = (S2_VM - ne * 1040) / (ne * ((size_t)d->c + d->oc));
 	if (cap > S2_TMAX)
 		cap = S2_TMAX;
 	cap /= (size_t)tw;
 	return cap < 1 ? 1 : (int)cap;
 }
 
-static void plan_init(struct plan *p, float *work, const struct conv2d_dims *d, int m)
+/* Floats of one thread's V and M (its slot). */
+static size_t slot(const struct conv2d_dims *d, int m)
+{
+	const size_t ne = (size_t)(2 * m + 1) * (2 * m + 1);
+	const int tw = tiles(conv2d_out_w(d), m);
+	const size_t nt = (size_t)tile_rows(d, m, tw) * tw;
+	return ne * (mat_stride((size_t)d->c * nt) + (size_t)d->oc * nt);
+}
+
+static void plan_init(struct plan *p, const struct conv2d_dims *d, int m)
 {
 	p->m = m, p->n1 = 2 * m + 1, p->ne = p->n1 * p->n1;
 	p->oh = conv2d_out_h(d), p->ow = conv2d_out_w(d);
 	p->th = tiles(p->oh, m), p->tw = tiles(p->ow, m);
 	p->R = tile_rows(d, m, p->tw);
 	p->rows = (long)d->n * p->th;
-	p->V = work;
-	p->M = work + (size_t)p->ne * mat_stride((size_t)d->c * p->R * p->tw);
 }
 
 static size_t workspace(const struct conv2d_dims *d, int m)
 {
-	struct plan p;
-	plan_init(&p, NULL, d, m);
-	const size_t nt = (size_t)p.R * p.tw;
-	return (size_t)p.ne * (mat_stride((size_t)d->c * nt) + (size_t)d->oc * nt);
+	return CONV2D_TEAM_MAX * slot(d, m);
 }
 
 int winos2_applies(const struct conv2d_dims *d)
@@ -148,16 +160,23 @@ size_t winos2_workspace(const struct conv2d_dims *d)
 	return w2 > w4 ? w2 : w4;
 }
 
-/* The m for the shape (see the head comment, "Which tile"). */
-static int pick_m(const struct conv2d_dims *d)
+/* Outputs that m's tiles compute per real one (partial tiles waste). */
+static double waste(const struct conv2d_dims *d, int m)
 {
-	(void)d;
-	return forced_m ? forced_m : 2;
+	const int oh = conv2d_out_h(d), ow = conv2d_out_w(d);
+	return (double)tiles(oh, m) * m * tiles(ow, m) * m / ((double)oh * ow);
+}
+
+int winos2_tile(const struct conv2d_dims *d)
+{
+	if (forced_m)
+		return forced_m;
+	return waste(d, 2) <= S2_WASTE ? 2 : 0;
 }
 
 size_t winos2_weights_size(const struct conv2d_dims *d)
 {
-	const size_t m = (size_t)pick_m(d);
+	const size_t m = (size_t)(winos2_tile(d) ? winos2_tile(d) : 2);
 	return (m + 2) * (m + 2) * mat_stride((size_t)d->oc * d->c);
 }
 
@@ -169,7 +188,7 @@ static const double G4[6][3] = { { 0.5, 0, 0 },		 { -0.5, 0, -0.5 },
 
 int winos2_weights(float *U, const float *weight, const struct conv2d_dims *d)
 {
-	const int m = pick_m(d), nu = m + 2, c = d->c;
+	const int m = winos2_tile(d) ? winos2_tile(d) : 2, nu = m + 2, c = d->c;
 	const double(*G)[3] = m == 2 ? G2 : G4;
 	const size_t es = mat_stride((size_t)d->oc * c);
 
@@ -245,7 +264,6 @@ input_body(float *V, const float *inp, const struct conv2d_dims *d, const struct
 	const size_t zw = 2 * (size_t)m * tw + 1, nt = (size_t)(q1 - q0) * tw;
 	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
-	SHARED_FOR
 	for (int ci = 0; ci < d->c; ci++) {
 		float s[10 * ZW_MAX];
 		float *zero = s, *z = s + zw;
@@ -376,7 +394,6 @@ output_body(float *out, const float *M, const float *bias, const float *alpha,
 	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt;
 	const size_t ohw = (size_t)oh * ow;
 
-	SHARED_FOR
 	for (int o = 0; o < d->oc; o++) {
 		const float bo = bias ? bias[o] : 0.0f;
 		float s[4 * 9 * TW_MAX];	/* t[i][b][tx] */
@@ -447,32 +464,41 @@ void winos2_forward_pre(float *out, float *work, const float *inp, const float *
 	const int c = d->c, oc = d->oc, nu = m + 2;
 	struct plan p;
 
-	plan_init(&p, work, d, m);
+	plan_init(&p, d, m);
 	if (p.rows == 0)
 		return;
-	const size_t us = mat_stride((size_t)oc * c);
+	const size_t us = mat_stride((size_t)oc * c), sl = slot(d, m);
+	const long chunks = (p.rows + p.R - 1) / p.R;
 	const int nb = blas_hold_single();
-	PARALLEL
+#ifdef _OPENMP
+	int team = omp_get_max_threads();
+	team = team < CONV2D_TEAM_MAX ? team : CONV2D_TEAM_MAX;
+#else
+	const int team = 1;
+#endif
+	TEAM(team)
 	{
-		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
-			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
+		float *V = work + sl * thread_id();
+		float *M = V + (size_t)p.ne * mat_stride((size_t)c * p.R * p.tw);
+		TEAM_FOR
+		for (long k = 0; k < chunks; k++) {
+			const long q0 = k * p.R, q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
 			const size_t vs = mat_stride((size_t)c * nt);
 			if (m == 2)
-				input_tiles2(p.V, inp, d, &p, q0, q1);
+				input_tiles2(V, inp, d, &p, q0, q1);
 			else
-				input_tiles4(p.V, inp, d, &p, q0, q1);
-			SHARED_FOR
+				input_tiles4(V, inp, d, &p, q0, q1);
 			for (int e = 0; e < p.ne; e++) {
 				const int a = e / p.n1, b = e % p.n1;
 				const int u = (a < m + 1 ? a : m + 1) * nu + (b < m + 1 ? b : m + 1);
-				wgemm(0, 0, 0, oc, nt, c, U + u * us, c, p.V + e * vs, nt,
-				      p.M + (size_t)e * oc * nt, nt);
+				wgemm(0, 0, 0, oc, nt, c, U + u * us, c, V + e * vs, nt,
+				      M + (size_t)e * oc * nt, nt);
 			}
 			if (m == 2)
-				output_tiles2(out, p.M, bias, alpha, d, &p, q0, q1);
+				output_tiles2(out, M, bias, alpha, d, &p, q0, q1);
 			else
-				output_tiles4(out, p.M, bias, alpha, d, &p, q0, q1);
+				output_tiles4(out, M, bias, alpha, d, &p, q0, q1);
 		}
 	}
 	blas_release_single(nb);

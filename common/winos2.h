@@ -29,8 +29,13 @@ struct conv2d_dims;
  * Does not look at conv2d_set_winograd(). */
 int winos2_applies(const struct conv2d_dims *d);
 
-/* Forces m (2 or 4) for later winos2_weights(), or back to the automatic
- * choice (0).  For tests and A/B. */
+/* The m (2 or 4) that winos2_weights() transforms for, or 0 where the
+ * shape is better left to im2col (small odd outputs, whose partial tiles
+ * waste too much: ir18's 7x7).  See winos2.c "Which tile". */
+int winos2_tile(const struct conv2d_dims *d);
+
+/* Forces m (2 or 4) for later winos2_tile() and winos2_weights(), on
+ * every shape, or back to the automatic choice (0).  For tests and A/B. */
 void winos2_set_tile(int m);
 
 /* Floats of workspace for winos2_forward_pre() on a shape that
@@ -38,8 +43,9 @@ void winos2_set_tile(int m);
 size_t winos2_workspace(const struct conv2d_dims *d);
 
 /* U [winos2_weights_size(d) floats] from weight [oc, c, 3, 3]; returns the
- * m it transformed for (2 or 4), which winos2_forward_pre() takes.  U is
- * a copy: transform again when the weights change. */
+ * m it transformed for (winos2_tile(), or 2 where that is 0), which
+ * winos2_forward_pre() takes.  U is a copy: transform again when the
+ * weights change. */
 size_t winos2_weights_size(const struct conv2d_dims *d);
 int winos2_weights(float *U, const float *weight, const struct conv2d_dims *d);
 

@@ -127,18 +127,27 @@ int main(void)
 		   "conv2d_set_winograd(0) turns it off");
 		conv2d_set_winograd(1);
 	}
-	/* workspace: bounded, independent of the batch */
+	/* workspace: bounded, independent of the batch; the automatic tile:
+	 * m 2, but im2col at 7x7 outputs (winos2.c "Which tile") */
 	{
-		int all = 1;
+		int all = 1, tile = 1;
 		for (size_t i = 0; i < sizeof ir18 / sizeof ir18[0]; i++) {
 			struct conv2d_dims a = { 1, ir18[i][0], ir18[i][1], ir18[i][1], ir18[i][2], 3, 2, 1 };
 			struct conv2d_dims b = a;
 			b.n = 64;
-			all &= conv2d_uses_winos2(&b) && winos2_workspace(&a) == winos2_workspace(&b) &&
+			all &= winos2_applies(&b) && winos2_workspace(&a) == winos2_workspace(&b) &&
 			       winos2_workspace(&b) <= (size_t)4 << 20 &&
+			       conv2d_workspace(&b) >= winos2_workspace(&b) &&
 			       conv2d_workspace(&b) <= (size_t)12 << 20;
+			tile &= winos2_tile(&b) == (ir18[i][1] > 14 ? 2 : 0) &&
+				conv2d_uses_winos2(&b) == (ir18[i][1] > 14);
 		}
 		ok(all, "IR-18's 3x3 s2 layers: workspace <= 4 Mi floats, batch-free");
+		ok(tile, "IR-18: m 2 down to 28x28 inputs, im2col at 14x14 (7x7 outputs)");
+		const struct conv2d_dims odd = { 1, 16, 29, 30, 16, 3, 2, 1 };	/* 15x15 */
+		const struct conv2d_dims small = { 1, 16, 17, 17, 16, 3, 2, 1 };	/* 9x9 */
+		ok(winos2_tile(&odd) == 2 && winos2_tile(&small) == 0,
+		   "odd outputs: m 2 at 15x15 (1.14x the outputs), im2col at 9x9 (1.23x)");
 	}
 	return done_testing();
 }
