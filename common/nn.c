@@ -232,10 +232,8 @@ int conv2d_uses_winograd(const struct conv2d_dims *d)
 	if (wino_on < 0) {
 		const char *e = getenv("HM_CONV");
 		wino_on = !(e && !strcmp(e, "im2col"));
-		if (e && !strcmp(e, "f2x2")) {	/* Winograd's smallest tiles everywhere */
+		if (e && !strcmp(e, "f2x2"))	/* Winograd F(2x2, 3x3) on every layer */
 			wino_set_tile(2);
-			winos2_set_tile(2);
-		}
 	}
 	return wino_on && wino_applies(d);
 }
