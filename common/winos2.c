@@ -122,6 +122,11 @@ static int tile_rows(const struct conv2d_dims *d, int m, int tw)
 	if (cap > S2_TMAX)
 		cap = S2_TMAX;
 	cap /= (size_t)tw;
+	/* whole vectors of 16 columns, when a chunk at least half as wide
+	 * gives them: wgemm's last panel is computed in whole vectors */
+	for (size_t r = cap; 2 * r >= cap && r > 0; r--)
+		if (r * tw % 16 == 0)
+			return (int)r;
 	return cap < 1 ? 1 : (int)cap;
 }
 
