@@ -84,9 +84,8 @@
 /* The most outputs per real one that the automatic choice lets m 2's
  * partial tiles compute (see "Which tile"). */
 #define S2_WASTE 1.15
-/* A scratch row: input columns -1 .. 2m tw - 1 for the widest input. */
-#define ZW_MAX (S2_W_MAX + 10)
-#define TW_MAX (S2_W_MAX / 4 + 1)
+/* The widest chunk: S2_TMAX tiles, or one tile row (128 tiles of m 2). */
+#define NT_MAX S2_TMAX
 
 struct plan {
 	int m, n1, ne;		/* outputs per tile side, 1-d points 2m+1, ne = n1^2 */
@@ -255,24 +254,29 @@ static const float *row_or_zero(const float *plane, int y, int h, int w, const f
 }
 
 /*
- * V [ne][c][nt] for the tiles of tile rows [q0, q1): z_p[x + 1] = the
- * 1-d transform down the tile's 2m+1 rows at column x (point p; column
- * -1 and columns w .. 2m tw - 1 zero), then along each z_p: tile tx reads
- * z_p[2m tx .. 2m tx + 2m].  One body for both m (constants after
- * inlining).
+ * V [ne][c][nt] for the tiles of tile rows [q0, q1), in two passes over
+ * the chunk.  Down the columns: z_a[r zs + x] = the 1-d transform down
+ * tile row r's 2m+1 input rows at column x (point a), zs = 2m tw, zeros
+ * at columns w .. zs-1.  Then along the rows, over all the chunk's tiles
+ * in one vector loop: tile t = r tw + tx reads z_a[2m t - 1 .. 2m t +
+ * 2m - 1], which is its columns 2m tx - 1 .. 2m tx + 2m - 1 since the
+ * chunk's rows lie zs apart, except column -1 of each row's first tile
+ * (the padding): its one point that reads it is computed again after,
+ * with a zero there.  One body for both m (constants after inlining).
  */
 static inline __attribute__((always_inline)) void
 input_body(float *V, const float *inp, const struct conv2d_dims *d, const struct plan *p, long q0,
 	   long q1, const int m)
 {
-	const int tw = p->tw, h = d->h, w = d->w, n1 = 2 * m + 1;
-	const size_t zw = 2 * (size_t)m * tw + 1, nt = (size_t)(q1 - q0) * tw;
+	const int tw = p->tw, h = d->h, w = d->w, n1 = 2 * m + 1, zs = 2 * m * tw;
+	const size_t nt = (size_t)(q1 - q0) * tw, zl = nt * 2 * m + 1;
 	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
+	float zero[S2_W_MAX], z[9 * (8 * NT_MAX + 1)];
 
+	memset(zero, 0, (size_t)w * sizeof *zero);
+	for (int a = 0; a < n1; a++)
+		z[a * zl] = 0.0f;	/* read as column -1 of tile 0, then replaced */
 	for (int ci = 0; ci < d->c; ci++) {
-		float s[10 * ZW_MAX];
-		float *zero = s, *z = s + zw;
-		memset(s, 0, (size_t)(n1 + 1) * zw * sizeof *s);
 		for (long q = q0; q < q1; q++) {
 			const long img = q / p->th;
 			const int ty = (int)(q % p->th), y0 = 2 * m * ty - 1;
@@ -281,9 +285,10 @@ input_body(float *V, const float *inp, const struct conv2d_dims *d, const struct
 			UNROLL
 			for (int k = 0; k < n1; k++)
 				r[k] = row_or_zero(plane, y0 + k, h, w, zero);
+			float *zr = z + 1 + (size_t)(q - q0) * zs;
 			if (m == 2) {
 				const float *r0 = r[0], *r2 = r[2], *r4 = r[4];
-				float *z0 = z + 1, *z1 = z0 + zw, *z2 = z1 + zw;
+				float *z0 = zr, *z1 = z0 + zl, *z2 = z1 + zl;
 				SIMD
 				for (int x = 0; x < w; x++) {
 					const float x0 = r0[x], x1 = r2[x], x2 = r4[x];
@@ -293,8 +298,8 @@ input_body(float *V, const float *inp, const struct conv2d_dims *d, const struct
 				}
 			} else {
 				const float *r0 = r[0], *r2 = r[2], *r4 = r[4], *r6 = r[6], *r8 = r[8];
-				float *z0 = z + 1, *z1 = z0 + zw, *z2 = z1 + zw, *z3 = z2 + zw;
-				float *z4 = z3 + zw;
+				float *z0 = zr, *z1 = z0 + zl, *z2 = z1 + zl, *z3 = z2 + zl;
+				float *z4 = z3 + zl;
 				SIMD
 				for (int x = 0; x < w; x++) {
 					const float x0 = r0[x], x1 = r2[x], x2 = r4[x], x3 = r6[x];
@@ -305,39 +310,55 @@ input_body(float *V, const float *inp, const struct conv2d_dims *d, const struct
 				}
 			}
 			for (int k = 0; k < m; k++)	/* the even rows as they are */
-				memcpy(z + (size_t)(m + 1 + k) * zw + 1, r[2 * k + 1], (size_t)w * sizeof *s);
-			float *v = V + (size_t)ci * nt + (size_t)(q - q0) * tw;
-			for (int a = 0; a < n1; a++) {
-				const float *za = z + (size_t)a * zw;
-				float *va = v + (size_t)(a * n1) * es;
-				if (m == 2) {
-					float *v0 = va, *v1 = v0 + es, *v2 = v1 + es, *v3 = v2 + es;
-					float *v4 = v3 + es;
-					SIMD
-					for (int tx = 0; tx < tw; tx++) {
-						const float *cz = za + 4 * tx;
-						const float x0 = cz[0], x1 = cz[2], x2 = cz[4];
-						float o0, o1, o2;
-						BT2(o, x);
-						v0[tx] = o0, v1[tx] = o1, v2[tx] = o2;
-						v3[tx] = cz[1], v4[tx] = cz[3];
-					}
-				} else {
-					float *v0 = va, *v1 = v0 + es, *v2 = v1 + es, *v3 = v2 + es;
-					float *v4 = v3 + es, *v5 = v4 + es, *v6 = v5 + es, *v7 = v6 + es;
-					float *v8 = v7 + es;
-					SIMD
-					for (int tx = 0; tx < tw; tx++) {
-						const float *cz = za + 8 * tx;
-						const float x0 = cz[0], x1 = cz[2], x2 = cz[4], x3 = cz[6];
-						const float x4 = cz[8];
-						float o0, o1, o2, o3, o4;
-						BT4(o, x);
-						v0[tx] = o0, v1[tx] = o1, v2[tx] = o2, v3[tx] = o3;
-						v4[tx] = o4;
-						v5[tx] = cz[1], v6[tx] = cz[3], v7[tx] = cz[5];
-						v8[tx] = cz[7];
-					}
+				memcpy(zr + (size_t)(m + 1 + k) * zl, r[2 * k + 1], (size_t)w * sizeof *z);
+			for (int a = 0; a < n1; a++)
+				for (int x = w; x < zs; x++)
+					zr[(size_t)a * zl + x] = 0.0f;
+		}
+		float *v = V + (size_t)ci * nt;
+		for (int a = 0; a < n1; a++) {
+			const float *za = z + 1 + (size_t)a * zl;
+			float *va = v + (size_t)(a * n1) * es;
+			if (m == 2) {
+				float *v0 = va, *v1 = v0 + es, *v2 = v1 + es, *v3 = v2 + es;
+				float *v4 = v3 + es;
+				SIMD
+				for (size_t t = 0; t < nt; t++) {
+					const float *cz = za + 4 * t - 1;
+					const float x0 = cz[0], x1 = cz[2], x2 = cz[4];
+					float o0, o1, o2;
+					BT2(o, x);
+					v0[t] = o0, v1[t] = o1, v2[t] = o2;
+					v3[t] = cz[1], v4[t] = cz[3];
+				}
+				for (size_t t = 0; t < nt; t += tw) {	/* column -1: zero */
+					const float x0 = 0.0f, x1 = za[4 * t + 1], x2 = za[4 * t + 3];
+					float o0, o1, o2;
+					BT2(o, x);
+					(void)o1, (void)o2;
+					v0[t] = o0;
+				}
+			} else {
+				float *v0 = va, *v1 = v0 + es, *v2 = v1 + es, *v3 = v2 + es;
+				float *v4 = v3 + es, *v5 = v4 + es, *v6 = v5 + es, *v7 = v6 + es;
+				float *v8 = v7 + es;
+				SIMD
+				for (size_t t = 0; t < nt; t++) {
+					const float *cz = za + 8 * t - 1;
+					const float x0 = cz[0], x1 = cz[2], x2 = cz[4], x3 = cz[6];
+					const float x4 = cz[8];
+					float o0, o1, o2, o3, o4;
+					BT4(o, x);
+					v0[t] = o0, v1[t] = o1, v2[t] = o2, v3[t] = o3, v4[t] = o4;
+					v5[t] = cz[1], v6[t] = cz[3], v7[t] = cz[5], v8[t] = cz[7];
+				}
+				for (size_t t = 0; t < nt; t += tw) {	/* column -1: zero */
+					const float x0 = 0.0f, x1 = za[8 * t + 1], x2 = za[8 * t + 3];
+					const float x3 = za[8 * t + 5], x4 = za[8 * t + 7];
+					float o0, o1, o2, o3, o4;
+					BT4(o, x);
+					(void)o1, (void)o2, (void)o3, (void)o4;
+					v0[t] = o0;
 				}
 			}
 		}
@@ -389,60 +410,55 @@ CLONES NO_TRAP static void prelu_row(float *row, float a, int n)
 /*
  * out [n][oc][oh][ow], tile rows [q0, q1) = A'^T M A' + bias, then the
  * PReLU with slopes alpha [oc] unless NULL: first down the columns (over
- * p, for each column point b: t[i][b][tx]), then along the rows.
+ * point a, for each column point b: t[i][b][t]), then along the rows into
+ * y[i][m t + j] (the chunk's output rows i, tile after tile), each a vector
+ * loop over the chunk's tiles; then the rows are copied out.
  */
 static inline __attribute__((always_inline)) void
 output_body(float *out, const float *M, const float *bias, const float *alpha,
 	    const struct conv2d_dims *d, const struct plan *p, long q0, long q1, const int m)
 {
-	const int tw = p->tw, oh = p->oh, ow = p->ow, full = ow / m, n1 = 2 * m + 1;
+	const int tw = p->tw, oh = p->oh, ow = p->ow, n1 = 2 * m + 1;
 	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt;
-	const size_t ohw = (size_t)oh * ow;
+	const size_t ohw = (size_t)oh * ow, ps = (size_t)n1 * es, ts = (size_t)n1 * nt;
+	float s[4 * 9 * NT_MAX], yr[4 * 4 * NT_MAX];
 
 	for (int o = 0; o < d->oc; o++) {
 		const float bo = bias ? bias[o] : 0.0f;
-		float s[4 * 9 * TW_MAX];	/* t[i][b][tx] */
+		for (int b = 0; b < n1; b++) {
+			const float *mb = M + (size_t)b * es + (size_t)o * nt;
+			float *tb = s + (size_t)b * nt;
+			SIMD
+			for (size_t t = 0; t < nt; t++) {
+				const float *x = mb + t;
+				float y[4];
+				OUT1(m, y, x, ps);
+				UNROLL
+				for (int i = 0; i < m; i++)
+					tb[i * ts + t] = y[i];
+			}
+		}
+		for (int i = 0; i < m; i++) {
+			const float *ti = s + (size_t)i * ts;
+			float *yi = yr + (size_t)i * m * nt;
+			SIMD
+			for (size_t t = 0; t < nt; t++) {
+				const float *x = ti + t;
+				float y[4];
+				OUT1(m, y, x, nt);
+				UNROLL
+				for (int j = 0; j < m; j++)
+					yi[m * t + j] = y[j] + bo;
+			}
+		}
 		for (long q = q0; q < q1; q++) {
 			const long img = q / p->th;
 			const int ty = (int)(q % p->th);
-			const float *mq = M + (size_t)o * nt + (size_t)(q - q0) * tw;
-			for (int b = 0; b < n1; b++) {
-				const float *mb = mq + (size_t)b * es;
-				const size_t ps = (size_t)n1 * es;	/* from point a to a+1 */
-				float *t = s + (size_t)b * tw;
-				const size_t ts = (size_t)n1 * tw;
-				SIMD
-				for (int tx = 0; tx < tw; tx++) {
-					const float *x = mb + tx;
-					float y[4];
-					OUT1(m, y, x, ps);
-					UNROLL
-					for (int i = 0; i < m; i++)
-						t[i * ts + tx] = y[i];
-				}
-			}
 			const int rows = oh - m * ty < m ? oh - m * ty : m;
 			float *o0 = out + ((size_t)img * d->oc + o) * ohw + (size_t)(m * ty) * ow;
-			for (int i = 0; i < rows; i++) {
-				const float *t = s + (size_t)(i * n1) * tw;
-				float *row = o0 + (size_t)i * ow;
-				SIMD
-				for (int tx = 0; tx < full; tx++) {
-					const float *x = t + tx;
-					float y[4];
-					OUT1(m, y, x, tw);
-					UNROLL
-					for (int j = 0; j < m; j++)
-						row[m * tx + j] = y[j] + bo;
-				}
-				for (int tx = full; tx < tw; tx++) {	/* ow % m columns */
-					const float *x = t + tx;
-					float y[4];
-					OUT1(m, y, x, tw);
-					for (int j = 0; m * tx + j < ow; j++)
-						row[m * tx + j] = y[j] + bo;
-				}
-			}
+			for (int i = 0; i < rows; i++)
+				memcpy(o0 + (size_t)i * ow, yr + ((size_t)i * nt + (size_t)(q - q0) * tw) * m,
+				       (size_t)ow * sizeof *o0);
 			if (alpha)	/* the tile row's output rows are consecutive */
 				prelu_row(o0, alpha[o], rows * ow);
 		}
