@@ -102,7 +102,9 @@ int conv2d_out_w(const struct conv2d_dims *d);
  * a band of 1024 or more output pixels (up to 1 Mi floats of im2col
  * matrix) for one image, and 0 for a 1x1 stride-1 pad-0 convolution whose
  * images are not grouped (oh*ow >= 512); for a shape that Winograd suits,
- * the larger of that and wino_workspace() (at most 12 Mi floats too); for
+ * the larger of that and wino_workspace() (at most 12 Mi floats too), for
+ * a 3x3 stride-2 pad-1 one the larger of that and winos2_workspace() (at
+ * most 4 Mi floats: the folded inference forward's Winograd); for
  * one that the stem's direct kernels take (convstem.h), slots of at least
  * convstem_slot() (smaller than the im2col slot for IR-18's stem). */
 size_t conv2d_workspace(const struct conv2d_dims *d);

@@ -40,15 +40,52 @@
  * m); its inputs are rows and columns 2m ty - 1 .. 2m ty + 2m - 1, zeros
  * outside the image (the padding, and past the last tile's edge); outputs
  * past the edge are not written.  Each 2-d transform applies the 1-d one
- * down the columns (unit stride over an image row), then along the rows
- * (stride 2m over the tiles).  The batch's tile rows are processed in
- * chunks of R whole rows as in winograd.c, the chunk's V and M within
- * S2_VM floats; U lives with the model (winos2_weights_size()).
+ * down the columns (unit stride over an image row), then along the rows,
+ * in vector loops over all the chunk's tiles (input_body(), output_body():
+ * at 28x28 and 14x14 inputs a tile row has only 14 or 7 tiles).
  *
- * Threads as winograd.c's forward: one OpenMP region per call, the
- * transforms' channels and the chunk's products shared among its threads,
- * OpenBLAS held to one thread; every sum on one thread in a fixed order,
- * so the same bytes for any thread count.
+ * Chunks and threads.  The batch's tile rows are cut into chunks of R
+ * whole rows, R from the shape alone: V and M within S2_VM floats (8 MiB),
+ * at most S2_TMAX tiles (192: wide enough for wgemm's panels of 48, the
+ * chunk's transforms within the caches), and a multiple of 16 tiles where
+ * a chunk at least half as wide allows (wgemm computes its last panel in
+ * whole vectors of 16 columns).  Each thread of the OpenMP team (at most
+ * CONV2D_TEAM_MAX) takes whole chunks, transforms, multiplies and writes
+ * them back in a workspace slot of its own, OpenBLAS held to one thread:
+ * sharing each chunk's channels between the threads, as winograd.c does,
+ * passed its 8 MiB of V and M between the cores' caches with three
+ * barriers per chunk.  Every output is one chunk's, summed in a fixed
+ * order: the same bytes for any thread count and any batch size.
+ *
+ * Which tile.  m 2 (transforms of 0 and +-1 only) wherever its partial
+ * tiles compute at most S2_WASTE = 1.15 outputs per real one: ir18's 56x56,
+ * 28x28 and 14x14 outputs (no partial tiles).  At 7x7 (512x14x14 ->
+ * 512x7x7) its 4x4 tiles compute 8x8 outputs, 400 products per channel
+ * pair and image against direct's 441, and it measured 0.96-1.01x of the
+ * grouped im2col: that layer stays there (winos2_tile() 0).  m 4 has
+ * fewer products at 56x56 and 28x28 (81 per 16 outputs: 15876 per image
+ * at 56x56 against m 2's 19600) but its transforms cost more and its
+ * chunks are narrower: one thread, batch 16, min of 5, load 4-5, ms for
+ * im2col, m 2, m 4: 64x112 -> 64 39.6 25.9 30.8; 128x56 -> 128 31.2 22.8
+ * 23.9; 256x28 -> 256 28.7 20.9 27.3; 512x14 -> 512 29.1 28.8 44.3.  So
+ * m 4 is only there for tests and A/B (winos2_set_tile()).
+ *
+ * Error.  Against conv2d_forward_ref() (double), uniform [-1, 1) inputs
+ * and weights, max |diff| / max |ref|: m 2 at most 8.8e-7, m 4 4.8e-6
+ * (tests/unit/t-winos2.c, which asserts 1e-5 and 5e-5, winograd.c's
+ * bounds).  hm-embed's embeddings of 256 faces (ir18) move by at most
+ * 6.3e-7 (absolute, unit vectors) against main's; ir18's folded eval
+ * output against PyTorch float64 (tests/ref/model_torch.py, batch 3) 4.2e-6
+ * (main 4.0e-6).
+ *
+ * Speed (the 2-core AVX-512 Xeon, OpenBLAS SkylakeX; load 5-7 from other
+ * work, so the ratios mean more than the times).  hm-embed, ir18, 256
+ * faces, -b 64 -j 2, main -> this, interleaved, medians of 7, ms per layer
+ * over the 4 batches: 64x112 -> 64x56 1332 -> 980 (0.74), 128x56 -> 128x28
+ * 1072 -> 733 (0.68), 256x28 -> 256x14 1102 -> 646 (0.59); all layers
+ * 15.7 -> 13.8 s (0.88); the run's CPU time 7.47 -> 6.91 s (0.93).  The
+ * 64-channel layer is bound by reading its 112x112 input (a quarter of its
+ * time, the input transform's first loads), as im2col was.
  */
 #include "winos2.h"
 #include "blas.h"
@@ -75,7 +112,7 @@
 #define TEAM_FOR
 #endif
 
-/* Floats for a chunk's V and M together, the widest chunk (tiles), the
+/* Floats for a thread's chunk's V and M together, the widest chunk (tiles), the
  * widest input (the transforms' scratch rows are on the stack). */
 #define S2_VM ((size_t)2 << 20)
 #define S2_TMAX 192
