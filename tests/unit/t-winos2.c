@@ -7,13 +7,17 @@
  * and without bias; the PReLU fused into the output transform (the bytes
  * of the separate pass); the same bytes twice and with one thread as with
  * two; garbage in the workspace and the output not leaking in; the rule
- * (3x3 stride 2 pad 1, 16 channels or more) and the workspace bound.
+ * (3x3 stride 2 pad 1, 16 channels or more), the automatic tile (m 2, or
+ * im2col where partial tiles waste over 1.15x: ir18's 7x7 outputs) and
+ * the workspace bound.  (hm-embed's bytes for -j 1 and -j 2 and for any
+ * -b: t0650-embed-records.sh; against PyTorch: tests/ref/embed_torch.py,
+ * model_torch.py's folded eval.)
  *
  * The bound: max |got - ref| / max |ref| (norm-wise).  m 2's transforms
  * have coefficients 0 and +-1 only, as direct summation: errors of a few
- * 2^-24 of the largest intermediate, measured at most 6e-7 here, asserted
+ * 2^-24 of the largest intermediate, measured at most 8.8e-7 here, asserted
  * 1e-5 (winograd.c's F(2x2) bound).  m 4's F(4, 2) has coefficients up to
- * 8 (A^T) and 3 (B^T): measured at most 4e-6, asserted 5e-5 (F(4x4)'s
+ * 8 (A^T) and 3 (B^T): measured at most 4.8e-6, asserted 5e-5 (F(4x4)'s
  * bound).  A wrong coefficient, point or tile offset gives errors of
  * order 1.
  */
