@@ -47,7 +47,8 @@
  * Chunks and threads.  The batch's tile rows are cut into chunks of R
  * whole rows, R from the shape alone: V and M within S2_VM floats (8 MiB),
  * at most S2_TMAX tiles (192: wide enough for wgemm's panels of 48, the
- * chunk's transforms within the caches), and a multiple of 16 tiles where
+ * chunk's transforms within the caches; m 4 as many products, 59 tiles,
+ * so that the workspace is m 2's), and a multiple of 16 tiles where
  * a chunk at least half as wide allows (wgemm computes its last panel in
  * whole vectors of 16 columns).  Each thread of the OpenMP team (at most
  * CONV2D_TEAM_MAX) takes whole chunks, transforms, multiplies and writes
@@ -65,10 +66,12 @@
  * grouped im2col: that layer stays there (winos2_tile() 0).  m 4 has
  * fewer products at 56x56 and 28x28 (81 per 16 outputs: 15876 per image
  * at 56x56 against m 2's 19600) but its transforms cost more and its
- * chunks are narrower: one thread, batch 16, min of 5, load 4-5, ms for
- * im2col, m 2, m 4: 64x112 -> 64 39.6 25.9 30.8; 128x56 -> 128 31.2 22.8
- * 23.9; 256x28 -> 256 28.7 20.9 27.3; 512x14 -> 512 29.1 28.8 44.3.  So
- * m 4 is only there for tests and A/B (winos2_set_tile()).
+ * chunks are narrower: one thread, batch 16, min of 5, load 5-6, ms for
+ * im2col, m 2, m 4: 64x112 -> 64 44.3 28.9 31.9; 128x56 -> 128 32.7 24.2
+ * 26.0; 256x28 -> 256 31.9 22.7 33.4; 512x14 -> 512 31.3 32.8 51.1 (with
+ * m 4's chunks as wide as m 2's, at most 192 tiles, no better: 30.8, 23.9,
+ * 27.3, 44.3 against m 2's 25.9, 22.8, 20.9, 28.8 at load 4-5).  So m 4
+ * is only there for tests and A/B (winos2_set_tile()).
  *
  * Error.  Against conv2d_forward_ref() (double), uniform [-1, 1) inputs
  * and weights, max |diff| / max |ref|: m 2 at most 8.8e-7, m 4 4.8e-6
@@ -155,8 +158,10 @@ static int tile_rows(const struct conv2d_dims *d, int m, int tw)
 	const size_t ne = (size_t)(2 * m + 1) * (2 * m + 1);
 	/* V's matrices lie mat_stride() apart: up to 1039 floats more each */
 	size_t cap = (S2_VM - ne * 1040) / (ne * ((size_t)d->c + d->oc));
-	if (cap > S2_TMAX)
-		cap = S2_TMAX;
+	/* S2_TMAX tiles of m 2's 25 points: m 4's 81 take as many products
+	 * (59 tiles), so the workspace is m 2's */
+	if (cap > S2_TMAX * 25 / ne)
+		cap = S2_TMAX * 25 / ne;
 	cap /= (size_t)tw;
 	/* whole vectors of 16 columns, when a chunk at least half as wide
 	 * gives them: wgemm's last panel is computed in whole vectors */
