@@ -63,7 +63,12 @@
  * 28x28 and 14x14 outputs (no partial tiles).  At 7x7 (512x14x14 ->
  * 512x7x7) its 4x4 tiles compute 8x8 outputs, 400 products per channel
  * pair and image against direct's 441, and it measured 0.96-1.01x of the
- * grouped im2col: that layer stays there (winos2_tile() 0).  m 4 has
+ * grouped im2col: that layer stays there (winos2_tile() 0).  Whole tiles
+ * only, the last row and column computed directly (9 products [oc x c] .
+ * [c x edge outputs], the weights read from U, whose rows 0, 3, 2 are w0,
+ * w1, w2): 324 products, but it measured 1.00-1.06x of im2col's speed on
+ * one thread and 0.95-1.04x on two (load 4-5), within the noise, and the
+ * layer's U would add 16 MiB: dropped.  m 4 has
  * fewer products at 56x56 and 28x28 (81 per 16 outputs: 15876 per image
  * at 56x56 against m 2's 19600) but its transforms cost more and its
  * chunks are narrower: one thread, batch 16, min of 5, load 5-6, ms for
