@@ -86,12 +86,13 @@
  * output against PyTorch float64 (tests/ref/model_torch.py, batch 3) 4.2e-6
  * (main 4.0e-6).
  *
- * Speed (the 2-core AVX-512 Xeon, OpenBLAS SkylakeX; load 5-7 from other
+ * Speed (the 2-core AVX-512 Xeon, OpenBLAS SkylakeX; load 4-7 from other
  * work, so the ratios mean more than the times).  hm-embed, ir18, 256
  * faces, -b 64 -j 2, main -> this, interleaved, medians of 7, ms per layer
- * over the 4 batches: 64x112 -> 64x56 1332 -> 980 (0.74), 128x56 -> 128x28
- * 1072 -> 733 (0.68), 256x28 -> 256x14 1102 -> 646 (0.59); all layers
- * 15.7 -> 13.8 s (0.88); the run's CPU time 7.47 -> 6.91 s (0.93).  The
+ * over the 4 batches: 64x112 -> 64x56 1021 -> 695 (0.68), 128x56 -> 128x28
+ * 833 -> 567 (0.68), 256x28 -> 256x14 797 -> 479 (0.60) (an earlier
+ * round: 0.74, 0.68, 0.59).  The whole run, medians of 7, load 1.6-3.6:
+ * wall 7.87 -> 7.29 s (0.93), CPU 7.98 -> 7.27 s (0.91).  The
  * 64-channel layer is bound by reading its 112x112 input (a quarter of its
  * time, the input transform's first loads), as im2col was.
  */
