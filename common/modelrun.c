@@ -8,6 +8,7 @@
 #include "nn.h"
 #include "rng.h"
 #include "winograd.h"
+#include "winos2.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -269,6 +270,9 @@ static void forward_layer(struct model *m, struct layer *l, int B, int train, st
 		if (folded && l->fu != NONE && conv2d_uses_winograd(&d))
 			wino_forward_pre(vo->data, m->work, vi->data, m->wino + l->fu, l->fm, shift,
 					 alpha, &d);
+		else if (folded && l->fu != NONE && conv2d_uses_winos2(&d))
+			winos2_forward_pre(vo->data, m->work, vi->data, m->wino + l->fu, l->fm,
+					   shift, alpha, &d);
 		else if (!folded || !conv_tap(m, (int)(l - m->l), Wc, shift, alpha, &d))
 			conv2d_forward_act(vo->data, m->work, vi->data, Wc, shift, alpha, &d);
 		break;
@@ -483,10 +487,12 @@ static int wino_place(struct model *m)
 	for (int i = 0; i < m->n_l; i++) {
 		struct layer *l = &m->l[i];
 		const struct conv2d_dims d = conv_dims(m, l);
-		if (l->kind != L_CONV || !conv2d_uses_winograd(&d))
+		if (l->kind != L_CONV || (!conv2d_uses_winograd(&d) && !conv2d_uses_winos2(&d)))
 			continue;
 		l->fu = n;
-		n += (wino_weights_size(&d) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+		const size_t size = conv2d_uses_winograd(&d) ? wino_weights_size(&d)
+							      : winos2_weights_size(&d);
+		n += (size + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
 	}
 	if (n <= m->n_wino)
 		return 0;
@@ -514,7 +520,8 @@ static void wino_fill(struct model *m, int in_place)
 		if (l->kind != L_CONV || l->fu == NONE)
 			continue;
 		const float *W = in_place || l->fw == NONE ? m->t[l->w].data : m->fold + l->fw;
-		l->fm = wino_weights(m->wino + l->fu, W, &d);
+		l->fm = conv2d_uses_winograd(&d) ? wino_weights(m->wino + l->fu, W, &d)
+						 : winos2_weights(m->wino + l->fu, W, &d);
 	}
 }
 

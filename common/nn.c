@@ -35,6 +35,7 @@
 #include "team.h"
 #include "wgemm.h"
 #include "winograd.h"
+#include "winos2.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -238,6 +239,13 @@ int conv2d_uses_winograd(const struct conv2d_dims *d)
 	return wino_on && wino_applies(d);
 }
 
+int conv2d_uses_winos2(const struct conv2d_dims *d)
+{
+	if (wino_on < 0)
+		conv2d_uses_winograd(d);	/* reads HM_CONV */
+	return wino_on && winos2_applies(d) && winos2_tile(d);
+}
+
 /* Floats of one thread's part of the workspace (its slot): a tile's
  * matrices. */
 static size_t conv2d_slot(const struct conv2d_dims *d)
@@ -263,6 +271,8 @@ size_t conv2d_workspace(const struct conv2d_dims *d)
 
 	if (wino_applies(d) && wino_workspace(d) > ws)
 		ws = wino_workspace(d);
+	if (winos2_applies(d) && winos2_workspace(d) > ws)
+		ws = winos2_workspace(d);
 	return ws;
 }
 

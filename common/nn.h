@@ -102,7 +102,9 @@ int conv2d_out_w(const struct conv2d_dims *d);
  * a band of 1024 or more output pixels (up to 1 Mi floats of im2col
  * matrix) for one image, and 0 for a 1x1 stride-1 pad-0 convolution whose
  * images are not grouped (oh*ow >= 512); for a shape that Winograd suits,
- * the larger of that and wino_workspace() (at most 12 Mi floats too); for
+ * the larger of that and wino_workspace() (at most 12 Mi floats too), for
+ * a 3x3 stride-2 pad-1 one the larger of that and winos2_workspace() (at
+ * most 4 Mi floats: the folded inference forward's Winograd); for
  * one that the stem's direct kernels take (convstem.h), slots of at least
  * convstem_slot() (smaller than the im2col slot for IR-18's stem). */
 size_t conv2d_workspace(const struct conv2d_dims *d);
@@ -120,6 +122,12 @@ int conv2d_group_size(const struct conv2d_dims *d);
  * no new workspace.  conv2d_uses_winograd() says which path D takes now. */
 void conv2d_set_winograd(int on);
 int conv2d_uses_winograd(const struct conv2d_dims *d);
+/* The inference forward of a folded model (model_forward() in eval mode
+ * after model_fold_bn()) takes Winograd for 3x3 stride-2 pad-1 layers too
+ * (common/winos2.h) when this says 1 (where it is faster: winos2_tile()):
+ * as conv2d_uses_winograd(), off with HM_CONV=im2col or
+ * conv2d_set_winograd(0).  conv2d_forward() does not take it. */
+int conv2d_uses_winos2(const struct conv2d_dims *d);
 
 /* out [n, oc, oh, ow]; work [conv2d_workspace(d)]; inp [n, c, h, w];
  * weight [oc, c, k, k]; bias [oc] or NULL.
