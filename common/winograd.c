@@ -113,16 +113,19 @@
  *             other side of 0 (input gradient 1e-2); from 28x28 up 9.6e-5;
  *             from 56x56 up 6e-5 (F(2x2): 8.4e-6).
  *   inference (wino_weights(): the folded eval forwards, hm-embed) F(4x4)
- *             from 28x28 up.  Without training's batch statistics the
- *             error stays small: ir18's folded eval output against
- *             PyTorch float64 (model_torch.py, 112x112, batch 3) 4.5e-6
- *             (from 56x56 up: 4.7e-6; from 14x14 up: 6.4e-6), hm-embed's
- *             embeddings of 256 faces against its im2col path 5.7e-7
- *             absolute on unit vectors (F(4x4) from 56x56 up: 4.2e-7;
- *             embed_torch.py allows 1e-4).  Speed (`convstep 2 64 3
- *             tiles`, forward GFLOP/s F(2x2) -> F(4x4), load 9): 28x28
- *             layers 74 -> 86, 87 -> 94, 94 -> 117; 14x14 layers 82 ->
- *             83, 91 -> 82, 88 -> 76, so those keep F(2x2).
+ *             everywhere (from 7x7 up).  Without training's batch
+ *             statistics the error stays small: ir18's folded eval output
+ *             against PyTorch float64 (model_torch.py, 112x112, batch 3)
+ *             7.2e-6 (F(4x4) from 28x28 up: 4.0e-6; model_torch.py allows
+ *             1e-4), hm-embed's embeddings of 256 faces against F(4x4)
+ *             from 28x28 up 6.1e-7 absolute on unit vectors
+ *             (embed_torch.py allows 1e-4).  Speed (the eval forward of
+ *             one layer at batch 64, one thread, CPU ms, medians of 5,
+ *             F(2x2) -> F(4x4), load 3-4): 256x14x14 50 -> 41, 256->512
+ *             at 14x14 94 -> 82, 512x7x7 58 -> 47.  (Measured before the
+ *             transforms took short tile rows in groups (group4()), those
+ *             layers were no faster with F(4x4): 82 -> 83, 91 -> 82, 88
+ *             -> 76 forward GFLOP/s.)
  *   backward  (dinp and dweight) F(4x4) from 7x7 up, in one sweep over
  *             the tiles where U^T and dU (36 oc c floats each) fit the
  *             workspace bound side by side, else (IR-18's 512x512 layers
@@ -135,9 +138,9 @@
  *             not compound through the kinks: ir18's worst gradient
  *             against PyTorch float64 is 1.6e-4 (bound 1e-3), with or
  *             without F(4x4) at 7x7.
- *   The forward keeps F(2x2) at 7x7 (the error above; and it was no
- *   faster there).  wino_set_tile() (HM_CONV=f2x2 in nn.c)
- *   forces one for every layer, for tests and A/B.
+ *   The training forward keeps F(2x2) below 56x56 (the error above).
+ *   wino_set_tile() (HM_CONV=f2x2 in nn.c) forces one for every layer,
+ *   for tests and A/B.
  *
  * Error bound.  The transforms' coefficients are 0, +-1 and +-1/2: B^T d
  * and A^T m add at most 3 terms each way (9 in 2d), G g 3 (exact halving),
@@ -224,7 +227,7 @@
 /* F(4x4, 3x3) from these map sizes up (see "Which tile" above). */
 #define WINO4_MIN_FORWARD 56
 #define WINO4_MIN_BACKWARD 7
-#define WINO4_MIN_INFER 28
+#define WINO4_MIN_INFER 7
 
 /* The transforms are compiled for AVX-512 and AVX2 besides the baseline
  * (CLONES, clones.h): their loops are unit-stride vector work, twice or
