@@ -1274,18 +1274,33 @@ static size_t local_slot(const struct conv2d_dims *d, const struct plan *p, int 
 	return (n + 15) / 16 * 16;
 }
 
+/* The share of wgemm's work that a chunk of nt tiles puts to use: its
+ * kernel computes whole vectors of 16 columns. */
+static double vector_use(int nt)
+{
+	return nt / (16.0 * ((nt + 15) / 16));
+}
+
 /* Tile rows per chunk in the forward, T threads each with a slot of V
  * and M in AVAIL floats: what keeps a slot within WINO_LOCAL_VM floats
- * (2 MiB; 1 MiB was 3-10% slower on the 64-channel layers, 4 MiB no
- * faster), but at least WINO_LOCAL_NT tiles (a wgemm panel of 48
- * columns: U is read once per panel); 0 where not even one tile row
- * fits. */
+ * (2 MiB; 1 MiB was 3-10% slower on the 64-channel layers), but at
+ * least WINO_LOCAL_NT tiles (a wgemm panel of 48 columns: U is read once
+ * per panel); then the next number up, at most twice that, whose tiles
+ * fill 95% of wgemm's vectors (a 28x28 map's tile rows are 7 tiles: 7
+ * of them, 49 tiles, left 15 of 64 columns computed empty, and 63 ran
+ * 7-11% faster; chunks larger than needed were slower on the 512-channel
+ * layers).  0 where not even one tile row fits. */
 static int local_rows(const struct conv2d_dims *d, const struct plan *p, int T, size_t avail)
 {
-	int R = (int)(WINO_LOCAL_VM / ((size_t)p->ne * (d->c + d->oc) * p->tw));
 	const int least = (WINO_LOCAL_NT + p->tw - 1) / p->tw;
+	int R = (int)(WINO_LOCAL_VM / ((size_t)p->ne * (d->c + d->oc) * p->tw));
 	if (R < least)
 		R = least;
+	for (int r = R; r <= 2 * R; r++)
+		if (vector_use(r * p->tw) >= 0.95) {
+			R = r;
+			break;
+		}
 	while (R > 1 && (size_t)T * local_slot(d, p, R) > avail)
 		R--;
 	return (size_t)T * local_slot(d, p, R) <= avail ? R : 0;
