@@ -43,7 +43,8 @@
  * depends on the shape only (not on the batch), chosen so that the chunk's
  * V and M (16 (c + oc) R tw floats) stay within WINO_VM floats (8 MiB, a
  * quarter of this machine's L3 cache) and sgemms stay wide (at most
- * WINO_TMAX tiles).  The workspace is U, dU (16 oc c each; 16 MiB for
+ * WINO_TMAX tiles); the forward's chunks are its threads' own
+ * (local_rows(), "The threads"), and their size changes no sum.  The workspace is U, dU (16 oc c each; 16 MiB for
  * 512 x 512), V and M (or W); the transforms' few rows of scratch are on
  * the stack (w <= 1024).
  *
@@ -528,7 +529,7 @@ CLONES NO_TRAP static void prelu_copy(float *restrict dst, const float *restrict
 
 /* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias, then the PReLU
  * with slopes alpha [oc] unless NULL (s: where row 2ty+1 goes when it is
- * past the image): channels [o0, o1) of it. */
+ * past the image): channels [olo, ohi) of it. */
 CLONES static void output_tiles(float *out, const float *M, const float *bias,
 				const float *alpha, const struct conv2d_dims *d,
 				const struct plan *p, long q0, long q1, int olo, int ohi)
@@ -835,7 +836,7 @@ CLONES static void dweight_add4(float *dweight, const float *dU, const struct co
  * their steps along the rows run over the group's tiles in one vector
  * loop, 112 of them (7 vectors of 16) where the tile rows are short, so
  * that the loop is not mostly its scalar remainder (a 28x28 map's tile
- * row is 7 tiles; the loops over one tile row took 15% of hm-embed). */
+ * row is 7 tiles: GCC's 16-wide loop ran none of them in vectors). */
 #define GROUP4_TILES 112
 
 static int group4(int tw)
@@ -1140,16 +1141,17 @@ CLONES static void dinput_tiles4(float *dinp, const float *dV, const struct conv
  * The threads.  The forward gives each thread whole chunks (local_rows(),
  * forward_local()): a thread transforms a chunk's inputs, runs its 16 or
  * 36 products and writes its outputs alone, in its own slot of V and M
- * (2 MiB), the chunks handed out as threads come free.
- * No barrier until the layer ends: with the chunks shared, each took
- * three (after the input transform, the products, the output transform),
- * a thread waiting on the other at each, and V and M (8 MiB a chunk)
- * went through the L3 cache between the cores.  Measured (2 cores, batch
- * 64, the eval forward of IR-18's Winograd layers, bench of
- * wino_forward_pre, CPU seconds of the process, load 4-5 from other
- * work): 2.88 -> 1.23 s, the shared chunks' threads spinning at the
- * barriers while the other was descheduled; one thread (no barriers)
- * the same within noise.  The backward still walks shared chunks: every
+ * (2 MiB), the chunks handed out as threads come free.  No barrier
+ * until the layer ends: with the chunks shared, each took three (after
+ * the input transform, the products, the output transform), a thread
+ * waiting on the other at each, and V and M (8 MiB a chunk) went through
+ * the L3 cache between the cores.  Measured on wino_forward_pre over
+ * IR-18's eight eval shapes, batch 64, 2 threads, medians of 5, load
+ * about 5 from other work: CPU 2.76 -> 1.23 s, wall 3.37 -> 1.58 s (the
+ * shared chunks' threads spun at the barriers while the other was
+ * descheduled); one thread the same within noise.  hm-embed at load 2
+ * (with F(4x4) at 7x7 and 14x14 too): its Winograd layers 2.32 -> 2.03
+ * s over 256 faces.  The backward still walks shared chunks: every
  * thread of one OpenMP parallel region walks the same chunks; each
  * transform shares its channels among them, and the 16 sgemms of a
  * chunk are shared out whole, each run single-threaded on the thread
