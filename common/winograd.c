@@ -43,7 +43,8 @@
  * depends on the shape only (not on the batch), chosen so that the chunk's
  * V and M (16 (c + oc) R tw floats) stay within WINO_VM floats (8 MiB, a
  * quarter of this machine's L3 cache) and sgemms stay wide (at most
- * WINO_TMAX tiles).  The workspace is U, dU (16 oc c each; 16 MiB for
+ * WINO_TMAX tiles); the forward's chunks are its threads' own
+ * (local_rows(), "The threads"), and their size changes no sum.  The workspace is U, dU (16 oc c each; 16 MiB for
  * 512 x 512), V and M (or W); the transforms' few rows of scratch are on
  * the stack (w <= 1024).
  *
@@ -61,13 +62,18 @@
  * vectorises (omp simd): the input transform first combines the tile
  * row's four image rows column by column (unit stride), then reads that
  * at stride 2 (tile tx starts at column 2tx-1); the other transforms read
- * or write the 16 matrices as 16 unit-stride streams.  Every sum runs on
+ * or write the 16 matrices as 16 unit-stride streams.  F(4x4)'s forward
+ * transforms take short tile rows (under 16 tiles: maps under 64 wide) a
+ * group at once (group4()), their steps along the rows one vector loop
+ * over the group's 112 tiles: over one tile row of 7 or 14 tiles the
+ * loop was all scalar remainder.  Every sum runs on
  * one thread in a fixed order, so the results are the same bytes from run
  * to run and for any thread count.
  *
  * Threads (see "The threads" below, above wino_forward()): one OpenMP
- * region per call, the transforms' channels and the chunk's 16 sgemms
- * shared among its threads, OpenBLAS held to one thread meanwhile.  The
+ * region per call, the forward's chunks each on one of its threads, the
+ * backward's transforms' channels and the chunk's 16 sgemms shared among
+ * them, OpenBLAS held to one thread meanwhile.  The
  * first version ran the transforms serially between two-thread sgemms;
  * an OpenMP loop in the transforms alone was no faster (OpenBLAS's
  * workers spun on the other core in sched_yield, 21% of a training
@@ -108,16 +114,19 @@
  *             other side of 0 (input gradient 1e-2); from 28x28 up 9.6e-5;
  *             from 56x56 up 6e-5 (F(2x2): 8.4e-6).
  *   inference (wino_weights(): the folded eval forwards, hm-embed) F(4x4)
- *             from 28x28 up.  Without training's batch statistics the
- *             error stays small: ir18's folded eval output against
- *             PyTorch float64 (model_torch.py, 112x112, batch 3) 4.5e-6
- *             (from 56x56 up: 4.7e-6; from 14x14 up: 6.4e-6), hm-embed's
- *             embeddings of 256 faces against its im2col path 5.7e-7
- *             absolute on unit vectors (F(4x4) from 56x56 up: 4.2e-7;
- *             embed_torch.py allows 1e-4).  Speed (`convstep 2 64 3
- *             tiles`, forward GFLOP/s F(2x2) -> F(4x4), load 9): 28x28
- *             layers 74 -> 86, 87 -> 94, 94 -> 117; 14x14 layers 82 ->
- *             83, 91 -> 82, 88 -> 76, so those keep F(2x2).
+ *             everywhere (from 7x7 up).  Without training's batch
+ *             statistics the error stays small: ir18's folded eval output
+ *             against PyTorch float64 (model_torch.py, 112x112, batch 3)
+ *             7.2e-6 (F(4x4) from 28x28 up: 4.0e-6; model_torch.py allows
+ *             1e-4), hm-embed's embeddings of 256 faces against F(4x4)
+ *             from 28x28 up 6.1e-7 absolute on unit vectors
+ *             (embed_torch.py allows 1e-4).  Speed (the eval forward of
+ *             one layer at batch 64, one thread, CPU ms, medians of 5,
+ *             F(2x2) -> F(4x4), load 3-4): 256x14x14 50 -> 41, 256->512
+ *             at 14x14 94 -> 82, 512x7x7 58 -> 47.  (Measured before the
+ *             transforms took short tile rows in groups (group4()), those
+ *             layers were no faster with F(4x4): 82 -> 83, 91 -> 82, 88
+ *             -> 76 forward GFLOP/s.)
  *   backward  (dinp and dweight) F(4x4) from 7x7 up, in one sweep over
  *             the tiles where U^T and dU (36 oc c floats each) fit the
  *             workspace bound side by side, else (IR-18's 512x512 layers
@@ -130,9 +139,9 @@
  *             not compound through the kinks: ir18's worst gradient
  *             against PyTorch float64 is 1.6e-4 (bound 1e-3), with or
  *             without F(4x4) at 7x7.
- *   The forward keeps F(2x2) at 7x7 (the error above; and it was no
- *   faster there).  wino_set_tile() (HM_CONV=f2x2 in nn.c)
- *   forces one for every layer, for tests and A/B.
+ *   The training forward keeps F(2x2) below 56x56 (the error above).
+ *   wino_set_tile() (HM_CONV=f2x2 in nn.c) forces one for every layer,
+ *   for tests and A/B.
  *
  * Error bound.  The transforms' coefficients are 0, +-1 and +-1/2: B^T d
  * and A^T m add at most 3 terms each way (9 in 2d), G g 3 (exact halving),
@@ -165,6 +174,7 @@
 #include "blas.h"
 #include "clones.h"
 #include "nn.h"
+#include "team.h"
 #include "wgemm.h"
 
 #include <cblas.h>
@@ -179,10 +189,15 @@
  * whole by the caller outside one), in equal static parts. */
 #define SHARED_FOR PRAGMA(omp for schedule(static))
 #define PARALLEL PRAGMA(omp parallel)
+#define BARRIER PRAGMA(omp barrier)
+/* A loop whose iterations go to the threads as they come free. */
+#define FREE_FOR PRAGMA(omp for schedule(dynamic))
 #else
 #define SIMD
 #define SHARED_FOR
 #define PARALLEL
+#define BARRIER
+#define FREE_FOR
 #endif
 
 /* Floats for a chunk's V and M together, and the widest chunk (tiles). */
@@ -190,6 +205,12 @@
 #define WINO_VM ((size_t)2 << 20)
 #endif
 #define WINO_TMAX 1024
+/* The forward's chunks, each on one thread (local_rows()): floats of its
+ * V and M at most, and the fewest tiles. */
+#ifndef WINO_LOCAL_VM
+#define WINO_LOCAL_VM ((size_t)512 << 10)
+#endif
+#define WINO_LOCAL_NT 48
 /* The workspace bound (floats), CONV_WORK_MAX in nn.c. */
 #ifndef WINO_WORK_MAX
 #define WINO_WORK_MAX ((size_t)12 << 20)
@@ -209,7 +230,7 @@
 /* F(4x4, 3x3) from these map sizes up (see "Which tile" above). */
 #define WINO4_MIN_FORWARD 56
 #define WINO4_MIN_BACKWARD 7
-#define WINO4_MIN_INFER 28
+#define WINO4_MIN_INFER 7
 
 /* The transforms are compiled for AVX-512 and AVX2 besides the baseline
  * (CLONES, clones.h): their loops are unit-stride vector work, twice or
@@ -425,16 +446,15 @@ static const float *row_or_zero(const float *plane, int y, int h, int w, const f
 }
 
 /* V [16][c][nt] = B^T d B for the input tiles of tile rows [q0, q1), nt =
- * (q1 - q0) tw. */
+ * (q1 - q0) tw: channels [c0, c1) of it. */
 CLONES static void input_tiles(float *V, const float *inp, const struct conv2d_dims *d,
-			const struct plan *p, long q0, long q1)
+			const struct plan *p, long q0, long q1, int c0, int c1)
 {
 	const int tw = p->tw, h = d->h, w = d->w;
 	const size_t tw2 = 2 * (size_t)tw + 2, nt = (size_t)(q1 - q0) * tw;
 	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
-	SHARED_FOR
-	for (int ci = 0; ci < d->c; ci++) {
+	for (int ci = c0; ci < c1; ci++) {
 		/* z_i[x + 1] = (B^T applied down the tile's four rows)_i at column x;
 		 * columns -1 and w, w + 1 (past an odd edge) stay zero */
 		float s[SCRATCH];
@@ -496,18 +516,28 @@ CLONES NO_TRAP static void prelu_row(float *row, float a, int n)
 	}
 }
 
+/* dst [n] = the PReLU of src [n], the operations of prelu_row(). */
+CLONES NO_TRAP static void prelu_copy(float *restrict dst, const float *restrict src, float a,
+				      int n)
+{
+	SIMD
+	for (int x = 0; x < n; x++) {
+		const float z = src[x] + 0.0f, neg = a * z;
+		dst[x] = z > 0 ? z : neg;
+	}
+}
+
 /* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias, then the PReLU
  * with slopes alpha [oc] unless NULL (s: where row 2ty+1 goes when it is
- * past the image). */
+ * past the image): channels [olo, ohi) of it. */
 CLONES static void output_tiles(float *out, const float *M, const float *bias,
 				const float *alpha, const struct conv2d_dims *d,
-				const struct plan *p, long q0, long q1)
+				const struct plan *p, long q0, long q1, int olo, int ohi)
 {
 	const int tw = p->tw, h = d->h, w = d->w, full = w / 2;
 	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
 
-	SHARED_FOR
-	for (int o = 0; o < d->oc; o++) {
+	for (int o = olo; o < ohi; o++) {
 		const float b = bias ? bias[o] : 0.0f;
 		float s[2 * WINO_TW_MAX];
 		for (long q = q0; q < q1; q++) {
@@ -802,57 +832,86 @@ CLONES static void dweight_add4(float *dweight, const float *dU, const struct co
 /* Tile row q's image and tile row index. */
 #define TILE_ROW(q, p) const long img = (q) / (p)->th; const int ty = (int)((q) % (p)->th)
 
-/* V [36][c][nt] = B^T d B for the input tiles of tile rows [q0, q1). */
-CLONES static void input_tiles4(float *V, const float *inp, const struct conv2d_dims *d,
-			 const struct plan *p, long q0, long q1)
+/* The tile rows the F(4x4) forward transforms take at once (a group):
+ * their steps along the rows run over the group's tiles in one vector
+ * loop, 112 of them (7 vectors of 16) where the tile rows are short, so
+ * that the loop is not mostly its scalar remainder (a 28x28 map's tile
+ * row is 7 tiles: GCC's 16-wide loop ran none of them in vectors). */
+#define GROUP4_TILES 112
+
+static int group4(int tw)
 {
-	const int tw = p->tw, h = d->h, w = d->w;
-	const size_t zw = 4 * (size_t)tw + 2, nt = (size_t)(q1 - q0) * tw;
+	return tw < 16 ? GROUP4_TILES / tw : 1;
+}
+
+/* The widest group (tiles). */
+#define GT4_MAX (TW4_MAX > GROUP4_TILES ? TW4_MAX : GROUP4_TILES)
+
+/* V [36][c][nt] = B^T d B for the input tiles of tile rows [q0, q1):
+ * channels [c0, c1) of it. */
+CLONES static void input_tiles4(float *V, const float *inp, const struct conv2d_dims *d,
+			 const struct plan *p, long q0, long q1, int c0, int c1)
+{
+	const int tw = p->tw, h = d->h, w = d->w, G = group4(tw);
+	const size_t zw = 4 * (size_t)tw + 4, nt = (size_t)(q1 - q0) * tw;
 	const size_t es = mat_stride((size_t)d->c * nt), hw = (size_t)h * w;
 
-	SHARED_FOR
-	for (int ci = 0; ci < d->c; ci++) {
-		/* z_i[x + 1] = (B^T down the tile's six rows)_i at column x;
-		 * columns -1 and w .. 4tw stay zero */
-		float s[7 * ZW4_MAX];
+	for (int ci = c0; ci < c1; ci++) {
+		/* z_i[x + 1] = (B^T down a tile row's six rows)_i at column x;
+		 * columns -1 and w .. 4tw + 2 stay zero.  Tile t of the group
+		 * reads columns 4tx-1 .. 4tx+2 from a_i[4t ..] (z_i[0 .. 4tw)
+		 * of each of its tile rows in turn) and 4tx+3, 4tx+4 from
+		 * b_i[4t ..] (z_i[4 .. 4tw + 4)). */
+		float s[7 * (4 * TW4_MAX + 4)];
+		float a[6][4 * GT4_MAX + 4], b[6][4 * GT4_MAX + 4];
 		float *zero = s, *z = s + zw;
 		memset(s, 0, 7 * zw * sizeof *s);
-		for (long q = q0; q < q1; q++) {
-			TILE_ROW(q, p);
-			const float *plane = inp + ((size_t)img * d->c + ci) * hw;
-			const int y = 4 * ty - 1;
-			const float *r0 = row_or_zero(plane, y, h, w, zero);
-			const float *r1 = row_or_zero(plane, y + 1, h, w, zero);
-			const float *r2 = row_or_zero(plane, y + 2, h, w, zero);
-			const float *r3 = row_or_zero(plane, y + 3, h, w, zero);
-			const float *r4 = row_or_zero(plane, y + 4, h, w, zero);
-			const float *r5 = row_or_zero(plane, y + 5, h, w, zero);
-			float *z0 = z + 1, *z1 = z0 + zw, *z2 = z1 + zw, *z3 = z2 + zw;
-			float *z4 = z3 + zw, *z5 = z4 + zw;
-			SIMD
-			for (int x = 0; x < w; x++) {
-				const float x0 = r0[x], x1 = r1[x], x2 = r2[x];
-				const float x3 = r3[x], x4 = r4[x], x5 = r5[x];
-				float o0, o1, o2, o3, o4, o5;
-				BT6(o, x);
-				z0[x] = o0, z1[x] = o1, z2[x] = o2;
-				z3[x] = o3, z4[x] = o4, z5[x] = o5;
+		for (long g0 = q0; g0 < q1; g0 += G) {
+			const long g1 = g0 + G < q1 ? g0 + G : q1;
+			const int gt = (int)(g1 - g0) * tw;
+			for (long q = g0; q < g1; q++) {
+				TILE_ROW(q, p);
+				const float *plane = inp + ((size_t)img * d->c + ci) * hw;
+				const int y = 4 * ty - 1;
+				const float *r0 = row_or_zero(plane, y, h, w, zero);
+				const float *r1 = row_or_zero(plane, y + 1, h, w, zero);
+				const float *r2 = row_or_zero(plane, y + 2, h, w, zero);
+				const float *r3 = row_or_zero(plane, y + 3, h, w, zero);
+				const float *r4 = row_or_zero(plane, y + 4, h, w, zero);
+				const float *r5 = row_or_zero(plane, y + 5, h, w, zero);
+				float *z0 = z + 1, *z1 = z0 + zw, *z2 = z1 + zw, *z3 = z2 + zw;
+				float *z4 = z3 + zw, *z5 = z4 + zw;
+				SIMD
+				for (int x = 0; x < w; x++) {
+					const float x0 = r0[x], x1 = r1[x], x2 = r2[x];
+					const float x3 = r3[x], x4 = r4[x], x5 = r5[x];
+					float o0, o1, o2, o3, o4, o5;
+					BT6(o, x);
+					z0[x] = o0, z1[x] = o1, z2[x] = o2;
+					z3[x] = o3, z4[x] = o4, z5[x] = o5;
+				}
+				const size_t at = 4 * (size_t)(q - g0) * tw;
+				for (int i = 0; G > 1 && i < 6; i++) {
+					memcpy(a[i] + at, z + i * zw, 4 * (size_t)tw * sizeof *z);
+					memcpy(b[i] + at, z + i * zw + 4, 4 * (size_t)tw * sizeof *z);
+				}
 			}
-			/* along the row: tile tx reads columns 4tx-1 .. 4tx+4, zi[4tx ..] */
-			float *v = V + (size_t)ci * nt + (size_t)(q - q0) * tw;
+			/* along the rows */
+			float *v = V + (size_t)ci * nt + (size_t)(g0 - q0) * tw;
 			for (int i = 0; i < 6; i++) {
-				const float *zi = z + i * zw;
+				const float *ai = G > 1 ? a[i] : z + i * zw;
+				const float *bi = G > 1 ? b[i] : z + i * zw + 4;
 				float *v0 = v + (size_t)(6 * i) * es, *v1 = v0 + es, *v2 = v1 + es;
 				float *v3 = v2 + es, *v4 = v3 + es, *v5 = v4 + es;
 				SIMD
-				for (int tx = 0; tx < tw; tx++) {
-					const float *c = zi + 4 * tx;
-					const float x0 = c[0], x1 = c[1], x2 = c[2];
-					const float x3 = c[3], x4 = c[4], x5 = c[5];
+				for (int t = 0; t < gt; t++) {
+					const float x0 = ai[4 * t], x1 = ai[4 * t + 1];
+					const float x2 = ai[4 * t + 2], x3 = ai[4 * t + 3];
+					const float x4 = bi[4 * t], x5 = bi[4 * t + 1];
 					float o0, o1, o2, o3, o4, o5;
 					BT6(o, x);
-					v0[tx] = o0, v1[tx] = o1, v2[tx] = o2;
-					v3[tx] = o3, v4[tx] = o4, v5[tx] = o5;
+					v0[t] = o0, v1[t] = o1, v2[t] = o2;
+					v3[t] = o3, v4[t] = o4, v5[t] = o5;
 				}
 			}
 		}
@@ -860,64 +919,65 @@ CLONES static void input_tiles4(float *V, const float *inp, const struct conv2d_
 }
 
 /* out [n][oc][h][w], tile rows [q0, q1) = A^T M A + bias, then the PReLU
- * with slopes alpha [oc] unless NULL. */
+ * with slopes alpha [oc] unless NULL: channels [olo, ohi) of it.  By
+ * groups of tile rows (group4()): the second step writes the group's
+ * output rows i side by side, r_i[4t + j] for output column j of tile t,
+ * which are copied to their rows (the PReLU applied in that copy). */
 CLONES static void output_tiles4(float *out, const float *M, const float *bias,
 				 const float *alpha, const struct conv2d_dims *d,
-				 const struct plan *p, long q0, long q1)
+				 const struct plan *p, long q0, long q1, int olo, int ohi)
 {
-	const int tw = p->tw, h = d->h, w = d->w, full = w / 4;
+	const int tw = p->tw, h = d->h, w = d->w, G = group4(tw);
 	const size_t nt = (size_t)(q1 - q0) * tw, es = (size_t)d->oc * nt, hw = (size_t)h * w;
 
-	SHARED_FOR
-	for (int o = 0; o < d->oc; o++) {
+	for (int o = olo; o < ohi; o++) {
 		const float b = bias ? bias[o] : 0.0f;
-		float s[24 * TW4_MAX];	/* t[i][j][tx], A^T applied down the columns */
-		for (long q = q0; q < q1; q++) {
-			TILE_ROW(q, p);
-			const float *m = M + (size_t)o * nt + (size_t)(q - q0) * tw;
+		float s[24 * GT4_MAX];	/* t[i][j][t], A^T applied down the columns */
+		float r[4][4 * GT4_MAX];
+		for (long g0 = q0; g0 < q1; g0 += G) {
+			const long g1 = g0 + G < q1 ? g0 + G : q1;
+			const int gt = (int)(g1 - g0) * tw;
+			const float *m = M + (size_t)o * nt + (size_t)(g0 - q0) * tw;
 			for (int j = 0; j < 6; j++) {
 				const float *m0 = m + (size_t)j * es, *m1 = m0 + 6 * es;
 				const float *m2 = m1 + 6 * es, *m3 = m2 + 6 * es;
 				const float *m4 = m3 + 6 * es, *m5 = m4 + 6 * es;
-				float *t0 = s + (size_t)j * tw, *t1 = t0 + 6 * tw;
-				float *t2 = t1 + 6 * tw, *t3 = t2 + 6 * tw;
+				float *t0 = s + (size_t)j * gt, *t1 = t0 + 6 * gt;
+				float *t2 = t1 + 6 * gt, *t3 = t2 + 6 * gt;
 				SIMD
-				for (int tx = 0; tx < tw; tx++) {
-					const float x0 = m0[tx], x1 = m1[tx], x2 = m2[tx];
-					const float x3 = m3[tx], x4 = m4[tx], x5 = m5[tx];
+				for (int t = 0; t < gt; t++) {
+					const float x0 = m0[t], x1 = m1[t], x2 = m2[t];
+					const float x3 = m3[t], x4 = m4[t], x5 = m5[t];
 					float o0, o1, o2, o3;
 					AT6(o, x);
-					t0[tx] = o0, t1[tx] = o1, t2[tx] = o2, t3[tx] = o3;
+					t0[t] = o0, t1[t] = o1, t2[t] = o2, t3[t] = o3;
 				}
 			}
-			for (int i = 0; i < 4 && 4 * ty + i < h; i++) {
-				const float *t = s + (size_t)(6 * i) * tw;
-				float *row = out + ((size_t)img * d->oc + o) * hw + (size_t)(4 * ty + i) * w;
+			for (int i = 0; i < 4; i++) {
+				const float *t = s + (size_t)(6 * i) * gt;
+				float *ri = r[i];
 				SIMD
-				for (int tx = 0; tx < full; tx++) {
-					const float x0 = t[tx], x1 = t[tw + tx], x2 = t[2 * tw + tx];
-					const float x3 = t[3 * tw + tx], x4 = t[4 * tw + tx];
-					const float x5 = t[5 * tw + tx];
+				for (int k = 0; k < gt; k++) {
+					const float x0 = t[k], x1 = t[gt + k], x2 = t[2 * gt + k];
+					const float x3 = t[3 * gt + k], x4 = t[4 * gt + k];
+					const float x5 = t[5 * gt + k];
 					float o0, o1, o2, o3;
 					AT6(o, x);
-					row[4 * tx] = o0 + b, row[4 * tx + 1] = o1 + b;
-					row[4 * tx + 2] = o2 + b, row[4 * tx + 3] = o3 + b;
-				}
-				for (int tx = full; tx < tw; tx++) {	/* w % 4 columns */
-					const float x0 = t[tx], x1 = t[tw + tx], x2 = t[2 * tw + tx];
-					const float x3 = t[3 * tw + tx], x4 = t[4 * tw + tx];
-					const float x5 = t[5 * tw + tx];
-					float o0, o1, o2, o3;
-					AT6(o, x);
-					const float y[4] = { o0, o1, o2, o3 };
-					for (int j = 0; 4 * tx + j < w; j++)
-						row[4 * tx + j] = y[j] + b;
+					ri[4 * k] = o0 + b, ri[4 * k + 1] = o1 + b;
+					ri[4 * k + 2] = o2 + b, ri[4 * k + 3] = o3 + b;
 				}
 			}
-			if (alpha) {	/* the tile row's output rows are consecutive */
-				const int rows = h - 4 * ty < 4 ? h - 4 * ty : 4;
-				prelu_row(out + ((size_t)img * d->oc + o) * hw + (size_t)(4 * ty) * w,
-					  alpha[o], rows * w);
+			for (long q = g0; q < g1; q++) {
+				TILE_ROW(q, p);
+				const size_t at = 4 * (size_t)(q - g0) * tw;
+				for (int i = 0; i < 4 && 4 * ty + i < h; i++) {
+					float *row = out + ((size_t)img * d->oc + o) * hw +
+						     (size_t)(4 * ty + i) * w;
+					if (alpha)
+						prelu_copy(row, r[i] + at, alpha[o], w);
+					else
+						memcpy(row, r[i] + at, (size_t)w * sizeof *row);
+				}
 			}
 		}
 	}
@@ -1078,10 +1138,24 @@ CLONES static void dinput_tiles4(float *dinp, const float *dV, const struct conv
 }
 
 /*
- * The threads.  Every thread of one OpenMP parallel region walks the same
- * chunks; each transform shares its channels among them, and the 16
- * sgemms of a chunk are shared out whole, each run single-threaded on the
- * thread that owns it.  OpenBLAS's own threads are set to one for the
+ * The threads.  The forward gives each thread whole chunks (local_rows(),
+ * forward_local()): a thread transforms a chunk's inputs, runs its 16 or
+ * 36 products and writes its outputs alone, in its own slot of V and M
+ * (2 MiB), the chunks handed out as threads come free.  No barrier
+ * until the layer ends: with the chunks shared, each took three (after
+ * the input transform, the products, the output transform), a thread
+ * waiting on the other at each, and V and M (8 MiB a chunk) went through
+ * the L3 cache between the cores.  Measured on wino_forward_pre over
+ * IR-18's eight eval shapes, batch 64, 2 threads, medians of 5, load
+ * about 5 from other work: CPU 2.76 -> 1.23 s, wall 3.37 -> 1.58 s (the
+ * shared chunks' threads spun at the barriers while the other was
+ * descheduled); one thread the same within noise.  hm-embed at load 2
+ * (with F(4x4) at 7x7 and 14x14 too): its Winograd layers 2.32 -> 2.03
+ * s over 256 faces.  The backward still walks shared chunks: every
+ * thread of one OpenMP parallel region walks the same chunks; each
+ * transform shares its channels among them, and the 16 sgemms of a
+ * chunk are shared out whole, each run single-threaded on the thread
+ * that owns it.  OpenBLAS's own threads are set to one for the
  * call (and restored after): its workers would otherwise spin beside ours
  * while the transforms run, which is why an OpenMP loop in the transforms
  * alone did not pay.  Every sum is made on one thread in a fixed order
@@ -1108,22 +1182,48 @@ static void weights_t(float *U, const float *weight, const struct conv2d_dims *d
 		weight_tiles(U, weight, d, tr);
 }
 
-static void inputs_t(float *V, const float *inp, const struct conv2d_dims *d,
-		     const struct plan *p, long q0, long q1)
+/* This thread's part [*lo, *hi) of n channels shared among the region's
+ * threads as SHARED_FOR shares them (equal static parts), or all of them
+ * when not shared. */
+static void part(int n, int shared, int *lo, int *hi)
 {
+	const int t = shared ? team_size() : 1, i = shared ? thread_id() : 0;
+	const int q = n / t, r = n % t;
+	*lo = i * q + (i < r ? i : r);
+	*hi = *lo + q + (i < r);
+}
+
+/* The input and output transforms of a chunk: SHARED among the region's
+ * threads (then a barrier), or all on the calling thread. */
+static void inputs_t(float *V, const float *inp, const struct conv2d_dims *d,
+		     const struct plan *p, long q0, long q1, int shared)
+{
+	int c0, c1;
+
+	part(d->c, shared, &c0, &c1);
 	if (p->m == 4)
-		input_tiles4(V, inp, d, p, q0, q1);
+		input_tiles4(V, inp, d, p, q0, q1, c0, c1);
 	else
-		input_tiles(V, inp, d, p, q0, q1);
+		input_tiles(V, inp, d, p, q0, q1, c0, c1);
+	if (shared) {
+		BARRIER
+	}
 }
 
 static void outputs_t(float *out, const float *M, const float *bias, const float *alpha,
-		      const struct conv2d_dims *d, const struct plan *p, long q0, long q1)
+		      const struct conv2d_dims *d, const struct plan *p, long q0, long q1,
+		      int shared)
 {
+	int o0, o1;
+
+	part(d->oc, shared, &o0, &o1);
 	if (p->m == 4)
-		output_tiles4(out, M, bias, alpha, d, p, q0, q1);
+		output_tiles4(out, M, bias, alpha, d, p, q0, q1, o0, o1);
 	else
-		output_tiles(out, M, bias, alpha, d, p, q0, q1);
+		output_tiles(out, M, bias, alpha, d, p, q0, q1, o0, o1);
+	if (shared) {
+		BARRIER
+	}
 }
 
 static void grads_t(float *W, const float *dout, const struct conv2d_dims *d,
@@ -1168,6 +1268,71 @@ static void product(int own, int trans_a, int trans_b, int add, int m, int n, in
 		sgemm_overwrite(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
 }
 
+/* Floats of one thread's V and M for chunks of R tile rows. */
+static size_t local_slot(const struct conv2d_dims *d, const struct plan *p, int R)
+{
+	const size_t nt = (size_t)R * p->tw;
+	const size_t n = p->ne * (mat_stride((size_t)d->c * nt) + (size_t)d->oc * nt);
+	return (n + 15) / 16 * 16;
+}
+
+/* The share of wgemm's work that a chunk of nt tiles puts to use: its
+ * kernel computes whole vectors of 16 columns. */
+static double vector_use(int nt)
+{
+	return nt / (16.0 * ((nt + 15) / 16));
+}
+
+/* Tile rows per chunk in the forward, T threads each with a slot of V
+ * and M in AVAIL floats: what keeps a slot within WINO_LOCAL_VM floats
+ * (2 MiB; 1 MiB was 3-10% slower on the 64-channel layers), but at
+ * least WINO_LOCAL_NT tiles (a wgemm panel of 48 columns: U is read once
+ * per panel); then the next number up, at most twice that, whose tiles
+ * fill 95% of wgemm's vectors (a 28x28 map's tile rows are 7 tiles: 7
+ * of them, 49 tiles, left 15 of 64 columns computed empty, and 63 ran
+ * 7-11% faster; chunks larger than needed were slower on the 512-channel
+ * layers).  0 where not even one tile row fits. */
+static int local_rows(const struct conv2d_dims *d, const struct plan *p, int T, size_t avail)
+{
+	const int least = (WINO_LOCAL_NT + p->tw - 1) / p->tw;
+	int R = (int)(WINO_LOCAL_VM / ((size_t)p->ne * (d->c + d->oc) * p->tw));
+	if (R < least)
+		R = least;
+	for (int r = R; r <= 2 * R; r++)
+		if (vector_use(r * p->tw) >= 0.95) {
+			R = r;
+			break;
+		}
+	while (R > 1 && (size_t)T * local_slot(d, p, R) > avail)
+		R--;
+	return (size_t)T * local_slot(d, p, R) <= avail ? R : 0;
+}
+
+/* The forward of the chunks of R tile rows, each on one thread in its
+ * slot of VM (V then M). */
+static void forward_local(float *out, float *vm, const float *inp, const struct plan *p,
+			  int R, const float *bias, const float *alpha,
+			  const struct conv2d_dims *d)
+{
+	const int c = d->c, oc = d->oc;
+	const size_t us = mat_stride((size_t)oc * c);
+	float *V = vm + (size_t)thread_id() * local_slot(d, p, R);
+	const long chunks = (p->rows + R - 1) / R;
+
+	FREE_FOR
+	for (long k = 0; k < chunks; k++) {
+		const long q0 = k * R, q1 = q0 + R < p->rows ? q0 + R : p->rows;
+		const int nt = (int)(q1 - q0) * p->tw;
+		const size_t vs = mat_stride((size_t)c * nt);
+		float *M = V + p->ne * vs;
+		inputs_t(V, inp, d, p, q0, q1, 0);
+		for (int e = 0; e < p->ne; e++)
+			wgemm(0, 0, 0, oc, nt, c, p->U + e * us, c, V + e * vs, nt,
+			      M + (size_t)e * oc * nt, nt);
+		outputs_t(out, M, bias, alpha, d, p, q0, q1, 0);
+	}
+}
+
 /* The forward with tile m: the weights transformed here from WEIGHT, or
  * given as U (then WEIGHT is NULL), and the PReLU with ALPHA fused. */
 static void forward(float *out, float *work, const float *inp, const float *weight,
@@ -1183,21 +1348,26 @@ static void forward(float *out, float *work, const float *inp, const float *weig
 	const size_t us = mat_stride((size_t)oc * c);
 	if (U)
 		p.U = (float *)U;	/* read only */
+	float *vm = U ? work : p.V;
+	const size_t avail = wino_workspace(d) - (size_t)(vm - work);
 	const int nb = blas_hold_single();
 	PARALLEL
 	{
+		const int R = local_rows(d, &p, team_size(), avail);
 		if (weight)
 			weights_t(p.U, weight, d, &p, 0);
-		for (long q0 = 0; q0 < p.rows; q0 += p.R) {
+		if (R)
+			forward_local(out, vm, inp, &p, R, bias, alpha, d);
+		for (long q0 = 0; !R && q0 < p.rows; q0 += p.R) {
 			const long q1 = q0 + p.R < p.rows ? q0 + p.R : p.rows;
 			const int nt = (int)(q1 - q0) * p.tw;
 			const size_t vs = mat_stride((size_t)c * nt);
-			inputs_t(p.V, inp, d, &p, q0, q1);
+			inputs_t(p.V, inp, d, &p, q0, q1, 1);
 			SHARED_FOR
 			for (int e = 0; e < p.ne; e++)
 				wgemm(0, 0, 0, oc, nt, c, p.U + e * us, c, p.V + e * vs, nt,
 				      p.M + (size_t)e * oc * nt, nt);
-			outputs_t(out, p.M, bias, alpha, d, &p, q0, q1);
+			outputs_t(out, p.M, bias, alpha, d, &p, q0, q1, 1);
 		}
 	}
 	blas_release_single(nb);
@@ -1262,7 +1432,7 @@ static void backward(float *dinp, int set, float *dweight, float *work, const fl
 			const size_t vs = mat_stride((size_t)c * nt), ws = mat_stride((size_t)oc * nt);
 			grads_t(p.M, dout, d, &p, q0, q1);
 			if (dw) {
-				inputs_t(p.V, inp, d, &p, q0, q1);
+				inputs_t(p.V, inp, d, &p, q0, q1, 1);
 				SHARED_FOR
 				for (int e = 0; e < p.ne; e++)
 					product(own, 0, 1, q0 > 0, oc, c, nt, p.M + e * ws, nt,

@@ -147,8 +147,8 @@ static void check_m(int m, int n, int c, int oc, int h, int w, int with_bias)
 		ok(!memcmp(ya, yp, no * sizeof *ya), "%s: the fused PReLU gives the pass's bytes",
 		   what);
 		const int mi = wino_weights(U, wt, &d);
-		ok(mi == (m ? m : h >= 28 && w >= 28 ? 4 : 2),
-		   "%s: inference takes F(%d) (F(4x4) from 28x28 up)", what, mi);
+		ok(mi == (m ? m : h >= 7 && w >= 7 ? 4 : 2),
+		   "%s: inference takes F(%d) (F(4x4) from 7x7 up)", what, mi);
 		wino_forward_pre(yu, work, x, U, mi, b, NULL, &d);
 		is_close(mi, yu, yr, no, "%s: inference forward F(%d) matches the reference",
 			 what, mi);
