@@ -40,7 +40,7 @@
 #endif
 
 /* Output rows a forward tile computes (its padded input rows: + 2). */
-#define BAND 8
+#define BAND CONVSTEM_BAND
 /* Output channels a forward kernel keeps, and dweight's item. */
 #define FOB 8
 #define DOB 2

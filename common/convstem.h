@@ -22,10 +22,14 @@ size_t convstem_slot(const struct conv2d_dims *d);
 /* Called by the thread that made them when output rows [y0, y1) of image
  * n are done (all channels), while they are in its cache. */
 typedef void convstem_band_fn(void *ctx, int n, int y0, int y1);
+/* The rows of such a band (the last may be short): even, so that a 1x1
+ * stride-2 convolution of the output (nn.c's taps) finds its rows whole in
+ * one band. */
+#define CONVSTEM_BAND 8
 /* out [n][oc][h][w] = conv(inp) + bias (bias may be NULL), then the PReLU
  * with slopes alpha [oc] (NULL: none) as the sums are stored: the bytes of
  * channel_affine_prelu(out, out, NULL, NULL, alpha, ...) after it.  Bands
- * of rows start at multiples of 8; band (NULL: none) is called on each. */
+ * of CONVSTEM_BAND rows; band (NULL: none) is called on each. */
 void convstem_forward(float *out, float *work, const float *inp, const float *weight,
 		      const float *bias, const float *alpha, convstem_band_fn *band, void *ctx,
 		      const struct conv2d_dims *d);

@@ -699,7 +699,8 @@ static void tap_rows(void *ctx, int n, int y0, int y1)
 
 /* Rows of a band (convstem.c's, residual_forward_tap()'s tiles): even, so
  * the 1x1 stride-2 convolution's rows lie whole in one. */
-#define TAP_ROWS 8
+#define TAP_ROWS CONVSTEM_BAND
+_Static_assert(TAP_ROWS % 2 == 0, "a tap's bands hold whole stride-2 rows");
 /* Columns of a band's 1x1 stride-2 product (TAP_ROWS / 2 of its rows)
  * below which the tap is not taken: wgemm's kernel computes panels of 48
  * columns, and IR-18's 256x14x14 -> 512x7x7 shortcut on 28-column bands
